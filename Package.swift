@@ -1,0 +1,86 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "ciblage",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "ciblage-ingest", targets: ["ciblage-ingest"]),
+        .executable(name: "ciblage-generate", targets: ["ciblage-generate"]),
+        .executable(name: "ciblage-bench", targets: ["ciblage-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // System C libraries, through module maps.
+        .systemLibrary(name: "CLibCSV", path: "Sources/CLibCSV", providers: [.apt(["libcsv-dev"])]),
+        .systemLibrary(
+            name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]),
+
+        // Reference data, closed sets and record types.
+        .target(name: "CiblageModel", resources: [.copy("Referentiel")]),
+        // The SQLite store: schema, migrations, bulk writers.
+        .target(
+            name: "CiblageStore",
+            dependencies: [
+                "CiblageModel",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]),
+        // French CSV output (Excel conventions) and, later, HTML reports.
+        .target(name: "CiblageReports", dependencies: ["CiblageModel"]),
+        // Reading and validating upstream exports (libcsv, libxml2), storing them.
+        .target(
+            name: "CiblageIngest",
+            dependencies: [
+                "CLibCSV", "CLibXML2", "CiblageModel", "CiblageStore", "CiblageReports",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Schemas")]),
+        // Synthetic exports with ground truth, for demos, tests and benchmarks.
+        .target(name: "CiblageGenerate", dependencies: ["CiblageModel"]),
+        // Benchmarks run from the command line (never timed unit tests).
+        .target(
+            name: "CiblageBench",
+            dependencies: ["CiblageIngest", "CiblageGenerate", "CiblageStore", "CLibCSV"]),
+
+        // What every command line shares: exit codes, logging setup.
+        .target(
+            name: "CiblageCLI",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        // Thin executables.
+        .executableTarget(
+            name: "ciblage-ingest",
+            dependencies: [
+                "CiblageIngest", "CiblageCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "ciblage-generate",
+            dependencies: [
+                "CiblageGenerate", "CiblageCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "ciblage-bench",
+            dependencies: [
+                "CiblageBench", "CiblageCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "CiblageModelTests", dependencies: ["CiblageModel", "CiblageReports"]),
+        .testTarget(
+            name: "CiblageIngestTests",
+            dependencies: ["CiblageIngest", "CiblageStore", "CiblageGenerate", "CiblageModel"]),
+        .testTarget(name: "CiblageGenerateTests", dependencies: ["CiblageGenerate", "CiblageModel"]),
+    ]
+)

@@ -1,0 +1,12 @@
+#include <libxml/xmlversion.h>
+// Debian builds libxml2 with ICU; its headers would then include <unicode/ucnv.h>, whose enums
+// clash with the ICU copy Foundation ships. ciblage never touches the encoding handler structs
+// (only pointers to them), so the ICU members can stay hidden.
+#undef LIBXML_ICU_ENABLED
+#include <libxml/xmlreader.h>
+#include <libxml/xmlschemas.h>
+#include <libxml/parser.h>
+#include <libxml/xmlerror.h>
+
+/// `xmlFree` is a C global variable; Swift 6 refuses it as not concurrency-safe.
+static inline void ciblage_xml_free(void *ptr) { xmlFree(ptr); }

@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+/// Exit codes of every `ciblage-*` command (`shared/spec/commands.md`).
+public enum ExitStatus: Int32, Sendable {
+    /// Success (rows rejected as input errors still mean success).
+    case success = 0
+    /// Failure: the stage changed nothing in the store and left no partial output file.
+    case failure = 1
+    /// Bad usage or configuration: the message names the option or key.
+    case usage = 2
+}
+
+/// A failure already explained to the user, carrying the exit status to end with.
+public struct CommandFailure: Error, CustomStringConvertible {
+    public var message: String
+    public var status: ExitStatus
+
+    public init(_ message: String, status: ExitStatus = .failure) {
+        self.message = message
+        self.status = status
+    }
+
+    public var description: String { message }
+}
+
+/// Runs a command: parse, run, map errors to the contract's exit codes (argument errors are 2,
+/// not ArgumentParser's 64).
+public enum CommandRunner {
+    public static func main<Command: ParsableCommand>(_ type: Command.Type) -> Never {
+        do {
+            var command = try type.parseAsRoot()
+            try command.run()
+            exit(ExitStatus.success.rawValue)
+        } catch let failure as CommandFailure {
+            FileHandle.standardError.write(Data("erreur : \(failure.message)\n".utf8))
+            exit(failure.status.rawValue)
+        } catch let exit as ExitCode {
+            Foundation.exit(exit.rawValue)
+        } catch {
+            let code = type.exitCode(for: error)
+            if code == .success {
+                print(type.fullMessage(for: error))
+                exit(0)
+            }
+            let message = type.fullMessage(for: error)
+            let isUsage = code == .validationFailure || error is ValidationError
+            FileHandle.standardError.write(Data("erreur : \(message)\n".utf8))
+            if isUsage { FileHandle.standardError.write(Data(type.helpMessage().prefix(0).utf8)) }
+            exit(isUsage ? ExitStatus.usage.rawValue : ExitStatus.failure.rawValue)
+        }
+    }
+
+    /// Logs to stderr; `quiet` keeps errors only.
+    public static func makeLogger(label: String, quiet: Bool) -> Logger {
+        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = quiet ? .error : .info
+        return logger
+    }
+}

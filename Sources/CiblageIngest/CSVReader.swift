@@ -1,0 +1,326 @@
+import CLibCSV
+import Foundation
+
+/// One CSV record, borrowed from the reader: valid only during the sink's call.
+public struct CSVRecord {
+    /// 1-based physical line where the record starts (quoted fields may span lines).
+    public let line: Int
+    /// The record's bytes as in the file, line ends excluded at its end.
+    public let raw: UnsafeBufferPointer<UInt8>
+    public let fieldCount: Int
+    let arena: UnsafePointer<UInt8>
+    let starts: UnsafePointer<Int>
+    let lengths: UnsafePointer<Int>
+
+    /// The bytes of field `index` (empty when the field is empty or absent).
+    public subscript(index: Int) -> UnsafeBufferPointer<UInt8> {
+        guard index < fieldCount, lengths[index] > 0 else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: arena + starts[index], count: lengths[index])
+    }
+}
+
+/// Receives what a ``CSVReader`` reads, in file order.
+public protocol CSVRecordSink {
+    /// A well-formed record (the first one is the header).
+    mutating func record(_ record: CSVRecord) throws
+    /// A record the CSV syntax rejects (quote misplaced or never closed, too long). `raw` is its
+    /// first line; reading resumes on the next line.
+    mutating func malformed(line: Int, reason: String, raw: UnsafeBufferPointer<UInt8>) throws
+}
+
+/// Streams a CSV file through libcsv in strict mode.
+///
+/// The file is read by large chunks and fed to libcsv one physical line at a time, so that each
+/// record knows the line it starts on and its raw text. Only LF ends a record (a CR before it is
+/// trimmed like a space), fields are copied into one arena (no String per field), a UTF-8 BOM is
+/// skipped, the delimiter is taken from the header line (`;`, else `,` or tab), blank lines
+/// between records are skipped. A record broken by its quotes is reported as malformed and
+/// reading resumes on the line after its first line; a record may not exceed
+/// ``maxRecordBytes``, so a stray quote cannot swallow the file into memory.
+public final class CSVReader {
+    /// Largest record accepted, bytes.
+    public static let maxRecordBytes = 1 << 20
+    static let chunkSize = 1 << 20
+
+    public let url: URL
+    /// The separator found on the header line.
+    public private(set) var delimiter: UInt8 = UInt8(ascii: ";")
+    /// Physical lines read.
+    public private(set) var lineCount = 0
+
+    private let parser: UnsafeMutablePointer<csv_parser>
+    private let state: UnsafeMutablePointer<ParseState>
+    private var rawRecord: [UInt8] = []
+    private var recordStartLine = 0
+    private var options: UInt8 = UInt8(CSV_STRICT | CSV_STRICT_FINI | CSV_EMPTY_IS_NULL)
+
+    public init(url: URL) {
+        self.url = url
+        parser = .allocate(capacity: 1)
+        state = .allocate(capacity: 1)
+        state.initialize(to: ParseState())
+        csv_init(parser, options)
+    }
+
+    deinit {
+        csv_free(parser)
+        parser.deallocate()
+        state.pointee.release()
+        state.deinitialize(count: 1)
+        state.deallocate()
+    }
+
+    /// Reads the whole file into `sink`.
+    public func read<Sink: CSVRecordSink>(into sink: inout Sink) throws {
+        let fd = open(url.path, O_RDONLY)
+        guard fd >= 0 else { throw CSVReadError.unreadable(url.path, String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var capacity = Self.chunkSize
+        var buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        defer { buffer.deallocate() }
+        var filled = 0
+        var first = true
+        var discardingLongLine = false
+        var parserReady = false
+
+        while true {
+            if filled == capacity {
+                // One line longer than the buffer: grow up to the cap, then give up on the line.
+                if capacity < Self.maxRecordBytes * 2 {
+                    let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity * 2)
+                    bigger.update(from: buffer, count: filled)
+                    buffer.deallocate()
+                    buffer = bigger
+                    capacity *= 2
+                } else {
+                    if !discardingLongLine {
+                        lineCount += 1
+                        try sink.malformed(
+                            line: lineCount, reason: "ligne trop longue (plus de \(Self.maxRecordBytes) octets)",
+                            raw: UnsafeBufferPointer(start: buffer, count: min(filled, 200)))
+                        discardingLongLine = true
+                    }
+                    filled = 0
+                }
+            }
+            let n = Foundation.read(fd, buffer + filled, capacity - filled)
+            if n < 0 { throw CSVReadError.unreadable(url.path, String(cString: strerror(errno))) }
+            let atEnd = n == 0
+            filled += n
+            var start = 0
+            if first && filled > 0 {
+                if filled >= 3 && buffer[0] == 0xEF && buffer[1] == 0xBB && buffer[2] == 0xBF { start = 3 }
+                if !atEnd && memchr(buffer + start, 0x0A, filled - start) == nil && filled < capacity { continue }
+                delimiter = Self.detectDelimiter(UnsafeBufferPointer(start: buffer + start, count: filled - start))
+                try resetParser()
+                parserReady = true
+                first = false
+            }
+            while start < filled {
+                guard let lf = memchr(buffer + start, 0x0A, filled - start) else { break }
+                let end = UnsafeMutablePointer<UInt8>(lf.assumingMemoryBound(to: UInt8.self)) - buffer + 1
+                lineCount += 1
+                if discardingLongLine {
+                    discardingLongLine = false
+                } else {
+                    try feedLine(UnsafeBufferPointer(start: buffer + start, count: end - start), lineCount, &sink)
+                }
+                start = end
+            }
+            if atEnd {
+                if start < filled {
+                    lineCount += 1
+                    if !discardingLongLine {
+                        try feedLine(UnsafeBufferPointer(start: buffer + start, count: filled - start), lineCount, &sink)
+                    }
+                }
+                if parserReady { try finish(&sink) }
+                return
+            }
+            if start > 0 {
+                (buffer).update(from: buffer + start, count: filled - start)
+                filled -= start
+            }
+        }
+    }
+
+    static func detectDelimiter(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt8 {
+        let header = bytes.prefix { $0 != 0x0A }
+        if header.contains(UInt8(ascii: ";")) { return UInt8(ascii: ";") }
+        if header.contains(0x09) { return 0x09 }
+        if header.contains(UInt8(ascii: ",")) { return UInt8(ascii: ",") }
+        return UInt8(ascii: ";")
+    }
+
+    private func resetParser() throws {
+        csv_free(parser)
+        guard csv_init(parser, options) == 0 else { throw CSVReadError.parserInit }
+        csv_set_delim(parser, delimiter)
+        csv_set_term_func(parser, csvIsTerminator)
+        if delimiter == 0x09 {
+            csv_set_space_func(parser, csvIsSpaceNoTab)
+        } else {
+            csv_set_space_func(parser, csvIsSpace)
+        }
+        csv_set_realloc_func(parser, csvCappedRealloc)
+        state.pointee.clearRecord()
+    }
+
+    private static func isBlank(_ line: UnsafeBufferPointer<UInt8>) -> Bool {
+        line.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }
+    }
+
+    private func feedLine<Sink: CSVRecordSink>(
+        _ line: UnsafeBufferPointer<UInt8>, _ number: Int, _ sink: inout Sink
+    ) throws {
+        if rawRecord.isEmpty {
+            if Self.isBlank(line) { return }
+            recordStartLine = number
+        }
+        rawRecord.append(contentsOf: line)
+        if rawRecord.count > Self.maxRecordBytes {
+            return try resync("enregistrement trop long (guillemet non fermé ?)", &sink)
+        }
+        let consumed = csv_parse(parser, line.baseAddress, line.count, csvFieldCallback, csvRecordCallback, state)
+        if consumed < line.count { return try resync(Self.reason(csv_error(parser)), &sink) }
+        if state.pointee.recordEnded { try deliver(&sink) }
+    }
+
+    private func finish<Sink: CSVRecordSink>(_ sink: inout Sink) throws {
+        if csv_fini(parser, csvFieldCallback, csvRecordCallback, state) != 0 {
+            try resync("guillemet ouvert et jamais fermé", &sink)
+            return try finish(&sink)
+        }
+        if state.pointee.recordEnded { try deliver(&sink) }
+    }
+
+    private func deliver<Sink: CSVRecordSink>(_ sink: inout Sink) throws {
+        var rawCount = rawRecord.count
+        while rawCount > 0 && (rawRecord[rawCount - 1] == 0x0A || rawRecord[rawCount - 1] == 0x0D) { rawCount -= 1 }
+        let s = state.pointee
+        try rawRecord.withUnsafeBufferPointer { raw in
+            try sink.record(
+                CSVRecord(
+                    line: recordStartLine, raw: UnsafeBufferPointer(rebasing: raw[0..<rawCount]),
+                    fieldCount: s.fieldCount, arena: s.arena, starts: s.starts, lengths: s.lengths))
+        }
+        rawRecord.removeAll(keepingCapacity: true)
+        state.pointee.clearRecord()
+    }
+
+    /// Reports the current record as malformed and feeds again the lines after its first line.
+    private func resync<Sink: CSVRecordSink>(_ reason: String, _ sink: inout Sink) throws {
+        let pending = rawRecord
+        let startLine = recordStartLine
+        rawRecord.removeAll(keepingCapacity: true)
+        try resetParser()
+        let firstEnd = (pending.firstIndex(of: 0x0A).map { $0 + 1 }) ?? pending.count
+        var firstLineEnd = firstEnd
+        while firstLineEnd > 0 && (pending[firstLineEnd - 1] == 0x0A || pending[firstLineEnd - 1] == 0x0D) { firstLineEnd -= 1 }
+        try pending.withUnsafeBufferPointer { all in
+            try sink.malformed(line: startLine, reason: reason, raw: UnsafeBufferPointer(rebasing: all[0..<firstLineEnd]))
+            var start = firstEnd
+            var number = startLine + 1
+            while start < all.count {
+                let end = (all[start...].firstIndex(of: 0x0A).map { $0 + 1 }) ?? all.count
+                try feedLine(UnsafeBufferPointer(rebasing: all[start..<end]), number, &sink)
+                number += 1
+                start = end
+            }
+        }
+    }
+
+    static func reason(_ code: Int32) -> String {
+        switch code {
+        case Int32(CSV_EPARSE): "guillemets mal placés (un champ entre guillemets doit être suivi du séparateur)"
+        case Int32(CSV_ENOMEM), Int32(CSV_ETOOBIG): "champ trop long (guillemet non fermé ?)"
+        default: "CSV illisible"
+        }
+    }
+}
+
+/// Errors that stop reading a file.
+public enum CSVReadError: Error, CustomStringConvertible {
+    case unreadable(String, String)
+    case parserInit
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let why): "\(path) : lecture impossible (\(why))"
+        case .parserInit: "initialisation de libcsv impossible"
+        }
+    }
+}
+
+/// State the C callbacks write into: a plain struct behind a pointer, so that the hot path has no
+/// dynamic exclusivity checks.
+struct ParseState {
+    var arena = UnsafeMutablePointer<UInt8>.allocate(capacity: 4096)
+    var arenaCapacity = 4096
+    var arenaCount = 0
+    var starts = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+    var lengths = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+    var fieldCapacity = 64
+    var fieldCount = 0
+    var recordEnded = false
+
+    mutating func clearRecord() {
+        arenaCount = 0
+        fieldCount = 0
+        recordEnded = false
+    }
+
+    mutating func append(_ bytes: UnsafeRawPointer?, _ count: Int) {
+        if fieldCount == fieldCapacity {
+            let newCapacity = fieldCapacity * 2
+            let s = UnsafeMutablePointer<Int>.allocate(capacity: newCapacity)
+            let l = UnsafeMutablePointer<Int>.allocate(capacity: newCapacity)
+            s.update(from: starts, count: fieldCount)
+            l.update(from: lengths, count: fieldCount)
+            starts.deallocate()
+            lengths.deallocate()
+            starts = s
+            lengths = l
+            fieldCapacity = newCapacity
+        }
+        if arenaCount + count > arenaCapacity {
+            var newCapacity = arenaCapacity * 2
+            while newCapacity < arenaCount + count { newCapacity *= 2 }
+            let a = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+            a.update(from: arena, count: arenaCount)
+            arena.deallocate()
+            arena = a
+            arenaCapacity = newCapacity
+        }
+        starts[fieldCount] = arenaCount
+        if let bytes, count > 0 {
+            (arena + arenaCount).update(from: bytes.assumingMemoryBound(to: UInt8.self), count: count)
+            lengths[fieldCount] = count
+            arenaCount += count
+        } else {
+            lengths[fieldCount] = 0
+        }
+        fieldCount += 1
+    }
+
+    func release() {
+        arena.deallocate()
+        starts.deallocate()
+        lengths.deallocate()
+    }
+}
+
+private func csvFieldCallback(_ field: UnsafeMutableRawPointer?, _ length: Int, _ data: UnsafeMutableRawPointer?) {
+    data!.assumingMemoryBound(to: ParseState.self).pointee.append(field, length)
+}
+
+private func csvRecordCallback(_ terminator: Int32, _ data: UnsafeMutableRawPointer?) {
+    data!.assumingMemoryBound(to: ParseState.self).pointee.recordEnded = true
+}
+
+private func csvIsTerminator(_ c: UInt8) -> Int32 { c == 0x0A ? 1 : 0 }
+private func csvIsSpace(_ c: UInt8) -> Int32 { c == 0x20 || c == 0x09 || c == 0x0D ? 1 : 0 }
+private func csvIsSpaceNoTab(_ c: UInt8) -> Int32 { c == 0x20 || c == 0x0D ? 1 : 0 }
+private func csvCappedRealloc(_ pointer: UnsafeMutableRawPointer?, _ size: Int) -> UnsafeMutableRawPointer? {
+    size > 2 * CSVReader.maxRecordBytes ? nil : realloc(pointer, size)
+}

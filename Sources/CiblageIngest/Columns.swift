@@ -1,0 +1,169 @@
+import CiblageModel
+
+/// A column of an export: its CSV name, its XML name where the XML format has it, and whether
+/// it is required in the header.
+public struct ColumnSpec: Sendable {
+    public let name: String
+    public let xmlName: String?
+    public let required: Bool
+
+    init(_ name: String, xml: String? = nil, required: Bool = true) {
+        self.name = name
+        self.xmlName = xml
+        self.required = required
+    }
+}
+
+/// The columns of each export kind (`exports.md`), in the order the row readers index them.
+public enum ExportColumns {
+    public static let equipements: [ColumnSpec] = [
+        .init("N_DOSSIER"), .init("NOM"), .init("NATURE"), .init("SIRET"), .init("SIREN_GESTIONNAIRE"),
+        .init("NOM_GESTIONNAIRE"), .init("STATUT_GESTIONNAIRE"), .init("DEPARTEMENT_SIEGE"), .init("CAF"),
+        .init("COMMUNE"), .init("PLACES_AGREEES"), .init("DATE_OUVERTURE"),
+        .init("DATE_FERMETURE", required: false), .init("QPV", required: false),
+        .init("ZRR", required: false), .init("CTG", required: false),
+    ]
+
+    public static let declarations: [ColumnSpec] = [
+        .init("N_DOSSIER", xml: "numeroDossier"), .init("EXERCICE", xml: "exercice"),
+        .init("NATURE_DECLARATION", xml: "nature"), .init("DATE_DEPOT", xml: "dateDepot"),
+        .init("PLACES", xml: "places"), .init("JOURS_OUVERTURE", xml: "joursOuverture"),
+        .init("HEURES_OUVERTURE", xml: "heuresOuverture"), .init("HEURES_REALISEES", xml: "heuresRealisees"),
+        .init("HEURES_FACTUREES", xml: "heuresFacturees"), .init("NB_ENFANTS", xml: "enfants"),
+        .init("TOTAL_CHARGES", xml: "totalCharges"), .init("CHARGES_PERSONNEL", xml: "chargesPersonnel"),
+        .init("TOTAL_PRODUITS", xml: "totalProduits"),
+        .init("PARTICIPATIONS_FAMILLES", xml: "participationsFamilles"),
+        .init("PRESTATION_CAF", xml: "prestationCaf"), .init("BONUS_CAF", xml: "bonusCaf"),
+        .init("SUBVENTIONS_COLLECTIVITES", xml: "subventionsCollectivites"), .init("ETP", xml: "etp"),
+    ]
+
+    public static let controles: [ColumnSpec] = [
+        .init("ID_CONTROLE"), .init("N_DOSSIER"), .init("EXERCICES"), .init("DATE_CONTROLE"),
+        .init("TYPE_CONTROLE"), .init("ORIGINE"), .init("CAMPAGNE", required: false), .init("RESULTAT"),
+        .init("MONTANT_INDU", required: false), .init("MONTANT_RAPPEL", required: false),
+        .init("ANOMALIES", required: false),
+    ]
+
+    public static func columns(of kind: ExportKind) -> [ColumnSpec] {
+        switch kind {
+        case .equipements: equipements
+        case .declarations: declarations
+        case .controles: controles
+        }
+    }
+
+    /// The kind whose distinctive column the header holds (names already trimmed, upper-cased).
+    public static func kind(ofHeader names: [String]) -> ExportKind? {
+        let set = Set(names)
+        if set.contains("ID_CONTROLE") { return .controles }
+        if set.contains("NATURE_DECLARATION") { return .declarations }
+        if set.contains("SIRET") || set.contains("PLACES_AGREES") || set.contains("NOM_GESTIONNAIRE") {
+            return .equipements
+        }
+        return nil
+    }
+}
+
+/// Where one row's fields come from, by column index of ``ExportColumns``: a CSV record through
+/// its header map, or an XML element's collected values.
+public protocol FieldSource {
+    /// The raw bytes of the column (empty when absent or empty).
+    func bytes(_ column: Int) -> UnsafeBufferPointer<UInt8>
+    /// The name to report for the column (CSV column or XML attribute/element).
+    func fieldName(_ column: Int) -> String
+    var encoding: TextEncoding { get }
+}
+
+/// Typed reading of one row's fields, each failure naming the field and saying why in French.
+public struct FieldReader<Source: FieldSource> {
+    public let source: Source
+
+    public init(_ source: Source) { self.source = source }
+
+    func reject(_ column: Int, _ reason: String) -> RowReject {
+        RowReject(field: source.fieldName(column), reason: reason)
+    }
+
+    func shown(_ column: Int) -> String {
+        let text = source.encoding.decode(FieldParsing.trimmed(source.bytes(column)))
+        return "« \(text) »"
+    }
+
+    /// Trimmed text, `nil` when empty.
+    public func text(_ column: Int, maxLength: Int? = nil) throws(RowReject) -> String? {
+        let bytes = FieldParsing.trimmed(source.bytes(column))
+        guard bytes.count > 0 else { return nil }
+        let value = source.encoding.decode(bytes)
+        if let maxLength, value.count > maxLength {
+            throw reject(column, "trop long : \(value.count) caractères, \(maxLength) au plus")
+        }
+        return value
+    }
+
+    public func requiredText(_ column: Int, maxLength: Int? = nil) throws(RowReject) -> String {
+        guard let value = try text(column, maxLength: maxLength) else { throw missing(column) }
+        return value
+    }
+
+    public func missing(_ column: Int) -> RowReject { reject(column, "champ obligatoire vide") }
+
+    /// A code matched case-insensitively against `allowed` (upper-case codes); `unknown` says
+    /// what is wrong in French, e.g. `origine inconnue`.
+    public func code(_ column: Int, _ allowed: Set<String>, unknown: String) throws(RowReject) -> String {
+        let value = try requiredText(column).uppercased()
+        guard allowed.contains(value) else {
+            let list = allowed.count <= 12 ? " (attendu : \(allowed.sorted().joined(separator: ", ")))" : ""
+            throw reject(column, "\(unknown) : \(shown(column))\(list)")
+        }
+        return value
+    }
+
+    /// A decimal number ≥ `minimum`, `nil` when empty.
+    public func decimal(_ column: Int, minimum: Double = 0) throws(RowReject) -> Double? {
+        let value: Double?
+        do { value = try FieldParsing.decimal(source.bytes(column)) } catch {
+            throw reject(column, "nombre attendu : \(shown(column))")
+        }
+        if let value, value < minimum {
+            throw reject(column, minimum == 0 ? "valeur négative : \(shown(column))" : "valeur inférieure à \(minimum) : \(shown(column))")
+        }
+        return value
+    }
+
+    /// An integer within `range`, `nil` when empty.
+    public func integer(_ column: Int, _ range: ClosedRange<Int>) throws(RowReject) -> Int? {
+        let value: Int?
+        do { value = try FieldParsing.integer(source.bytes(column)) } catch {
+            throw reject(column, "nombre entier attendu : \(shown(column))")
+        }
+        if let value, !range.contains(value) {
+            if value < 0 && range.lowerBound == 0 { throw reject(column, "valeur négative : \(shown(column))") }
+            let upper = range.upperBound == Int.max ? "" : "\(range.upperBound)"
+            throw reject(column, "hors des bornes [\(range.lowerBound) ; \(upper)] : \(shown(column))")
+        }
+        return value
+    }
+
+    public func requiredInteger(_ column: Int, _ range: ClosedRange<Int>) throws(RowReject) -> Int {
+        guard let value = try integer(column, range) else { throw missing(column) }
+        return value
+    }
+
+    /// A date, `nil` when empty.
+    public func date(_ column: Int) throws(RowReject) -> CalendarDate? {
+        do { return try FieldParsing.date(source.bytes(column)) } catch {
+            throw reject(column, "date invalide : \(shown(column)) (attendu jj/mm/aaaa)")
+        }
+    }
+
+    public func requiredDate(_ column: Int) throws(RowReject) -> CalendarDate {
+        guard let value = try date(column) else { throw missing(column) }
+        return value
+    }
+
+    public func boolean(_ column: Int) throws(RowReject) -> Bool {
+        do { return try FieldParsing.boolean(source.bytes(column)) } catch {
+            throw reject(column, "booléen attendu (O ou N) : \(shown(column))")
+        }
+    }
+}

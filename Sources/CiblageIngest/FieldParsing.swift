@@ -1,0 +1,171 @@
+import CiblageModel
+
+/// Why one field could not be read. The ingestion turns it into a French reject reason.
+public enum FieldProblem: Error, Equatable, Sendable {
+    case notANumber
+    case notAnInteger
+    case notADate
+    case notABoolean
+}
+
+/// Parsing of field values straight from bytes, French conventions: decimal comma (dot also
+/// accepted), thousands grouped by a space, U+00A0 or U+202F, spaces around the value ignored,
+/// dates `dd/mm/yyyy` or `yyyy-mm-dd`. Empty (after trimming) means missing: `nil`.
+public enum FieldParsing {
+    /// Bytes with blanks (space, tab, U+00A0 in UTF-8 or Windows-1252, U+202F) removed at both ends.
+    public static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        guard let base = bytes.baseAddress else { return bytes }
+        var start = 0
+        var end = bytes.count
+        while start < end {
+            let n = blankLength(base, start, end)
+            if n == 0 { break }
+            start += n
+        }
+        while end > start {
+            let b = base[end - 1]
+            if b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A {
+                end -= 1
+            } else if b == 0xA0 && end - 2 >= start && base[end - 2] == 0xC2 {
+                end -= 2
+            } else if b == 0xA0 {
+                end -= 1
+            } else if b == 0xAF && end - 3 >= start && base[end - 3] == 0xE2 && base[end - 2] == 0x80 {
+                end -= 3
+            } else {
+                break
+            }
+        }
+        return UnsafeBufferPointer(start: base + start, count: end - start)
+    }
+
+    /// Length of the blank (space, tab, NBSP, NNBSP) starting at `i`, 0 when none.
+    static func blankLength(_ p: UnsafePointer<UInt8>, _ i: Int, _ end: Int) -> Int {
+        let b = p[i]
+        if b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A || b == 0xA0 { return 1 }
+        if b == 0xC2 && i + 1 < end && p[i + 1] == 0xA0 { return 2 }
+        if b == 0xE2 && i + 2 < end && p[i + 1] == 0x80 && p[i + 2] == 0xAF { return 3 }
+        return 0
+    }
+
+    static let powersOfTen: [Double] = (0...22).map { (0..<$0).reduce(1.0) { r, _ in r * 10 } }
+
+    /// A decimal number, or `nil` when the field is empty.
+    public static func decimal(_ raw: UnsafeBufferPointer<UInt8>) throws(FieldProblem) -> Double? {
+        guard let n = try scanNumber(trimmed(raw)) else { return nil }
+        let value = Double(n.mantissa) / powersOfTen[n.scale]
+        return n.negative ? -value : value
+    }
+
+    /// An integer (a zero fraction, `30,0`, is accepted), or `nil` when the field is empty.
+    public static func integer(_ raw: UnsafeBufferPointer<UInt8>) throws(FieldProblem) -> Int? {
+        guard let n = try scanNumber(trimmed(raw)) else { return nil }
+        var mantissa = n.mantissa
+        for _ in 0..<n.scale {
+            guard mantissa % 10 == 0 else { throw .notAnInteger }
+            mantissa /= 10
+        }
+        return n.negative ? -Int(mantissa) : Int(mantissa)
+    }
+
+    public struct ScannedNumber {
+        public var negative: Bool
+        public var mantissa: Int64
+        public var scale: Int
+    }
+
+    /// Sign, digits grouped by thousands, one decimal separator (`,` or `.`), digits.
+    public static func scanNumber(_ bytes: UnsafeBufferPointer<UInt8>) throws(FieldProblem) -> ScannedNumber? {
+        guard let p = bytes.baseAddress, bytes.count > 0 else { return nil }
+        let end = bytes.count
+        var i = 0
+        var negative = false
+        if p[0] == UInt8(ascii: "-") || p[0] == UInt8(ascii: "+") {
+            negative = p[0] == UInt8(ascii: "-")
+            i = 1
+        }
+        var mantissa: Int64 = 0
+        var digits = 0
+        var groupDigits = 0
+        var grouped = false
+        var scale = 0
+        var inFraction = false
+        while i < end {
+            let b = p[i]
+            if b >= 0x30 && b <= 0x39 {
+                guard digits < 18 else { throw .notANumber }
+                mantissa = mantissa * 10 + Int64(b - 0x30)
+                digits += 1
+                if inFraction { scale += 1 } else { groupDigits += 1 }
+                i += 1
+            } else if b == UInt8(ascii: ",") || b == UInt8(ascii: ".") {
+                guard !inFraction, digits > 0, !grouped || groupDigits == 3 else { throw .notANumber }
+                inFraction = true
+                i += 1
+            } else {
+                let blank = blankLength(p, i, end)
+                // A thousands separator stands between digit groups of the integer part.
+                guard blank > 0, !inFraction, groupDigits > 0, !grouped || groupDigits == 3,
+                    grouped || groupDigits <= 3
+                else { throw .notANumber }
+                grouped = true
+                groupDigits = 0
+                i += blank
+            }
+        }
+        guard digits > 0, !grouped || inFraction || groupDigits == 3 else { throw .notANumber }
+        if inFraction && scale == 0 { throw .notANumber }
+        return ScannedNumber(negative: negative, mantissa: mantissa, scale: scale)
+    }
+
+    /// A date `dd/mm/yyyy` (day and month may have one digit) or `yyyy-mm-dd`, or `nil` when empty.
+    public static func date(_ raw: UnsafeBufferPointer<UInt8>) throws(FieldProblem) -> CalendarDate? {
+        let bytes = trimmed(raw)
+        guard bytes.count > 0 else { return nil }
+        var parts: [Int] = []
+        var widths: [Int] = []
+        var value = 0
+        var width = 0
+        var separator: UInt8 = 0
+        for b in bytes {
+            if b >= 0x30 && b <= 0x39 {
+                value = value * 10 + Int(b - 0x30)
+                width += 1
+                guard width <= 4 else { throw .notADate }
+            } else if b == UInt8(ascii: "/") || b == UInt8(ascii: "-") {
+                guard width > 0, separator == 0 || separator == b else { throw .notADate }
+                separator = b
+                parts.append(value)
+                widths.append(width)
+                value = 0
+                width = 0
+            } else {
+                throw .notADate
+            }
+        }
+        guard width > 0 else { throw .notADate }
+        parts.append(value)
+        widths.append(width)
+        guard parts.count == 3 else { throw .notADate }
+        let date: CalendarDate?
+        if separator == UInt8(ascii: "/") {
+            guard widths[0] <= 2, widths[1] <= 2, widths[2] == 4 else { throw .notADate }
+            date = CalendarDate(year: parts[2], month: parts[1], day: parts[0])
+        } else {
+            guard widths[0] == 4, widths[1] == 2, widths[2] == 2 else { throw .notADate }
+            date = CalendarDate(year: parts[0], month: parts[1], day: parts[2])
+        }
+        guard let date else { throw .notADate }
+        return date
+    }
+
+    /// `O`/`N`, `OUI`/`NON`, `1`/`0`, any case; empty is `false`.
+    public static func boolean(_ raw: UnsafeBufferPointer<UInt8>) throws(FieldProblem) -> Bool {
+        let bytes = trimmed(raw)
+        switch String(decoding: bytes, as: UTF8.self).uppercased() {
+        case "", "N", "NON", "0": return false
+        case "O", "OUI", "1": return true
+        default: throw .notABoolean
+        }
+    }
+}

@@ -1,0 +1,467 @@
+import CiblageModel
+import CiblageStore
+import Foundation
+import GRDB
+import Logging
+
+/// What became of one input file.
+public struct FileSummary: Sendable {
+    public enum Status: Equatable, Sendable {
+        /// Stored (its valid rows; rejected rows are in the rejects file).
+        case stored
+        /// Same content as a file already in the store: nothing read.
+        case alreadyIngested(previousName: String, on: String)
+        /// Nothing stored from the file, for this reason (exit code 1).
+        case refused(String)
+    }
+
+    public var url: URL
+    public var kind: ExportKind?
+    /// `CSV` or `XML`.
+    public var format: String
+    public var encoding: TextEncoding?
+    public var status: Status = .stored
+    /// Records read (header excluded).
+    public var read = 0
+    public var stored = 0
+    public var rejected = 0
+    /// Records identical to an earlier one of the same file (duplicates), kept once.
+    public var ignored = 0
+    /// Earlier files' values that this file replaced (recorded in the store).
+    public var corrections = 0
+
+    /// The French line printed for this file.
+    public var line: String {
+        let kindText = (kind?.rawValue ?? "inconnu").padding(toLength: 12, withPad: " ", startingAt: 0)
+        let counts = "\(read) lues, \(stored) stockées, \(rejected) rejetées, \(ignored) ignorées"
+        switch status {
+        case .stored:
+            let extra = corrections > 0 ? " (\(corrections) corrections de valeurs déjà stockées)" : ""
+            return "\(kindText) \(url.path) : \(counts)\(extra)"
+        case .alreadyIngested(let previous, let date):
+            return "\(kindText) \(url.path) : fichier ignoré, contenu identique à « \(previous) » déjà ingéré le \(date)"
+        case .refused(let reason):
+            return "\(kindText) \(url.path) : REFUSÉ, rien n'est stocké — \(reason) (\(counts))"
+        }
+    }
+}
+
+/// The outcome of a ``Ingestor/ingest(_:)`` run.
+public struct IngestReport: Sendable {
+    public var files: [FileSummary] = []
+    /// Every reject, by file (in processing order) then line.
+    public var rejects: [Reject] = []
+    /// Whether a file was refused whole.
+    public var anyRefused: Bool { files.contains { if case .refused = $0.status { true } else { false } } }
+}
+
+/// Errors of the ingestion command as a whole (not of one row).
+public enum IngestError: Error, CustomStringConvertible {
+    case noInput(String)
+
+    public var description: String {
+        switch self {
+        case .noInput(let path): "entrée introuvable : \(path)"
+        }
+    }
+}
+
+/// Ingests upstream exports into the store: every row is stored or rejected with its file,
+/// line, field and reason.
+///
+/// Files are recognised from their header (XML files are declarations), ordered so that the
+/// registry comes before declarations and controls, and each is ingested in its own
+/// transaction. A file whose content (SHA-256) is already in the store is skipped. A file that
+/// cannot be read as its kind (missing column, broken XML) or whose rejected share exceeds
+/// ``maxRejectPercent`` stores nothing.
+public final class Ingestor {
+    public let store: Store
+    public let referentiel: Referentiel
+    /// Highest share of rejected rows, percent, above which a file is refused whole.
+    public var maxRejectPercent: Double?
+    var logger: Logger
+
+    public init(store: Store, referentiel: Referentiel, maxRejectPercent: Double? = nil, logger: Logger? = nil) {
+        self.store = store
+        self.referentiel = referentiel
+        self.maxRejectPercent = maxRejectPercent
+        self.logger = logger ?? Logger(label: "ciblage.ingest")
+    }
+
+    /// Files to read from the given inputs: files as given, folders searched recursively for
+    /// `.csv` and `.xml` files (sorted by path).
+    public static func expand(_ inputs: [URL]) throws -> [URL] {
+        var files: [URL] = []
+        for input in inputs {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: input.path, isDirectory: &isDirectory) else {
+                throw IngestError.noInput(input.path)
+            }
+            if !isDirectory.boolValue {
+                files.append(input)
+                continue
+            }
+            let enumerator = FileManager.default.enumerator(at: input, includingPropertiesForKeys: nil)
+            var found: [URL] = []
+            while let url = enumerator?.nextObject() as? URL {
+                let ext = url.pathExtension.lowercased()
+                if ext == "csv" || ext == "xml" { found.append(url) }
+            }
+            files += found.sorted { $0.path < $1.path }
+        }
+        return files
+    }
+
+    /// Ingests `inputs` (files or folders).
+    public func ingest(_ inputs: [URL]) throws -> IngestReport {
+        var report = IngestReport()
+        var planned: [(url: URL, kind: ExportKind?, isXML: Bool)] = []
+        for url in try Self.expand(inputs) {
+            let isXML = Self.looksLikeXML(url)
+            planned.append((url, isXML ? .declarations : Self.sniffKind(url), isXML))
+        }
+        // Registry first, then declarations, then controls; unknown kinds last.
+        planned.sort { ($0.kind?.batchRank ?? 9) < ($1.kind?.batchRank ?? 9) }
+        for item in planned {
+            var summary = FileSummary(url: item.url, kind: item.kind, format: item.isXML ? "XML" : "CSV")
+            var rejects: [Reject] = []
+            do {
+                try ingestFile(item.url, kind: item.kind, isXML: item.isXML, &summary, &rejects)
+            } catch let refusal as FileRefusal {
+                summary.status = .refused(refusal.reason)
+                summary.stored = 0
+                rejects.append(
+                    Reject(file: item.url.lastPathComponent, line: refusal.line, field: "",
+                        reason: "fichier refusé : \(refusal.reason)", content: ""))
+            }
+            rejects.sort { $0.line < $1.line }
+            report.rejects += rejects
+            report.files.append(summary)
+        }
+        return report
+    }
+
+    struct FileRefusal: Error {
+        var line: Int
+        var reason: String
+    }
+
+    private func ingestFile(
+        _ url: URL, kind: ExportKind?, isXML: Bool, _ summary: inout FileSummary, _ rejects: inout [Reject]
+    ) throws {
+        let fingerprint: FileFingerprint
+        do { fingerprint = try FileFingerprint.compute(url) } catch {
+            throw FileRefusal(line: 0, reason: "\(error)")
+        }
+        summary.encoding = isXML ? nil : fingerprint.encoding
+        if let previous = try store.dbQueue.read({ db in
+            try Row.fetchOne(db, sql: "SELECT nom, ingere_le FROM fichier WHERE sha256 = ?", arguments: [fingerprint.sha256])
+        }) {
+            summary.status = .alreadyIngested(previousName: previous["nom"], on: previous["ingere_le"])
+            return
+        }
+        guard let kind else {
+            throw FileRefusal(
+                line: 1, reason: "type de fichier non reconnu d'après son en-tête (ni équipements, ni déclarations, ni contrôles)")
+        }
+        let name = url.lastPathComponent
+        var outcome = Counts()
+        var fileRejects = RejectCollector(fileName: name)
+        try store.dbQueue.writeWithoutTransaction { db in
+            try db.inTransaction {
+                try db.execute(
+                    sql: """
+                        INSERT INTO fichier (nom, chemin, sha256, type_fichier, format, encodage, octets, ingere_le)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        name, url.path, fingerprint.sha256, kind.rawValue, isXML ? "XML" : "CSV",
+                        isXML ? "XML" : fingerprint.encoding.rawValue, fingerprint.size,
+                        ISO8601DateFormatter().string(from: Date()),
+                    ])
+                let fileId = db.lastInsertedRowID
+                switch (kind, isXML) {
+                case (.declarations, true):
+                    outcome = try ingestXMLDeclarations(url, db: db, fileId: fileId, &fileRejects)
+                case (.declarations, false):
+                    outcome = try ingestCSVDeclarations(url, fingerprint.encoding, db: db, fileId: fileId, &fileRejects)
+                case (.equipements, _):
+                    outcome = try ingestEquipements(url, fingerprint.encoding, db: db, fileId: fileId, &fileRejects)
+                case (.controles, _):
+                    outcome = try ingestControles(url, fingerprint.encoding, db: db, fileId: fileId, &fileRejects)
+                }
+                summary.read = outcome.read
+                summary.stored = outcome.stored
+                summary.rejected = fileRejects.rejects.count
+                summary.ignored = outcome.ignored
+                summary.corrections = outcome.corrections
+                rejects = fileRejects.rejects
+                if let max = maxRejectPercent, summary.read > 0,
+                    Double(summary.rejected) * 100 > max * Double(summary.read)
+                {
+                    let share = FrenchPercent.format(Double(summary.rejected) * 100 / Double(summary.read))
+                    throw FileRefusal(
+                        line: 0, reason: "\(share) des lignes rejetées, au-delà du seuil --max-rejets \(FrenchPercent.format(max))")
+                }
+                try db.execute(
+                    sql: """
+                        UPDATE fichier SET lignes_lues = ?, lignes_stockees = ?, lignes_rejetees = ?, lignes_ignorees = ?
+                        WHERE id = ?
+                        """, arguments: [summary.read, summary.stored, summary.rejected, summary.ignored, fileId])
+                return .commit
+            }
+        }
+        if !fileRejects.unknownColumns.isEmpty {
+            logger.warning("\(name) : colonnes inconnues ignorées : \(fileRejects.unknownColumns.joined(separator: ", "))")
+        }
+    }
+
+    // MARK: Kinds
+
+    struct Counts {
+        var read = 0
+        var stored = 0
+        var ignored = 0
+        var corrections = 0
+    }
+
+    private func ingestCSVDeclarations(
+        _ url: URL, _ encoding: TextEncoding, db: Database, fileId: Int64, _ rejects: inout RejectCollector
+    ) throws -> Counts {
+        let parser = DeclarationRowParser(equipements: try equipementIds(db))
+        let writer = try DeclarationWriter(db: db, fileId: fileId)
+        var sink = TableSink(
+            columns: ExportColumns.declarations, encoding: encoding, rejects: rejects,
+            handler: DeclarationHandler(parser: parser, writer: writer))
+        try CSVReader(url: url).read(into: &sink)
+        try sink.finish()
+        rejects = sink.rejects
+        var counts = sink.handler.counts
+        counts.read = sink.read
+        counts.corrections = try writer.finish()
+        if !rejects.pendingContent.isEmpty { try fillCSVContent(url, encoding, &rejects) }
+        return counts
+    }
+
+    private func ingestXMLDeclarations(
+        _ url: URL, db: Database, fileId: Int64, _ rejects: inout RejectCollector
+    ) throws -> Counts {
+        let parser = DeclarationRowParser(equipements: try equipementIds(db))
+        let writer = try DeclarationWriter(db: db, fileId: fileId)
+        var handler = DeclarationHandler(parser: parser, writer: writer)
+        var read = 0
+        var collector = rejects
+        do {
+            try XMLDeclarationReader(url: url).read { element in
+                read += 1
+                if let error = element.schemaErrors.first {
+                    collector.add(
+                        line: element.line, field: error.field,
+                        reason: "non conforme au schéma XSD : \(error.message)", content: element.content)
+                    return
+                }
+                try handler.handle(FieldReader(element), line: element.line, &collector) { element.content }
+            }
+        } catch let error as XMLFileError {
+            throw FileRefusal(line: error.line, reason: error.message)
+        }
+        var counts = handler.counts
+        counts.read = read
+        counts.corrections = try writer.finish()
+        if !collector.pendingContent.isEmpty {
+            var contents: [Int: String] = [:]
+            try XMLDeclarationReader(url: url).read { element in
+                if collector.pendingContent.contains(element.line) { contents[element.line] = element.content }
+            }
+            collector.fillContent(contents)
+        }
+        rejects = collector
+        return counts
+    }
+
+    private func ingestEquipements(
+        _ url: URL, _ encoding: TextEncoding, db: Database, fileId: Int64, _ rejects: inout RejectCollector
+    ) throws -> Counts {
+        var sink = TableSink(
+            columns: ExportColumns.equipements, encoding: encoding, rejects: rejects,
+            handler: CollectingHandler { [referentiel] (reader) throws(RowReject) in
+                try EquipementRowParser(referentiel: referentiel).parse(reader)
+            })
+        try CSVReader(url: url).read(into: &sink)
+        try sink.finish()
+        var collector = sink.rejects
+        let kept = Self.resolveDuplicates(sink.handler.rows, key: \Equipement.numeroDossier, &collector)
+        let statement = try db.makeStatement(
+            sql: """
+                INSERT INTO equipement (n_dossier, nom, nature, siret, siren_gestionnaire, nom_gestionnaire,
+                    statut_gestionnaire, departement_siege, caf, commune, places_agreees, date_ouverture,
+                    date_fermeture, qpv, zrr, ctg, fichier_id, ligne)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (n_dossier) DO UPDATE SET nom = excluded.nom, nature = excluded.nature,
+                    siret = excluded.siret, siren_gestionnaire = excluded.siren_gestionnaire,
+                    nom_gestionnaire = excluded.nom_gestionnaire, statut_gestionnaire = excluded.statut_gestionnaire,
+                    departement_siege = excluded.departement_siege, caf = excluded.caf, commune = excluded.commune,
+                    places_agreees = excluded.places_agreees, date_ouverture = excluded.date_ouverture,
+                    date_fermeture = excluded.date_fermeture, qpv = excluded.qpv, zrr = excluded.zrr,
+                    ctg = excluded.ctg, fichier_id = excluded.fichier_id, ligne = excluded.ligne
+                """)
+        let before = try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement_historique") ?? 0
+        for row in kept {
+            let e = row.value
+            try statement.execute(arguments: [
+                e.numeroDossier, e.nom, e.nature, e.siret, e.sirenGestionnaire, e.nomGestionnaire,
+                e.statutGestionnaire.rawValue, e.departementSiege, e.caf, e.commune, e.placesAgreees,
+                e.dateOuverture.yyyymmdd, e.dateFermeture?.yyyymmdd, e.qpv, e.zrr, e.ctg, fileId, row.line,
+            ])
+        }
+        let after = try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement_historique") ?? 0
+        rejects = collector
+        return Counts(
+            read: sink.read, stored: kept.count, ignored: sink.handler.rows.count - kept.count - collector.conflictCount,
+            corrections: after - before)
+    }
+
+    private func ingestControles(
+        _ url: URL, _ encoding: TextEncoding, db: Database, fileId: Int64, _ rejects: inout RejectCollector
+    ) throws -> Counts {
+        let parser = ControleRowParser(equipements: try equipementIds(db), referentiel: referentiel)
+        var sink = TableSink(
+            columns: ExportColumns.controles, encoding: encoding, rejects: rejects,
+            handler: CollectingHandler { (reader) throws(RowReject) in try parser.parse(reader) })
+        try CSVReader(url: url).read(into: &sink)
+        try sink.finish()
+        var collector = sink.rejects
+        let kept = Self.resolveDuplicates(sink.handler.rows, key: \ParsedControle.controle.idControle, &collector)
+        var corrections = 0
+        for row in kept {
+            let c = row.value.controle
+            let values: [any DatabaseValueConvertible & Sendable] = [
+                row.value.equipementId, c.exercices.map(String.init).joined(separator: "|"),
+                c.dateControle.yyyymmdd, c.type.rawValue, c.origine.rawValue, c.campagne ?? "",
+                c.resultat.rawValue, c.montantIndu, c.montantRappel, c.anomalies.joined(separator: "|"),
+            ]
+            if let existing = try Row.fetchOne(db, sql: "SELECT * FROM controle WHERE id_controle = ?", arguments: [c.idControle]) {
+                let old: [DatabaseValue] = [
+                    existing["equipement_id"], existing["exercices"], existing["date_controle"], existing["type_controle"],
+                    existing["origine"], ((existing["campagne"] as String?) ?? "").databaseValue, existing["resultat"], existing["montant_indu"],
+                    existing["montant_rappel"], existing["anomalies"],
+                ]
+                if old == values.map({ $0.databaseValue }) { continue }
+                corrections += 1
+                try db.execute(
+                    sql: """
+                        INSERT INTO controle_historique (id_controle, equipement_id, exercices, date_controle,
+                            type_controle, origine, campagne, resultat, montant_indu, montant_rappel, anomalies,
+                            fichier_id, ligne, remplace_par_fichier_id)
+                        SELECT id_controle, equipement_id, exercices, date_controle, type_controle, origine, campagne,
+                            resultat, montant_indu, montant_rappel, anomalies, fichier_id, ligne, ?
+                        FROM controle WHERE id_controle = ?
+                        """, arguments: [fileId, c.idControle])
+                try db.execute(sql: "DELETE FROM controle WHERE id_controle = ?", arguments: [c.idControle])
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO controle (id_controle, equipement_id, exercices, date_controle, type_controle, origine,
+                        campagne, resultat, montant_indu, montant_rappel, anomalies, fichier_id, ligne)
+                    VALUES (?, ?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?)
+                    """, arguments: StatementArguments([c.idControle] + values + [fileId, row.line]))
+            let id = db.lastInsertedRowID
+            for exercice in c.exercices {
+                try db.execute(sql: "INSERT INTO controle_exercice VALUES (?, ?)", arguments: [id, exercice])
+            }
+            for code in c.anomalies {
+                try db.execute(sql: "INSERT INTO controle_anomalie VALUES (?, ?)", arguments: [id, code])
+            }
+        }
+        rejects = collector
+        return Counts(
+            read: sink.read, stored: kept.count, ignored: sink.handler.rows.count - kept.count - collector.conflictCount,
+            corrections: corrections)
+    }
+
+    /// Keeps one row per key: a key repeated with identical values is kept once; a key repeated
+    /// with different values is a conflict and all its rows are rejected.
+    static func resolveDuplicates<Value: Hashable>(
+        _ rows: [CollectedRow<Value>], key: KeyPath<Value, String>, _ rejects: inout RejectCollector
+    ) -> [CollectedRow<Value>] {
+        var groups: [String: [Int]] = [:]
+        for (i, row) in rows.enumerated() { groups[row.value[keyPath: key], default: []].append(i) }
+        var kept: [CollectedRow<Value>] = []
+        for (i, row) in rows.enumerated() {
+            let group = groups[row.value[keyPath: key]]!
+            if group.count == 1 {
+                kept.append(row)
+                continue
+            }
+            let distinct = Set(group.map { rows[$0].value })
+            if distinct.count == 1 {
+                if group[0] == i { kept.append(row) }
+            } else {
+                let others = group.filter { $0 != i }.map { String(rows[$0].line) }.joined(separator: ", ")
+                rejects.add(
+                    line: row.line, field: "",
+                    reason: "conflit : même clé « \(row.value[keyPath: key]) » qu'à la ligne \(others), avec des valeurs différentes",
+                    content: row.raw)
+                rejects.conflictCount += 1
+            }
+        }
+        return kept
+    }
+
+    private func equipementIds(_ db: Database) throws -> [String: Int64] {
+        var ids: [String: Int64] = [:]
+        let rows = try Row.fetchCursor(db, sql: "SELECT n_dossier, id FROM equipement")
+        while let row = try rows.next() { ids[row[0]] = row[1] }
+        return ids
+    }
+
+    /// Fills the raw text of rejects found after their line was read (the first row of a conflict).
+    private func fillCSVContent(_ url: URL, _ encoding: TextEncoding, _ rejects: inout RejectCollector) throws {
+        struct RawCapture: CSVRecordSink {
+            let wanted: Set<Int>
+            let encoding: TextEncoding
+            var found: [Int: String] = [:]
+            mutating func record(_ record: CSVRecord) throws {
+                if wanted.contains(record.line) { found[record.line] = encoding.decode(record.raw) }
+            }
+            mutating func malformed(line: Int, reason: String, raw: UnsafeBufferPointer<UInt8>) throws {}
+        }
+        var capture = RawCapture(wanted: rejects.pendingContent, encoding: encoding)
+        try CSVReader(url: url).read(into: &capture)
+        rejects.fillContent(capture.found)
+    }
+
+    // MARK: Sniffing
+
+    static func looksLikeXML(_ url: URL) -> Bool {
+        if url.pathExtension.lowercased() == "xml" { return true }
+        guard let handle = FileHandle(forReadingAtPath: url.path), let head = try? handle.read(upToCount: 64) else {
+            return false
+        }
+        return head.drop { $0 == 0xEF || $0 == 0xBB || $0 == 0xBF || $0 == 0x20 || $0 == 0x0A || $0 == 0x0D }.first == UInt8(ascii: "<")
+    }
+
+    /// The kind of a CSV file, from the column names of its first line.
+    static func sniffKind(_ url: URL) -> ExportKind? {
+        guard let handle = FileHandle(forReadingAtPath: url.path), let head = try? handle.read(upToCount: 8192) else {
+            return nil
+        }
+        var bytes = [UInt8](head)
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+        let line = bytes.prefix { $0 != 0x0A }
+        let delimiter = line.withContiguousStorageIfAvailable { CSVReader.detectDelimiter($0) } ?? UInt8(ascii: ";")
+        let names = line.split(separator: delimiter).map {
+            String(decoding: $0, as: UTF8.self).trimmingCharacters(in: CharacterSet(charactersIn: " \t\r\"")).uppercased()
+        }
+        return ExportColumns.kind(ofHeader: names)
+    }
+}
+
+/// French percentages for messages: `12,5 %`.
+enum FrenchPercent {
+    static func format(_ value: Double) -> String {
+        let rounded = (value * 10).rounded() / 10
+        let text = rounded == rounded.rounded() ? String(Int(rounded)) : String(rounded).replacingOccurrences(of: ".", with: ",")
+        return "\(text) %"
+    }
+}

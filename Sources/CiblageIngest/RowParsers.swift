@@ -1,0 +1,216 @@
+import CiblageModel
+
+/// Reads one equipment row and checks every rule of `exports.md`.
+public struct EquipementRowParser: Sendable {
+    let referentiel: Referentiel
+    let natures: Set<String>
+    let statuts = Set(StatutGestionnaire.allCases.map(\.rawValue))
+
+    public init(referentiel: Referentiel) {
+        self.referentiel = referentiel
+        natures = Set(referentiel.natures.keys)
+    }
+
+    enum C {
+        static let nDossier = 0, nom = 1, nature = 2, siret = 3, siren = 4, nomGestionnaire = 5
+        static let statut = 6, departementSiege = 7, caf = 8, commune = 9, places = 10
+        static let ouverture = 11, fermeture = 12, qpv = 13, zrr = 14, ctg = 15
+    }
+
+    public func parse<S: FieldSource>(_ r: FieldReader<S>) throws(RowReject) -> Equipement {
+        let nDossier = try r.requiredText(C.nDossier, maxLength: 20)
+        let nom = try r.requiredText(C.nom)
+        let nature = try r.code(C.nature, natures, unknown: "nature d'équipement inconnue")
+        let siren = try r.requiredText(C.siren)
+        guard siren.utf8.count == 9, siren.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+            throw r.reject(C.siren, "le SIREN doit compter 9 chiffres : « \(siren) »")
+        }
+        guard CompanyIdentifier.isValidSiren(siren) else {
+            throw r.reject(C.siren, "clé de contrôle du SIREN invalide : « \(siren) »")
+        }
+        let siret = try r.requiredText(C.siret)
+        guard siret.utf8.count == 14, siret.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+            throw r.reject(C.siret, "le SIRET doit compter 14 chiffres : « \(siret) »")
+        }
+        guard CompanyIdentifier.isValidSiret(siret) else {
+            throw r.reject(C.siret, "clé de contrôle du SIRET invalide : « \(siret) »")
+        }
+        guard siret.hasPrefix(siren) else {
+            throw r.reject(C.siret, "le SIRET « \(siret) » ne commence pas par le SIREN du gestionnaire « \(siren) »")
+        }
+        let nomGestionnaire = try r.requiredText(C.nomGestionnaire)
+        let statut = StatutGestionnaire(rawValue: try r.code(C.statut, statuts, unknown: "statut de gestionnaire inconnu"))!
+        let siege = try departement(r, C.departementSiege)
+        let caf = try departement(r, C.caf)
+        var commune = try r.requiredText(C.commune).uppercased()
+        if commune.utf8.count == 4, commune.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            commune = "0" + commune  // a leading zero lost by a spreadsheet
+        }
+        let communeBytes = Array(commune.utf8)
+        let communeIsWellFormed =
+            communeBytes.count == 5
+            && communeBytes.enumerated().allSatisfy { i, b in
+                (b >= 0x30 && b <= 0x39) || (i == 1 && communeBytes[0] == 0x32 && (b == 0x41 || b == 0x42))
+            }
+        guard communeIsWellFormed else {
+            throw r.reject(C.commune, "code commune INSEE invalide (5 caractères) : « \(commune) »")
+        }
+        guard Referentiel.departementOfCommune(commune) == caf else {
+            throw r.reject(C.commune, "la commune « \(commune) » n'est pas dans le département de la Caf \(caf)")
+        }
+        let places = try r.integer(C.places, 1...500)
+        if places == nil && referentiel.natures[nature]?.placesObligatoires == true {
+            throw r.reject(C.places, "places agréées obligatoires pour la nature \(nature)")
+        }
+        let ouverture = try r.requiredDate(C.ouverture)
+        let fermeture = try r.date(C.fermeture)
+        if let fermeture, fermeture < ouverture {
+            throw r.reject(C.fermeture, "date de fermeture \(fermeture.french) antérieure à l'ouverture \(ouverture.french)")
+        }
+        return Equipement(
+            numeroDossier: nDossier, nom: nom, nature: nature, siret: siret, sirenGestionnaire: siren,
+            nomGestionnaire: nomGestionnaire, statutGestionnaire: statut, departementSiege: siege, caf: caf,
+            commune: commune, placesAgreees: places, dateOuverture: ouverture, dateFermeture: fermeture,
+            qpv: try r.boolean(C.qpv), zrr: try r.boolean(C.zrr), ctg: try r.boolean(C.ctg))
+    }
+
+    /// A département code of the reference table (`1` is read as `01`: spreadsheets drop the zero).
+    func departement<S: FieldSource>(_ r: FieldReader<S>, _ column: Int) throws(RowReject) -> String {
+        var code = try r.requiredText(column).uppercased()
+        if code.count == 1, code.utf8.first.map({ $0 >= 0x31 && $0 <= 0x39 }) == true { code = "0" + code }
+        guard referentiel.departements[code] != nil else {
+            throw r.reject(column, "département inconnu : « \(code) »")
+        }
+        return code
+    }
+}
+
+/// A declaration row read and checked, with its equipment resolved.
+public struct ParsedDeclaration: Sendable {
+    public var equipementId: Int64
+    public var exercice: Int
+    public var nature: NatureDeclaration
+    public var dateDepot: CalendarDate
+    public var figures: DeclarationFigures
+}
+
+/// Reads one declaration row (CSV or XML) and checks every rule of `exports.md`.
+public struct DeclarationRowParser {
+    /// N_DOSSIER → `equipement.id`, for the equipments known to the store.
+    let equipements: [String: Int64]
+
+    public init(equipements: [String: Int64]) { self.equipements = equipements }
+
+    enum C {
+        static let nDossier = 0, exercice = 1, nature = 2, dateDepot = 3, places = 4, jours = 5
+        static let heuresOuverture = 6, heuresRealisees = 7, heuresFacturees = 8, enfants = 9
+        static let firstAmount = 10, etp = 17
+    }
+
+    static let natureCodes: [[UInt8]: NatureDeclaration] = Dictionary(
+        uniqueKeysWithValues: NatureDeclaration.allCases.map { (Array($0.code.utf8), $0) })
+
+    public func parse<S: FieldSource>(_ r: FieldReader<S>) throws(RowReject) -> ParsedDeclaration {
+        let nDossier = try r.requiredText(C.nDossier, maxLength: 20)
+        guard let equipementId = equipements[nDossier] else {
+            throw r.reject(C.nDossier, "équipement inconnu : « \(nDossier) »")
+        }
+        let exercice = try r.requiredInteger(C.exercice, 2000...2100)
+        let natureBytes = FieldParsing.trimmed(r.source.bytes(C.nature))
+        guard natureBytes.count > 0 else { throw r.missing(C.nature) }
+        guard let nature = Self.natureCodes[natureBytes.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }] else {
+            throw r.reject(
+                C.nature, "nature de déclaration inconnue : \(r.shown(C.nature)) (attendu : PREVISIONNEL, ACTUALISE, REEL)")
+        }
+        let dateDepot = try r.requiredDate(C.dateDepot)
+        var f = DeclarationFigures()
+        f.places = try r.integer(C.places, 0...Int.max)
+        f.joursOuverture = try r.integer(C.jours, 0...366)
+        f.heuresOuverture = try r.decimal(C.heuresOuverture)
+        f.heuresRealisees = try r.decimal(C.heuresRealisees)
+        f.heuresFacturees = try r.decimal(C.heuresFacturees)
+        f.nbEnfants = try r.integer(C.enfants, 0...Int.max)
+        f.totalCharges = try r.decimal(C.firstAmount)
+        f.chargesPersonnel = try r.decimal(C.firstAmount + 1)
+        f.totalProduits = try r.decimal(C.firstAmount + 2)
+        f.participationsFamilles = try r.decimal(C.firstAmount + 3)
+        f.prestationCaf = try r.decimal(C.firstAmount + 4)
+        f.bonusCaf = try r.decimal(C.firstAmount + 5)
+        f.subventionsCollectivites = try r.decimal(C.firstAmount + 6)
+        f.etp = try r.decimal(C.etp)
+        return ParsedDeclaration(
+            equipementId: equipementId, exercice: exercice, nature: nature, dateDepot: dateDepot, figures: f)
+    }
+}
+
+/// A control row read and checked, with its equipment resolved.
+public struct ParsedControle: Hashable, Sendable {
+    public var equipementId: Int64
+    public var controle: Controle
+}
+
+/// Reads one control outcome row and checks every rule of `exports.md`.
+public struct ControleRowParser {
+    let equipements: [String: Int64]
+    let anomalyCodes: Set<String>
+
+    public init(equipements: [String: Int64], referentiel: Referentiel) {
+        self.equipements = equipements
+        anomalyCodes = Set(referentiel.anomalies.keys)
+    }
+
+    enum C {
+        static let id = 0, nDossier = 1, exercices = 2, date = 3, type = 4, origine = 5, campagne = 6
+        static let resultat = 7, indu = 8, rappel = 9, anomalies = 10
+    }
+
+    public func parse<S: FieldSource>(_ r: FieldReader<S>) throws(RowReject) -> ParsedControle {
+        let id = try r.requiredText(C.id)
+        let nDossier = try r.requiredText(C.nDossier, maxLength: 20)
+        guard let equipementId = equipements[nDossier] else {
+            throw r.reject(C.nDossier, "équipement inconnu : « \(nDossier) »")
+        }
+        let exercicesText = try r.requiredText(C.exercices)
+        var exercices: [Int] = []
+        for part in exercicesText.split(separator: "|", omittingEmptySubsequences: false) {
+            let year = Int(part.trimmingCharacters(in: .whitespaces))
+            guard let year, (2000...2100).contains(year) else {
+                throw r.reject(C.exercices, "exercice invalide dans « \(exercicesText) » (années 2000 à 2100 séparées par |)")
+            }
+            exercices.append(year)
+        }
+        exercices = Array(Set(exercices)).sorted()
+        guard (1...3).contains(exercices.count) else {
+            throw r.reject(C.exercices, "un contrôle couvre 1 à 3 exercices : « \(exercicesText) »")
+        }
+        let date = try r.requiredDate(C.date)
+        let type = TypeControle(rawValue: try r.code(C.type, Set(TypeControle.allCases.map(\.rawValue)), unknown: "type de contrôle inconnu"))!
+        let origine = OrigineControle(rawValue: try r.code(C.origine, Set(OrigineControle.allCases.map(\.rawValue)), unknown: "origine inconnue"))!
+        let campagne = try r.text(C.campagne)
+        let resultat = ResultatControle(rawValue: try r.code(C.resultat, Set(ResultatControle.allCases.map(\.rawValue)), unknown: "résultat inconnu"))!
+        let indu = try r.decimal(C.indu) ?? 0
+        let rappel = try r.decimal(C.rappel) ?? 0
+        var anomalies: [String] = []
+        if let text = try r.text(C.anomalies) {
+            for part in text.split(separator: "|") {
+                let code = part.trimmingCharacters(in: .whitespaces).uppercased()
+                guard anomalyCodes.contains(code) else {
+                    throw r.reject(C.anomalies, "code d'anomalie inconnu : « \(code) »")
+                }
+                if !anomalies.contains(code) { anomalies.append(code) }
+            }
+        }
+        if resultat == .anomalie && anomalies.isEmpty {
+            throw r.reject(C.anomalies, "codes d'anomalie obligatoires quand le résultat est ANOMALIE")
+        }
+        if resultat == .conforme && !anomalies.isEmpty {
+            throw r.reject(C.anomalies, "aucun code d'anomalie attendu quand le résultat est CONFORME")
+        }
+        return ParsedControle(
+            equipementId: equipementId,
+            controle: Controle(
+                idControle: id, numeroDossier: nDossier, exercices: exercices, dateControle: date, type: type,
+                origine: origine, campagne: campagne, resultat: resultat, montantIndu: indu, montantRappel: rappel,
+                anomalies: anomalies))
+    }
+}

@@ -1,0 +1,189 @@
+import CiblageModel
+import CiblageStore
+
+/// Rejects of one file, in the order found; some get their raw text only after the file is read.
+struct RejectCollector {
+    let fileName: String
+    var rejects: [Reject] = []
+    /// Lines whose content must be fetched by reading the file again.
+    var pendingContent: Set<Int> = []
+    var unknownColumns: [String] = []
+    /// Rows rejected as part of a key conflict.
+    var conflictCount = 0
+
+    init(fileName: String) { self.fileName = fileName }
+
+    mutating func add(line: Int, field: String, reason: String, content: String?) {
+        if content == nil { pendingContent.insert(line) }
+        rejects.append(Reject(file: fileName, line: line, field: field, reason: reason, content: content ?? ""))
+    }
+
+    mutating func fillContent(_ contents: [Int: String]) {
+        for i in rejects.indices where pendingContent.contains(rejects[i].line) {
+            rejects[i].content = contents[rejects[i].line] ?? ""
+        }
+        pendingContent.removeAll()
+    }
+}
+
+/// A CSV record seen through the header map: columns of ``ExportColumns`` to field indices.
+struct CSVFieldSource: FieldSource {
+    let record: CSVRecord
+    let fieldIndex: [Int]
+    let names: [String]
+    let encoding: TextEncoding
+
+    func bytes(_ column: Int) -> UnsafeBufferPointer<UInt8> {
+        let index = fieldIndex[column]
+        return index < 0 ? UnsafeBufferPointer(start: nil, count: 0) : record[index]
+    }
+
+    func fieldName(_ column: Int) -> String { names[column] }
+}
+
+/// What a ``TableSink`` does with each well-formed row of the right width.
+protocol RowHandler {
+    mutating func handle(
+        _ reader: FieldReader<CSVFieldSource>, line: Int, _ rejects: inout RejectCollector, raw: () -> String
+    ) throws
+}
+
+/// Maps the header, checks each record's width, and hands rows to a ``RowHandler``.
+struct TableSink<Handler: RowHandler>: CSVRecordSink {
+    let columns: [ColumnSpec]
+    let encoding: TextEncoding
+    var rejects: RejectCollector
+    var handler: Handler
+    let columnNames: [String]
+    var fieldIndex: [Int]?
+    var headerWidth = 0
+    /// Records read, header excluded.
+    var read = 0
+
+    init(columns: [ColumnSpec], encoding: TextEncoding, rejects: RejectCollector, handler: Handler) {
+        self.columns = columns
+        self.columnNames = columns.map(\.name)
+        self.encoding = encoding
+        self.rejects = rejects
+        self.handler = handler
+    }
+
+    mutating func record(_ record: CSVRecord) throws {
+        guard let fieldIndex else {
+            try readHeader(record)
+            return
+        }
+        read += 1
+        guard record.fieldCount == headerWidth else {
+            rejects.add(
+                line: record.line, field: "",
+                reason: "\(headerWidth) champs attendus, \(record.fieldCount) trouvés", content: encoding.decode(record.raw))
+            return
+        }
+        let encoding = self.encoding
+        let source = CSVFieldSource(record: record, fieldIndex: fieldIndex, names: columnNames, encoding: encoding)
+        try handler.handle(FieldReader(source), line: record.line, &rejects) { encoding.decode(record.raw) }
+    }
+
+    mutating func malformed(line: Int, reason: String, raw: UnsafeBufferPointer<UInt8>) throws {
+        guard fieldIndex != nil else { throw Ingestor.FileRefusal(line: line, reason: "en-tête illisible : \(reason)") }
+        read += 1
+        rejects.add(line: line, field: "", reason: reason, content: encoding.decode(raw))
+    }
+
+    mutating func finish() throws {
+        if fieldIndex == nil { throw Ingestor.FileRefusal(line: 1, reason: "fichier vide, sans en-tête") }
+    }
+
+    private mutating func readHeader(_ record: CSVRecord) throws {
+        let names = (0..<record.fieldCount).map {
+            encoding.decode(FieldParsing.trimmed(record[$0])).uppercased()
+        }
+        var index = Array(repeating: -1, count: columns.count)
+        for (i, column) in columns.enumerated() {
+            if let position = names.firstIndex(of: column.name) { index[i] = position }
+        }
+        let missing = columns.enumerated().filter { $0.element.required && index[$0.offset] < 0 }.map(\.element.name)
+        guard missing.isEmpty else {
+            throw Ingestor.FileRefusal(
+                line: record.line, reason: "colonne\(missing.count > 1 ? "s" : "") obligatoire\(missing.count > 1 ? "s" : "") absente\(missing.count > 1 ? "s" : "") : \(missing.joined(separator: ", "))")
+        }
+        let known = Set(columns.map(\.name))
+        rejects.unknownColumns = names.filter { !known.contains($0) && !$0.isEmpty }
+        fieldIndex = index
+        headerWidth = record.fieldCount
+    }
+}
+
+/// A row kept in memory until the whole file is read (registry and controls: small files whose
+/// duplicate keys are resolved after reading).
+struct CollectedRow<Value> {
+    var line: Int
+    var value: Value
+    var raw: String
+}
+
+struct CollectingHandler<Value>: RowHandler {
+    let parse: (FieldReader<CSVFieldSource>) throws(RowReject) -> Value
+    var rows: [CollectedRow<Value>] = []
+
+    init(_ parse: @escaping (FieldReader<CSVFieldSource>) throws(RowReject) -> Value) { self.parse = parse }
+
+    mutating func handle(
+        _ reader: FieldReader<CSVFieldSource>, line: Int, _ rejects: inout RejectCollector, raw: () -> String
+    ) throws {
+        do {
+            rows.append(CollectedRow(line: line, value: try parse(reader), raw: raw()))
+        } catch {
+            rejects.add(line: line, field: error.field, reason: error.reason, content: raw())
+        }
+    }
+}
+
+/// Streams declarations into the store; a key met twice in the file with other values rejects
+/// both rows (and any later one), the first one's content being fetched after reading.
+struct DeclarationHandler: RowHandler {
+    let parser: DeclarationRowParser
+    let writer: DeclarationWriter
+    var counts = Ingestor.Counts()
+    /// Keys in conflict in this file → line of their first row.
+    var conflicts: [DeclarationKey: Int] = [:]
+
+    mutating func handle(
+        _ reader: FieldReader<CSVFieldSource>, line: Int, _ rejects: inout RejectCollector, raw: () -> String
+    ) throws {
+        try handle(reader, line: line, &rejects, raw)
+    }
+
+    mutating func handle<S: FieldSource>(
+        _ reader: FieldReader<S>, line: Int, _ rejects: inout RejectCollector, _ raw: () -> String
+    ) throws {
+        let row: ParsedDeclaration
+        do { row = try parser.parse(reader) } catch {
+            rejects.add(line: line, field: error.field, reason: error.reason, content: raw())
+            return
+        }
+        let key = DeclarationKey(
+            equipementId: row.equipementId, exercice: row.exercice, nature: row.nature, dateDepot: row.dateDepot.yyyymmdd)
+        if !conflicts.isEmpty, let first = conflicts[key] {
+            rejects.add(line: line, field: "", reason: Self.conflictReason(first), content: raw())
+            return
+        }
+        switch try writer.upsert(key, row.figures, line: line) {
+        case .stored:
+            counts.stored += 1
+        case .duplicateInFile(_, identical: true):
+            counts.ignored += 1
+        case .duplicateInFile(let first, identical: false):
+            try writer.undo(key)
+            counts.stored -= 1
+            conflicts[key] = first
+            rejects.add(line: first, field: "", reason: Self.conflictReason(line), content: nil)
+            rejects.add(line: line, field: "", reason: Self.conflictReason(first), content: raw())
+        }
+    }
+
+    static func conflictReason(_ other: Int) -> String {
+        "conflit : même clé (N_DOSSIER, EXERCICE, NATURE_DECLARATION, DATE_DEPOT) qu'à la ligne \(other), avec des valeurs différentes"
+    }
+}

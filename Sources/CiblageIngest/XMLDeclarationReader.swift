@@ -1,0 +1,208 @@
+import CLibXML2
+import CiblageModel
+import Foundation
+
+/// One `declaration` element read from an XML export, with the schema errors found in it.
+public struct XMLDeclarationElement: FieldSource {
+    /// Line of the element's start tag.
+    public var line: Int
+    /// Values by column of ``ExportColumns/declarations`` (UTF-8; empty when absent).
+    var values: [[UInt8]]
+    /// The values frozen in memory that stays put while a parser reads them.
+    var storage = XMLValueStorage(values: [])
+    /// Schema violations reported inside the element: (field, libxml2 message).
+    public var schemaErrors: [(field: String, message: String)]
+
+    public var encoding: TextEncoding { .utf8 }
+
+    public func bytes(_ column: Int) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(storage.buffers[column])
+    }
+
+    public func fieldName(_ column: Int) -> String { ExportColumns.declarations[column].xmlName ?? "" }
+
+    /// A short rendering of the element for the rejects file.
+    public var content: String {
+        ExportColumns.declarations.indices.compactMap { i in
+            values[i].isEmpty ? nil : "\(fieldName(i))=\(String(decoding: values[i], as: UTF8.self))"
+        }.joined(separator: " ")
+    }
+}
+
+/// Why an XML file is refused whole.
+public struct XMLFileError: Error, CustomStringConvertible {
+    public var line: Int
+    public var message: String
+    public var description: String { "ligne \(line) : \(message)" }
+}
+
+/// Streams an XML export of declarations with libxml2's `xmlTextReader`, validating it against
+/// the shipped XSD while reading (`XML_PARSE_NONET`, entities never expanded).
+///
+/// libxml2 parses ahead of the node it returns, so schema errors are matched to elements by line:
+/// an element owns the errors reported from its start tag up to the next element's start tag.
+/// An element is therefore handed to the sink once the next one starts (or the document ends).
+/// A document that is not well-formed, or whose root breaks the schema, throws ``XMLFileError``.
+public final class XMLDeclarationReader {
+    public let url: URL
+    static let schemaURL = Bundle.module.url(forResource: "Schemas/declarations-1", withExtension: "xsd")!
+    nonisolated(unsafe) static let schema: xmlSchemaPtr? = {
+        xmlInitParser()
+        guard let context = xmlSchemaNewParserCtxt(schemaURL.path) else { return nil }
+        defer { xmlSchemaFreeParserCtxt(context) }
+        return xmlSchemaParse(context)
+    }()
+
+    final class ErrorLog {
+        var errors: [(line: Int, fatal: Bool, message: String)] = []
+    }
+
+    public init(url: URL) { self.url = url }
+
+    /// Reads every `declaration` element, in order, into `handle`.
+    public func read(_ handle: (XMLDeclarationElement) throws -> Void) throws {
+        guard let schema = Self.schema else {
+            throw XMLFileError(line: 0, message: "schéma XSD livré illisible : \(Self.schemaURL.path)")
+        }
+        let options = Int32(XML_PARSE_NONET.rawValue)
+        guard let reader = xmlReaderForFile(url.path, nil, options) else {
+            throw XMLFileError(line: 0, message: "fichier XML illisible")
+        }
+        defer { xmlFreeTextReader(reader) }
+        let log = ErrorLog()
+        let logPointer = Unmanaged.passUnretained(log).toOpaque()
+        xmlTextReaderSetStructuredErrorHandler(reader, xmlCollectError, logPointer)
+        guard xmlTextReaderSetSchema(reader, schema) == 0 else {
+            throw XMLFileError(line: 0, message: "activation de la validation XSD impossible")
+        }
+
+        let columnOfName: [String: Int] = Dictionary(
+            uniqueKeysWithValues: ExportColumns.declarations.enumerated().compactMap { i, c in c.xmlName.map { ($0, i) } })
+        let attributeColumns = [0, 1, 2, 3]
+        var current: XMLDeclarationElement?
+        var currentColumn: Int?
+        var sawRoot = false
+
+        func flush(before line: Int?) throws {
+            // Errors reported before `line` belong to the pending element (or, with none, to the root).
+            var owned: [(field: String, message: String)] = []
+            var remaining: [(line: Int, fatal: Bool, message: String)] = []
+            for e in log.errors {
+                if let line, e.line >= line { remaining.append(e); continue }
+                if e.fatal { throw XMLFileError(line: e.line, message: "XML mal formé : \(e.message)") }
+                if current == nil || e.line < current!.line {
+                    throw XMLFileError(line: e.line, message: "non conforme au schéma XSD : \(e.message)")
+                }
+                owned.append((Self.fieldOf(e.message), e.message))
+            }
+            log.errors = remaining
+            if var element = current {
+                element.schemaErrors = owned
+                element.storage = XMLValueStorage(values: element.values)
+                current = nil
+                try handle(element)
+            }
+        }
+
+        while true {
+            let status = xmlTextReaderRead(reader)
+            if status < 0 {
+                let fatal = log.errors.first { $0.fatal } ?? log.errors.last
+                throw XMLFileError(
+                    line: fatal?.line ?? xmlTextReaderGetParserLineNumber(reader).asInt,
+                    message: "XML mal formé : \(fatal?.message ?? "lecture interrompue")")
+            }
+            if status == 0 { break }
+            let type = xmlTextReaderNodeType(reader)
+            let depth = xmlTextReaderDepth(reader)
+            switch type {
+            case Int32(XML_READER_TYPE_ELEMENT.rawValue):
+                let name = Self.string(xmlTextReaderConstLocalName(reader))
+                if depth == 0 {
+                    sawRoot = true
+                    guard name == "exportDeclarations" else {
+                        throw XMLFileError(line: 1, message: "élément racine « \(name) » inattendu (exportDeclarations attendu)")
+                    }
+                } else if depth == 1 && name == "declaration" {
+                    let line = Int(xmlGetLineNo(xmlTextReaderCurrentNode(reader)))
+                    try flush(before: line)
+                    var element = XMLDeclarationElement(
+                        line: line, values: Array(repeating: [], count: ExportColumns.declarations.count), schemaErrors: [])
+                    for column in attributeColumns {
+                        let attribute = ExportColumns.declarations[column].xmlName!
+                        if let value = xmlTextReaderGetAttribute(reader, attribute) {
+                            element.values[column] = Array(Self.string(value).utf8)
+                            ciblage_xml_free(value)
+                        }
+                    }
+                    current = element
+                } else if depth == 2, current != nil {
+                    currentColumn = columnOfName[name]
+                    if currentColumn == nil || attributeColumns.contains(currentColumn!) { currentColumn = nil }
+                }
+            case Int32(XML_READER_TYPE_TEXT.rawValue), Int32(XML_READER_TYPE_CDATA.rawValue):
+                if depth == 3, let column = currentColumn, current != nil {
+                    if let value = xmlTextReaderConstValue(reader) {
+                        current!.values[column].append(contentsOf: UnsafeBufferPointer(start: value, count: strlen(value)))
+                    }
+                }
+            case Int32(XML_READER_TYPE_END_ELEMENT.rawValue):
+                if depth == 2 { currentColumn = nil }
+            default:
+                break
+            }
+        }
+        guard sawRoot else { throw XMLFileError(line: 1, message: "document XML vide") }
+        try flush(before: nil)
+    }
+
+    /// The element or attribute a libxml2 schema message names (`Element '{ns}etp': …`).
+    static func fieldOf(_ message: String) -> String {
+        if let range = message.range(of: "attribute '") {
+            return String(message[range.upperBound...].prefix { $0 != "'" })
+        }
+        if let start = message.range(of: "Element '") {
+            var name = message[start.upperBound...].prefix { $0 != "'" }
+            if let brace = name.lastIndex(of: "}") { name = name[name.index(after: brace)...] }
+            return String(name)
+        }
+        return ""
+    }
+
+    static func string(_ p: UnsafePointer<xmlChar>?) -> String {
+        guard let p else { return "" }
+        return String(cString: p)
+    }
+
+    static func string(_ p: UnsafeMutablePointer<xmlChar>) -> String { String(cString: p) }
+}
+
+/// Owns copies of an element's values at stable addresses.
+final class XMLValueStorage {
+    let buffers: [UnsafeMutableBufferPointer<UInt8>]
+
+    init(values: [[UInt8]]) {
+        buffers = values.map { value in
+            let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(value.count, 1))
+            _ = buffer.initialize(from: value)
+            return UnsafeMutableBufferPointer(rebasing: buffer[0..<value.count])
+        }
+    }
+
+    deinit {
+        for buffer in buffers { buffer.baseAddress?.deallocate() }
+    }
+}
+
+extension Int32 {
+    fileprivate var asInt: Int { Int(self) }
+}
+
+private func xmlCollectError(_ context: UnsafeMutableRawPointer?, _ error: xmlErrorPtr?) {
+    guard let context, let error else { return }
+    let log = Unmanaged<XMLDeclarationReader.ErrorLog>.fromOpaque(context).takeUnretainedValue()
+    let message = error.pointee.message.map { String(cString: $0) }?
+        .trimmingCharacters(in: .whitespacesAndNewlines) ?? "erreur XML"
+    let fatal = error.pointee.level == XML_ERR_FATAL || error.pointee.domain == Int32(XML_FROM_PARSER.rawValue)
+    log.errors.append((Int(error.pointee.line), fatal, message))
+}

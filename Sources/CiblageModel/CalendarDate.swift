@@ -1,0 +1,77 @@
+/// A calendar day, without time or zone. Stored as the integer `yyyymmdd` (e.g. `20250328`),
+/// which sorts like the date and stays readable in SQL.
+public struct CalendarDate: Hashable, Comparable, Sendable, Codable {
+    public let year: Int
+    public let month: Int
+    public let day: Int
+
+    /// A valid Gregorian date, or `nil` (e.g. 31/02/2024).
+    public init?(year: Int, month: Int, day: Int) {
+        guard (1...9999).contains(year), (1...12).contains(month), day >= 1,
+            day <= CalendarDate.daysInMonth(year: year, month: month)
+        else { return nil }
+        self.year = year
+        self.month = month
+        self.day = day
+    }
+
+    /// From the stored `yyyymmdd` integer.
+    public init?(yyyymmdd: Int) {
+        self.init(year: yyyymmdd / 10000, month: (yyyymmdd / 100) % 100, day: yyyymmdd % 100)
+    }
+
+    /// The stored form, `yyyymmdd`.
+    public var yyyymmdd: Int { year * 10000 + month * 100 + day }
+
+    /// `dd/mm/yyyy`, the French form used in every output file.
+    public var french: String {
+        "\(Self.pad2(day))/\(Self.pad2(month))/\(year)"
+    }
+
+    /// `yyyy-mm-dd`.
+    public var iso: String { "\(year)-\(Self.pad2(month))-\(Self.pad2(day))" }
+
+    /// Days since 1970-01-01 (proleptic Gregorian), for date arithmetic.
+    public var dayNumber: Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146097 + doe - 719468
+    }
+
+    /// The date `dayNumber` days after 1970-01-01.
+    public init(dayNumber: Int) {
+        let z = dayNumber + 719468
+        let era = (z >= 0 ? z : z - 146096) / 146097
+        let doe = z - era * 146097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        self.year = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        self.month = m
+        self.day = d
+    }
+
+    public static func < (lhs: CalendarDate, rhs: CalendarDate) -> Bool {
+        lhs.yyyymmdd < rhs.yyyymmdd
+    }
+
+    public static func isLeap(_ year: Int) -> Bool {
+        (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    }
+
+    public static func daysInMonth(year: Int, month: Int) -> Int {
+        switch month {
+        case 2: isLeap(year) ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    private static func pad2(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+}

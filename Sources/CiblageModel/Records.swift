@@ -1,0 +1,159 @@
+/// An equipment of the registry (one establishment funded by a Caf).
+public struct Equipement: Hashable, Sendable {
+    /// Dossier number, the nationwide key (≤ 20 characters).
+    public var numeroDossier: String
+    public var nom: String
+    /// Nature code from the reference table, e.g. `EAJE_COLLECTIF`.
+    public var nature: String
+    /// 14 digits; its first 9 are the manager's SIREN.
+    public var siret: String
+    /// 9 digits, the manager (gestionnaire).
+    public var sirenGestionnaire: String
+    public var nomGestionnaire: String
+    public var statutGestionnaire: StatutGestionnaire
+    /// Département code of the manager's head office.
+    public var departementSiege: String
+    /// Département code of the Caf funding the equipment.
+    public var caf: String
+    /// INSEE commune code (5 characters).
+    public var commune: String
+    /// Places agréées (approved capacity), `nil` where the nature has none.
+    public var placesAgreees: Int?
+    public var dateOuverture: CalendarDate
+    public var dateFermeture: CalendarDate?
+    /// In a quartier prioritaire de la politique de la ville.
+    public var qpv: Bool
+    /// In a zone de revitalisation rurale.
+    public var zrr: Bool
+    /// Covered by a convention territoriale globale.
+    public var ctg: Bool
+
+    public init(
+        numeroDossier: String, nom: String, nature: String, siret: String, sirenGestionnaire: String,
+        nomGestionnaire: String, statutGestionnaire: StatutGestionnaire, departementSiege: String,
+        caf: String, commune: String, placesAgreees: Int?, dateOuverture: CalendarDate,
+        dateFermeture: CalendarDate?, qpv: Bool, zrr: Bool, ctg: Bool
+    ) {
+        self.numeroDossier = numeroDossier
+        self.nom = nom
+        self.nature = nature
+        self.siret = siret
+        self.sirenGestionnaire = sirenGestionnaire
+        self.nomGestionnaire = nomGestionnaire
+        self.statutGestionnaire = statutGestionnaire
+        self.departementSiege = departementSiege
+        self.caf = caf
+        self.commune = commune
+        self.placesAgreees = placesAgreees
+        self.dateOuverture = dateOuverture
+        self.dateFermeture = dateFermeture
+        self.qpv = qpv
+        self.zrr = zrr
+        self.ctg = ctg
+    }
+}
+
+/// The figures of one declaration. Every figure is optional: missing is never zero.
+public struct DeclarationFigures: Hashable, Sendable {
+    /// Places declared.
+    public var places: Int?
+    /// Opening days in the year (0–366).
+    public var joursOuverture: Int?
+    /// Opening hours of the year (days × daily amplitude), hours.
+    public var heuresOuverture: Double?
+    /// Hours children actually attended, hours.
+    public var heuresRealisees: Double?
+    /// Hours billed to families, hours.
+    public var heuresFacturees: Double?
+    /// Children enrolled.
+    public var nbEnfants: Int?
+    /// Total costs, euros.
+    public var totalCharges: Double?
+    /// Staff costs, euros.
+    public var chargesPersonnel: Double?
+    /// Total income, euros.
+    public var totalProduits: Double?
+    /// Family participations, euros.
+    public var participationsFamilles: Double?
+    /// Prestation de service paid by the Caf, euros.
+    public var prestationCaf: Double?
+    /// Bonuses paid by the Caf (mixité, handicap, territoire, attractivité), euros.
+    public var bonusCaf: Double?
+    /// Local-authority subsidies, euros.
+    public var subventionsCollectivites: Double?
+    /// Staff full-time equivalents.
+    public var etp: Double?
+
+    public init() {}
+
+    /// The integer figures in storage order: places, joursOuverture, nbEnfants.
+    public var integers: [Int?] { [places, joursOuverture, nbEnfants] }
+    /// The decimal figures in storage order (see ``Declaration`` columns).
+    public var decimals: [Double?] {
+        [
+            heuresOuverture, heuresRealisees, heuresFacturees, totalCharges, chargesPersonnel,
+            totalProduits, participationsFamilles, prestationCaf, bonusCaf, subventionsCollectivites, etp,
+        ]
+    }
+}
+
+/// One declaration of an equipment for an exercice.
+/// Key: (equipment, exercice, nature, date de dépôt).
+public struct Declaration: Hashable, Sendable {
+    public var numeroDossier: String
+    /// Calendar year declared (2000–2100).
+    public var exercice: Int
+    public var nature: NatureDeclaration
+    /// Day the declaration was filed.
+    public var dateDepot: CalendarDate
+    public var figures: DeclarationFigures
+
+    public init(
+        numeroDossier: String, exercice: Int, nature: NatureDeclaration, dateDepot: CalendarDate,
+        figures: DeclarationFigures
+    ) {
+        self.numeroDossier = numeroDossier
+        self.exercice = exercice
+        self.nature = nature
+        self.dateDepot = dateDepot
+        self.figures = figures
+    }
+}
+
+/// The outcome of one control.
+public struct Controle: Hashable, Sendable {
+    public var idControle: String
+    public var numeroDossier: String
+    /// 1 to 3 exercices covered, ascending.
+    public var exercices: [Int]
+    public var dateControle: CalendarDate
+    public var type: TypeControle
+    public var origine: OrigineControle
+    /// The campaign that planned it, if any.
+    public var campagne: String?
+    public var resultat: ResultatControle
+    /// Overpayment to recover, euros (missing = 0).
+    public var montantIndu: Double
+    /// Underpayment owed to the partner, euros (missing = 0).
+    public var montantRappel: Double
+    /// Anomaly codes found (reference table), empty when conforme.
+    public var anomalies: [String]
+
+    public init(
+        idControle: String, numeroDossier: String, exercices: [Int], dateControle: CalendarDate,
+        type: TypeControle, origine: OrigineControle, campagne: String?, resultat: ResultatControle,
+        montantIndu: Double, montantRappel: Double, anomalies: [String]
+    ) {
+        self.idControle = idControle
+        self.numeroDossier = numeroDossier
+        self.exercices = exercices
+        self.dateControle = dateControle
+        self.type = type
+        self.origine = origine
+        self.campagne = campagne
+        self.resultat = resultat
+        self.montantIndu = montantIndu
+        self.montantRappel = montantRappel
+        self.anomalies = anomalies
+    }
+}

@@ -1,0 +1,101 @@
+import CiblageModel
+import Foundation
+
+/// Writes CSV the way French Excel opens it with no import dialog: `;` separator, UTF-8 with
+/// BOM, CRLF line ends, decimal comma, dates `dd/mm/yyyy`.
+///
+/// The file is written under a temporary name beside the target and renamed into place by
+/// ``commit()``, so a reader never sees a half-written file. Dropping the writer without
+/// committing removes the temporary file.
+public final class FrenchCSVWriter {
+    public let url: URL
+    private let temporaryURL: URL
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var committed = false
+
+    /// Opens `url` for writing (its folder is created) and writes the BOM and the header.
+    public init(url: URL, header: [String]) throws {
+        self.url = url
+        try FileManager.default.createDirectory(
+            at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        temporaryURL = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
+        guard FileManager.default.createFile(atPath: temporaryURL.path, contents: nil) else {
+            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: temporaryURL.path])
+        }
+        handle = try FileHandle(forWritingTo: temporaryURL)
+        buffer.append(contentsOf: [0xEF, 0xBB, 0xBF])
+        try writeRow(header)
+    }
+
+    deinit {
+        if !committed {
+            try? handle.close()
+            try? FileManager.default.removeItem(at: temporaryURL)
+        }
+    }
+
+    /// Appends one row of already formatted cells (see ``FrenchFormat``).
+    public func writeRow(_ cells: [String]) throws {
+        for (i, cell) in cells.enumerated() {
+            if i > 0 { buffer.append(UInt8(ascii: ";")) }
+            Self.appendQuoted(cell, to: &buffer)
+        }
+        buffer.append(0x0D)
+        buffer.append(0x0A)
+        if buffer.count >= 1 << 16 { try flush() }
+    }
+
+    /// Flushes, closes and renames the file into place.
+    public func commit() throws {
+        try flush()
+        try handle.close()
+        if FileManager.default.fileExists(atPath: url.path) {
+            _ = try FileManager.default.replaceItemAt(url, withItemAt: temporaryURL)
+        } else {
+            try FileManager.default.moveItem(at: temporaryURL, to: url)
+        }
+        committed = true
+    }
+
+    private func flush() throws {
+        try handle.write(contentsOf: buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    static func appendQuoted(_ cell: String, to buffer: inout [UInt8]) {
+        let needsQuotes = cell.utf8.contains { $0 == 0x3B || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }
+        guard needsQuotes else {
+            buffer.append(contentsOf: cell.utf8)
+            return
+        }
+        buffer.append(0x22)
+        for byte in cell.utf8 {
+            if byte == 0x22 { buffer.append(0x22) }
+            buffer.append(byte)
+        }
+        buffer.append(0x22)
+    }
+}
+
+/// Formatting of cells for French outputs.
+public enum FrenchFormat {
+    /// A decimal with a comma and at most `fractionDigits` digits, no thousands separator
+    /// (so that Excel reads it as a number): `1234,5`. Trailing zeros are dropped.
+    public static func decimal(_ value: Double?, fractionDigits: Int = 2) -> String {
+        guard let value, value.isFinite else { return "" }
+        var text = String(format: "%.\(fractionDigits)f", value)
+        if text.contains(".") {
+            while text.hasSuffix("0") { text.removeLast() }
+            if text.hasSuffix(".") { text.removeLast() }
+        }
+        if text == "-0" { text = "0" }
+        return text.replacingOccurrences(of: ".", with: ",")
+    }
+
+    public static func integer(_ value: Int?) -> String { value.map(String.init) ?? "" }
+
+    /// `dd/mm/yyyy`.
+    public static func date(_ value: CalendarDate?) -> String { value?.french ?? "" }
+}

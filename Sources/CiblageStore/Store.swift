@@ -1,0 +1,242 @@
+import CiblageModel
+import Foundation
+import GRDB
+
+/// The embedded store every stage reads and writes: one SQLite file, opened through GRDB.
+///
+/// Its schema is created and upgraded by versioned migrations (``Store/migrator``); a stage
+/// opens it, checks it is at a known version, and does its work in one transaction.
+public final class Store {
+    /// The underlying GRDB queue (one writer, serialized accesses).
+    public let dbQueue: DatabaseQueue
+    /// The file path.
+    public let path: String
+
+    /// The default path: `$CIBLAGE_STORE`, or `data/ciblage.sqlite`.
+    public static var defaultPath: String {
+        if let env = ProcessInfo.processInfo.environment["CIBLAGE_STORE"], !env.isEmpty { return env }
+        return "data/ciblage.sqlite"
+    }
+
+    /// Opens (creating it and its folder if needed) and migrates the store at `path`.
+    public init(path: String) throws {
+        self.path = path
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA cache_size = -65536")  // 64 MiB
+        }
+        dbQueue = try DatabaseQueue(path: path, configuration: configuration)
+        try Self.migrator.migrate(dbQueue)
+    }
+
+    /// The schema's migrations, in order. Never edit a shipped migration: add one.
+    public static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-ingestion") { db in
+            try db.execute(sql: Schema.v1)
+        }
+        return migrator
+    }
+}
+
+/// The SQL of each schema version.
+enum Schema {
+    /// Dates are stored as `yyyymmdd` integers, amounts in euros (REAL), hours in hours (REAL),
+    /// declaration natures as 1 (prévisionnel), 2 (actualisé), 3 (réel).
+    static let v1 = """
+        CREATE TABLE fichier (
+            id INTEGER PRIMARY KEY,
+            nom TEXT NOT NULL,
+            chemin TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            type_fichier TEXT NOT NULL,
+            format TEXT NOT NULL,
+            encodage TEXT NOT NULL,
+            octets INTEGER NOT NULL,
+            lignes_lues INTEGER NOT NULL DEFAULT 0,
+            lignes_stockees INTEGER NOT NULL DEFAULT 0,
+            lignes_rejetees INTEGER NOT NULL DEFAULT 0,
+            lignes_ignorees INTEGER NOT NULL DEFAULT 0,
+            ingere_le TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX fichier_sha256 ON fichier(sha256);
+
+        CREATE TABLE equipement (
+            id INTEGER PRIMARY KEY,
+            n_dossier TEXT NOT NULL UNIQUE,
+            nom TEXT NOT NULL,
+            nature TEXT NOT NULL,
+            siret TEXT NOT NULL,
+            siren_gestionnaire TEXT NOT NULL,
+            nom_gestionnaire TEXT NOT NULL,
+            statut_gestionnaire TEXT NOT NULL,
+            departement_siege TEXT NOT NULL,
+            caf TEXT NOT NULL,
+            commune TEXT NOT NULL,
+            places_agreees INTEGER,
+            date_ouverture INTEGER NOT NULL,
+            date_fermeture INTEGER,
+            qpv INTEGER NOT NULL,
+            zrr INTEGER NOT NULL,
+            ctg INTEGER NOT NULL,
+            fichier_id INTEGER NOT NULL REFERENCES fichier(id),
+            ligne INTEGER NOT NULL
+        );
+        CREATE INDEX equipement_caf ON equipement(caf);
+        CREATE INDEX equipement_siren ON equipement(siren_gestionnaire);
+
+        -- Former values of an equipment, kept when a later file changes them.
+        CREATE TABLE equipement_historique (
+            id INTEGER PRIMARY KEY,
+            equipement_id INTEGER NOT NULL REFERENCES equipement(id),
+            nom TEXT NOT NULL, nature TEXT NOT NULL, siret TEXT NOT NULL,
+            siren_gestionnaire TEXT NOT NULL, nom_gestionnaire TEXT NOT NULL,
+            statut_gestionnaire TEXT NOT NULL, departement_siege TEXT NOT NULL, caf TEXT NOT NULL,
+            commune TEXT NOT NULL, places_agreees INTEGER, date_ouverture INTEGER NOT NULL,
+            date_fermeture INTEGER, qpv INTEGER NOT NULL, zrr INTEGER NOT NULL, ctg INTEGER NOT NULL,
+            fichier_id INTEGER NOT NULL, ligne INTEGER NOT NULL,
+            remplace_par_fichier_id INTEGER NOT NULL
+        );
+        CREATE TRIGGER equipement_garde_historique AFTER UPDATE ON equipement
+        WHEN OLD.fichier_id <> NEW.fichier_id AND (
+            OLD.nom IS NOT NEW.nom OR OLD.nature IS NOT NEW.nature OR OLD.siret IS NOT NEW.siret
+            OR OLD.siren_gestionnaire IS NOT NEW.siren_gestionnaire
+            OR OLD.nom_gestionnaire IS NOT NEW.nom_gestionnaire
+            OR OLD.statut_gestionnaire IS NOT NEW.statut_gestionnaire
+            OR OLD.departement_siege IS NOT NEW.departement_siege OR OLD.caf IS NOT NEW.caf
+            OR OLD.commune IS NOT NEW.commune OR OLD.places_agreees IS NOT NEW.places_agreees
+            OR OLD.date_ouverture IS NOT NEW.date_ouverture
+            OR OLD.date_fermeture IS NOT NEW.date_fermeture OR OLD.qpv IS NOT NEW.qpv
+            OR OLD.zrr IS NOT NEW.zrr OR OLD.ctg IS NOT NEW.ctg)
+        BEGIN
+            INSERT INTO equipement_historique (
+                equipement_id, nom, nature, siret, siren_gestionnaire, nom_gestionnaire,
+                statut_gestionnaire, departement_siege, caf, commune, places_agreees, date_ouverture,
+                date_fermeture, qpv, zrr, ctg, fichier_id, ligne, remplace_par_fichier_id)
+            VALUES (
+                OLD.id, OLD.nom, OLD.nature, OLD.siret, OLD.siren_gestionnaire, OLD.nom_gestionnaire,
+                OLD.statut_gestionnaire, OLD.departement_siege, OLD.caf, OLD.commune,
+                OLD.places_agreees, OLD.date_ouverture, OLD.date_fermeture, OLD.qpv, OLD.zrr,
+                OLD.ctg, OLD.fichier_id, OLD.ligne, NEW.fichier_id);
+        END;
+
+        CREATE TABLE declaration (
+            equipement_id INTEGER NOT NULL REFERENCES equipement(id),
+            exercice INTEGER NOT NULL,
+            nature INTEGER NOT NULL,
+            date_depot INTEGER NOT NULL,
+            places INTEGER,
+            jours_ouverture INTEGER,
+            nb_enfants INTEGER,
+            heures_ouverture REAL,
+            heures_realisees REAL,
+            heures_facturees REAL,
+            total_charges REAL,
+            charges_personnel REAL,
+            total_produits REAL,
+            participations_familles REAL,
+            prestation_caf REAL,
+            bonus_caf REAL,
+            subventions_collectivites REAL,
+            etp REAL,
+            fichier_id INTEGER NOT NULL,
+            ligne INTEGER NOT NULL,
+            PRIMARY KEY (equipement_id, exercice, nature, date_depot)
+        ) WITHOUT ROWID;
+
+        -- Values a later file replaced (same key): the correction is recorded here.
+        -- Rows with valeurs_modifiees = 0 exist only while their file is being ingested.
+        CREATE TABLE declaration_correction (
+            id INTEGER PRIMARY KEY,
+            equipement_id INTEGER NOT NULL, exercice INTEGER NOT NULL, nature INTEGER NOT NULL,
+            date_depot INTEGER NOT NULL,
+            places INTEGER, jours_ouverture INTEGER, nb_enfants INTEGER, heures_ouverture REAL,
+            heures_realisees REAL, heures_facturees REAL, total_charges REAL,
+            charges_personnel REAL, total_produits REAL, participations_familles REAL,
+            prestation_caf REAL, bonus_caf REAL, subventions_collectivites REAL, etp REAL,
+            ancien_fichier_id INTEGER NOT NULL, ancienne_ligne INTEGER NOT NULL,
+            fichier_id INTEGER NOT NULL, ligne INTEGER NOT NULL,
+            valeurs_modifiees INTEGER NOT NULL
+        );
+        CREATE INDEX declaration_correction_fichier ON declaration_correction(fichier_id);
+        CREATE TRIGGER declaration_garde_correction AFTER UPDATE ON declaration
+        WHEN OLD.fichier_id <> NEW.fichier_id
+        BEGIN
+            INSERT INTO declaration_correction (
+                equipement_id, exercice, nature, date_depot, places, jours_ouverture, nb_enfants,
+                heures_ouverture, heures_realisees, heures_facturees, total_charges,
+                charges_personnel, total_produits, participations_familles, prestation_caf,
+                bonus_caf, subventions_collectivites, etp, ancien_fichier_id, ancienne_ligne,
+                fichier_id, ligne, valeurs_modifiees)
+            VALUES (
+                OLD.equipement_id, OLD.exercice, OLD.nature, OLD.date_depot, OLD.places,
+                OLD.jours_ouverture, OLD.nb_enfants, OLD.heures_ouverture, OLD.heures_realisees,
+                OLD.heures_facturees, OLD.total_charges, OLD.charges_personnel,
+                OLD.total_produits, OLD.participations_familles, OLD.prestation_caf,
+                OLD.bonus_caf, OLD.subventions_collectivites, OLD.etp, OLD.fichier_id, OLD.ligne,
+                NEW.fichier_id, NEW.ligne,
+                OLD.places IS NOT NEW.places OR OLD.jours_ouverture IS NOT NEW.jours_ouverture
+                OR OLD.nb_enfants IS NOT NEW.nb_enfants
+                OR OLD.heures_ouverture IS NOT NEW.heures_ouverture
+                OR OLD.heures_realisees IS NOT NEW.heures_realisees
+                OR OLD.heures_facturees IS NOT NEW.heures_facturees
+                OR OLD.total_charges IS NOT NEW.total_charges
+                OR OLD.charges_personnel IS NOT NEW.charges_personnel
+                OR OLD.total_produits IS NOT NEW.total_produits
+                OR OLD.participations_familles IS NOT NEW.participations_familles
+                OR OLD.prestation_caf IS NOT NEW.prestation_caf OR OLD.bonus_caf IS NOT NEW.bonus_caf
+                OR OLD.subventions_collectivites IS NOT NEW.subventions_collectivites
+                OR OLD.etp IS NOT NEW.etp);
+        END;
+
+        -- The current declaration of each nature: the one with the latest date de dépôt.
+        CREATE VIEW declaration_courante AS
+        SELECT d.* FROM declaration d
+        WHERE d.date_depot = (
+            SELECT max(d2.date_depot) FROM declaration d2
+            WHERE d2.equipement_id = d.equipement_id AND d2.exercice = d.exercice
+              AND d2.nature = d.nature);
+
+        CREATE TABLE controle (
+            id INTEGER PRIMARY KEY,
+            id_controle TEXT NOT NULL UNIQUE,
+            equipement_id INTEGER NOT NULL REFERENCES equipement(id),
+            exercices TEXT NOT NULL,
+            date_controle INTEGER NOT NULL,
+            type_controle TEXT NOT NULL,
+            origine TEXT NOT NULL,
+            campagne TEXT,
+            resultat TEXT NOT NULL,
+            montant_indu REAL NOT NULL,
+            montant_rappel REAL NOT NULL,
+            anomalies TEXT NOT NULL,
+            fichier_id INTEGER NOT NULL,
+            ligne INTEGER NOT NULL
+        );
+        CREATE INDEX controle_equipement ON controle(equipement_id);
+        CREATE TABLE controle_exercice (
+            controle_id INTEGER NOT NULL REFERENCES controle(id) ON DELETE CASCADE,
+            exercice INTEGER NOT NULL,
+            PRIMARY KEY (controle_id, exercice)
+        ) WITHOUT ROWID;
+        CREATE TABLE controle_anomalie (
+            controle_id INTEGER NOT NULL REFERENCES controle(id) ON DELETE CASCADE,
+            code TEXT NOT NULL,
+            PRIMARY KEY (controle_id, code)
+        ) WITHOUT ROWID;
+        -- Former values of a control, kept when a later file changes them.
+        CREATE TABLE controle_historique (
+            id INTEGER PRIMARY KEY,
+            id_controle TEXT NOT NULL,
+            equipement_id INTEGER NOT NULL, exercices TEXT NOT NULL, date_controle INTEGER NOT NULL,
+            type_controle TEXT NOT NULL, origine TEXT NOT NULL, campagne TEXT,
+            resultat TEXT NOT NULL, montant_indu REAL NOT NULL, montant_rappel REAL NOT NULL,
+            anomalies TEXT NOT NULL, fichier_id INTEGER NOT NULL, ligne INTEGER NOT NULL,
+            remplace_par_fichier_id INTEGER NOT NULL
+        );
+        """
+}
