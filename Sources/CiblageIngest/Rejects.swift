@@ -1,3 +1,4 @@
+import CiblageModel
 import CiblageReports
 import Foundation
 

@@ -107,6 +107,11 @@ public final class XMLDeclarationReader {
         while true {
             let status = xmlTextReaderRead(reader)
             if status < 0 {
+                if let last = xmlGetLastError(), !log.errors.contains(where: { $0.fatal }) {
+                    let message = last.pointee.message.map { String(cString: $0) }?
+                        .trimmingCharacters(in: .whitespacesAndNewlines) ?? "lecture interrompue"
+                    log.errors.append((Int(last.pointee.line), true, message))
+                }
                 let fatal = log.errors.first { $0.fatal } ?? log.errors.last
                 throw XMLFileError(
                     line: fatal?.line ?? xmlTextReaderGetParserLineNumber(reader).asInt,

@@ -1,0 +1,47 @@
+/// The text encoding of a CSV export: UTF-8, or else Windows-1252 (files labelled ISO-8859-1 are
+/// Windows-1252 in practice: French exports hold `œ`, `€`, `’`).
+public enum TextEncoding: String, Sendable {
+    case utf8 = "UTF-8"
+    case windows1252 = "Windows-1252"
+
+    /// Decodes bytes of this encoding to a String.
+    public func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        switch self {
+        case .utf8: return String(decoding: bytes, as: UTF8.self)
+        case .windows1252: return Windows1252.decode(bytes)
+        }
+    }
+}
+
+/// Windows-1252 to UTF-8 through a 256-entry table, with an ASCII fast path.
+public enum Windows1252 {
+    /// Unicode scalar of each byte. The five bytes Windows-1252 leaves undefined (0x81, 0x8D,
+    /// 0x8F, 0x90, 0x9D) map to the C1 controls of the same value, as browsers do.
+    static let scalars: [UInt32] = {
+        var table = (0..<256).map { UInt32($0) }
+        let high: [UInt32] = [
+            0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+            0x2039, 0x0152, 0x8D, 0x017D, 0x8F, 0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+            0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178,
+        ]
+        for (i, scalar) in high.enumerated() { table[0x80 + i] = scalar }
+        return table
+    }()
+
+    public static func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        if !bytes.contains(where: { $0 >= 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
+        var scalars = String.UnicodeScalarView()
+        for byte in bytes { scalars.append(Unicode.Scalar(Self.scalars[Int(byte)])!) }
+        return String(scalars)
+    }
+
+    /// Encodes a String to Windows-1252 (characters it lacks become `?`), for generators.
+    public static func encode(_ text: String) -> [UInt8] {
+        var reverse: [UInt32: UInt8] = [:]
+        for (byte, scalar) in scalars.enumerated() where byte >= 0x80 { reverse[scalar] = UInt8(byte) }
+        return text.unicodeScalars.map { scalar in
+            scalar.value < 0x80 ? UInt8(scalar.value) : reverse[scalar.value] ?? UInt8(ascii: "?")
+        }
+    }
+}
+
