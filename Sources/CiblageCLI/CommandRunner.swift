@@ -56,6 +56,9 @@ public enum CommandRunner {
     public static func makeLogger(label: String, quiet: Bool) -> Logger {
         var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = quiet ? .error : .info
+        if let level = ProcessInfo.processInfo.environment["CIBLAGE_LOG"].flatMap(Logger.Level.init(rawValue:)) {
+            logger.logLevel = level
+        }
         return logger
     }
 }

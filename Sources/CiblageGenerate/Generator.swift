@@ -149,12 +149,20 @@ public struct Generator {
                 var act = world.perturbed(base, noise: 0.03)
                 world.fund(&act, e, year: year)
                 declarations.append((.actualise, CalendarDate(year: year, month: 7, day: world.rng.int(1...20))!, act))
-                if world.rng.chance(0.7) {
+                if world.rng.chance(0.95) {
                     var act2 = world.perturbed(base, noise: 0.015)
                     world.fund(&act2, e, year: year)
                     declarations.append((.actualise, CalendarDate(year: year, month: 10, day: world.rng.int(1...20))!, act2))
                 }
-                if let date = ey.reelDate { declarations.append((.reel, date, ey.reel)) }
+                if let date = ey.reelDate {
+                    // Some réels are filed twice: a first version, then a rectificatif (the later one is current).
+                    if world.rng.chance(0.12), date.month <= 9 {
+                        var first = world.perturbed(ey.reel, noise: 0.02)
+                        world.fund(&first, e, year: year)
+                        declarations.append((.reel, CalendarDate(dayNumber: date.dayNumber - world.rng.int(20...60)), first))
+                    }
+                    declarations.append((.reel, date, ey.reel))
+                }
                 years[index].append(YearInfo(open: true, anomalies: ey.anomalies, visibleSignal: visibleSignal(ey, e)))
                 if !ey.anomalies.isEmpty {
                     summary.anomalousEquipmentYears += 1

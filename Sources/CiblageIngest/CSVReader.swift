@@ -32,8 +32,8 @@ public protocol CSVRecordSink {
 /// Streams a CSV file through libcsv in strict mode.
 ///
 /// The file is read by large chunks and fed to libcsv one physical line at a time, so that each
-/// record knows the line it starts on and its raw text. Only LF ends a record (a CR before it is
-/// trimmed like a space), fields are copied into one arena (no String per field), a UTF-8 BOM is
+/// record knows the line it starts on and its raw text (a CR ends the record of a CRLF line, the
+/// LF after it is then skipped), fields are copied into one arena (no String per field), a UTF-8 BOM is
 /// skipped, the delimiter is taken from the header line (`;`, else `,` or tab), blank lines
 /// between records are skipped. A record broken by its quotes is reported as malformed and
 /// reading resumes on the line after its first line; a record may not exceed
@@ -157,12 +157,9 @@ public final class CSVReader {
         csv_free(parser)
         guard csv_init(parser, options) == 0 else { throw CSVReadError.parserInit }
         csv_set_delim(parser, delimiter)
-        csv_set_term_func(parser, csvIsTerminator)
-        if delimiter == 0x09 {
-            csv_set_space_func(parser, csvIsSpaceNoTab)
-        } else {
-            csv_set_space_func(parser, csvIsSpace)
-        }
+        // libcsv's own checks (spaces: space and tab; terminators: CR and LF) are inlined; a
+        // custom function costs a call per byte, so it is set only where the default is wrong.
+        if delimiter == 0x09 { csv_set_space_func(parser, csvIsSpaceNoTab) }
         csv_set_realloc_func(parser, csvCappedRealloc)
         state.pointee.clearRecord()
     }
@@ -171,20 +168,36 @@ public final class CSVReader {
         line.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }
     }
 
+    /// Feeds one physical line. The raw text of a record on one line is the line itself; only a
+    /// record spanning lines is copied into `rawRecord`.
     private func feedLine<Sink: CSVRecordSink>(
         _ line: UnsafeBufferPointer<UInt8>, _ number: Int, _ sink: inout Sink
     ) throws {
-        if rawRecord.isEmpty {
+        let continuing = !rawRecord.isEmpty
+        if !continuing {
             if Self.isBlank(line) { return }
             recordStartLine = number
+        }
+        let consumed = csv_parse(parser, line.baseAddress, line.count, csvFieldCallback, csvRecordCallback, state)
+        if consumed < line.count {
+            rawRecord.append(contentsOf: line)
+            return try resync(Self.reason(csv_error(parser)), &sink)
+        }
+        if state.pointee.recordEnded {
+            if continuing {
+                var pending = rawRecord
+                rawRecord.removeAll(keepingCapacity: true)
+                pending.append(contentsOf: line)
+                try pending.withUnsafeBufferPointer { try deliver($0, &sink) }
+            } else {
+                try deliver(line, &sink)
+            }
+            return
         }
         rawRecord.append(contentsOf: line)
         if rawRecord.count > Self.maxRecordBytes {
             return try resync("enregistrement trop long (guillemet non fermé ?)", &sink)
         }
-        let consumed = csv_parse(parser, line.baseAddress, line.count, csvFieldCallback, csvRecordCallback, state)
-        if consumed < line.count { return try resync(Self.reason(csv_error(parser)), &sink) }
-        if state.pointee.recordEnded { try deliver(&sink) }
     }
 
     private func finish<Sink: CSVRecordSink>(_ sink: inout Sink) throws {
@@ -192,21 +205,22 @@ public final class CSVReader {
             try resync("guillemet ouvert et jamais fermé", &sink)
             return try finish(&sink)
         }
-        if state.pointee.recordEnded { try deliver(&sink) }
+        if state.pointee.recordEnded {
+            let pending = rawRecord
+            rawRecord.removeAll(keepingCapacity: true)
+            try pending.withUnsafeBufferPointer { try deliver($0, &sink) }
+        }
     }
 
-    private func deliver<Sink: CSVRecordSink>(_ sink: inout Sink) throws {
-        var rawCount = rawRecord.count
-        while rawCount > 0 && (rawRecord[rawCount - 1] == 0x0A || rawRecord[rawCount - 1] == 0x0D) { rawCount -= 1 }
+    private func deliver<Sink: CSVRecordSink>(_ raw: UnsafeBufferPointer<UInt8>, _ sink: inout Sink) throws {
+        var rawCount = raw.count
+        while rawCount > 0 && (raw[rawCount - 1] == 0x0A || raw[rawCount - 1] == 0x0D) { rawCount -= 1 }
         let s = state.pointee
-        try rawRecord.withUnsafeBufferPointer { raw in
-            try sink.record(
-                CSVRecord(
-                    line: recordStartLine, raw: UnsafeBufferPointer(rebasing: raw[0..<rawCount]),
-                    fieldCount: s.fieldCount, arena: s.arena, starts: s.starts, lengths: s.lengths))
-        }
-        rawRecord.removeAll(keepingCapacity: true)
-        state.pointee.clearRecord()
+        state.pointee.clearRecord()  // counters only: the arena stays valid for the sink's call
+        try sink.record(
+            CSVRecord(
+                line: recordStartLine, raw: UnsafeBufferPointer(rebasing: raw[0..<rawCount]),
+                fieldCount: s.fieldCount, arena: s.arena, starts: s.starts, lengths: s.lengths))
     }
 
     /// Reports the current record as malformed and feeds again the lines after its first line.
@@ -319,9 +333,7 @@ private func csvRecordCallback(_ terminator: Int32, _ data: UnsafeMutableRawPoin
     data!.assumingMemoryBound(to: ParseState.self).pointee.recordEnded = true
 }
 
-private func csvIsTerminator(_ c: UInt8) -> Int32 { c == 0x0A ? 1 : 0 }
-private func csvIsSpace(_ c: UInt8) -> Int32 { c == 0x20 || c == 0x09 || c == 0x0D ? 1 : 0 }
-private func csvIsSpaceNoTab(_ c: UInt8) -> Int32 { c == 0x20 || c == 0x0D ? 1 : 0 }
+private func csvIsSpaceNoTab(_ c: UInt8) -> Int32 { c == 0x20 ? 1 : 0 }
 private func csvCappedRealloc(_ pointer: UnsafeMutableRawPointer?, _ size: Int) -> UnsafeMutableRawPointer? {
     size > 2 * CSVReader.maxRecordBytes ? nil : realloc(pointer, size)
 }

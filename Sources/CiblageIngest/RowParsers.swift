@@ -94,12 +94,48 @@ public struct ParsedDeclaration: Sendable {
     public var figures: DeclarationFigures
 }
 
-/// Reads one declaration row (CSV or XML) and checks every rule of `exports.md`.
-public struct DeclarationRowParser {
-    /// N_DOSSIER → `equipement.id`, for the equipments known to the store.
-    let equipements: [String: Int64]
+/// N_DOSSIER → `equipement.id` for the equipments known to the store, looked up from a field's
+/// bytes without making a String (the key packs up to 24 UTF-8 bytes in three words).
+public struct EquipementIndex: Sendable {
+    struct Key: Hashable {
+        var a: UInt64 = 0
+        var b: UInt64 = 0
+        var c: UInt64 = 0
 
-    public init(equipements: [String: Int64]) { self.equipements = equipements }
+        init?(_ bytes: UnsafeBufferPointer<UInt8>) {
+            guard bytes.count <= 24, let base = bytes.baseAddress else { return nil }
+            withUnsafeMutableBytes(of: &self) { $0.baseAddress!.copyMemory(from: base, byteCount: bytes.count) }
+        }
+    }
+
+    private var ids: [Key: Int64] = [:]
+
+    public init(_ ids: [String: Int64]) {
+        for (n, id) in ids {
+            var utf8 = Array(n.utf8)
+            utf8.withUnsafeMutableBufferPointer { if let key = Key(UnsafeBufferPointer($0)) { self.ids[key] = id } }
+        }
+    }
+
+    public subscript(_ nDossier: String) -> Int64? {
+        var utf8 = Array(nDossier.utf8)
+        return utf8.withUnsafeMutableBufferPointer { Key(UnsafeBufferPointer($0)).flatMap { ids[$0] } }
+    }
+
+    /// The id of the equipment whose N_DOSSIER is `bytes` (trimmed, in `encoding`).
+    func lookup(_ bytes: UnsafeBufferPointer<UInt8>, _ encoding: TextEncoding) -> Int64? {
+        if encoding == .windows1252 && bytes.contains(where: { $0 >= 0x80 }) {
+            return self[encoding.decode(bytes)]
+        }
+        return Key(bytes).flatMap { ids[$0] }
+    }
+}
+
+/// Reads one declaration row (CSV or XML) and checks every rule of `exports.md`.
+public struct DeclarationRowParser: Sendable {
+    let equipements: EquipementIndex
+
+    public init(equipements: EquipementIndex) { self.equipements = equipements }
 
     enum C {
         static let nDossier = 0, exercice = 1, nature = 2, dateDepot = 3, places = 4, jours = 5
@@ -111,8 +147,10 @@ public struct DeclarationRowParser {
         uniqueKeysWithValues: NatureDeclaration.allCases.map { (Array($0.code.utf8), $0) })
 
     public func parse<S: FieldSource>(_ r: FieldReader<S>) throws(RowReject) -> ParsedDeclaration {
-        let nDossier = try r.requiredText(C.nDossier, maxLength: 20)
-        guard let equipementId = equipements[nDossier] else {
+        let nDossierBytes = FieldParsing.trimmed(r.source.bytes(C.nDossier))
+        guard let equipementId = equipements.lookup(nDossierBytes, r.source.encoding) else {
+            // Slow path, for the reason: empty, too long, or unknown.
+            let nDossier = try r.requiredText(C.nDossier, maxLength: 20)
             throw r.reject(C.nDossier, "équipement inconnu : « \(nDossier) »")
         }
         let exercice = try r.requiredInteger(C.exercice, 2000...2100)
@@ -150,11 +188,11 @@ public struct ParsedControle: Hashable, Sendable {
 }
 
 /// Reads one control outcome row and checks every rule of `exports.md`.
-public struct ControleRowParser {
-    let equipements: [String: Int64]
+public struct ControleRowParser: Sendable {
+    let equipements: EquipementIndex
     let anomalyCodes: Set<String>
 
-    public init(equipements: [String: Int64], referentiel: Referentiel) {
+    public init(equipements: EquipementIndex, referentiel: Referentiel) {
         self.equipements = equipements
         anomalyCodes = Set(referentiel.anomalies.keys)
     }

@@ -2,7 +2,7 @@ import CiblageModel
 import CiblageStore
 
 /// Rejects of one file, in the order found; some get their raw text only after the file is read.
-struct RejectCollector {
+struct RejectCollector: Sendable {
     let fileName: String
     var rejects: [Reject] = []
     /// Lines whose content must be fetched by reading the file again.
@@ -16,6 +16,13 @@ struct RejectCollector {
     mutating func add(line: Int, field: String, reason: String, content: String?) {
         if content == nil { pendingContent.insert(line) }
         rejects.append(Reject(file: fileName, line: line, field: field, reason: reason, content: content ?? ""))
+    }
+
+    /// Adds the rejects another collector found in the same file.
+    mutating func merge(_ other: RejectCollector) {
+        rejects += other.rejects
+        pendingContent.formUnion(other.pendingContent)
+        conflictCount += other.conflictCount
     }
 
     mutating func fillContent(_ contents: [Int: String]) {
@@ -140,33 +147,46 @@ struct CollectingHandler<Value>: RowHandler {
     }
 }
 
-/// Streams declarations into the store; a key met twice in the file with other values rejects
-/// both rows (and any later one), the first one's content being fetched after reading.
-struct DeclarationHandler: RowHandler {
+/// Parses declaration rows on the producer thread and hands them over by batches.
+struct DeclarationParseHandler: RowHandler {
     let parser: DeclarationRowParser
+    let channel: BatchChannel<(line: Int, row: ParsedDeclaration)>
+    var batch: [(line: Int, row: ParsedDeclaration)] = []
+    static let batchSize = 4096
+
+    mutating func handle(
+        _ reader: FieldReader<CSVFieldSource>, line: Int, _ rejects: inout RejectCollector, raw: () -> String
+    ) throws {
+        do {
+            batch.append((line, try parser.parse(reader)))
+        } catch {
+            rejects.add(line: line, field: error.field, reason: error.reason, content: raw())
+        }
+        if batch.count == Self.batchSize { try flush() }
+    }
+
+    mutating func flush() throws {
+        guard !batch.isEmpty else { return }
+        guard channel.send(batch) else { throw CancellationError() }
+        batch.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Stores parsed declarations; a key met twice in the file with other values rejects both rows
+/// (and any later one). Rows whose content is not at hand get it by reading the file again.
+struct DeclarationStorer {
     let writer: DeclarationWriter
     var counts = Ingestor.Counts()
     /// Keys in conflict in this file → line of their first row.
     var conflicts: [DeclarationKey: Int] = [:]
 
-    mutating func handle(
-        _ reader: FieldReader<CSVFieldSource>, line: Int, _ rejects: inout RejectCollector, raw: () -> String
+    mutating func store(
+        _ row: ParsedDeclaration, line: Int, content: String?, _ rejects: inout RejectCollector
     ) throws {
-        try handle(reader, line: line, &rejects, raw)
-    }
-
-    mutating func handle<S: FieldSource>(
-        _ reader: FieldReader<S>, line: Int, _ rejects: inout RejectCollector, _ raw: () -> String
-    ) throws {
-        let row: ParsedDeclaration
-        do { row = try parser.parse(reader) } catch {
-            rejects.add(line: line, field: error.field, reason: error.reason, content: raw())
-            return
-        }
         let key = DeclarationKey(
             equipementId: row.equipementId, exercice: row.exercice, nature: row.nature, dateDepot: row.dateDepot.yyyymmdd)
         if !conflicts.isEmpty, let first = conflicts[key] {
-            rejects.add(line: line, field: "", reason: Self.conflictReason(first), content: raw())
+            rejects.add(line: line, field: "", reason: Self.conflictReason(first), content: content)
             return
         }
         switch try writer.upsert(key, row.figures, line: line) {
@@ -179,7 +199,7 @@ struct DeclarationHandler: RowHandler {
             counts.stored -= 1
             conflicts[key] = first
             rejects.add(line: first, field: "", reason: Self.conflictReason(line), content: nil)
-            rejects.add(line: line, field: "", reason: Self.conflictReason(first), content: raw())
+            rejects.add(line: line, field: "", reason: Self.conflictReason(first), content: content)
         }
     }
 

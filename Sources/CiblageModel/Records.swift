@@ -85,16 +85,6 @@ public struct DeclarationFigures: Hashable, Sendable {
     public var etp: Double?
 
     public init() {}
-
-    /// The integer figures in storage order: places, joursOuverture, nbEnfants.
-    public var integers: [Int?] { [places, joursOuverture, nbEnfants] }
-    /// The decimal figures in storage order (see ``Declaration`` columns).
-    public var decimals: [Double?] {
-        [
-            heuresOuverture, heuresRealisees, heuresFacturees, totalCharges, chargesPersonnel,
-            totalProduits, participationsFamilles, prestationCaf, bonusCaf, subventionsCollectivites, etp,
-        ]
-    }
 }
 
 /// One declaration of an equipment for an exercice.

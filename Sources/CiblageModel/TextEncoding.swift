@@ -28,11 +28,17 @@ public enum Windows1252 {
         return table
     }()
 
+    /// UTF-8 bytes of each byte's character.
+    static let utf8Sequences: [[UInt8]] = scalars.map { Array(String(Unicode.Scalar($0)!).utf8) }
+
     public static func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
         if !bytes.contains(where: { $0 >= 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
-        var scalars = String.UnicodeScalarView()
-        for byte in bytes { scalars.append(Unicode.Scalar(Self.scalars[Int(byte)])!) }
-        return String(scalars)
+        var utf8: [UInt8] = []
+        utf8.reserveCapacity(bytes.count + bytes.count / 2)
+        for byte in bytes {
+            if byte < 0x80 { utf8.append(byte) } else { utf8.append(contentsOf: utf8Sequences[Int(byte)]) }
+        }
+        return String(decoding: utf8, as: UTF8.self)
     }
 
     /// Encodes a String to Windows-1252 (characters it lacks become `?`), for generators.

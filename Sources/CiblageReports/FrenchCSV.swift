@@ -51,10 +51,9 @@ public final class FrenchCSVWriter {
     public func commit() throws {
         try flush()
         try handle.close()
-        if FileManager.default.fileExists(atPath: url.path) {
-            _ = try FileManager.default.replaceItemAt(url, withItemAt: temporaryURL)
-        } else {
-            try FileManager.default.moveItem(at: temporaryURL, to: url)
+        // rename(2) replaces the target atomically, whether it exists or not.
+        guard rename(temporaryURL.path, url.path) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path, NSLocalizedDescriptionKey: String(cString: strerror(errno))])
         }
         committed = true
     }

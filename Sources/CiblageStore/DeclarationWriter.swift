@@ -57,7 +57,7 @@ public final class DeclarationWriter {
             sql: """
                 INSERT INTO declaration (\(columns.joined(separator: ", ")))
                 VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))
-                ON CONFLICT (equipement_id, exercice, nature, date_depot) DO UPDATE SET
+                ON CONFLICT (exercice, equipement_id, nature, date_depot) DO UPDATE SET
                 \(updates.joined(separator: ", "))
                 WHERE declaration.fichier_id <> excluded.fichier_id
                 """)
@@ -75,17 +75,28 @@ public final class DeclarationWriter {
         let s = upsertStatement.sqliteStatement
         sqlite3_reset(s)
         Self.bindKey(s, key)
-        var index: Int32 = 5
-        for value in figures.integers {
+        func bind(_ index: Int32, _ value: Int?) {
             if let value { sqlite3_bind_int64(s, index, Int64(value)) } else { sqlite3_bind_null(s, index) }
-            index += 1
         }
-        for value in figures.decimals {
+        func bind(_ index: Int32, _ value: Double?) {
             if let value { sqlite3_bind_double(s, index, value) } else { sqlite3_bind_null(s, index) }
-            index += 1
         }
-        sqlite3_bind_int64(s, index, fileId)
-        sqlite3_bind_int64(s, index + 1, Int64(line))
+        bind(5, figures.places)
+        bind(6, figures.joursOuverture)
+        bind(7, figures.nbEnfants)
+        bind(8, figures.heuresOuverture)
+        bind(9, figures.heuresRealisees)
+        bind(10, figures.heuresFacturees)
+        bind(11, figures.totalCharges)
+        bind(12, figures.chargesPersonnel)
+        bind(13, figures.totalProduits)
+        bind(14, figures.participationsFamilles)
+        bind(15, figures.prestationCaf)
+        bind(16, figures.bonusCaf)
+        bind(17, figures.subventionsCollectivites)
+        bind(18, figures.etp)
+        sqlite3_bind_int64(s, 19, fileId)
+        sqlite3_bind_int64(s, 20, Int64(line))
         let rc = sqlite3_step(s)
         guard rc == SQLITE_DONE else {
             throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))

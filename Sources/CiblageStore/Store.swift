@@ -25,8 +25,11 @@ public final class Store {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var configuration = Configuration()
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA journal_mode = WAL")
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // A rollback journal: stages are batch writers, one at a time, and a bulk load into
+            // new pages journals almost nothing (WAL would write every page twice: measured
+            // 1.7 s against 1.2 s for one exercice of the national set).
+            try db.execute(sql: "PRAGMA journal_mode = DELETE")
+            try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA cache_size = -65536")  // 64 MiB
         }
         dbQueue = try DatabaseQueue(path: path, configuration: configuration)
@@ -145,7 +148,9 @@ enum Schema {
             etp REAL,
             fichier_id INTEGER NOT NULL,
             ligne INTEGER NOT NULL,
-            PRIMARY KEY (equipement_id, exercice, nature, date_depot)
+            -- exercice first: a year's file is loaded as an append at the end of the tree, and
+            -- stages read one exercice (and its N-1) at a time.
+            PRIMARY KEY (exercice, equipement_id, nature, date_depot)
         ) WITHOUT ROWID;
 
         -- Values a later file replaced (same key): the correction is recorded here.

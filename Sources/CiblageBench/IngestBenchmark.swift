@@ -1,0 +1,151 @@
+import CiblageGenerate
+import CiblageIngest
+import CiblageModel
+import Foundation
+
+/// One measured figure of a benchmark.
+public struct Measure: Sendable {
+    public var name: String
+    public var value: Double
+    public var unit: String
+    /// The target, if the issue sets one, and whether the measure meets it.
+    public var target: String?
+    public var met: Bool?
+
+    public var line: String {
+        let figure = value >= 100 ? String(format: "%.0f", value) : String(format: "%.2f", value)
+        let verdict = met.map { $0 ? "atteint" : "NON atteint" } ?? ""
+        return "\(name.padding(toLength: 52, withPad: " ", startingAt: 0)) \(figure.padding(toLength: 9, withPad: " ", startingAt: 0)) \(unit.padding(toLength: 6, withPad: " ", startingAt: 0)) \(target.map { "cible \($0) : \(verdict)" } ?? "")"
+    }
+}
+
+/// The ingestion benchmark of the foundation issue: generates the national set, times parsing
+/// alone and the whole `ciblage-ingest` run (a child process, release build), measures its peak
+/// memory, and checks the rejects against the ground truth.
+public struct IngestBenchmark {
+    public var equipements: Int
+    public var seed: UInt64
+    public var workDirectory: URL
+    /// The `ciblage-ingest` executable to time.
+    public var ingestExecutable: URL
+
+    public init(equipements: Int, seed: UInt64, workDirectory: URL, ingestExecutable: URL) {
+        self.equipements = equipements
+        self.seed = seed
+        self.workDirectory = workDirectory
+        self.ingestExecutable = ingestExecutable
+    }
+
+    public func run(log: (String) -> Void) throws -> [Measure] {
+        var measures: [Measure] = []
+        let data = workDirectory.appendingPathComponent("donnees-\(equipements)-\(seed)")
+        let exports = data.appendingPathComponent("exports")
+        if !FileManager.default.fileExists(atPath: data.appendingPathComponent("verite/resume.json").path) {
+            log("génération de \(equipements) équipements (graine \(seed))…")
+            let start = Date()
+            _ = try Generator(
+                configuration: GeneratorConfiguration(equipements: equipements, exercices: 2021...2024, seed: seed)
+            ).write(to: data)
+            log(String(format: "génération : %.1f s", Date().timeIntervalSince(start)))
+        }
+        let csvFiles = try Ingestor.expand([exports]).filter { $0.pathExtension == "csv" && !$0.path.contains("livraison-2") }
+        let xmlFiles = try Ingestor.expand([exports]).filter { $0.pathExtension == "xml" }
+        let csvBytes = try csvFiles.reduce(0) { $0 + (try FileManager.default.attributesOfItem(atPath: $1.path)[.size] as! Int) }
+        let xmlBytes = try xmlFiles.reduce(0) { $0 + (try FileManager.default.attributesOfItem(atPath: $1.path)[.size] as! Int) }
+
+        // CSV parsing alone (libcsv, every field handed out), best of three.
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let start = DispatchTime.now()
+            var sink = CountingSink()
+            for file in csvFiles { try CSVReader(url: file).read(into: &sink) }
+            best = min(best, Self.seconds(since: start))
+        }
+        let mb = Double(csvBytes) / 1_000_000
+        measures.append(Measure(name: "CSV : lecture seule (libcsv), \(Int(mb)) Mo", value: mb / best, unit: "Mo/s", target: "≥ 150 Mo/s", met: mb / best >= 150))
+
+        // XML with XSD validation.
+        var xmlBest = Double.infinity
+        for _ in 0..<3 {
+            let start = DispatchTime.now()
+            for file in xmlFiles { try XMLDeclarationReader(url: file).read { _ in } }
+            xmlBest = min(xmlBest, Self.seconds(since: start))
+        }
+        let xmlMB = Double(xmlBytes) / 1_000_000
+        measures.append(Measure(name: "XML : lecture validée XSD, \(String(format: "%.1f", xmlMB)) Mo", value: xmlMB / xmlBest, unit: "Mo/s", target: "≥ 40 Mo/s", met: xmlMB / xmlBest >= 40))
+
+        // The whole ingest, as a user runs it.
+        let store = workDirectory.appendingPathComponent("bench.sqlite")
+        let rejects = workDirectory.appendingPathComponent("bench-rejets.csv")
+        for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: store.path + suffix) }
+        let (wall, peakKB, status, output) = try Self.runMeasured(
+            ingestExecutable, ["--store", store.path, "--rejets", rejects.path, exports.path])
+        log(output)
+        guard status == 0 else { throw BenchmarkError.failed("ciblage-ingest a fini avec le code \(status)") }
+        measures.append(Measure(name: "ingestion nationale complète (lecture, contrôles, stockage)", value: wall, unit: "s", target: "≤ 4 s", met: wall <= 4))
+        measures.append(Measure(name: "ingestion : mémoire maximale", value: Double(peakKB) / 1024, unit: "Mio", target: "≤ 500 Mio", met: peakKB / 1024 <= 500))
+
+        // The rejects against the ground truth.
+        let expected = try Self.lines(data.appendingPathComponent("verite/rejets-attendus.csv"), fileColumn: 0, lineColumn: 1)
+        let actual = try Self.lines(rejects, fileColumn: 0, lineColumn: 1)
+        let exact = expected == actual
+        measures.append(Measure(name: "rejets attendus (vérité terrain)", value: Double(expected.count), unit: "lignes", target: nil, met: nil))
+        measures.append(Measure(name: "rejets produits, identiques à la vérité terrain", value: Double(actual.count), unit: "lignes", target: "égalité", met: exact))
+        if !exact {
+            log("manquants : \(expected.subtracting(actual).sorted().prefix(10)) ; en trop : \(actual.subtracting(expected).sorted().prefix(10))")
+        }
+        return measures
+    }
+
+    struct CountingSink: CSVRecordSink {
+        var fields = 0
+        var bytes = 0
+        mutating func record(_ record: CSVRecord) throws {
+            fields += record.fieldCount
+            for i in 0..<record.fieldCount { bytes &+= record[i].count }
+        }
+        mutating func malformed(line: Int, reason: String, raw: UnsafeBufferPointer<UInt8>) throws {}
+    }
+
+    static func seconds(since start: DispatchTime) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+    }
+
+    /// `FICHIER:LIGNE` of a `;` file with a header (UTF-8, BOM or not).
+    static func lines(_ url: URL, fileColumn: Int, lineColumn: Int) throws -> Set<String> {
+        let text = try String(contentsOf: url, encoding: .utf8).replacingOccurrences(of: "\u{FEFF}", with: "")
+        var result = Set<String>()
+        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).dropFirst() {
+            let parts = line.split(separator: ";", omittingEmptySubsequences: false)
+            if parts.count > lineColumn { result.insert("\(parts[fileColumn]):\(parts[lineColumn])") }
+        }
+        return result
+    }
+
+    /// Runs a child process; returns wall seconds, peak resident KiB (getrusage of children),
+    /// exit status and output.
+    static func runMeasured(_ executable: URL, _ arguments: [String]) throws -> (Double, Int, Int32, String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        let start = DispatchTime.now()
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let wall = seconds(since: start)
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        return (wall, Int(usage.ru_maxrss), process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+}
+
+public enum BenchmarkError: Error, CustomStringConvertible {
+    case failed(String)
+    public var description: String {
+        switch self {
+        case .failed(let message): message
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import CiblageBench
+import CiblageCLI
+import Foundation
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ciblage-bench",
+        abstract: "Mesure les performances de ciblage sur un jeu national généré (à lancer en mode release).",
+        discussion: """
+            ingestion : génère le jeu (60 000 équipements, 4 exercices par défaut ; gardé en cache \
+            dans --dossier), mesure la lecture CSV seule, la lecture XML validée par le XSD, puis \
+            chronomètre ciblage-ingest (processus fils) sur tout le jeu avec sa mémoire maximale, et \
+            compare le fichier des rejets à la vérité terrain. Code de sortie 1 si une cible n'est pas atteinte.
+            """)
+
+    @Argument(help: "Le banc à lancer : ingestion.")
+    var banc: String = "ingestion"
+
+    @Option(help: "Nombre d'équipements du jeu généré.")
+    var equipements: Int = 60000
+
+    @Option(help: "Graine du jeu généré.")
+    var graine: UInt64 = 2026
+
+    @Option(help: "Dossier de travail (jeu généré, store du banc).")
+    var dossier: String = ".build/bench"
+
+    func validate() throws {
+        guard banc == "ingestion" else { throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion)") }
+    }
+
+    func run() throws {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("ciblage-ingest")
+        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+            throw CommandFailure("ciblage-ingest introuvable à côté de ciblage-bench : \(executable.path)")
+        }
+        let folder = URL(fileURLWithPath: dossier)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let measures = try IngestBenchmark(
+            equipements: equipements, seed: graine, workDirectory: folder, ingestExecutable: executable
+        ).run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        print("machine : \(ProcessInfo.processInfo.activeProcessorCount) cœurs, \(ProcessInfo.processInfo.physicalMemory >> 30) Gio")
+        for measure in measures { print(measure.line) }
+        if measures.contains(where: { $0.met == false }) { throw ExitCode(1) }
+    }
+}
+
+CommandRunner.main(BenchCommand.self)

@@ -1,0 +1,103 @@
+import CiblageIngest
+import CiblageModel
+import XCTest
+
+final class FieldParsingTests: XCTestCase {
+    func decimal(_ bytes: [UInt8]) throws -> Double? {
+        try bytes.withUnsafeBufferPointer { try FieldParsing.decimal($0) }
+    }
+
+    func decimal(_ text: String) throws -> Double? { try decimal(Array(text.utf8)) }
+
+    func integer(_ text: String) throws -> Int? {
+        try Array(text.utf8).withUnsafeBufferPointer { try FieldParsing.integer($0) }
+    }
+
+    func date(_ text: String) throws -> CalendarDate? {
+        try Array(text.utf8).withUnsafeBufferPointer { try FieldParsing.date($0) }
+    }
+
+    func testReadsDecimalCommaAndDot() throws {
+        XCTAssertEqual(try decimal("1234,5"), 1234.5)
+        XCTAssertEqual(try decimal("1234.5"), 1234.5)
+        XCTAssertEqual(try decimal("531870,12"), 531_870.12)
+        XCTAssertEqual(try decimal("0,1"), 0.1)
+    }
+
+    func testReadsThousandsGroupedBySpacesOfEveryKind() throws {
+        XCTAssertEqual(try decimal("1 234 567,89"), 1_234_567.89)
+        XCTAssertEqual(try decimal("1\u{00A0}234\u{00A0}567,89"), 1_234_567.89)
+        XCTAssertEqual(try decimal("1\u{202F}234,5"), 1234.5)
+        XCTAssertEqual(try decimal([0x31, 0xA0, 0x32, 0x33, 0x34]), 1234, "no-break space of Windows-1252")
+    }
+
+    func testIgnoresSpacesAroundNumbers() throws {
+        XCTAssertEqual(try decimal("  42,5 "), 42.5)
+        XCTAssertEqual(try integer(" 30 "), 30)
+    }
+
+    func testEmptyMeansMissingNotZero() throws {
+        XCTAssertNil(try decimal(""))
+        XCTAssertNil(try decimal("   "))
+        XCTAssertNil(try integer(""))
+    }
+
+    func testRejectsMalformedNumbers() {
+        for text in ["12a", "1,2,3", "1 23", "12 34 567", "1.234,5", ",5", "5,", "--5", "1 234 ,5", "abc"] {
+            XCTAssertThrowsError(try decimal(text), text)
+        }
+    }
+
+    func testIntegersAcceptAZeroFractionOnly() throws {
+        XCTAssertEqual(try integer("30,0"), 30)
+        XCTAssertEqual(try integer("-4"), -4)
+        XCTAssertThrowsError(try integer("30,5"))
+    }
+
+    func testReadsFrenchAndISODates() throws {
+        XCTAssertEqual(try date("28/03/2025"), CalendarDate(year: 2025, month: 3, day: 28))
+        XCTAssertEqual(try date("1/2/2011"), CalendarDate(year: 2011, month: 2, day: 1))
+        XCTAssertEqual(try date("2025-03-28"), CalendarDate(year: 2025, month: 3, day: 28))
+        XCTAssertNil(try date(""))
+    }
+
+    func testRejectsImpossibleOrMalformedDates() {
+        for text in ["31/02/2024", "28/13/2025", "2025/03/28", "28-03/2025", "28/03/25", "2025-3-28", "hier"] {
+            XCTAssertThrowsError(try date(text), text)
+        }
+    }
+
+    func testReadsBooleansOfEveryAcceptedForm() throws {
+        for (text, value) in [("O", true), ("oui", true), ("1", true), ("N", false), ("non", false), ("0", false), ("", false)] {
+            XCTAssertEqual(try Array(text.utf8).withUnsafeBufferPointer { try FieldParsing.boolean($0) }, value, text)
+        }
+        XCTAssertThrowsError(try Array("peut-être".utf8).withUnsafeBufferPointer { try FieldParsing.boolean($0) })
+    }
+}
+
+final class TextDecodingTests: XCTestCase {
+    func testDecodesWindows1252Punctuation() {
+        let bytes: [UInt8] = [0x9C, 0x75, 0x76, 0x72, 0x65, 0x20, 0x92, 0x20, 0x80]  // œuvre ’ €
+        XCTAssertEqual(bytes.withUnsafeBufferPointer { Windows1252.decode($0) }, "œuvre ’ €")
+        XCTAssertEqual(Windows1252.encode("Cœur d’été €"), [0x43, 0x9C, 0x75, 0x72, 0x20, 0x64, 0x92, 0xE9, 0x74, 0xE9, 0x20, 0x80])
+    }
+
+    func testValidatesUTF8AcrossChunkBoundaries() {
+        let text = Array("Crèche Cœur – €".utf8)
+        for split in 1..<text.count {
+            var validator = UTF8Validator()
+            text[..<split].withUnsafeBytes { validator.feed($0) }
+            text[split...].withUnsafeBytes { validator.feed($0) }
+            XCTAssertTrue(validator.finish(), "split at \(split)")
+        }
+    }
+
+    func testWindows1252BytesAreNotUTF8() {
+        var validator = UTF8Validator()
+        Windows1252.encode("Crèche Cœur").withUnsafeBytes { validator.feed($0) }
+        XCTAssertFalse(validator.finish())
+        var truncated = UTF8Validator()
+        Array("é".utf8).prefix(1).withUnsafeBytes { truncated.feed($0) }
+        XCTAssertFalse(truncated.finish())
+    }
+}

@@ -1,0 +1,325 @@
+import CiblageIngest
+import CiblageModel
+import CiblageStore
+import Foundation
+import GRDB
+import XCTest
+
+/// End-to-end ingestion of the fixture files into a real SQLite store on disk.
+final class IngestorTests: XCTestCase {
+    var folder: URL!
+    var store: Store!
+
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    func fixture(_ name: String) -> URL { Self.fixtures.appendingPathComponent(name) }
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("ingest-\(UUID().uuidString)")
+        store = try Store(path: folder.appendingPathComponent("store.sqlite").path)
+    }
+
+    override func tearDownWithError() throws {
+        store = nil
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    @discardableResult
+    func ingest(_ names: [String], maxRejets: Double? = nil) throws -> IngestReport {
+        try Ingestor(store: store, referentiel: .bundled, maxRejectPercent: maxRejets).ingest(names.map(fixture))
+    }
+
+    func count(_ table: String, _ filter: String = "1") throws -> Int {
+        try store.dbQueue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM \(table) WHERE \(filter)")! }
+    }
+
+    func rejects(_ report: IngestReport, _ file: String) -> [Int: Reject] {
+        Dictionary(report.rejects.filter { $0.file == file }.map { ($0.line, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    // MARK: Registry
+
+    func testStoresEveryQuirkOfAWellFormedRegistry() throws {
+        let report = try ingest(["equipements-ok.csv", "equipements-cp1252.csv"])
+        XCTAssertEqual(report.rejects, [])
+        XCTAssertEqual(report.files.map(\.stored), [5, 2])
+        XCTAssertEqual(report.files.map(\.encoding), [.utf8, .windows1252])
+        let names = try store.dbQueue.read {
+            try Dictionary(uniqueKeysWithValues: Row.fetchAll($0, sql: "SELECT n_dossier, nom, nom_gestionnaire, nature, statut_gestionnaire, commune, places_agreees, qpv FROM equipement").map {
+                ($0["n_dossier"] as String, $0)
+            })
+        }
+        XCTAssertEqual(names["13-0001"]?["nom"], "Crèche Cœur d’Enfance – 5 €")
+        XCTAssertEqual(names["13-0001"]?["nom_gestionnaire"], "Société Œuvre & Cie")
+        XCTAssertEqual(names["66-0002"]?["nom"], "Multi-accueil \"Les P'tits Loups\"; site nord")
+        XCTAssertEqual(names["66-0002"]?["nature"], "EAJE_COLLECTIF", "lower-case codes are matched")
+        XCTAssertEqual(names["66-0002"]?["statut_gestionnaire"], "ASSOCIATIF")
+        XCTAssertEqual(names["66-0002"]?["qpv"], true)
+        XCTAssertEqual(names["01-0001"]?["commune"], "01053", "a leading zero lost by a spreadsheet is restored")
+        XCTAssertEqual(names["01-0001"]?["places_agreees"], 20, "spaces around numbers are ignored")
+        XCTAssertEqual(names["974-0001"]?["places_agreees"], DatabaseValue.null, "an RPE has no places")
+    }
+
+    func testRejectsEveryMalformedRegistryRowWithItsFieldAndReason() throws {
+        let report = try ingest(["equipements-rejets.csv"])
+        let byLine = rejects(report, "equipements-rejets.csv")
+        let expected: [Int: (String, String)] = [
+            2: ("NATURE", "nature d'équipement inconnue"), 3: ("SIRET", "clé de contrôle du SIRET"),
+            4: ("SIRET", "ne commence pas par le SIREN"), 5: ("SIREN_GESTIONNAIRE", "clé de contrôle du SIREN"),
+            6: ("STATUT_GESTIONNAIRE", "statut de gestionnaire inconnu"), 7: ("DEPARTEMENT_SIEGE", "département inconnu"),
+            8: ("COMMUNE", "n'est pas dans le département de la Caf 66"),
+            9: ("PLACES_AGREEES", "places agréées obligatoires"), 10: ("PLACES_AGREEES", "hors des bornes"),
+            11: ("DATE_OUVERTURE", "date invalide"), 12: ("DATE_FERMETURE", "antérieure à l'ouverture"),
+            13: ("QPV", "booléen attendu"), 14: ("NOM", "champ obligatoire vide"), 15: ("N_DOSSIER", "trop long"),
+            16: ("", "16 champs attendus, 15 trouvés"), 17: ("", "16 champs attendus, 17 trouvés"),
+            18: ("", "guillemets mal placés"), 19: ("PLACES_AGREEES", "nombre entier attendu"),
+            20: ("", "conflit"), 21: ("", "conflit"),
+        ]
+        XCTAssertEqual(Set(byLine.keys), Set(expected.keys))
+        for (line, (field, reason)) in expected {
+            XCTAssertEqual(byLine[line]?.field, field, "line \(line)")
+            XCTAssertTrue(byLine[line]?.reason.contains(reason) == true, "line \(line): \(byLine[line]?.reason ?? "-")")
+            XCTAssertTrue(byLine[line]?.content.hasPrefix("66-01") == true, "line \(line) keeps its raw text")
+        }
+        XCTAssertEqual(report.files[0].read, 22)
+        XCTAssertEqual(report.files[0].stored, 1)
+        XCTAssertEqual(report.files[0].ignored, 1, "an identical duplicate is kept once")
+        XCTAssertEqual(try count("equipement"), 1)
+        XCTAssertEqual(try count("equipement", "n_dossier = '66-0119'"), 0, "both rows of a conflict are rejected")
+    }
+
+    func testAChangedEquipmentReplacesTheOldRowAndKeepsItInHistory() throws {
+        try ingest(["equipements-ok.csv"])
+        let report = try ingest(["equipements-modifie.csv"])
+        XCTAssertEqual(report.files[0].corrections, 1)
+        XCTAssertEqual(try count("equipement", "n_dossier = '66-0001' AND places_agreees = 36"), 1)
+        XCTAssertEqual(try count("equipement_historique", "places_agreees = 30"), 1)
+        XCTAssertEqual(try count("equipement"), 5)
+    }
+
+    // MARK: Declarations
+
+    func testStoresEveryQuirkOfWellFormedDeclarations() throws {
+        let report = try ingest(["equipements-ok.csv", "declarations-ok.csv"])
+        XCTAssertEqual(report.rejects, [])
+        XCTAssertEqual(report.files[1].stored, 6)
+        let prev = try store.dbQueue.read {
+            try Row.fetchOne($0, sql: "SELECT * FROM declaration WHERE nature = 1 AND exercice = 2024")!
+        }
+        XCTAssertEqual(prev["date_depot"], 20_240_210, "ISO dates are accepted")
+        XCTAssertEqual(prev["heures_ouverture"], 2464.0, "space-grouped thousands")
+        XCTAssertEqual(prev["heures_realisees"], 50000.0, "no-break space")
+        XCTAssertEqual(prev["heures_facturees"], 55000.0, "narrow no-break space")
+        XCTAssertEqual(prev["nb_enfants"], 60)
+        XCTAssertEqual(prev["total_charges"], 1_520_000.0)
+        XCTAssertEqual(prev["charges_personnel"], 398_902.5, "decimal dot")
+        XCTAssertEqual(prev["total_produits"], DatabaseValue.null, "empty means missing, never zero")
+        XCTAssertEqual(try count("declaration", "nature = 2"), 2, "two actualisés kept, by date de dépôt")
+        XCTAssertEqual(try count("declaration_courante", "nature = 2"), 1)
+    }
+
+    func testRejectsEveryMalformedDeclarationAndBothRowsOfAConflict() throws {
+        let report = try ingest(["equipements-ok.csv", "declarations-rejets.csv"])
+        let byLine = rejects(report, "declarations-rejets.csv")
+        let expected: [Int: (String, String)] = [
+            2: ("N_DOSSIER", "équipement inconnu"), 3: ("EXERCICE", "hors des bornes"),
+            4: ("NATURE_DECLARATION", "nature de déclaration inconnue"), 5: ("DATE_DEPOT", "date invalide"),
+            6: ("HEURES_REALISEES", "valeur négative"), 7: ("JOURS_OUVERTURE", "hors des bornes"),
+            8: ("ETP", "nombre attendu"), 9: ("PLACES", "nombre entier attendu"), 10: ("TOTAL_CHARGES", "nombre attendu"),
+            11: ("DATE_DEPOT", "champ obligatoire vide"), 12: ("", "18 champs attendus, 17"),
+            13: ("", "18 champs attendus, 19"), 14: ("", "ligne 15"), 15: ("", "ligne 14"), 16: ("", "ligne 14"),
+            19: ("", "guillemets mal placés"),
+        ]
+        XCTAssertEqual(Set(byLine.keys), Set(expected.keys))
+        for (line, (field, reason)) in expected {
+            XCTAssertEqual(byLine[line]?.field, field, "line \(line)")
+            XCTAssertTrue(byLine[line]?.reason.contains(reason) == true, "line \(line): \(byLine[line]?.reason ?? "-")")
+        }
+        XCTAssertTrue(byLine[14]!.content.hasPrefix("66-0002;2023;REEL"), "the first row of a conflict gets its raw text")
+        XCTAssertEqual(try count("declaration", "exercice = 2023"), 0, "nothing of a conflicting key is stored")
+        XCTAssertEqual(try count("declaration"), 2)
+        XCTAssertEqual(try count("declaration", "heures_facturees = 240000"), 1, "implausible but well-formed is stored")
+        XCTAssertEqual(report.files[1].ignored, 1)
+    }
+
+    func testAConflictInALaterFileRestoresTheValuesItHadReplaced() throws {
+        try ingest(["equipements-ok.csv", "declarations-ok.csv"])
+        let folder = self.folder!
+        let header = ExportColumns.declarations.map(\.name).joined(separator: ";")
+        let later = folder.appendingPathComponent("correction-en-conflit.csv")
+        try """
+            \(header)
+            66-0001;2024;REEL;28/03/2025;30;224;2464;1;1;61;1;1;1;1;1;1;1;1
+            66-0001;2024;REEL;28/03/2025;30;224;2464;2;2;61;2;2;2;2;2;2;2;2
+
+            """.write(to: later, atomically: true, encoding: .utf8)
+        let report = try Ingestor(store: store, referentiel: .bundled).ingest([later])
+        XCTAssertEqual(report.rejects.map(\.line), [2, 3])
+        XCTAssertEqual(try count("declaration", "exercice = 2024 AND nature = 3 AND heures_realisees = 51234.5"), 1)
+        XCTAssertEqual(try count("declaration_correction"), 0)
+    }
+
+    func testALaterFileCorrectsDeclarationsAndTheCorrectionIsRecorded() throws {
+        try ingest(["equipements-ok.csv", "declarations-ok.csv"])
+        let report = try ingest(["declarations-correction.csv"])
+        XCTAssertEqual(report.files[0].stored, 2)
+        XCTAssertEqual(report.files[0].corrections, 1, "the unchanged re-delivery is not a correction")
+        XCTAssertEqual(try count("declaration", "exercice = 2024 AND nature = 3 AND heures_facturees = 60000"), 1)
+        XCTAssertEqual(try count("declaration_correction", "heures_facturees = 57012 AND valeurs_modifiees = 1"), 1)
+    }
+
+    func testReadsCommaAndTabSeparatedFiles() throws {
+        let report = try ingest(["equipements-ok.csv", "declarations-virgule.csv", "declarations-tab.csv"])
+        XCTAssertEqual(report.rejects, [])
+        XCTAssertEqual(try count("declaration", "heures_realisees = 80000.5"), 2)
+    }
+
+    func testAQuoteNeverClosedRejectsOnlyItsRow() throws {
+        let report = try ingest(["equipements-ok.csv", "declarations-guillemet.csv"])
+        XCTAssertEqual(report.rejects.map(\.line), [3])
+        XCTAssertEqual(report.files[1].stored, 3)
+    }
+
+    func testAFileCutShortRejectsItsLastRowAndKeepsTheOthers() throws {
+        let report = try ingest(["equipements-ok.csv", "declarations-tronque.csv"])
+        XCTAssertEqual(report.rejects.map(\.line), [3])
+        XCTAssertEqual(report.rejects.first?.reason, "18 champs attendus, 12 trouvés")
+        XCTAssertEqual(try count("declaration"), 1)
+    }
+
+    func testAMissingRequiredColumnRefusesTheWholeFile() throws {
+        let report = try ingest(["equipements-ok.csv", "declarations-colonne-absente.csv"])
+        guard case .refused(let reason) = report.files[1].status else { return XCTFail("\(report.files[1].status)") }
+        XCTAssertTrue(reason.contains("DATE_DEPOT"), reason)
+        XCTAssertTrue(report.anyRefused)
+        XCTAssertEqual(try count("declaration"), 0)
+        XCTAssertEqual(try count("fichier"), 1, "a refused file is not recorded as ingested")
+    }
+
+    func testAFileOfUnknownKindIsRefused() throws {
+        let report = try ingest(["inconnu.csv"])
+        XCTAssertTrue(report.anyRefused)
+        XCTAssertEqual(report.files[0].kind, nil)
+    }
+
+    func testRegistryIsIngestedBeforeDeclarationsOfTheSameBatch() throws {
+        let report = try ingest(["declarations-ok.csv", "equipements-ok.csv"])
+        XCTAssertEqual(report.files.map(\.kind), [.equipements, .declarations])
+        XCTAssertEqual(report.rejects, [])
+    }
+
+    func testARepeatedDeliveryIsSkippedAndSaidSo() throws {
+        try ingest(["equipements-ok.csv", "declarations-ok.csv"])
+        let copy = folder.appendingPathComponent("livraison-2.csv")
+        try FileManager.default.copyItem(at: fixture("declarations-ok.csv"), to: copy)
+        let report = try Ingestor(store: store, referentiel: .bundled).ingest([copy])
+        guard case .alreadyIngested(let previous, _) = report.files[0].status else {
+            return XCTFail("\(report.files[0].status)")
+        }
+        XCTAssertEqual(previous, "declarations-ok.csv")
+        XCTAssertTrue(report.files[0].line.contains("fichier ignoré"))
+        XCTAssertEqual(try count("fichier"), 2)
+        XCTAssertEqual(try count("declaration_correction"), 0)
+    }
+
+    func testMaxRejetsRefusesAFileAboveTheThresholdAndStoresNothingOfIt() throws {
+        try ingest(["equipements-ok.csv"])
+        // declarations-rejets.csv: 16 rejected of 19 rows (84 %).
+        let refused = try ingest(["declarations-rejets.csv"], maxRejets: 50)
+        guard case .refused(let reason) = refused.files[0].status else { return XCTFail("\(refused.files[0].status)") }
+        XCTAssertTrue(reason.contains("--max-rejets"), reason)
+        XCTAssertEqual(refused.rejects.count, 17, "the rows' rejects and the file's")
+        XCTAssertEqual(try count("declaration"), 0)
+        let accepted = try ingest(["declarations-rejets.csv"], maxRejets: 90)
+        XCTAssertEqual(accepted.files[0].status, .stored)
+        XCTAssertEqual(try count("declaration"), 2)
+    }
+
+    // MARK: XML
+
+    func testStoresAWellFormedXMLExportDeclaredISO88591() throws {
+        let report = try ingest(["equipements-ok.csv", "declarations-ok.xml"])
+        XCTAssertEqual(report.rejects, [])
+        XCTAssertEqual(report.files[1].format, "XML")
+        XCTAssertEqual(try count("declaration", "exercice = 2023 AND heures_realisees = 51234.5 AND etp = 11.5"), 1)
+        XCTAssertEqual(try count("declaration", "exercice = 2023 AND nature = 1 AND heures_realisees IS NULL"), 1)
+    }
+
+    func testXMLSchemaViolationsRejectTheirElementsWithLineNumbersAndKeepTheOthers() throws {
+        let report = try ingest(["equipements-ok.csv", "declarations-schema.xml"])
+        let byLine = rejects(report, "declarations-schema.xml")
+        XCTAssertEqual(Set(byLine.keys), [3, 10, 13, 17, 20])
+        XCTAssertEqual(byLine[3]?.field, "heuresRealisees")
+        XCTAssertEqual(byLine[10]?.field, "nature")
+        XCTAssertEqual(byLine[13]?.field, "places", "children out of order")
+        XCTAssertEqual(byLine[17]?.field, "dateDepot", "a required attribute missing")
+        XCTAssertEqual(byLine[20]?.reason, "équipement inconnu : « 99-0000 »")
+        XCTAssertTrue(byLine[3]!.reason.hasPrefix("non conforme au schéma XSD"))
+        XCTAssertEqual(try count("declaration"), 2)
+    }
+
+    func testATruncatedXMLFileStoresNothing() throws {
+        let report = try ingest(["equipements-ok.csv", "declarations-tronque.xml"])
+        guard case .refused(let reason) = report.files[1].status else { return XCTFail("\(report.files[1].status)") }
+        XCTAssertTrue(reason.hasPrefix("XML mal formé"), reason)
+        XCTAssertEqual(try count("declaration"), 0)
+    }
+
+    func testXMLExternalEntitiesAreNeverExpanded() throws {
+        let file = folder.appendingPathComponent("xxe.xml")
+        try """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <!DOCTYPE exportDeclarations [<!ENTITY secret SYSTEM "file:///etc/hostname">]>
+            <exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">
+              <declaration numeroDossier="66-0001" exercice="2020" nature="REEL" dateDepot="2021-03-28">
+                <places>&secret;</places>
+              </declaration>
+            </exportDeclarations>
+
+            """.write(to: file, atomically: true, encoding: .utf8)
+        try ingest(["equipements-ok.csv"])
+        let report = try Ingestor(store: store, referentiel: .bundled).ingest([file])
+        XCTAssertEqual(try count("declaration", "places IS NOT NULL"), 0)
+        XCTAssertEqual(report.files[0].stored + report.files[0].rejected, report.files[0].read)
+    }
+
+    // MARK: Controls
+
+    func testRejectsEveryMalformedControlRow() throws {
+        let report = try ingest(["equipements-ok.csv", "controles.csv"])
+        let byLine = rejects(report, "controles.csv")
+        XCTAssertEqual(
+            byLine.mapValues(\.field),
+            [4: "N_DOSSIER", 5: "EXERCICES", 6: "ANOMALIES", 7: "ANOMALIES", 8: "ANOMALIES", 9: "TYPE_CONTROLE",
+             10: "ORIGINE", 11: "RESULTAT", 12: "EXERCICES", 13: "MONTANT_INDU"])
+        XCTAssertEqual(try count("controle"), 3)
+        XCTAssertEqual(try count("controle", "id_controle = 'C-2023-001' AND montant_indu = 12400.5 AND exercices = '2021|2022'"), 1)
+        XCTAssertEqual(try count("controle_anomalie"), 3)
+        XCTAssertEqual(try count("controle_exercice"), 4)
+        XCTAssertEqual(try count("controle", "type_controle = 'SUR_PIECES' AND origine = 'ALEATOIRE'"), 1, "lower-case codes")
+    }
+
+    func testACorrectedControlReplacesTheOldOneAndKeepsItInHistory() throws {
+        try ingest(["equipements-ok.csv", "controles.csv"])
+        let report = try ingest(["controles-correction.csv"])
+        XCTAssertEqual(report.files[0].corrections, 1)
+        XCTAssertEqual(try count("controle", "id_controle = 'C-2023-002' AND resultat = 'ANOMALIE' AND montant_indu = 800"), 1)
+        XCTAssertEqual(try count("controle_historique", "id_controle = 'C-2023-002' AND resultat = 'CONFORME'"), 1)
+        XCTAssertEqual(try count("controle_anomalie", "code = 'REPAS_COUCHES'"), 1)
+    }
+
+    // MARK: Rejects file
+
+    func testRejectsFileFollowsTheContract() throws {
+        let report = try ingest(["equipements-ok.csv", "declarations-rejets.csv"])
+        let url = folder.appendingPathComponent("rejets/rejets.csv")
+        try RejectsFile.write(report.rejects, to: url)
+        let bytes = try Data(contentsOf: url)
+        XCTAssertEqual(Array(bytes.prefix(3)), [0xEF, 0xBB, 0xBF])
+        let text = String(decoding: bytes.dropFirst(3), as: UTF8.self)
+        XCTAssertTrue(text.hasPrefix("FICHIER;LIGNE;CHAMP;MOTIF;CONTENU\r\n"))
+        XCTAssertTrue(text.contains("declarations-rejets.csv;2;N_DOSSIER;équipement inconnu : « 99-9999 »;"))
+        XCTAssertEqual(text.components(separatedBy: "\r\n").count, report.rejects.count + 2)
+    }
+}

@@ -1,0 +1,129 @@
+import CiblageModel
+import CiblageReports
+import Foundation
+import XCTest
+
+final class CalendarDateTests: XCTestCase {
+    func testRejectsImpossibleDays() {
+        XCTAssertNil(CalendarDate(year: 2023, month: 2, day: 29))
+        XCTAssertNotNil(CalendarDate(year: 2024, month: 2, day: 29))
+        XCTAssertNil(CalendarDate(year: 2100, month: 2, day: 29))
+        XCTAssertNil(CalendarDate(year: 2024, month: 4, day: 31))
+        XCTAssertNil(CalendarDate(year: 2024, month: 13, day: 1))
+    }
+
+    func testStoredFormRoundTrips() {
+        let date = CalendarDate(year: 2025, month: 3, day: 8)!
+        XCTAssertEqual(date.yyyymmdd, 20_250_308)
+        XCTAssertEqual(CalendarDate(yyyymmdd: 20_250_308), date)
+        XCTAssertEqual(date.french, "08/03/2025")
+        XCTAssertEqual(date.iso, "2025-03-08")
+    }
+
+    func testDayNumbersCountDaysAcrossLeapYears() {
+        let a = CalendarDate(year: 2024, month: 2, day: 28)!
+        let b = CalendarDate(year: 2024, month: 3, day: 1)!
+        XCTAssertEqual(b.dayNumber - a.dayNumber, 2)
+        XCTAssertEqual(CalendarDate(year: 1970, month: 1, day: 1)!.dayNumber, 0)
+        XCTAssertEqual(CalendarDate(dayNumber: b.dayNumber), b)
+    }
+}
+
+final class CompanyIdentifierTests: XCTestCase {
+    func testAcceptsValidSirenAndRejectsOneChangedDigit() {
+        XCTAssertTrue(CompanyIdentifier.isValidSiren("732829320"))
+        XCTAssertFalse(CompanyIdentifier.isValidSiren("732829321"))
+        XCTAssertFalse(CompanyIdentifier.isValidSiren("73282932"))
+        XCTAssertFalse(CompanyIdentifier.isValidSiren("73282932A"))
+    }
+
+    func testSiretOfLaPosteFollowsItsOwnRule() {
+        // La Poste: the digits add up to a multiple of 5, whatever Luhn says.
+        XCTAssertTrue(CompanyIdentifier.isValidSiret("35600000000010"))
+        XCTAssertFalse(CompanyIdentifier.isValidSiret("35600000000011"))
+    }
+
+    func testAppendsTheLuhnDigit() {
+        let siren = CompanyIdentifier.withLuhnDigit("21660001")
+        XCTAssertEqual(siren.count, 9)
+        XCTAssertTrue(CompanyIdentifier.isValidSiren(siren))
+    }
+}
+
+final class ReferentielTests: XCTestCase {
+    func testShippedTablesCover101DepartementsInFivePoles() throws {
+        let ref = try Referentiel.load()
+        XCTAssertEqual(ref.departements.count, 101)
+        XCTAssertEqual(Set(ref.departements.values.map(\.pole)).count, 5)
+        XCTAssertEqual(ref.departements["66"]?.pole, "MEDITERRANEE")
+        XCTAssertEqual(ref.departements["2A"]?.pole, "MEDITERRANEE")
+        XCTAssertEqual(ref.departements["974"]?.pole, "CENTRE_EST_AURA")
+        XCTAssertEqual(ref.departements["29"]?.pole, "CENTRE_OUEST")
+        XCTAssertEqual(ref.natures.count, 11)
+        XCTAssertEqual(ref.natures["MICRO_CRECHE_PAJE"]?.psu, false)
+        XCTAssertEqual(ref.anomalies.count, 9)
+    }
+
+    func testSizeBandsFollowThePlaces() throws {
+        let ref = try Referentiel.load()
+        XCTAssertEqual(ref.sizeBand(places: 12)?.code, "T1_12")
+        XCTAssertEqual(ref.sizeBand(places: 13)?.code, "T13_24")
+        XCTAssertEqual(ref.sizeBand(places: 60)?.code, "T41_60")
+        XCTAssertEqual(ref.sizeBand(places: 400)?.code, "T61_PLUS")
+        XCTAssertNil(ref.sizeBand(places: 0))
+    }
+
+    func testCommuneCodeGivesItsDepartement() {
+        XCTAssertEqual(Referentiel.departementOfCommune("66136"), "66")
+        XCTAssertEqual(Referentiel.departementOfCommune("2A004"), "2A")
+        XCTAssertEqual(Referentiel.departementOfCommune("97411"), "974")
+    }
+
+    func testAUserCopyReplacesTheShippedTables() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ref-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: Referentiel.bundledDirectory, to: folder)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let departements = folder.appendingPathComponent("departements.csv")
+        let text = try String(contentsOf: departements, encoding: .utf8)
+            .replacingOccurrences(of: "66;Occitanie;MEDITERRANEE", with: "66;Occitanie;ATLANTIQUE")
+        try text.write(to: departements, atomically: true, encoding: .utf8)
+        try "test-1".write(to: folder.appendingPathComponent("VERSION"), atomically: true, encoding: .utf8)
+        let ref = try Referentiel.load(from: folder)
+        XCTAssertEqual(ref.departements["66"]?.pole, "ATLANTIQUE")
+        XCTAssertEqual(ref.version, "test-1")
+    }
+
+    func testRejectsAReferenceFileWithAnUnknownPole() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ref-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: Referentiel.bundledDirectory, to: folder)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try "CODE;REGION;POLE\n66;Occitanie;NULLE_PART\n".write(
+            to: folder.appendingPathComponent("departements.csv"), atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try Referentiel.load(from: folder)) { error in
+            XCTAssertTrue("\(error)".contains("ligne 2"), "\(error)")
+        }
+    }
+}
+
+final class FrenchCSVTests: XCTestCase {
+    func testWritesBOMCRLFSemicolonsAndQuotesForExcel() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("fr-\(UUID().uuidString).csv")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let writer = try FrenchCSVWriter(url: url, header: ["NOM", "MONTANT"])
+        try writer.writeRow(["Crèche \"Les Lutins\"; nord", FrenchFormat.decimal(1234.5)])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: url.path), "written under a temporary name until committed")
+        try writer.commit()
+        let bytes = try Data(contentsOf: url)
+        XCTAssertEqual(Array(bytes.prefix(3)), [0xEF, 0xBB, 0xBF])
+        let text = String(decoding: bytes.dropFirst(3), as: UTF8.self)
+        XCTAssertEqual(text, "NOM;MONTANT\r\n\"Crèche \"\"Les Lutins\"\"; nord\";1234,5\r\n")
+    }
+
+    func testFormatsDecimalsWithACommaAndNoTrailingZeros() {
+        XCTAssertEqual(FrenchFormat.decimal(17500), "17500")
+        XCTAssertEqual(FrenchFormat.decimal(0.126, fractionDigits: 2), "0,13")
+        XCTAssertEqual(FrenchFormat.decimal(-0.001), "0")
+        XCTAssertEqual(FrenchFormat.decimal(nil), "")
+        XCTAssertEqual(FrenchFormat.date(CalendarDate(year: 2024, month: 1, day: 5)), "05/01/2024")
+    }
+}
