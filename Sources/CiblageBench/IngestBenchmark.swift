@@ -28,8 +28,11 @@ public struct IngestBenchmark {
     public var workDirectory: URL
     /// The `ciblage-ingest` executable to time.
     public var ingestExecutable: URL
+    /// Timed runs of the whole ingest.
+    public var runs: Int
 
-    public init(equipements: Int, seed: UInt64, workDirectory: URL, ingestExecutable: URL) {
+    public init(equipements: Int, seed: UInt64, workDirectory: URL, ingestExecutable: URL, runs: Int = 3) {
+        self.runs = runs
         self.equipements = equipements
         self.seed = seed
         self.workDirectory = workDirectory
@@ -53,9 +56,10 @@ public struct IngestBenchmark {
         let csvBytes = try csvFiles.reduce(0) { $0 + (try FileManager.default.attributesOfItem(atPath: $1.path)[.size] as! Int) }
         let xmlBytes = try xmlFiles.reduce(0) { $0 + (try FileManager.default.attributesOfItem(atPath: $1.path)[.size] as! Int) }
 
-        // CSV parsing alone (libcsv, every field handed out), best of three.
+        // CSV parsing alone (libcsv, every field handed out), best of five: the machine is shared
+        // and its noise only ever adds time.
         var best = Double.infinity
-        for _ in 0..<3 {
+        for _ in 0..<5 {
             let start = DispatchTime.now()
             var sink = CountingSink()
             for file in csvFiles { try CSVReader(url: file).read(into: &sink) }
@@ -66,7 +70,7 @@ public struct IngestBenchmark {
 
         // XML with XSD validation.
         var xmlBest = Double.infinity
-        for _ in 0..<3 {
+        for _ in 0..<5 {
             let start = DispatchTime.now()
             for file in xmlFiles { try XMLDeclarationReader(url: file).read { _ in } }
             xmlBest = min(xmlBest, Self.seconds(since: start))
@@ -74,15 +78,25 @@ public struct IngestBenchmark {
         let xmlMB = Double(xmlBytes) / 1_000_000
         measures.append(Measure(name: "XML : lecture validée XSD, \(String(format: "%.1f", xmlMB)) Mo", value: xmlMB / xmlBest, unit: "Mo/s", target: "≥ 40 Mo/s", met: xmlMB / xmlBest >= 40))
 
-        // The whole ingest, as a user runs it.
+        // The whole ingest, as a user runs it, on a new store each time: best and median of `runs`.
         let store = workDirectory.appendingPathComponent("bench.sqlite")
         let rejects = workDirectory.appendingPathComponent("bench-rejets.csv")
-        for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: store.path + suffix) }
-        let (wall, peakKB, status, output) = try Self.runMeasured(
-            ingestExecutable, ["--store", store.path, "--rejets", rejects.path, exports.path])
-        log(output)
-        guard status == 0 else { throw BenchmarkError.failed("ciblage-ingest a fini avec le code \(status)") }
-        measures.append(Measure(name: "ingestion nationale complète (lecture, contrôles, stockage)", value: wall, unit: "s", target: "≤ 4 s", met: wall <= 4))
+        var walls: [Double] = []
+        var peakKB = 0
+        for run in 0..<runs {
+            for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: store.path + suffix) }
+            let (wall, peak, status, output) = try Self.runMeasured(
+                ingestExecutable, ["--store", store.path, "--rejets", rejects.path, exports.path])
+            if run == 0 { log(output) }
+            guard status == 0 else { throw BenchmarkError.failed("ciblage-ingest a fini avec le code \(status)") }
+            walls.append(wall)
+            peakKB = max(peakKB, peak)
+            log(String(format: "ingestion %d/%d : %.2f s", run + 1, runs, wall))
+        }
+        walls.sort()
+        let median = walls[walls.count / 2]
+        measures.append(Measure(name: "ingestion nationale complète, meilleur de \(runs)", value: walls[0], unit: "s", target: "≤ 4 s", met: walls[0] <= 4))
+        measures.append(Measure(name: "ingestion nationale complète, médiane de \(runs)", value: median, unit: "s", target: "≤ 4 s", met: median <= 4))
         measures.append(Measure(name: "ingestion : mémoire maximale", value: Double(peakKB) / 1024, unit: "Mio", target: "≤ 500 Mio", met: peakKB / 1024 <= 500))
 
         // The rejects against the ground truth.

@@ -338,38 +338,20 @@ public final class Ingestor {
         var sink = TableSink(
             columns: ExportColumns.equipements, encoding: encoding, rejects: rejects,
             handler: CollectingHandler { (reader) throws(RowReject) in try parser.parse(reader) })
+        let t0 = Date()
         try CSVReader(url: url).read(into: &sink)
         try sink.finish()
+        logger.debug("\(url.lastPathComponent) : lecture et contrôles en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
         var collector = sink.rejects
         let kept = Self.resolveDuplicates(sink.handler.rows, key: \Equipement.numeroDossier, &collector)
-        let statement = try db.makeStatement(
-            sql: """
-                INSERT INTO equipement (n_dossier, nom, nature, siret, siren_gestionnaire, nom_gestionnaire,
-                    statut_gestionnaire, departement_siege, caf, commune, places_agreees, date_ouverture,
-                    date_fermeture, qpv, zrr, ctg, fichier_id, ligne)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (n_dossier) DO UPDATE SET nom = excluded.nom, nature = excluded.nature,
-                    siret = excluded.siret, siren_gestionnaire = excluded.siren_gestionnaire,
-                    nom_gestionnaire = excluded.nom_gestionnaire, statut_gestionnaire = excluded.statut_gestionnaire,
-                    departement_siege = excluded.departement_siege, caf = excluded.caf, commune = excluded.commune,
-                    places_agreees = excluded.places_agreees, date_ouverture = excluded.date_ouverture,
-                    date_fermeture = excluded.date_fermeture, qpv = excluded.qpv, zrr = excluded.zrr,
-                    ctg = excluded.ctg, fichier_id = excluded.fichier_id, ligne = excluded.ligne
-                """)
-        let before = try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement_historique") ?? 0
-        for row in kept {
-            let e = row.value
-            try statement.execute(arguments: [
-                e.numeroDossier, e.nom, e.nature, e.siret, e.sirenGestionnaire, e.nomGestionnaire,
-                e.statutGestionnaire.rawValue, e.departementSiege, e.caf, e.commune, e.placesAgreees,
-                e.dateOuverture.yyyymmdd, e.dateFermeture?.yyyymmdd, e.qpv, e.zrr, e.ctg, fileId, row.line,
-            ])
-        }
-        let after = try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement_historique") ?? 0
+        logger.debug("\(url.lastPathComponent) : doublons en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
+        defer { logger.debug("\(url.lastPathComponent) : stockage en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s") }
+        let writer = try EquipementWriter(db: db, fileId: fileId)
+        for row in kept { try writer.upsert(row.value, line: row.line) }
         rejects = collector
         return Counts(
             read: sink.read, stored: kept.count, ignored: sink.handler.rows.count - kept.count - collector.conflictCount,
-            corrections: after - before)
+            corrections: try writer.corrections())
     }
 
     private func ingestControles(
@@ -383,54 +365,12 @@ public final class Ingestor {
         try sink.finish()
         var collector = sink.rejects
         let kept = Self.resolveDuplicates(sink.handler.rows, key: \ParsedControle.controle.idControle, &collector)
-        var corrections = 0
-        for row in kept {
-            let c = row.value.controle
-            let values: [any DatabaseValueConvertible & Sendable] = [
-                row.value.equipementId, c.exercices.map(String.init).joined(separator: "|"),
-                c.dateControle.yyyymmdd, c.type.rawValue, c.origine.rawValue, c.campagne ?? "",
-                c.resultat.rawValue, c.montantIndu, c.montantRappel, c.anomalies.joined(separator: "|"),
-            ]
-            if let existing = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT * FROM controle WHERE id_controle = ?"), arguments: [c.idControle])
-            {
-                let old: [DatabaseValue] = [
-                    existing["equipement_id"], existing["exercices"], existing["date_controle"], existing["type_controle"],
-                    existing["origine"], ((existing["campagne"] as String?) ?? "").databaseValue, existing["resultat"], existing["montant_indu"],
-                    existing["montant_rappel"], existing["anomalies"],
-                ]
-                if old == values.map({ $0.databaseValue }) { continue }
-                corrections += 1
-                try db.execute(
-                    sql: """
-                        INSERT INTO controle_historique (id_controle, equipement_id, exercices, date_controle,
-                            type_controle, origine, campagne, resultat, montant_indu, montant_rappel, anomalies,
-                            fichier_id, ligne, remplace_par_fichier_id)
-                        SELECT id_controle, equipement_id, exercices, date_controle, type_controle, origine, campagne,
-                            resultat, montant_indu, montant_rappel, anomalies, fichier_id, ligne, ?
-                        FROM controle WHERE id_controle = ?
-                        """, arguments: [fileId, c.idControle])
-                try db.execute(sql: "DELETE FROM controle WHERE id_controle = ?", arguments: [c.idControle])
-            }
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO controle (id_controle, equipement_id, exercices, date_controle, type_controle, origine,
-                        campagne, resultat, montant_indu, montant_rappel, anomalies, fichier_id, ligne)
-                    VALUES (?, ?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?)
-                    """
-            ).execute(arguments: StatementArguments([c.idControle] + values + [fileId, row.line]))
-            let id = db.lastInsertedRowID
-            for exercice in c.exercices {
-                try db.cachedStatement(sql: "INSERT INTO controle_exercice VALUES (?, ?)").execute(arguments: [id, exercice])
-            }
-            for code in c.anomalies {
-                try db.cachedStatement(sql: "INSERT INTO controle_anomalie VALUES (?, ?)").execute(arguments: [id, code])
-            }
-        }
+        let writer = try ControleWriter(db: db, fileId: fileId)
+        for row in kept { try writer.upsert(row.value.controle, equipementId: row.value.equipementId, line: row.line) }
         rejects = collector
         return Counts(
             read: sink.read, stored: kept.count, ignored: sink.handler.rows.count - kept.count - collector.conflictCount,
-            corrections: corrections)
+            corrections: writer.corrections)
     }
 
     /// Keeps one row per key: a key repeated with identical values is kept once; a key repeated

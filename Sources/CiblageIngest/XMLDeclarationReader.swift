@@ -15,9 +15,7 @@ public struct XMLDeclarationElement: FieldSource {
 
     public var encoding: TextEncoding { .utf8 }
 
-    public func bytes(_ column: Int) -> UnsafeBufferPointer<UInt8> {
-        UnsafeBufferPointer(storage.buffers[column])
-    }
+    public func bytes(_ column: Int) -> UnsafeBufferPointer<UInt8> { storage.buffers[column] }
 
     public func fieldName(_ column: Int) -> String { ExportColumns.declarations[column].xmlName ?? "" }
 
@@ -64,7 +62,8 @@ public final class XMLDeclarationReader {
         guard let schema = Self.schema else {
             throw XMLFileError(line: 0, message: "schéma XSD livré illisible : \(Self.schemaURL.path)")
         }
-        let options = Int32(XML_PARSE_NONET.rawValue)
+        // NOBLANKS: indentation between elements yields no node at all.
+        let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOBLANKS.rawValue)
         guard let reader = xmlReaderForFile(url.path, nil, options) else {
             throw XMLFileError(line: 0, message: "fichier XML illisible")
         }
@@ -78,6 +77,16 @@ public final class XMLDeclarationReader {
 
         let columnOfName: [String: Int] = Dictionary(
             uniqueKeysWithValues: ExportColumns.declarations.enumerated().compactMap { i, c in c.xmlName.map { ($0, i) } })
+        // libxml2 interns names in the reader's dictionary: one pointer per distinct name, so a
+        // name is turned into a String once per file, not once per element.
+        var names: [UnsafePointer<xmlChar>: String] = [:]
+        func localName() -> String {
+            guard let pointer = xmlTextReaderConstLocalName(reader) else { return "" }
+            if let known = names[pointer] { return known }
+            let name = String(cString: pointer)
+            names[pointer] = name
+            return name
+        }
         let attributeColumns = [0, 1, 2, 3]
         var current: XMLDeclarationElement?
         var currentColumn: Int?
@@ -122,7 +131,7 @@ public final class XMLDeclarationReader {
             let depth = xmlTextReaderDepth(reader)
             switch type {
             case Int32(XML_READER_TYPE_ELEMENT.rawValue):
-                let name = Self.string(xmlTextReaderConstLocalName(reader))
+                let name = localName()
                 if depth == 0 {
                     sawRoot = true
                     guard name == "exportDeclarations" else {
@@ -182,21 +191,25 @@ public final class XMLDeclarationReader {
     static func string(_ p: UnsafeMutablePointer<xmlChar>) -> String { String(cString: p) }
 }
 
-/// Owns copies of an element's values at stable addresses.
+/// Owns one copy of an element's values, end to end, at a stable address.
 final class XMLValueStorage {
-    let buffers: [UnsafeMutableBufferPointer<UInt8>]
+    private let base: UnsafeMutablePointer<UInt8>
+    let buffers: [UnsafeBufferPointer<UInt8>]
 
     init(values: [[UInt8]]) {
-        buffers = values.map { value in
-            let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(value.count, 1))
-            _ = buffer.initialize(from: value)
-            return UnsafeMutableBufferPointer(rebasing: buffer[0..<value.count])
+        base = .allocate(capacity: max(1, values.reduce(0) { $0 + $1.count }))
+        var offset = 0
+        var buffers: [UnsafeBufferPointer<UInt8>] = []
+        buffers.reserveCapacity(values.count)
+        for value in values {
+            (base + offset).initialize(from: value, count: value.count)
+            buffers.append(UnsafeBufferPointer(start: base + offset, count: value.count))
+            offset += value.count
         }
+        self.buffers = buffers
     }
 
-    deinit {
-        for buffer in buffers { buffer.baseAddress?.deallocate() }
-    }
+    deinit { base.deallocate() }
 }
 
 extension Int32 {

@@ -38,22 +38,23 @@ public enum DeclarationUpsertOutcome: Equatable, Sendable {
 public final class DeclarationWriter {
     private let db: Database
     private let fileId: Int64
-    private let upsertStatement: Statement
-    private let selectStatement: Statement
+    private let upsertStatement: RawStatement
+    private let selectStatement: RawStatement
 
     static let figureColumns = [
         "places", "jours_ouverture", "nb_enfants", "heures_ouverture", "heures_realisees",
         "heures_facturees", "total_charges", "charges_personnel", "total_produits",
         "participations_familles", "prestation_caf", "bonus_caf", "subventions_collectivites", "etp",
     ]
-    static let keyColumns = ["equipement_id", "exercice", "nature", "date_depot"]
+    static let keyColumns = ["exercice", "equipement_id", "nature", "date_depot"]
 
     public init(db: Database, fileId: Int64) throws {
         self.db = db
         self.fileId = fileId
         let columns = Self.keyColumns + Self.figureColumns + ["fichier_id", "ligne"]
         let updates = (Self.figureColumns + ["fichier_id", "ligne"]).map { "\($0) = excluded.\($0)" }
-        upsertStatement = try db.makeStatement(
+        upsertStatement = try RawStatement(
+            db,
             sql: """
                 INSERT INTO declaration (\(columns.joined(separator: ", ")))
                 VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))
@@ -61,10 +62,11 @@ public final class DeclarationWriter {
                 \(updates.joined(separator: ", "))
                 WHERE declaration.fichier_id <> excluded.fichier_id
                 """)
-        selectStatement = try db.makeStatement(
+        selectStatement = try RawStatement(
+            db,
             sql: """
                 SELECT ligne, \(Self.figureColumns.joined(separator: ", ")) FROM declaration
-                WHERE equipement_id = ? AND exercice = ? AND nature = ? AND date_depot = ?
+                WHERE exercice = ? AND equipement_id = ? AND nature = ? AND date_depot = ?
                 """)
     }
 
@@ -72,52 +74,43 @@ public final class DeclarationWriter {
     public func upsert(_ key: DeclarationKey, _ figures: DeclarationFigures, line: Int) throws
         -> DeclarationUpsertOutcome
     {
-        let s = upsertStatement.sqliteStatement
-        sqlite3_reset(s)
+        let s = upsertStatement
+        s.reset()
         Self.bindKey(s, key)
-        func bind(_ index: Int32, _ value: Int?) {
-            if let value { sqlite3_bind_int64(s, index, Int64(value)) } else { sqlite3_bind_null(s, index) }
-        }
-        func bind(_ index: Int32, _ value: Double?) {
-            if let value { sqlite3_bind_double(s, index, value) } else { sqlite3_bind_null(s, index) }
-        }
-        bind(5, figures.places)
-        bind(6, figures.joursOuverture)
-        bind(7, figures.nbEnfants)
-        bind(8, figures.heuresOuverture)
-        bind(9, figures.heuresRealisees)
-        bind(10, figures.heuresFacturees)
-        bind(11, figures.totalCharges)
-        bind(12, figures.chargesPersonnel)
-        bind(13, figures.totalProduits)
-        bind(14, figures.participationsFamilles)
-        bind(15, figures.prestationCaf)
-        bind(16, figures.bonusCaf)
-        bind(17, figures.subventionsCollectivites)
-        bind(18, figures.etp)
-        sqlite3_bind_int64(s, 19, fileId)
-        sqlite3_bind_int64(s, 20, Int64(line))
-        let rc = sqlite3_step(s)
-        guard rc == SQLITE_DONE else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-        }
-        if sqlite3_changes(db.sqliteConnection) > 0 { return .stored }
+        s.bind(5, figures.places)
+        s.bind(6, figures.joursOuverture)
+        s.bind(7, figures.nbEnfants)
+        s.bind(8, figures.heuresOuverture)
+        s.bind(9, figures.heuresRealisees)
+        s.bind(10, figures.heuresFacturees)
+        s.bind(11, figures.totalCharges)
+        s.bind(12, figures.chargesPersonnel)
+        s.bind(13, figures.totalProduits)
+        s.bind(14, figures.participationsFamilles)
+        s.bind(15, figures.prestationCaf)
+        s.bind(16, figures.bonusCaf)
+        s.bind(17, figures.subventionsCollectivites)
+        s.bind(18, figures.etp)
+        s.bind(19, fileId)
+        s.bind(20, Int64(line))
+        try s.run()
+        if s.changes > 0 { return .stored }
         guard let (storedLine, storedFigures) = try fetch(key) else { return .stored }
         return .duplicateInFile(line: storedLine, identical: storedFigures == figures)
     }
 
     /// Removes what this file stored under `key`, restoring the values it had replaced.
     public func undo(_ key: DeclarationKey) throws {
-        let keyArguments: StatementArguments = [key.equipementId, key.exercice, key.nature.rawValue, key.dateDepot]
+        let keyArguments: StatementArguments = [key.exercice, key.equipementId, key.nature.rawValue, key.dateDepot]
         let correctionId = try Int64.fetchOne(
             db,
             sql: """
                 SELECT id FROM declaration_correction
-                WHERE equipement_id = ? AND exercice = ? AND nature = ? AND date_depot = ? AND fichier_id = ?
+                WHERE exercice = ? AND equipement_id = ? AND nature = ? AND date_depot = ? AND fichier_id = ?
                 ORDER BY id DESC LIMIT 1
                 """, arguments: keyArguments + [fileId])
         try db.execute(
-            sql: "DELETE FROM declaration WHERE equipement_id = ? AND exercice = ? AND nature = ? AND date_depot = ?",
+            sql: "DELETE FROM declaration WHERE exercice = ? AND equipement_id = ? AND nature = ? AND date_depot = ?",
             arguments: keyArguments)
         if let correctionId {
             let columns = (Self.keyColumns + Self.figureColumns).joined(separator: ", ")
@@ -142,36 +135,33 @@ public final class DeclarationWriter {
     }
 
     private func fetch(_ key: DeclarationKey) throws -> (Int, DeclarationFigures)? {
-        let s = selectStatement.sqliteStatement
-        sqlite3_reset(s)
+        let s = selectStatement
+        s.reset()
         Self.bindKey(s, key)
-        guard sqlite3_step(s) == SQLITE_ROW else { return nil }
-        func int(_ i: Int32) -> Int? { sqlite3_column_type(s, i) == SQLITE_NULL ? nil : Int(sqlite3_column_int64(s, i)) }
-        func double(_ i: Int32) -> Double? { sqlite3_column_type(s, i) == SQLITE_NULL ? nil : sqlite3_column_double(s, i) }
+        defer { s.reset() }
+        guard try s.step() else { return nil }
         var f = DeclarationFigures()
-        f.places = int(1)
-        f.joursOuverture = int(2)
-        f.nbEnfants = int(3)
-        f.heuresOuverture = double(4)
-        f.heuresRealisees = double(5)
-        f.heuresFacturees = double(6)
-        f.totalCharges = double(7)
-        f.chargesPersonnel = double(8)
-        f.totalProduits = double(9)
-        f.participationsFamilles = double(10)
-        f.prestationCaf = double(11)
-        f.bonusCaf = double(12)
-        f.subventionsCollectivites = double(13)
-        f.etp = double(14)
-        let line = Int(sqlite3_column_int64(s, 0))
-        sqlite3_reset(s)
-        return (line, f)
+        f.places = s.int(1)
+        f.joursOuverture = s.int(2)
+        f.nbEnfants = s.int(3)
+        f.heuresOuverture = s.double(4)
+        f.heuresRealisees = s.double(5)
+        f.heuresFacturees = s.double(6)
+        f.totalCharges = s.double(7)
+        f.chargesPersonnel = s.double(8)
+        f.totalProduits = s.double(9)
+        f.participationsFamilles = s.double(10)
+        f.prestationCaf = s.double(11)
+        f.bonusCaf = s.double(12)
+        f.subventionsCollectivites = s.double(13)
+        f.etp = s.double(14)
+        return (s.int(0)!, f)
     }
 
-    private static func bindKey(_ s: OpaquePointer, _ key: DeclarationKey) {
-        sqlite3_bind_int64(s, 1, key.equipementId)
-        sqlite3_bind_int64(s, 2, Int64(key.exercice))
-        sqlite3_bind_int64(s, 3, Int64(key.nature.rawValue))
-        sqlite3_bind_int64(s, 4, Int64(key.dateDepot))
+    private static func bindKey(_ s: RawStatement, _ key: DeclarationKey) {
+        s.bind(1, Int64(key.exercice))
+        s.bind(2, key.equipementId)
+        s.bind(3, Int64(key.nature.rawValue))
+        s.bind(4, Int64(key.dateDepot))
     }
 }

@@ -23,6 +23,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Graine du jeu généré.")
     var graine: UInt64 = 2026
 
+    @Option(help: "Nombre d'ingestions complètes chronométrées (meilleur et médiane).")
+    var repetitions: Int = 3
+
     @Option(help: "Dossier de travail (jeu généré, store du banc).")
     var dossier: String = ".build/bench"
 
@@ -39,8 +42,8 @@ struct BenchCommand: ParsableCommand {
         let folder = URL(fileURLWithPath: dossier)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let measures = try IngestBenchmark(
-            equipements: equipements, seed: graine, workDirectory: folder, ingestExecutable: executable
-        ).run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+            equipements: equipements, seed: graine, workDirectory: folder, ingestExecutable: executable,
+            runs: max(1, repetitions)).run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         print("machine : \(ProcessInfo.processInfo.activeProcessorCount) cœurs, \(ProcessInfo.processInfo.physicalMemory >> 30) Gio")
         for measure in measures { print(measure.line) }
         if measures.contains(where: { $0.met == false }) { throw ExitCode(1) }

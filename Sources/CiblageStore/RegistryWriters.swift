@@ -1,0 +1,145 @@
+import CiblageModel
+import GRDB
+
+/// Stores equipments of one file: a new N_DOSSIER is inserted, a known one takes the new values
+/// and the trigger `equipement_garde_historique` keeps the former ones.
+public final class EquipementWriter {
+    private let statement: RawStatement
+    private let fileId: Int64
+    private let db: Database
+    private let historyBefore: Int
+
+    public init(db: Database, fileId: Int64) throws {
+        self.db = db
+        self.fileId = fileId
+        historyBefore = try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement_historique") ?? 0
+        statement = try RawStatement(
+            db,
+            sql: """
+                INSERT INTO equipement (n_dossier, nom, nature, siret, siren_gestionnaire, nom_gestionnaire,
+                    statut_gestionnaire, departement_siege, caf, commune, places_agreees, date_ouverture,
+                    date_fermeture, qpv, zrr, ctg, fichier_id, ligne)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (n_dossier) DO UPDATE SET nom = excluded.nom, nature = excluded.nature,
+                    siret = excluded.siret, siren_gestionnaire = excluded.siren_gestionnaire,
+                    nom_gestionnaire = excluded.nom_gestionnaire, statut_gestionnaire = excluded.statut_gestionnaire,
+                    departement_siege = excluded.departement_siege, caf = excluded.caf, commune = excluded.commune,
+                    places_agreees = excluded.places_agreees, date_ouverture = excluded.date_ouverture,
+                    date_fermeture = excluded.date_fermeture, qpv = excluded.qpv, zrr = excluded.zrr,
+                    ctg = excluded.ctg, fichier_id = excluded.fichier_id, ligne = excluded.ligne
+                """)
+    }
+
+    /// Stores one equipment read at `line` of this writer's file.
+    public func upsert(_ e: Equipement, line: Int) throws {
+        let s = statement
+        s.reset()
+        s.bind(1, e.numeroDossier)
+        s.bind(2, e.nom)
+        s.bind(3, e.nature)
+        s.bind(4, e.siret)
+        s.bind(5, e.sirenGestionnaire)
+        s.bind(6, e.nomGestionnaire)
+        s.bind(7, e.statutGestionnaire.rawValue)
+        s.bind(8, e.departementSiege)
+        s.bind(9, e.caf)
+        s.bind(10, e.commune)
+        s.bind(11, e.placesAgreees)
+        s.bind(12, e.dateOuverture.yyyymmdd)
+        s.bind(13, e.dateFermeture?.yyyymmdd)
+        s.bind(14, e.qpv)
+        s.bind(15, e.zrr)
+        s.bind(16, e.ctg)
+        s.bind(17, fileId)
+        s.bind(18, Int64(line))
+        try s.run()
+    }
+
+    /// Equipments whose values this file changed (their former values are in the history).
+    public func corrections() throws -> Int {
+        (try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement_historique") ?? 0) - historyBefore
+    }
+}
+
+/// Stores control outcomes of one file: a new ID_CONTROLE is inserted; a known one with other
+/// values is replaced and its former values go to `controle_historique`; identical, it is left.
+public final class ControleWriter {
+    private let db: Database
+    private let fileId: Int64
+    private let insert: RawStatement
+    private let insertExercice: RawStatement
+    private let insertAnomalie: RawStatement
+    /// Controls whose values this file changed.
+    public private(set) var corrections = 0
+
+    public init(db: Database, fileId: Int64) throws {
+        self.db = db
+        self.fileId = fileId
+        insert = try RawStatement(
+            db,
+            sql: """
+                INSERT INTO controle (id_controle, equipement_id, exercices, date_controle, type_controle, origine,
+                    campagne, resultat, montant_indu, montant_rappel, anomalies, fichier_id, ligne)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        insertExercice = try RawStatement(db, sql: "INSERT INTO controle_exercice VALUES (?, ?)")
+        insertAnomalie = try RawStatement(db, sql: "INSERT INTO controle_anomalie VALUES (?, ?)")
+    }
+
+    /// Stores one control of equipment `equipementId`, read at `line`.
+    public func upsert(_ c: Controle, equipementId: Int64, line: Int) throws {
+        let exercices = c.exercices.map(String.init).joined(separator: "|")
+        let anomalies = c.anomalies.joined(separator: "|")
+        if let existing = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT * FROM controle WHERE id_controle = ?"), arguments: [c.idControle])
+        {
+            let same =
+                existing["equipement_id"] == equipementId && existing["exercices"] == exercices
+                && existing["date_controle"] == c.dateControle.yyyymmdd && existing["type_controle"] == c.type.rawValue
+                && existing["origine"] == c.origine.rawValue && existing["campagne"] == c.campagne
+                && existing["resultat"] == c.resultat.rawValue && existing["montant_indu"] == c.montantIndu
+                && existing["montant_rappel"] == c.montantRappel && existing["anomalies"] == anomalies
+            if same { return }
+            corrections += 1
+            try db.execute(
+                sql: """
+                    INSERT INTO controle_historique (id_controle, equipement_id, exercices, date_controle,
+                        type_controle, origine, campagne, resultat, montant_indu, montant_rappel, anomalies,
+                        fichier_id, ligne, remplace_par_fichier_id)
+                    SELECT id_controle, equipement_id, exercices, date_controle, type_controle, origine, campagne,
+                        resultat, montant_indu, montant_rappel, anomalies, fichier_id, ligne, ?
+                    FROM controle WHERE id_controle = ?
+                    """, arguments: [fileId, c.idControle])
+            try db.execute(sql: "DELETE FROM controle WHERE id_controle = ?", arguments: [c.idControle])
+        }
+        let s = insert
+        s.reset()
+        s.bind(1, c.idControle)
+        s.bind(2, equipementId)
+        s.bind(3, exercices)
+        s.bind(4, c.dateControle.yyyymmdd)
+        s.bind(5, c.type.rawValue)
+        s.bind(6, c.origine.rawValue)
+        s.bind(7, c.campagne)
+        s.bind(8, c.resultat.rawValue)
+        s.bind(9, c.montantIndu)
+        s.bind(10, c.montantRappel)
+        s.bind(11, anomalies)
+        s.bind(12, fileId)
+        s.bind(13, Int64(line))
+        try s.run()
+        let id = db.lastInsertedRowID
+        for exercice in c.exercices {
+            insertExercice.reset()
+            insertExercice.bind(1, id)
+            insertExercice.bind(2, exercice)
+            try insertExercice.run()
+        }
+        for code in c.anomalies {
+            insertAnomalie.reset()
+            insertAnomalie.bind(1, id)
+            insertAnomalie.bind(2, code)
+            try insertAnomalie.run()
+        }
+    }
+}
