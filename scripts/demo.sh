@@ -3,15 +3,7 @@
 # sample-data/ (for now: ingestion, printing one summary line per file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-missing=""
-for pkg in libcsv-dev libxml2-dev libsqlite3-dev pkg-config; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
-done
-if [ -n "$missing" ]; then
-    SUDO=""; [ "$(id -u)" != "0" ] && SUDO="sudo"
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq $missing
-fi
+scripts/install-deps.sh
 swift build -c release --product ciblage-ingest
 store="${CIBLAGE_STORE:-data/demo.sqlite}"
 rm -f "$store" "$store-wal" "$store-shm"

@@ -14,7 +14,7 @@ extension Generator {
         var bad = SeededRandom(seed: configuration.seed).derived("controles-malformes")
         let first = configuration.exercices.lowerBound
         let writer = try ExportFileWriter(url: exports.appendingPathComponent("controles.csv"), encoding: .utf8, crlf: false)
-        writer.row(ExportColumnsForGenerator.controles)
+        writer.row(ExportColumns.controles.map(\.name))
         var rows: [[String]] = []
         var sequence = 0
         for controlYear in (first + 1)...(configuration.exercices.upperBound + 1) {
@@ -94,7 +94,7 @@ extension Generator {
         // A complement cut short in transfer: its last record lacks its end.
         let complement = try ExportFileWriter(
             url: exports.appendingPathComponent("controles-complement.csv"), encoding: .utf8, crlf: true)
-        complement.row(ExportColumnsForGenerator.controles)
+        complement.row(ExportColumns.controles.map(\.name))
         let extra = Array(rows.suffix(min(rows.count, 6)))
         for (i, row) in extra.enumerated() {
             var copy = row

@@ -97,7 +97,7 @@ public struct Generator {
 
         // Registry: Windows-1252, CRLF, quoted names, lower-case codes, trailing blank lines.
         let registry = try ExportFileWriter(url: exports.appendingPathComponent("equipements.csv"), encoding: .windows1252, crlf: true)
-        registry.row(ExportColumnsForGenerator.equipements)
+        registry.row(ExportColumns.equipements.map(\.name))
         for e in equips {
             let m = managers[e.manager]
             let nature = quirks.chance(0.03) ? e.nature.lowercased() : e.nature
@@ -124,7 +124,7 @@ public struct Generator {
         // Declarations, one file per exercice (and one XML file per exercice and XML Caf).
         var years: [[YearInfo]] = Array(repeating: [], count: equips.count)
         var anomalyRows: [String] = []
-        let header = ExportColumnsForGenerator.declarations
+        let header = ExportColumns.declarations.map(\.name)
         for year in config.exercices {
             let utf8 = year % 2 == 0
             let name = "declarations-\(year).csv"
@@ -291,22 +291,4 @@ public struct Generator {
 
             """
     }
-}
-
-/// Header columns as upstream systems write them (kept here so that the generator does not
-/// depend on the ingestion module it exercises).
-enum ExportColumnsForGenerator {
-    static let equipements = [
-        "N_DOSSIER", "NOM", "NATURE", "SIRET", "SIREN_GESTIONNAIRE", "NOM_GESTIONNAIRE", "STATUT_GESTIONNAIRE",
-        "DEPARTEMENT_SIEGE", "CAF", "COMMUNE", "PLACES_AGREEES", "DATE_OUVERTURE", "DATE_FERMETURE", "QPV", "ZRR", "CTG",
-    ]
-    static let declarations = [
-        "N_DOSSIER", "EXERCICE", "NATURE_DECLARATION", "DATE_DEPOT", "PLACES", "JOURS_OUVERTURE", "HEURES_OUVERTURE",
-        "HEURES_REALISEES", "HEURES_FACTUREES", "NB_ENFANTS", "TOTAL_CHARGES", "CHARGES_PERSONNEL", "TOTAL_PRODUITS",
-        "PARTICIPATIONS_FAMILLES", "PRESTATION_CAF", "BONUS_CAF", "SUBVENTIONS_COLLECTIVITES", "ETP",
-    ]
-    static let controles = [
-        "ID_CONTROLE", "N_DOSSIER", "EXERCICES", "DATE_CONTROLE", "TYPE_CONTROLE", "ORIGINE", "CAMPAGNE", "RESULTAT",
-        "MONTANT_INDU", "MONTANT_RAPPEL", "ANOMALIES",
-    ]
 }

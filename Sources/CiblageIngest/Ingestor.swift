@@ -37,11 +37,11 @@ public struct FileSummary: Sendable {
         switch status {
         case .stored:
             let extra = corrections > 0 ? " (\(corrections) corrections de valeurs déjà stockées)" : ""
-            return "\(kindText) \(url.path) : \(counts)\(extra)"
+            return "\(kindText) \(url.relativePath) : \(counts)\(extra)"
         case .alreadyIngested(let previous, let date):
-            return "\(kindText) \(url.path) : fichier ignoré, contenu identique à « \(previous) » déjà ingéré le \(date)"
+            return "\(kindText) \(url.relativePath) : fichier ignoré, contenu identique à « \(previous) » déjà ingéré le \(date)"
         case .refused(let reason):
-            return "\(kindText) \(url.path) : REFUSÉ, rien n'est stocké — \(reason) (\(counts))"
+            return "\(kindText) \(url.relativePath) : REFUSÉ, rien n'est stocké — \(reason) (\(counts))"
         }
     }
 }
@@ -101,13 +101,14 @@ public final class Ingestor {
                 files.append(input)
                 continue
             }
-            let enumerator = FileManager.default.enumerator(at: input, includingPropertiesForKeys: nil)
-            var found: [URL] = []
-            while let url = enumerator?.nextObject() as? URL {
-                let ext = url.pathExtension.lowercased()
-                if ext == "csv" || ext == "xml" { found.append(url) }
+            // Paths relative to the folder given, so that summaries name files as the user does.
+            let enumerator = FileManager.default.enumerator(atPath: input.path)
+            var found: [String] = []
+            while let relative = enumerator?.nextObject() as? String {
+                let ext = (relative as NSString).pathExtension.lowercased()
+                if ext == "csv" || ext == "xml" { found.append(relative) }
             }
-            files += found.sorted { $0.path < $1.path }
+            files += found.sorted().map { input.appendingPathComponent($0) }
         }
         return files
     }
