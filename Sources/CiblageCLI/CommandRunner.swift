@@ -44,12 +44,27 @@ public enum CommandRunner {
                 print(type.fullMessage(for: error))
                 exit(0)
             }
-            let message = type.fullMessage(for: error)
+            var message = type.fullMessage(for: error)
+            if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
             let isUsage = code == .validationFailure || error is ValidationError
             FileHandle.standardError.write(Data("erreur : \(message)\n".utf8))
-            if isUsage { FileHandle.standardError.write(Data(type.helpMessage().prefix(0).utf8)) }
             exit(isUsage ? ExitStatus.usage.rawValue : ExitStatus.failure.rawValue)
         }
+    }
+
+    /// A system error said in French where its kind is known (file missing, permission).
+    public static func describe(_ error: any Error) -> String {
+        let ns = error as NSError
+        let path = (ns.userInfo[NSFilePathErrorKey] as? String).map { " : \($0)" } ?? ""
+        if ns.domain == NSCocoaErrorDomain {
+            switch ns.code {
+            case NSFileNoSuchFileError, NSFileReadNoSuchFileError: return "fichier ou dossier introuvable\(path)"
+            case NSFileWriteNoPermissionError, NSFileReadNoPermissionError: return "permission refusée\(path)"
+            case NSFileWriteOutOfSpaceError: return "disque plein\(path)"
+            default: break
+            }
+        }
+        return "\(error)"
     }
 
     /// Logs to stderr; `quiet` keeps errors only.

@@ -23,7 +23,9 @@ final class ExportFileWriter {
         self.encoding = encoding
         lineEnd = crlf ? [0x0D, 0x0A] : [0x0A]
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: url.path, contents: nil)
+        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: url.path])
+        }
         handle = try FileHandle(forWritingTo: url)
         if encoding == .utf8WithBOM { buffer += [0xEF, 0xBB, 0xBF] }
     }

@@ -80,6 +80,7 @@ public final class Ingestor {
     /// Highest share of rejected rows, percent, above which a file is refused whole.
     public var maxRejectPercent: Double?
     var logger: Logger
+    private var cachedIndex: EquipementIndex?
 
     public init(store: Store, referentiel: Referentiel, maxRejectPercent: Double? = nil, logger: Logger? = nil) {
         self.store = store
@@ -169,6 +170,8 @@ public final class Ingestor {
                 line: 1, reason: "type de fichier non reconnu d'après son en-tête (ni équipements, ni déclarations, ni contrôles)")
         }
         let name = url.lastPathComponent
+        if kind == .equipements { cachedIndex = nil }
+        defer { if kind == .equipements { cachedIndex = nil } }
         var outcome = Counts()
         var fileRejects = RejectCollector(fileName: name)
         try store.dbQueue.writeWithoutTransaction { db in
@@ -403,11 +406,16 @@ public final class Ingestor {
         return kept
     }
 
+    /// The equipments known to the store, loaded once per run and again only after a registry
+    /// file (the only kind that changes them) went through.
     private func equipementIds(_ db: Database) throws -> EquipementIndex {
+        if let cachedIndex { return cachedIndex }
         var ids: [String: Int64] = [:]
         let rows = try Row.fetchCursor(db, sql: "SELECT n_dossier, id FROM equipement")
         while let row = try rows.next() { ids[row[0]] = row[1] }
-        return EquipementIndex(ids)
+        let index = EquipementIndex(ids)
+        cachedIndex = index
+        return index
     }
 
     /// Fills the raw text of rejects found after their line was read (the first row of a conflict).

@@ -37,14 +37,26 @@ public struct RowReject: Error, Equatable, Sendable {
 
 /// Writes rejects in the format of `exports.md`: `FICHIER;LIGNE;CHAMP;MOTIF;CONTENU`
 /// (`;`, UTF-8 with BOM and CRLF, like every output meant for French Excel).
-public enum RejectsFile {
+///
+/// Opened before any input is read, under a temporary name: a rejects file that cannot be
+/// written stops the command before the store changes.
+public final class RejectsFile {
     public static let header = ["FICHIER", "LIGNE", "CHAMP", "MOTIF", "CONTENU"]
+    private let writer: FrenchCSVWriter
 
-    public static func write(_ rejects: [Reject], to url: URL) throws {
-        let writer = try FrenchCSVWriter(url: url, header: header)
+    public init(url: URL) throws {
+        writer = try FrenchCSVWriter(url: url, header: Self.header)
+    }
+
+    /// Writes the rejects and renames the file into place. Without this call nothing is left.
+    public func commit(_ rejects: [Reject]) throws {
         for r in rejects {
             try writer.writeRow([r.file, String(r.line), r.field, r.reason, r.content])
         }
         try writer.commit()
+    }
+
+    public static func write(_ rejects: [Reject], to url: URL) throws {
+        try RejectsFile(url: url).commit(rejects)
     }
 }

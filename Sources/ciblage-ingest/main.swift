@@ -56,23 +56,31 @@ struct IngestCommand: ParsableCommand {
         do { ref = try Referentiel.load(from: referentiel.map { URL(fileURLWithPath: $0) }) } catch {
             throw CommandFailure("référentiel : \(error)", status: .usage)
         }
+        // The rejects file is opened first (temporary name): if it cannot be written, nothing is ingested.
+        let rejectsURL = URL(fileURLWithPath: rejets ?? "reports/rejets/rejets-\(Self.timestamp()).csv")
+        let rejectsFile: RejectsFile
+        do { rejectsFile = try RejectsFile(url: rejectsURL) } catch {
+            throw CommandFailure("fichier des rejets impossible à écrire (\(rejectsURL.path)) : \(CommandRunner.describe(error))")
+        }
+        let opened: Store
+        do { opened = try Store(path: store) } catch {
+            throw CommandFailure("store inaccessible (\(store)) : \(CommandRunner.describe(error))")
+        }
         let report: IngestReport
         do {
-            let ingestor = Ingestor(store: try Store(path: store), referentiel: ref, maxRejectPercent: maxRejets, logger: logger)
+            let ingestor = Ingestor(store: opened, referentiel: ref, maxRejectPercent: maxRejets, logger: logger)
             report = try ingestor.ingest(inputs.map { URL(fileURLWithPath: $0) })
         } catch let error as IngestError {
             throw CommandFailure("\(error)", status: .usage)
         }
-        let rejectsURL: URL? =
-            if let rejets { URL(fileURLWithPath: rejets) } else if !report.rejects.isEmpty {
-                URL(fileURLWithPath: "reports/rejets/rejets-\(Self.timestamp()).csv")
-            } else { nil }
-        if let rejectsURL { try RejectsFile.write(report.rejects, to: rejectsURL) }
+        // Written when asked for, or when there is something to say.
+        let wroteRejects = rejets != nil || !report.rejects.isEmpty
+        if wroteRejects { try rejectsFile.commit(report.rejects) }
         if !quiet {
             for file in report.files { print(file.line) }
             let total = report.files.reduce(into: (0, 0, 0)) { $0.0 += $1.read; $0.1 += $1.stored; $0.2 += $1.rejected }
             print("total : \(report.files.count) fichiers, \(total.0) lues, \(total.1) stockées, \(total.2) rejetées")
-            if let rejectsURL { print("rejets : \(rejectsURL.path)") }
+            if wroteRejects { print("rejets : \(rejectsURL.relativePath)") }
         }
         if report.anyRefused {
             throw CommandFailure("au moins un fichier a été refusé en entier (voir ci-dessus)")

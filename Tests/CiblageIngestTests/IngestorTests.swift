@@ -74,7 +74,8 @@ final class IngestorTests: XCTestCase {
             13: ("QPV", "booléen attendu"), 14: ("NOM", "champ obligatoire vide"), 15: ("N_DOSSIER", "trop long"),
             16: ("", "16 champs attendus, 15 trouvés"), 17: ("", "16 champs attendus, 17 trouvés"),
             18: ("", "guillemets mal placés"), 19: ("PLACES_AGREEES", "nombre entier attendu"),
-            20: ("", "conflit"), 21: ("", "conflit"),
+            20: ("", "conflit"), 21: ("", "conflit"), 24: ("COMMUNE", "code commune INSEE invalide"),
+            25: ("SIRET", "14 chiffres"), 26: ("SIREN_GESTIONNAIRE", "9 chiffres"),
         ]
         XCTAssertEqual(Set(byLine.keys), Set(expected.keys))
         for (line, (field, reason)) in expected {
@@ -82,7 +83,7 @@ final class IngestorTests: XCTestCase {
             XCTAssertTrue(byLine[line]?.reason.contains(reason) == true, "line \(line): \(byLine[line]?.reason ?? "-")")
             XCTAssertTrue(byLine[line]?.content.hasPrefix("66-01") == true, "line \(line) keeps its raw text")
         }
-        XCTAssertEqual(report.files[0].read, 22)
+        XCTAssertEqual(report.files[0].read, 25)
         XCTAssertEqual(report.files[0].stored, 1)
         XCTAssertEqual(report.files[0].ignored, 1, "an identical duplicate is kept once")
         XCTAssertEqual(try count("equipement"), 1)
