@@ -81,6 +81,8 @@ public final class Ingestor {
     public var maxRejectPercent: Double?
     var logger: Logger
     private var cachedIndex: EquipementIndex?
+    /// The next file's parse, started while the current file commits.
+    private var prefetched: (url: URL, fingerprint: FileFingerprint, parse: DeclarationParse)?
 
     public init(store: Store, referentiel: Referentiel, maxRejectPercent: Double? = nil, logger: Logger? = nil) {
         self.store = store
@@ -122,13 +124,27 @@ public final class Ingestor {
             let isXML = Self.looksLikeXML(url)
             planned.append((url, isXML ? .declarations : Self.sniffKind(url), isXML))
         }
-        // Registry first, then declarations, then controls; unknown kinds last.
-        planned.sort { ($0.kind?.batchRank ?? 9) < ($1.kind?.batchRank ?? 9) }
-        for item in planned {
+        // Registry first, then declarations, then controls; unknown kinds last. Within a kind, CSV
+        // files come before XML ones, so that consecutive CSV declarations overlap (one is parsed
+        // while the previous one commits); then by path, the order in which later values replace
+        // earlier ones.
+        planned.sort { a, b in
+            let ra = a.kind?.batchRank ?? 9
+            let rb = b.kind?.batchRank ?? 9
+            if ra != rb { return ra < rb }
+            if a.isXML != b.isXML { return !a.isXML }
+            return a.url.path < b.url.path
+        }
+        defer { prefetched?.parse.cancel() }
+        for (index, item) in planned.enumerated() {
             var summary = FileSummary(url: item.url, kind: item.kind, format: item.isXML ? "XML" : "CSV")
             var rejects: [Reject] = []
+            let next = index + 1 < planned.count ? planned[index + 1] : nil
             do {
-                try ingestFile(item.url, kind: item.kind, isXML: item.isXML, &summary, &rejects)
+                try ingestFile(item.url, kind: item.kind, isXML: item.isXML, &summary, &rejects) { db in
+                    // While this file commits, the next one (CSV declarations) starts being parsed.
+                    if let next, next.kind == .declarations, !next.isXML { try self.prefetch(next.url, db) }
+                }
             } catch let refusal as FileRefusal {
                 summary.status = .refused(refusal.reason)
                 summary.stored = 0
@@ -149,13 +165,18 @@ public final class Ingestor {
     }
 
     private func ingestFile(
-        _ url: URL, kind: ExportKind?, isXML: Bool, _ summary: inout FileSummary, _ rejects: inout [Reject]
+        _ url: URL, kind: ExportKind?, isXML: Bool, _ summary: inout FileSummary, _ rejects: inout [Reject],
+        beforeCommit: (Database) throws -> Void
     ) throws {
         let t0 = Date()
         defer { logger.debug("\(url.lastPathComponent) : \(String(format: "%.2f", Date().timeIntervalSince(t0))) s au total") }
         let fingerprint: FileFingerprint
-        do { fingerprint = try FileFingerprint.compute(url) } catch {
-            throw FileRefusal(line: 0, reason: "\(error)")
+        if let prefetched, prefetched.url == url {
+            fingerprint = prefetched.fingerprint
+        } else {
+            do { fingerprint = try FileFingerprint.compute(url) } catch {
+                throw FileRefusal(line: 0, reason: "\(error)")
+            }
         }
         logger.debug("\(url.lastPathComponent) : empreinte en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
         summary.encoding = isXML ? nil : fingerprint.encoding
@@ -219,6 +240,7 @@ public final class Ingestor {
                         UPDATE fichier SET lignes_lues = ?, lignes_stockees = ?, lignes_rejetees = ?, lignes_ignorees = ?
                         WHERE id = ?
                         """, arguments: [summary.read, summary.stored, summary.rejected, summary.ignored, fileId])
+                try beforeCommit(db)
                 return .commit
             }
         }
@@ -241,58 +263,47 @@ public final class Ingestor {
     private func ingestCSVDeclarations(
         _ url: URL, _ encoding: TextEncoding, db: Database, fileId: Int64, _ rejects: inout RejectCollector
     ) throws -> Counts {
-        let parser = DeclarationRowParser(equipements: try equipementIds(db))
-        let channel = BatchChannel<(line: Int, row: ParsedDeclaration)>()
-        let producerResult = ProducerResult()
-        let initialRejects = rejects
         let t0 = Date()
-        let logger = self.logger
-        let producer = ProducerThread {
-            var sink = TableSink(
-                columns: ExportColumns.declarations, encoding: encoding, rejects: initialRejects,
-                handler: DeclarationParseHandler(parser: parser, channel: channel))
-            do {
-                try CSVReader(url: url).read(into: &sink)
-                try sink.finish()
-                try sink.handler.flush()
-                producerResult.set(rejects: sink.rejects, read: sink.read)
-                logger.debug("\(url.lastPathComponent) : lecture et contrôles en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
-                channel.finish()
-            } catch {
-                channel.finish(error)
-            }
+        let parse: DeclarationParse
+        if let prefetched, prefetched.url == url {
+            parse = prefetched.parse
+            self.prefetched = nil
+        } else {
+            parse = DeclarationParse(
+                url: url, encoding: encoding, parser: DeclarationRowParser(equipements: try equipementIds(db)),
+                fileName: rejects.fileName)
         }
         var storer = DeclarationStorer(writer: try DeclarationWriter(db: db, fileId: fileId))
         var stored = RejectCollector(fileName: rejects.fileName)
         do {
-            while let batch = try channel.receive() {
+            while let batch = try parse.channel.receive() {
                 for item in batch { try storer.store(item.row, line: item.line, content: nil, &stored) }
             }
         } catch {
-            channel.cancel()
-            producer.join()
+            parse.cancel()
             throw error
         }
-        producer.join()
-        logger.debug("\(url.lastPathComponent) : stockage en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
-        rejects = producerResult.rejects!
+        parse.join()
+        logger.debug("\(url.lastPathComponent) : lecture, contrôles et stockage en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
+        rejects = parse.result.rejects!
         rejects.merge(stored)
         var counts = storer.counts
-        counts.read = producerResult.read
+        counts.read = parse.result.read
         counts.corrections = try storer.writer.finish()
         if !rejects.pendingContent.isEmpty { try fillCSVContent(url, encoding, &rejects) }
         return counts
     }
 
-    /// What the producer thread hands back once done.
-    final class ProducerResult: @unchecked Sendable {
-        private(set) var rejects: RejectCollector?
-        private(set) var read = 0
-
-        func set(rejects: RejectCollector, read: Int) {
-            self.rejects = rejects
-            self.read = read
-        }
+    /// Starts parsing `url` (CSV declarations) on its own thread, unless its content is already
+    /// in the store (or is the file being committed, read through the same transaction).
+    private func prefetch(_ url: URL, _ db: Database) throws {
+        guard let fingerprint = try? FileFingerprint.compute(url) else { return }
+        let known = try Bool.fetchOne(db, sql: "SELECT 1 FROM fichier WHERE sha256 = ?", arguments: [fingerprint.sha256]) ?? false
+        guard !known else { return }
+        let parse = DeclarationParse(
+            url: url, encoding: fingerprint.encoding, parser: DeclarationRowParser(equipements: try equipementIds(db)),
+            fileName: url.lastPathComponent)
+        prefetched = (url, fingerprint, parse)
     }
 
     private func ingestXMLDeclarations(
