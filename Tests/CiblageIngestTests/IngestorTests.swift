@@ -43,8 +43,11 @@ final class IngestorTests: XCTestCase {
     func testStoresEveryQuirkOfAWellFormedRegistry() throws {
         let report = try ingest(["equipements-ok.csv", "equipements-cp1252.csv"])
         XCTAssertEqual(report.rejects, [])
-        XCTAssertEqual(report.files.map(\.stored), [5, 2])
-        XCTAssertEqual(report.files.map(\.encoding), [.utf8, .windows1252])
+        let byName = Dictionary(uniqueKeysWithValues: report.files.map { ($0.url.lastPathComponent, $0) })
+        XCTAssertEqual(byName["equipements-ok.csv"]?.stored, 5)
+        XCTAssertEqual(byName["equipements-cp1252.csv"]?.stored, 2)
+        XCTAssertEqual(byName["equipements-ok.csv"]?.encoding, .utf8)
+        XCTAssertEqual(byName["equipements-cp1252.csv"]?.encoding, .windows1252)
         let names = try store.dbQueue.read {
             try Dictionary(uniqueKeysWithValues: Row.fetchAll($0, sql: "SELECT n_dossier, nom, nom_gestionnaire, nature, statut_gestionnaire, commune, places_agreees, qpv FROM equipement").map {
                 ($0["n_dossier"] as String, $0)
@@ -210,6 +213,21 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(report.rejects, [])
     }
 
+    func testWithinAKindCSVFilesComeFirstThenByPath() throws {
+        let report = try ingest(["equipements-ok.csv", "declarations-ok.xml", "declarations-virgule.csv", "declarations-tab.csv"])
+        XCTAssertEqual(
+            report.files.map(\.url.lastPathComponent),
+            ["equipements-ok.csv", "declarations-tab.csv", "declarations-virgule.csv", "declarations-ok.xml"])
+    }
+
+    func testConsecutiveDeclarationFilesAreAllStoredWhenOneIsParsedDuringTheOthersCommit() throws {
+        // Three CSV declaration files in a row: the second and third are read while the previous commits.
+        let report = try ingest(["equipements-ok.csv", "declarations-ok.csv", "declarations-tab.csv", "declarations-virgule.csv"])
+        XCTAssertEqual(report.files.map(\.stored), [5, 6, 1, 1])
+        XCTAssertEqual(try count("declaration"), 8)
+        XCTAssertEqual(try count("fichier"), 4)
+    }
+
     func testARepeatedDeliveryIsSkippedAndSaidSo() throws {
         try ingest(["equipements-ok.csv", "declarations-ok.csv"])
         let copy = folder.appendingPathComponent("livraison-2.csv")
@@ -222,6 +240,19 @@ final class IngestorTests: XCTestCase {
         XCTAssertTrue(report.files[0].line.contains("fichier ignoré"))
         XCTAssertEqual(try count("fichier"), 2)
         XCTAssertEqual(try count("declaration_correction"), 0)
+    }
+
+    func testAnIdenticalCopyInTheSameBatchIsSkippedEvenWhenReadAheadOfItsTurn() throws {
+        let copies = folder.appendingPathComponent("lot")
+        try FileManager.default.createDirectory(at: copies, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: fixture("equipements-ok.csv"), to: copies.appendingPathComponent("a-equipements.csv"))
+        try FileManager.default.copyItem(at: fixture("declarations-ok.csv"), to: copies.appendingPathComponent("b-declarations.csv"))
+        try FileManager.default.copyItem(at: fixture("declarations-ok.csv"), to: copies.appendingPathComponent("c-copie.csv"))
+        let report = try Ingestor(store: store, referentiel: .bundled).ingest([copies])
+        XCTAssertEqual(report.files.map(\.url.lastPathComponent), ["a-equipements.csv", "b-declarations.csv", "c-copie.csv"])
+        XCTAssertEqual(report.files[1].stored, 6)
+        XCTAssertEqual(report.files[2].previousName, "b-declarations.csv")
+        XCTAssertEqual(try count("fichier"), 2)
     }
 
     func testMaxRejetsRefusesAFileAboveTheThresholdAndStoresNothingOfIt() throws {
@@ -322,5 +353,13 @@ final class IngestorTests: XCTestCase {
         XCTAssertTrue(text.hasPrefix("FICHIER;LIGNE;CHAMP;MOTIF;CONTENU\r\n"))
         XCTAssertTrue(text.contains("declarations-rejets.csv;2;N_DOSSIER;équipement inconnu : « 99-9999 »;"))
         XCTAssertEqual(text.components(separatedBy: "\r\n").count, report.rejects.count + 2)
+    }
+}
+
+extension FileSummary {
+    /// The name of the file whose identical content made this one skipped.
+    var previousName: String? {
+        if case .alreadyIngested(let name, _) = status { return name }
+        return nil
     }
 }
