@@ -48,7 +48,7 @@ let package = Package(
         // Benchmarks run from the command line (never timed unit tests).
         .target(
             name: "CiblageBench",
-            dependencies: ["CiblageIngest", "CiblageGenerate", "CiblageStore", "CLibCSV"]),
+            dependencies: ["CiblageIngest", "CiblageGenerate", "CiblageStore", "CiblageModel"]),
 
         // What every command line shares: exit codes, logging setup.
         .target(

@@ -180,13 +180,14 @@ struct DeclarationStorer {
     /// Keys in conflict in this file → line of their first row.
     var conflicts: [DeclarationKey: Int] = [:]
 
+    /// `content` is the row's raw text for a reject, computed only if one is made (`nil`: fetched later).
     mutating func store(
-        _ row: ParsedDeclaration, line: Int, content: String?, _ rejects: inout RejectCollector
+        _ row: ParsedDeclaration, line: Int, content: @autoclosure () -> String?, _ rejects: inout RejectCollector
     ) throws {
         let key = DeclarationKey(
             equipementId: row.equipementId, exercice: row.exercice, nature: row.nature, dateDepot: row.dateDepot.yyyymmdd)
         if !conflicts.isEmpty, let first = conflicts[key] {
-            rejects.add(line: line, field: "", reason: Self.conflictReason(first), content: content)
+            rejects.add(line: line, field: "", reason: Self.conflictReason(first), content: content())
             return
         }
         switch try writer.upsert(key, row.figures, line: line) {
@@ -199,7 +200,7 @@ struct DeclarationStorer {
             counts.stored -= 1
             conflicts[key] = first
             rejects.add(line: first, field: "", reason: Self.conflictReason(line), content: nil)
-            rejects.add(line: line, field: "", reason: Self.conflictReason(first), content: content)
+            rejects.add(line: line, field: "", reason: Self.conflictReason(first), content: content())
         }
     }
 

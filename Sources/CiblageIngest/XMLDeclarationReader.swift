@@ -6,23 +6,21 @@ import Foundation
 public struct XMLDeclarationElement: FieldSource {
     /// Line of the element's start tag.
     public var line: Int
-    /// Values by column of ``ExportColumns/declarations`` (UTF-8; empty when absent).
-    var values: [[UInt8]]
-    /// The values frozen in memory that stays put while a parser reads them.
-    var storage = XMLValueStorage(values: [])
+    /// Values by column of ``ExportColumns/declarations`` (UTF-8; empty when absent), in one buffer.
+    let storage = XMLValueStorage(columns: ExportColumns.declarations.count)
     /// Schema violations reported inside the element: (field, libxml2 message).
     public var schemaErrors: [(field: String, message: String)]
 
     public var encoding: TextEncoding { .utf8 }
 
-    public func bytes(_ column: Int) -> UnsafeBufferPointer<UInt8> { storage.buffers[column] }
+    public func bytes(_ column: Int) -> UnsafeBufferPointer<UInt8> { storage.bytes(column) }
 
     public func fieldName(_ column: Int) -> String { ExportColumns.declarations[column].xmlName ?? "" }
 
     /// A short rendering of the element for the rejects file.
     public var content: String {
         ExportColumns.declarations.indices.compactMap { i in
-            values[i].isEmpty ? nil : "\(fieldName(i))=\(String(decoding: values[i], as: UTF8.self))"
+            bytes(i).isEmpty ? nil : "\(fieldName(i))=\(String(decoding: bytes(i), as: UTF8.self))"
         }.joined(separator: " ")
     }
 }
@@ -43,7 +41,8 @@ public struct XMLFileError: Error, CustomStringConvertible {
 /// A document that is not well-formed, or whose root breaks the schema, throws ``XMLFileError``.
 public final class XMLDeclarationReader {
     public let url: URL
-    static let schemaURL = Bundle.module.url(forResource: "Schemas/declarations-1", withExtension: "xsd")!
+    /// The XSD shipped for the format, against which every file is validated.
+    public static let schemaURL = Bundle.module.url(forResource: "Schemas/declarations-1", withExtension: "xsd")!
     nonisolated(unsafe) static let schema: xmlSchemaPtr? = {
         xmlInitParser()
         guard let context = xmlSchemaNewParserCtxt(schemaURL.path) else { return nil }
@@ -62,8 +61,7 @@ public final class XMLDeclarationReader {
         guard let schema = Self.schema else {
             throw XMLFileError(line: 0, message: "schéma XSD livré illisible : \(Self.schemaURL.path)")
         }
-        // NOBLANKS: indentation between elements yields no node at all.
-        let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOBLANKS.rawValue)
+        let options = Int32(XML_PARSE_NONET.rawValue)
         guard let reader = xmlReaderForFile(url.path, nil, options) else {
             throw XMLFileError(line: 0, message: "fichier XML illisible")
         }
@@ -78,8 +76,9 @@ public final class XMLDeclarationReader {
         let columnOfName: [String: Int] = Dictionary(
             uniqueKeysWithValues: ExportColumns.declarations.enumerated().compactMap { i, c in c.xmlName.map { ($0, i) } })
         // libxml2 interns names in the reader's dictionary: one pointer per distinct name, so a
-        // name is turned into a String once per file, not once per element.
+        // name is looked up once per file, not once per element.
         var names: [UnsafePointer<xmlChar>: String] = [:]
+        var columns: [UnsafePointer<xmlChar>: Int] = [:]
         func localName() -> String {
             guard let pointer = xmlTextReaderConstLocalName(reader) else { return "" }
             if let known = names[pointer] { return known }
@@ -87,12 +86,26 @@ public final class XMLDeclarationReader {
             names[pointer] = name
             return name
         }
-        let attributeColumns = [0, 1, 2, 3]
+        /// The column of the current node's name, -1 when it has none.
+        func column() -> Int {
+            guard let pointer = xmlTextReaderConstLocalName(reader) else { return -1 }
+            if let known = columns[pointer] { return known }
+            let found = columnOfName[String(cString: pointer)] ?? -1
+            columns[pointer] = found
+            return found
+        }
         var current: XMLDeclarationElement?
         var currentColumn: Int?
         var sawRoot = false
 
         func flush(before line: Int?) throws {
+            if log.errors.isEmpty {  // the common case: nothing to sort out
+                if let element = current {
+                    current = nil
+                    try handle(element)
+                }
+                return
+            }
             // Errors reported before `line` belong to the pending element (or, with none, to the root).
             var owned: [(field: String, message: String)] = []
             var remaining: [(line: Int, fatal: Bool, message: String)] = []
@@ -107,7 +120,6 @@ public final class XMLDeclarationReader {
             log.errors = remaining
             if var element = current {
                 element.schemaErrors = owned
-                element.storage = XMLValueStorage(values: element.values)
                 current = nil
                 try handle(element)
             }
@@ -140,24 +152,25 @@ public final class XMLDeclarationReader {
                 } else if depth == 1 && name == "declaration" {
                     let line = Int(xmlGetLineNo(xmlTextReaderCurrentNode(reader)))
                     try flush(before: line)
-                    var element = XMLDeclarationElement(
-                        line: line, values: Array(repeating: [], count: ExportColumns.declarations.count), schemaErrors: [])
-                    for column in attributeColumns {
-                        let attribute = ExportColumns.declarations[column].xmlName!
-                        if let value = xmlTextReaderGetAttribute(reader, attribute) {
-                            element.values[column] = Array(Self.string(value).utf8)
-                            ciblage_xml_free(value)
+                    let element = XMLDeclarationElement(
+                        line: line, schemaErrors: [])
+                    // Attributes are walked in place: borrowed values, no copy per attribute.
+                    while xmlTextReaderMoveToNextAttribute(reader) == 1 {
+                        let c = column()
+                        if c >= 0, c < 4, let value = xmlTextReaderConstValue(reader) {
+                            element.storage.append(c, value, strlen(value))
                         }
                     }
+                    xmlTextReaderMoveToElement(reader)
                     current = element
                 } else if depth == 2, current != nil {
-                    currentColumn = columnOfName[name]
-                    if currentColumn == nil || attributeColumns.contains(currentColumn!) { currentColumn = nil }
+                    let c = column()
+                    currentColumn = c >= 4 ? c : nil  // 0–3 are the attributes
                 }
             case Int32(XML_READER_TYPE_TEXT.rawValue), Int32(XML_READER_TYPE_CDATA.rawValue):
                 if depth == 3, let column = currentColumn, current != nil {
                     if let value = xmlTextReaderConstValue(reader) {
-                        current!.values[column].append(contentsOf: UnsafeBufferPointer(start: value, count: strlen(value)))
+                        current!.storage.append(column, value, strlen(value))
                     }
                 }
             case Int32(XML_READER_TYPE_END_ELEMENT.rawValue):
@@ -191,25 +204,41 @@ public final class XMLDeclarationReader {
     static func string(_ p: UnsafeMutablePointer<xmlChar>) -> String { String(cString: p) }
 }
 
-/// Owns one copy of an element's values, end to end, at a stable address.
+/// An element's values, end to end in one buffer, with each column's range. A column's text
+/// arrives in one piece (its attribute, or the text nodes of its one child element), so ranges
+/// stay contiguous. Read only once the element is complete, when the buffer no longer moves.
 final class XMLValueStorage {
-    private let base: UnsafeMutablePointer<UInt8>
-    let buffers: [UnsafeBufferPointer<UInt8>]
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity = 512
+    private var count = 0
+    private var starts: [Int]
+    private var lengths: [Int]
 
-    init(values: [[UInt8]]) {
-        base = .allocate(capacity: max(1, values.reduce(0) { $0 + $1.count }))
-        var offset = 0
-        var buffers: [UnsafeBufferPointer<UInt8>] = []
-        buffers.reserveCapacity(values.count)
-        for value in values {
-            (base + offset).initialize(from: value, count: value.count)
-            buffers.append(UnsafeBufferPointer(start: base + offset, count: value.count))
-            offset += value.count
-        }
-        self.buffers = buffers
+    init(columns: Int) {
+        base = .allocate(capacity: capacity)
+        starts = Array(repeating: 0, count: columns)
+        lengths = Array(repeating: 0, count: columns)
     }
 
     deinit { base.deallocate() }
+
+    func append(_ column: Int, _ bytes: UnsafePointer<UInt8>, _ n: Int) {
+        if count + n > capacity {
+            while count + n > capacity { capacity *= 2 }
+            let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+            bigger.update(from: base, count: count)
+            base.deallocate()
+            base = bigger
+        }
+        if lengths[column] == 0 { starts[column] = count }
+        (base + count).update(from: bytes, count: n)
+        count += n
+        lengths[column] += n
+    }
+
+    func bytes(_ column: Int) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(start: base + starts[column], count: lengths[column])
+    }
 }
 
 extension Int32 {
