@@ -7,6 +7,3 @@
 #include <libxml/xmlschemas.h>
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
-
-/// `xmlFree` is a C global variable; Swift 6 refuses it as not concurrency-safe.
-static inline void ciblage_xml_free(void *ptr) { xmlFree(ptr); }

@@ -55,8 +55,4 @@ public final class RejectsFile {
         }
         try writer.commit()
     }
-
-    public static func write(_ rejects: [Reject], to url: URL) throws {
-        try RejectsFile(url: url).commit(rejects)
-    }
 }

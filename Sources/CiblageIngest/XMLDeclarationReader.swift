@@ -196,12 +196,6 @@ public final class XMLDeclarationReader {
         return ""
     }
 
-    static func string(_ p: UnsafePointer<xmlChar>?) -> String {
-        guard let p else { return "" }
-        return String(cString: p)
-    }
-
-    static func string(_ p: UnsafeMutablePointer<xmlChar>) -> String { String(cString: p) }
 }
 
 /// An element's values, end to end in one buffer, with each column's range. A column's text

@@ -346,7 +346,7 @@ final class IngestorTests: XCTestCase {
     func testRejectsFileFollowsTheContract() throws {
         let report = try ingest(["equipements-ok.csv", "declarations-rejets.csv"])
         let url = folder.appendingPathComponent("rejets/rejets.csv")
-        try RejectsFile.write(report.rejects, to: url)
+        try RejectsFile(url: url).commit(report.rejects)
         let bytes = try Data(contentsOf: url)
         XCTAssertEqual(Array(bytes.prefix(3)), [0xEF, 0xBB, 0xBF])
         let text = String(decoding: bytes.dropFirst(3), as: UTF8.self)
