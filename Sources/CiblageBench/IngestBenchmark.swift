@@ -98,7 +98,8 @@ public struct IngestBenchmark {
             ours = min(ours, Self.seconds(since: start))
             if let xmllint, let schema {
                 let (wall, _, _, _) = try Self.runMeasured(
-                    URL(fileURLWithPath: xmllint), ["--stream", "--noout", "--schema", schema.path, merged.path])
+                    URL(fileURLWithPath: xmllint), ["--stream", "--noout", "--schema", schema.path, merged.path],
+                    quietErrors: true)
                 theirs = min(theirs, wall)
             }
         }
@@ -187,10 +188,13 @@ public struct IngestBenchmark {
 
     /// Runs a child process; returns wall seconds, peak resident KiB (getrusage of children),
     /// exit status and output.
-    static func runMeasured(_ executable: URL, _ arguments: [String]) throws -> (Double, Int, Int32, String) {
+    static func runMeasured(
+        _ executable: URL, _ arguments: [String], quietErrors: Bool = false
+    ) throws -> (Double, Int, Int32, String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if quietErrors { process.standardError = FileHandle.nullDevice }
         let pipe = Pipe()
         process.standardOutput = pipe
         let start = DispatchTime.now()
