@@ -43,6 +43,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Schemas")]),
+        // Indicators per equipment and exercice, peer groups and the risk score.
+        .target(name: "CiblageScoring", dependencies: ["CiblageModel", "CiblageStore"]),
         // Synthetic exports with ground truth, for demos, tests and benchmarks.
         .target(name: "CiblageGenerate", dependencies: ["CiblageModel"]),
         // Benchmarks run from the command line (never timed unit tests).
@@ -82,5 +84,7 @@ let package = Package(
             name: "CiblageIngestTests",
             dependencies: ["CiblageIngest", "CiblageStore", "CiblageGenerate", "CiblageModel"]),
         .testTarget(name: "CiblageGenerateTests", dependencies: ["CiblageGenerate", "CiblageModel"]),
+        .testTarget(
+            name: "CiblageScoringTests", dependencies: ["CiblageScoring", "CiblageModel", "CiblageStore", "CiblageIngest"]),
     ]
 )

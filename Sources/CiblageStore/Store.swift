@@ -42,12 +42,51 @@ public final class Store {
         migrator.registerMigration("v1-ingestion") { db in
             try db.execute(sql: Schema.v1)
         }
+        migrator.registerMigration("v2-indicateurs") { db in
+            try db.execute(sql: Schema.v2)
+        }
         return migrator
     }
 }
 
 /// The SQL of each schema version.
 enum Schema {
+    /// Indicators per equipment and exercice. Each row names the declaration it was computed
+    /// from (`source_nature`, `source_date_depot`), so its inputs can be read back.
+    static let v2 = """
+        CREATE TABLE indicateur (
+            exercice INTEGER NOT NULL,
+            equipement_id INTEGER NOT NULL REFERENCES equipement(id),
+            source_nature INTEGER,
+            source_date_depot INTEGER,
+            places INTEGER,
+            taux_facturation REAL,
+            bande_psu INTEGER,
+            taux_occupation REAL,
+            heures_par_place REAL,
+            variation_heures_par_place REAL,
+            cout_heure REAL,
+            cout_place REAL,
+            ecart_previsionnel_heures REAL,
+            ecart_previsionnel_charges REAL,
+            participation_horaire REAL,
+            variation_participation_horaire REAL,
+            enfants_par_place REAL,
+            etp_par_place REAL,
+            reel_manquant INTEGER NOT NULL,
+            jours_retard_reel INTEGER,
+            chiffres_ronds INTEGER NOT NULL,
+            chiffres_examines INTEGER NOT NULL,
+            dernier_controle INTEGER,
+            controles_passes INTEGER NOT NULL,
+            anomalies_passees INTEGER NOT NULL,
+            indus_passes REAL NOT NULL,
+            enjeu_euros REAL NOT NULL,
+            calcule_le TEXT NOT NULL,
+            PRIMARY KEY (exercice, equipement_id)
+        ) WITHOUT ROWID;
+        """
+
     /// Dates are stored as `yyyymmdd` integers, amounts in euros (REAL), hours in hours (REAL),
     /// declaration natures as 1 (prévisionnel), 2 (actualisé), 3 (réel).
     static let v1 = """

@@ -1,0 +1,186 @@
+import CiblageModel
+
+/// What the indicators of one equipment-exercice are computed from: plain values, so that every
+/// indicator can be checked by hand on a fixture.
+public struct IndicatorInputs: Sendable {
+    public var equipementId: Int64
+    public var exercice: Int
+    /// Places agréées of the registry, used where the declaration has no places.
+    public var placesAgreees: Int?
+    /// The current declaration of each nature (latest date de dépôt), for N and N-1.
+    public var current: [NatureDeclaration: DatedFigures]
+    public var previousYear: [NatureDeclaration: DatedFigures]
+    /// Caf funding (prestation + bonus, euros) declared for each exercice a control would cover.
+    public var fundingByExercice: [Int: Double]
+    /// Controls of the equipment dated before the scoring date, oldest first.
+    public var controls: [PastControl]
+
+    public init(
+        equipementId: Int64, exercice: Int, placesAgreees: Int?, current: [NatureDeclaration: DatedFigures],
+        previousYear: [NatureDeclaration: DatedFigures], fundingByExercice: [Int: Double], controls: [PastControl]
+    ) {
+        self.equipementId = equipementId
+        self.exercice = exercice
+        self.placesAgreees = placesAgreees
+        self.current = current
+        self.previousYear = previousYear
+        self.fundingByExercice = fundingByExercice
+        self.controls = controls
+    }
+}
+
+/// A declaration's figures with its date de dépôt.
+public struct DatedFigures: Hashable, Sendable {
+    public var dateDepot: CalendarDate
+    public var figures: DeclarationFigures
+
+    public init(dateDepot: CalendarDate, figures: DeclarationFigures) {
+        self.dateDepot = dateDepot
+        self.figures = figures
+    }
+}
+
+/// A control already done, as the history indicators see it.
+public struct PastControl: Hashable, Sendable {
+    public var date: CalendarDate
+    public var anomalie: Bool
+    /// Euros.
+    public var indu: Double
+
+    public init(date: CalendarDate, anomalie: Bool, indu: Double) {
+        self.date = date
+        self.anomalie = anomalie
+        self.indu = indu
+    }
+}
+
+/// The indicators of one equipment for one exercice. Ratios are plain ratios (1.12 = 112 %),
+/// amounts in euros, hours in hours. `nil` means the inputs needed are missing.
+public struct EquipmentIndicators: Hashable, Sendable {
+    public var equipementId: Int64
+    public var exercice: Int
+    /// The declaration the indicators come from: réel, else actualisé, else prévisionnel.
+    public var source: NatureDeclaration?
+    /// Date de dépôt of that declaration: with ``source`` it names the inputs in the store.
+    public var sourceDateDepot: CalendarDate?
+    /// Places used as denominator (declared, else agréées).
+    public var places: Int?
+    /// Hours billed / hours attended.
+    public var tauxFacturation: Double?
+    /// PSU band of the taux de facturation: 1 (≤ 107 %), 2 (≤ 117 %), 3 (> 117 %).
+    public var bandePSU: Int?
+    /// Hours attended / (places × opening hours).
+    public var tauxOccupation: Double?
+    /// Hours attended per place, hours.
+    public var heuresParPlace: Double?
+    /// Change of hours per place since N-1 (0.31 = +31 %), only when places did not change.
+    public var variationHeuresParPlace: Double?
+    /// Total costs per hour attended, euros.
+    public var coutHeure: Double?
+    /// Total costs per place, euros.
+    public var coutPlace: Double?
+    /// Réel / prévisionnel − 1 for hours attended and for total costs.
+    public var ecartPrevisionnelHeures: Double?
+    public var ecartPrevisionnelCharges: Double?
+    /// Family participations per billed hour, euros.
+    public var participationHoraire: Double?
+    /// Change of the family participation per billed hour since N-1.
+    public var variationParticipationHoraire: Double?
+    /// Children enrolled per place.
+    public var enfantsParPlace: Double?
+    /// Staff FTE per place.
+    public var etpParPlace: Double?
+    /// No réel declaration for the exercice.
+    public var reelManquant: Bool
+    /// Days the réel was filed after 31 March of N+1 (0 when on time, `nil` without réel).
+    public var joursRetardReel: Int?
+    /// Declared figures that are round thousands (hours and amounts), and how many were looked at.
+    public var chiffresRonds: Int
+    public var chiffresExamines: Int
+    /// Control history before the scoring date.
+    public var dernierControle: CalendarDate?
+    public var controlesPasses: Int
+    public var anomaliesPassees: Int
+    /// Indus found by past controls, euros.
+    public var indusPasses: Double
+    /// Caf funding (prestation + bonus) over the exercices a control would cover (N-2 to N), euros.
+    public var enjeuEuros: Double
+}
+
+/// Computes ``EquipmentIndicators`` from ``IndicatorInputs``.
+public enum IndicatorCalculator {
+    /// The PSU band limits of the taux de facturation (DOMAIN.md, reference.md).
+    public static let band1Limit = 1.07
+    public static let band2Limit = 1.17
+
+    public static func compute(_ input: IndicatorInputs) -> EquipmentIndicators {
+        let source = [NatureDeclaration.reel, .actualise, .previsionnel].first { input.current[$0] != nil }
+        let f = source.flatMap { input.current[$0]?.figures } ?? DeclarationFigures()
+        let places = f.places ?? input.placesAgreees
+        let placesD = places.flatMap { $0 > 0 ? Double($0) : nil }
+
+        var out = EquipmentIndicators(
+            equipementId: input.equipementId, exercice: input.exercice, source: source, places: places,
+            reelManquant: input.current[.reel] == nil, chiffresRonds: 0, chiffresExamines: 0, controlesPasses: 0,
+            anomaliesPassees: 0, indusPasses: 0, enjeuEuros: 0)
+
+        out.sourceDateDepot = source.flatMap { input.current[$0]?.dateDepot }
+        out.tauxFacturation = ratio(f.heuresFacturees, f.heuresRealisees)
+        out.bandePSU = out.tauxFacturation.map { $0 <= band1Limit ? 1 : ($0 <= band2Limit ? 2 : 3) }
+        if let placesD, let ouverture = f.heuresOuverture, ouverture > 0, let realisees = f.heuresRealisees {
+            out.tauxOccupation = realisees / (placesD * ouverture)
+        }
+        out.heuresParPlace = placesD.flatMap { p in f.heuresRealisees.map { $0 / p } }
+        out.coutHeure = ratio(f.totalCharges, f.heuresRealisees)
+        out.coutPlace = placesD.flatMap { p in f.totalCharges.map { $0 / p } }
+        out.participationHoraire = ratio(f.participationsFamilles, f.heuresFacturees)
+        out.enfantsParPlace = placesD.flatMap { p in f.nbEnfants.map { Double($0) / p } }
+        out.etpParPlace = placesD.flatMap { p in f.etp.map { $0 / p } }
+
+        // Forecast against actual: only when the réel is there.
+        if let reel = input.current[.reel]?.figures, let prev = input.current[.previsionnel]?.figures {
+            out.ecartPrevisionnelHeures = change(reel.heuresRealisees, from: prev.heuresRealisees)
+            out.ecartPrevisionnelCharges = change(reel.totalCharges, from: prev.totalCharges)
+        }
+
+        // Year on year, on the same kind of declaration.
+        let lastSource = [NatureDeclaration.reel, .actualise, .previsionnel].first { input.previousYear[$0] != nil }
+        if let lastSource, let last = input.previousYear[lastSource]?.figures {
+            let lastPlaces = last.places ?? input.placesAgreees
+            if let places, let lastPlaces, places == lastPlaces, places > 0 {
+                out.variationHeuresParPlace = change(f.heuresRealisees, from: last.heuresRealisees)
+            }
+            out.variationParticipationHoraire = change(
+                out.participationHoraire, from: ratio(last.participationsFamilles, last.heuresFacturees))
+        }
+
+        if let reel = input.current[.reel] {
+            let deadline = CalendarDate(year: input.exercice + 1, month: 3, day: 31)!
+            out.joursRetardReel = max(0, reel.dateDepot.dayNumber - deadline.dayNumber)
+        }
+
+        let examined = [
+            f.heuresRealisees, f.heuresFacturees, f.totalCharges, f.chargesPersonnel, f.participationsFamilles,
+            f.prestationCaf, f.subventionsCollectivites,
+        ].compactMap { $0 }.filter { $0 >= 1000 }
+        out.chiffresExamines = examined.count
+        out.chiffresRonds = examined.filter { $0.truncatingRemainder(dividingBy: 1000) == 0 }.count
+
+        out.controlesPasses = input.controls.count
+        out.dernierControle = input.controls.map(\.date).max()
+        out.anomaliesPassees = input.controls.filter(\.anomalie).count
+        out.indusPasses = input.controls.reduce(0) { $0 + $1.indu }
+        out.enjeuEuros = ((input.exercice - 2)...input.exercice).reduce(0) { $0 + (input.fundingByExercice[$1] ?? 0) }
+        return out
+    }
+
+    static func ratio(_ a: Double?, _ b: Double?) -> Double? {
+        guard let a, let b, b > 0 else { return nil }
+        return a / b
+    }
+
+    static func change(_ value: Double?, from base: Double?) -> Double? {
+        guard let value, let base, base > 0 else { return nil }
+        return value / base - 1
+    }
+}
