@@ -50,7 +50,7 @@ let package = Package(
         // Benchmarks run from the command line (never timed unit tests).
         .target(
             name: "CiblageBench",
-            dependencies: ["CiblageIngest", "CiblageGenerate", "CiblageStore", "CiblageModel"]),
+            dependencies: ["CiblageIngest", "CiblageGenerate", "CiblageStore", "CiblageModel", "CiblageScoring"]),
 
         // What every command line shares: exit codes, logging setup.
         .target(

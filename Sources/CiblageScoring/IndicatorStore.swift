@@ -36,8 +36,11 @@ public enum IndicatorStore {
                     heures_ouverture, heures_realisees, heures_facturees, total_charges, charges_personnel,
                     total_produits, participations_familles, prestation_caf, bonus_caf,
                     subventions_collectivites, etp
-                FROM declaration_courante WHERE exercice BETWEEN ? AND ?
+                FROM declaration WHERE exercice BETWEEN ? AND ?
+                ORDER BY exercice, equipement_id, nature, date_depot
                 """, arguments: [exercice - 2, exercice])
+        // One ordered scan of the primary key: for each nature the latest date de dépôt comes last
+        // and overwrites the earlier ones (the `declaration_courante` view, without its subquery).
         while let row = try declarations.next() {
             let id: Int64 = row[0]
             guard inputs[id] != nil, let nature = NatureDeclaration(rawValue: row[2]),
@@ -62,9 +65,10 @@ public enum IndicatorStore {
             let dated = DatedFigures(dateDepot: date, figures: f)
             if year == exercice { inputs[id]!.current[nature] = dated }
             if year == exercice - 1 { inputs[id]!.previousYear[nature] = dated }
-            // Funding of a year: from its most advanced declaration (réel, else actualisé, else prévisionnel).
+            // Funding of a year: from its most advanced declaration (réel, else actualisé, else
+            // prévisionnel), the latest filed of that nature.
             let amount = (f.prestationCaf ?? 0) + (f.bonusCaf ?? 0)
-            if let known = funding[id]?[year], known.0.rawValue >= nature.rawValue { continue }
+            if let known = funding[id]?[year], known.0.rawValue > nature.rawValue { continue }
             funding[id, default: [:]][year] = (nature, amount)
         }
         for (id, years) in funding { inputs[id]?.fundingByExercice = years.mapValues(\.1) }

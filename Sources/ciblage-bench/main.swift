@@ -14,7 +14,7 @@ struct BenchCommand: ParsableCommand {
             compare le fichier des rejets à la vérité terrain. Code de sortie 1 si une cible n'est pas atteinte.
             """)
 
-    @Argument(help: "Le banc à lancer : ingestion.")
+    @Argument(help: "Le banc à lancer : ingestion, ou indicateurs (sur le store laissé par le banc ingestion).")
     var banc: String = "ingestion"
 
     @Option(help: "Nombre d'équipements du jeu généré.")
@@ -30,7 +30,9 @@ struct BenchCommand: ParsableCommand {
     var dossier: String = ".build/bench"
 
     func validate() throws {
-        guard banc == "ingestion" else { throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion)") }
+        guard ["ingestion", "indicateurs"].contains(banc) else {
+            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, indicateurs)")
+        }
     }
 
     func run() throws {
@@ -41,6 +43,14 @@ struct BenchCommand: ParsableCommand {
         }
         let folder = URL(fileURLWithPath: dossier)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        if banc == "indicateurs" {
+            let measures = try IndicatorsBenchmark(
+                storePath: folder.appendingPathComponent("bench.sqlite").path, exercice: 2024
+            ).run(log: log)
+            for measure in measures { print(measure.line) }
+            return
+        }
         let measures = try IngestBenchmark(
             equipements: equipements, seed: graine, workDirectory: folder, ingestExecutable: executable,
             runs: max(1, repetitions)).run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
