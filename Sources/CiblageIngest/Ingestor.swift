@@ -296,6 +296,11 @@ public final class Ingestor {
 
     /// Starts parsing `url` (CSV declarations) on its own thread, unless its content is already
     /// in the store (or is the file being committed, read through the same transaction).
+    ///
+    /// Called last before the current file commits, so its equipment index may hold rows of a
+    /// registry file not yet committed. That is safe: a file refused whole throws before this
+    /// point, and a commit that fails throws out of ``ingest(_:)``, whose `defer` cancels the
+    /// prefetched parse before anything of it is stored.
     private func prefetch(_ url: URL, _ db: Database) throws {
         guard let fingerprint = try? FileFingerprint.compute(url) else { return }
         let known = try Bool.fetchOne(db, sql: "SELECT 1 FROM fichier WHERE sha256 = ?", arguments: [fingerprint.sha256]) ?? false
