@@ -355,42 +355,43 @@ public final class Ingestor {
         _ url: URL, _ encoding: TextEncoding, db: Database, fileId: Int64, _ rejects: inout RejectCollector
     ) throws -> Counts {
         let parser = EquipementRowParser(referentiel: referentiel)
-        var sink = TableSink(
-            columns: ExportColumns.equipements, encoding: encoding, rejects: rejects,
-            handler: CollectingHandler { (reader) throws(RowReject) in try parser.parse(reader) })
-        let t0 = Date()
-        try CSVReader(url: url).read(into: &sink)
-        try sink.finish()
-        logger.debug("\(url.lastPathComponent) : lecture et contrôles en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
-        var collector = sink.rejects
-        let kept = Self.resolveDuplicates(sink.handler.rows, key: \Equipement.numeroDossier, &collector)
-        logger.debug("\(url.lastPathComponent) : doublons en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
-        defer { logger.debug("\(url.lastPathComponent) : stockage en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s") }
+        let rows = try readKeyed(
+            url, encoding, ExportColumns.equipements, key: \Equipement.numeroDossier, &rejects
+        ) { (reader) throws(RowReject) in try parser.parse(reader) }
         let writer = try EquipementWriter(db: db, fileId: fileId)
-        for row in kept { try writer.upsert(row.value, line: row.line) }
-        rejects = collector
-        return Counts(
-            read: sink.read, stored: kept.count, ignored: sink.handler.rows.count - kept.count - collector.conflictCount,
-            corrections: try writer.corrections())
+        for row in rows.kept { try writer.upsert(row.value, line: row.line) }
+        return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: try writer.corrections())
     }
 
     private func ingestControles(
         _ url: URL, _ encoding: TextEncoding, db: Database, fileId: Int64, _ rejects: inout RejectCollector
     ) throws -> Counts {
         let parser = ControleRowParser(equipements: try equipementIds(db), referentiel: referentiel)
-        var sink = TableSink(
-            columns: ExportColumns.controles, encoding: encoding, rejects: rejects,
-            handler: CollectingHandler { (reader) throws(RowReject) in try parser.parse(reader) })
+        let rows = try readKeyed(
+            url, encoding, ExportColumns.controles, key: \ParsedControle.controle.idControle, &rejects
+        ) { (reader) throws(RowReject) in try parser.parse(reader) }
+        let writer = try ControleWriter(db: db, fileId: fileId)
+        for row in rows.kept { try writer.upsert(row.value.controle, equipementId: row.value.equipementId, line: row.line) }
+        return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: writer.corrections)
+    }
+
+    /// Reads a whole file of a small kind (registry, controls) and resolves its duplicate keys
+    /// before anything is written: returns the rows to store, the records read and the identical
+    /// duplicates left out.
+    private func readKeyed<Value: Hashable>(
+        _ url: URL, _ encoding: TextEncoding, _ columns: [ColumnSpec], key: KeyPath<Value, String>,
+        _ rejects: inout RejectCollector,
+        parse: @escaping (FieldReader<CSVFieldSource>) throws(RowReject) -> Value
+    ) throws -> (kept: [CollectedRow<Value>], read: Int, ignored: Int) {
+        let t0 = Date()
+        var sink = TableSink(columns: columns, encoding: encoding, rejects: rejects, handler: CollectingHandler(parse))
         try CSVReader(url: url).read(into: &sink)
         try sink.finish()
+        logger.debug("\(url.lastPathComponent) : lecture et contrôles en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
         var collector = sink.rejects
-        let kept = Self.resolveDuplicates(sink.handler.rows, key: \ParsedControle.controle.idControle, &collector)
-        let writer = try ControleWriter(db: db, fileId: fileId)
-        for row in kept { try writer.upsert(row.value.controle, equipementId: row.value.equipementId, line: row.line) }
+        let kept = Self.resolveDuplicates(sink.handler.rows, key: key, &collector)
         rejects = collector
-        return Counts(
-            read: sink.read, stored: kept.count, ignored: sink.handler.rows.count - kept.count - collector.conflictCount,
-            corrections: writer.corrections)
+        return (kept, sink.read, sink.handler.rows.count - kept.count - collector.conflictCount)
     }
 
     /// Keeps one row per key: a key repeated with identical values is kept once; a key repeated
