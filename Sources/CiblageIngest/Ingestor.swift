@@ -390,6 +390,7 @@ public final class Ingestor {
         logger.debug("\(url.lastPathComponent) : lecture et contrôles en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
         var collector = sink.rejects
         let kept = Self.resolveDuplicates(sink.handler.rows, key: key, &collector)
+        if !collector.pendingContent.isEmpty { try fillCSVContent(url, encoding, &collector) }
         rejects = collector
         return (kept, sink.read, sink.handler.rows.count - kept.count - collector.conflictCount)
     }
@@ -416,7 +417,7 @@ public final class Ingestor {
                 rejects.add(
                     line: row.line, field: "",
                     reason: "conflit : même clé « \(row.value[keyPath: key]) » qu'à la ligne \(others), avec des valeurs différentes",
-                    content: row.raw)
+                    content: nil)
                 rejects.conflictCount += 1
             }
         }

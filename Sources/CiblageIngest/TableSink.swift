@@ -123,11 +123,11 @@ struct TableSink<Handler: RowHandler>: CSVRecordSink {
 }
 
 /// A row kept in memory until the whole file is read (registry and controls: small files whose
-/// duplicate keys are resolved after reading).
+/// duplicate keys are resolved after reading). Its raw text is fetched again only if a key
+/// conflict rejects it.
 struct CollectedRow<Value> {
     var line: Int
     var value: Value
-    var raw: String
 }
 
 struct CollectingHandler<Value>: RowHandler {
@@ -140,7 +140,7 @@ struct CollectingHandler<Value>: RowHandler {
         _ reader: FieldReader<CSVFieldSource>, line: Int, _ rejects: inout RejectCollector, raw: () -> String
     ) throws {
         do {
-            rows.append(CollectedRow(line: line, value: try parse(reader), raw: raw()))
+            rows.append(CollectedRow(line: line, value: try parse(reader)))
         } catch {
             rejects.add(line: line, field: error.field, reason: error.reason, content: raw())
         }
