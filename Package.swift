@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "ciblage-ingest", targets: ["ciblage-ingest"]),
         .executable(name: "ciblage-generate", targets: ["ciblage-generate"]),
         .executable(name: "ciblage-bench", targets: ["ciblage-bench"]),
+        .executable(name: "ciblage-score", targets: ["ciblage-score"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -44,7 +45,7 @@ let package = Package(
             ],
             resources: [.copy("Schemas")]),
         // Indicators per equipment and exercice, peer groups and the risk score.
-        .target(name: "CiblageScoring", dependencies: ["CiblageModel", "CiblageStore"]),
+        .target(name: "CiblageScoring", dependencies: ["CiblageModel", "CiblageStore", "CiblageReports"]),
         // Synthetic exports with ground truth, for demos, tests and benchmarks.
         .target(name: "CiblageGenerate", dependencies: ["CiblageModel"]),
         // Benchmarks run from the command line (never timed unit tests).
@@ -74,6 +75,12 @@ let package = Package(
                 "CiblageGenerate", "CiblageCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
+            name: "ciblage-score",
+            dependencies: [
+                "CiblageScoring", "CiblageStore", "CiblageModel", "CiblageCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
             name: "ciblage-bench",
             dependencies: [
                 "CiblageBench", "CiblageCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -85,6 +92,7 @@ let package = Package(
             dependencies: ["CiblageIngest", "CiblageStore", "CiblageGenerate", "CiblageModel"]),
         .testTarget(name: "CiblageGenerateTests", dependencies: ["CiblageGenerate", "CiblageModel"]),
         .testTarget(
-            name: "CiblageScoringTests", dependencies: ["CiblageScoring", "CiblageModel", "CiblageStore", "CiblageIngest"]),
+            name: "CiblageScoringTests",
+            dependencies: ["CiblageScoring", "CiblageModel", "CiblageStore", "CiblageIngest", "CiblageGenerate"]),
     ]
 )

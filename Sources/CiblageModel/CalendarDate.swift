@@ -20,6 +20,14 @@ public struct CalendarDate: Hashable, Comparable, Sendable, Codable {
         self.init(year: yyyymmdd / 10000, month: (yyyymmdd / 100) % 100, day: yyyymmdd % 100)
     }
 
+    /// From `dd/mm/yyyy` as a person types it on a command line (`nil` when it is not one).
+    public init?(french text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[2].count == 4, let d = Int(parts[0]), let m = Int(parts[1]), let y = Int(parts[2])
+        else { return nil }
+        self.init(year: y, month: m, day: d)
+    }
+
     /// The stored form, `yyyymmdd`.
     public var yyyymmdd: Int { year * 10000 + month * 100 + day }
 

@@ -98,3 +98,31 @@ public enum FrenchFormat {
     /// `dd/mm/yyyy`.
     public static func date(_ value: CalendarDate?) -> String { value?.french ?? "" }
 }
+
+extension FrenchFormat {
+    /// A number for reading in a sentence: thousands grouped by a space, decimal comma,
+    /// exactly `fractionDigits` digits: `12 400`, `0,95`.
+    public static func readable(_ value: Double, fractionDigits: Int = 0) -> String {
+        let text = String(format: "%.\(fractionDigits)f", abs(value))
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        var integer = String(parts[0])
+        var grouped = ""
+        while integer.count > 3 {
+            grouped = " " + integer.suffix(3) + grouped
+            integer.removeLast(3)
+        }
+        grouped = integer + grouped
+        let sign = value < 0 && text.contains(where: { $0 != "0" && $0 != "." }) ? "−" : ""
+        return sign + grouped + (parts.count > 1 ? "," + parts[1] : "")
+    }
+
+    /// A ratio as a percentage for reading: `124 %`; with `signed`, `+31 %` or `−30 %`.
+    public static func percent(_ ratio: Double, signed: Bool = false) -> String {
+        let value = (ratio * 100).rounded()
+        let text = readable(value)
+        return (signed && value > 0 ? "+" : "") + text + " %"
+    }
+
+    /// Euros for reading: `12 400 €`.
+    public static func euros(_ value: Double) -> String { readable(value.rounded()) + " €" }
+}

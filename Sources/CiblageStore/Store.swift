@@ -45,12 +45,47 @@ public final class Store {
         migrator.registerMigration("v2-indicateurs") { db in
             try db.execute(sql: Schema.v2)
         }
+        migrator.registerMigration("v3-score") { db in
+            try db.execute(sql: Schema.v3)
+        }
         return migrator
     }
 }
 
 /// The SQL of each schema version.
 enum Schema {
+    /// Risk scores per equipment and exercice, and the model each was computed with.
+    /// `modele_score.parametres` is the model as JSON (features, standardisation, coefficients,
+    /// training counts); `score.contributions` holds each feature's contribution to the
+    /// log-odds, in thousandths, comma-separated in the model's feature order.
+    static let v3 = """
+        CREATE TABLE modele_score (
+            id INTEGER PRIMARY KEY,
+            exercice INTEGER NOT NULL,
+            version TEXT NOT NULL,
+            nature_modele TEXT NOT NULL,
+            date_reference INTEGER NOT NULL,
+            cible TEXT NOT NULL,
+            n_controles INTEGER NOT NULL,
+            n_positifs INTEGER NOT NULL,
+            n_aleatoires INTEGER NOT NULL,
+            parametres TEXT NOT NULL,
+            cree_le TEXT NOT NULL
+        );
+        CREATE TABLE score (
+            exercice INTEGER NOT NULL,
+            equipement_id INTEGER NOT NULL REFERENCES equipement(id),
+            modele_id INTEGER NOT NULL REFERENCES modele_score(id),
+            rang INTEGER NOT NULL,
+            score REAL NOT NULL,
+            enjeu_euros REAL NOT NULL,
+            priorite REAL NOT NULL,
+            motifs TEXT NOT NULL,
+            contributions TEXT NOT NULL,
+            PRIMARY KEY (exercice, equipement_id)
+        ) WITHOUT ROWID;
+        """
+
     /// Indicators per equipment and exercice. Each row names the declaration it was computed
     /// from (`source_nature`, `source_date_depot`), so its inputs can be read back.
     static let v2 = """

@@ -163,7 +163,7 @@ final class IndicatorStoreTests: XCTestCase {
         XCTAssertEqual(first.tauxFacturation!, 1.112765812, accuracy: 1e-9)
         XCTAssertEqual(first.ecartPrevisionnelCharges!, 531_870.12 / 1_520_000 - 1, accuracy: 1e-12)
         XCTAssertEqual(first.joursRetardReel, 0)
-        XCTAssertEqual(first.controlesPasses, 2, "C-2023-001 and C-2023-013, both before 1 April 2025")
+        XCTAssertEqual(first.controlesPasses, 2, "C-2023-001 and C-2023-013, both before 1 January 2025")
         XCTAssertEqual(first.indusPasses, 12400.5)
         XCTAssertEqual(first.enjeuEuros, 251_002 + 61200)
         // The RPE has a réel with no hours: no hourly indicator, but a stake.

@@ -1,0 +1,54 @@
+import Foundation
+
+/// The first-two digits test (Benford's law) over a set of declared amounts, with the mean
+/// absolute deviation (MAD) and Nigrini's conformity thresholds for first-two digits.
+public struct FirstTwoDigitsTest: Sendable {
+    /// Counts of first-two digits 10…99 (index 0 is 10).
+    public private(set) var counts = [Int](repeating: 0, count: 90)
+    public private(set) var total = 0
+
+    /// Fewer amounts than this and the test says nothing: the MAD of a small sample is large by
+    /// chance alone (Nigrini advises a thousand or more; 300 keeps the medium-sized managers).
+    public static let minimumCount = 300
+
+    /// Benford's expected share of first-two digits `d` (10…99): log10(1 + 1/d).
+    public static func expectedShare(_ d: Int) -> Double { log10(1 + 1 / Double(d)) }
+
+    public init() {}
+
+    /// Adds an amount: values below 10 have no first-two digits and are left out.
+    public mutating func add(_ value: Double) {
+        var v = abs(value)
+        guard v >= 10, v.isFinite else { return }
+        while v >= 100 { v /= 10 }
+        // The relative nudge keeps 12.0 from reading as 11.999… after the divisions.
+        let d = min(99, max(10, Int(v * (1 + 1e-12))))
+        counts[d - 10] += 1
+        total += 1
+    }
+
+    /// Mean over the 90 first-two digits of |observed share − expected share|; `nil` below
+    /// ``minimumCount`` amounts.
+    public var mad: Double? {
+        guard total >= Self.minimumCount else { return nil }
+        let n = Double(total)
+        var sum = 0.0
+        for d in 10...99 { sum += abs(Double(counts[d - 10]) / n - Self.expectedShare(d)) }
+        return sum / 90
+    }
+
+    /// Nigrini's conformity levels for the first-two digits test.
+    public enum Conformity: String, Sendable {
+        case close = "conformité étroite"
+        case acceptable = "conformité acceptable"
+        case marginal = "conformité marginale"
+        case nonconformity = "non conforme"
+
+        /// Upper limits of MAD: 0.0012, 0.0018, 0.0022 (Nigrini, *Benford's Law*, 2012).
+        public init(mad: Double) {
+            self = mad <= 0.0012 ? .close : mad <= 0.0018 ? .acceptable : mad <= 0.0022 ? .marginal : .nonconformity
+        }
+    }
+
+    public var conformity: Conformity? { mad.map(Conformity.init(mad:)) }
+}

@@ -1,0 +1,228 @@
+import CiblageModel
+import Foundation
+
+/// The signals the score combines, one value per equipment and exercice. Each is a plain,
+/// explainable transform of an indicator; the model sees them standardised.
+public enum Feature: Int, CaseIterable, Sendable {
+    /// Taux de facturation above the first PSU band: max(0, taux − 1.07), a ratio.
+    case tauxFacturation
+    /// Taux d'occupation against the peer group, robust z-score (scaled MADs from the median).
+    case occupation
+    /// Change of hours per place since N-1 with places stable, ratio clipped to ±1.
+    case variationHeuresParPlace
+    /// Cost per hour attended against the peer group, robust z-score.
+    case coutHeure
+    /// Cost per place against the peer group, robust z-score.
+    case coutPlace
+    /// Réel / prévisionnel − 1 of hours attended, clipped to ±1.
+    case ecartHeures
+    /// Réel / prévisionnel − 1 of total costs, clipped to ±1.
+    case ecartCharges
+    /// Family participation per billed hour against the peer group, robust z-score.
+    case participation
+    /// Change of the family participation per billed hour since N-1, clipped to ±1.
+    case variationParticipation
+    /// Children enrolled per place against the peer group, robust z-score.
+    case enfantsParPlace
+    /// Staff FTE per place against the peer group, robust z-score.
+    case etpParPlace
+    /// Months the réel was filed late (0–12).
+    case retardReel
+    /// 1 when no réel was filed.
+    case reelManquant
+    /// Share of the declared figures that are round thousands (0–1).
+    case chiffresRonds
+    /// MAD of the manager's first-two digits test (× 1000), when it has enough amounts.
+    case testChiffres
+    /// Past controls that found an anomaly (0–3).
+    case anomaliesPassees
+    /// Indus of past controls, log(1 + indus / 1000 €).
+    case indusPasses
+    /// 1 when never controlled.
+    case jamaisControle
+    /// Years since the last control (8 when never controlled).
+    case anneesDepuisControle
+    /// Anomaly rate of the controls of the manager's other equipments, shrunk towards the
+    /// overall rate (3 controls' worth of prior).
+    case tauxGestionnaire
+    /// Caf funding at stake, log(1 + euros / 1000).
+    case enjeu
+    /// 1 for natures with hourly activity (PSU-style declarations).
+    case activiteHoraire
+
+    /// The name stored with the model's coefficients.
+    public var code: String {
+        switch self {
+        case .tauxFacturation: "taux_facturation"
+        case .occupation: "occupation_pairs"
+        case .variationHeuresParPlace: "variation_heures_par_place"
+        case .coutHeure: "cout_heure_pairs"
+        case .coutPlace: "cout_place_pairs"
+        case .ecartHeures: "ecart_previsionnel_heures"
+        case .ecartCharges: "ecart_previsionnel_charges"
+        case .participation: "participation_horaire_pairs"
+        case .variationParticipation: "variation_participation_horaire"
+        case .enfantsParPlace: "enfants_par_place_pairs"
+        case .etpParPlace: "etp_par_place_pairs"
+        case .retardReel: "retard_reel_mois"
+        case .reelManquant: "reel_manquant"
+        case .chiffresRonds: "part_chiffres_ronds"
+        case .testChiffres: "mad_deux_premiers_chiffres"
+        case .anomaliesPassees: "anomalies_passees"
+        case .indusPasses: "indus_passes_log"
+        case .jamaisControle: "jamais_controle"
+        case .anneesDepuisControle: "annees_depuis_controle"
+        case .tauxGestionnaire: "taux_anomalie_gestionnaire"
+        case .enjeu: "enjeu_log"
+        case .activiteHoraire: "activite_horaire"
+        }
+    }
+}
+
+/// Peer statistics of one exercice for the indicators compared with peers.
+public struct PeerTable: Sendable {
+    public let occupation, coutHeure, coutPlace, participation, enfantsParPlace, etpParPlace: PeerGroups
+
+    /// `cells`: nature code and size band code of each equipment, in the order of `indicators`.
+    public init(_ indicators: [EquipmentIndicators], cells: [(nature: String, band: String?)]) {
+        func groups(_ value: (EquipmentIndicators) -> Double?) -> PeerGroups {
+            PeerGroups(zip(indicators, cells).compactMap { i, c in value(i).map { (c.nature, c.band, $0) } })
+        }
+        occupation = groups(\.tauxOccupation)
+        coutHeure = groups(\.coutHeure)
+        coutPlace = groups(\.coutPlace)
+        participation = groups(\.participationHoraire)
+        enfantsParPlace = groups(\.enfantsParPlace)
+        etpParPlace = groups(\.etpParPlace)
+    }
+}
+
+/// An equipment's feature values with what its reasons quote.
+public struct FeatureRow: Sendable {
+    public var profile: EquipmentProfile
+    public var indicators: EquipmentIndicators
+    /// One value per ``Feature`` (its `rawValue`), `nil` when the inputs are missing.
+    public var values: [Double?]
+    /// Peer medians quoted by the reasons, by feature.
+    public var peerMedians: [Feature: Double]
+    /// The manager's first-two digits MAD and the number of amounts it was computed on.
+    public var digitMAD: Double?
+    public var digitCount: Int
+    /// Controls and anomalies of the manager's other equipments before the scoring date.
+    public var managerControls: Int
+    public var managerAnomalies: Int
+    /// The latest past control with an anomaly: the year it took place and its indu (euros).
+    public var lastAnomaly: (year: Int, indu: Double)?
+}
+
+/// Builds the ``FeatureRow``s of one exercice.
+public struct FeatureBuilder {
+    public let exercice: Int
+    public let referentiel: Referentiel
+    private let peers: PeerTable
+    private let indicators: [Int64: EquipmentIndicators]
+    private let digits: [String: FirstTwoDigitsTest]
+    /// Per SIREN: controls and anomalies before the scoring date.
+    private let managerHistory: [String: (controls: Int, anomalies: Int)]
+    private let overallRate: Double
+    private let history: [Int64: [StoredControl]]
+
+    /// `inputs`: every active equipment of the exercice (peers and managers are computed over
+    /// all of them); `controls`: the controls known at the scoring date.
+    public init(
+        exercice: Int, inputs: [IndicatorInputs], profiles: [Int64: EquipmentProfile], controls: [StoredControl],
+        referentiel: Referentiel
+    ) {
+        self.exercice = exercice
+        self.referentiel = referentiel
+        let computed = inputs.map(IndicatorCalculator.compute)
+        var byId: [Int64: EquipmentIndicators] = [:]
+        var cells: [(nature: String, band: String?)] = []
+        var digits: [String: FirstTwoDigitsTest] = [:]
+        for (input, indicator) in zip(inputs, computed) {
+            byId[indicator.equipementId] = indicator
+            let profile = profiles[indicator.equipementId]
+            let nature = profile?.nature ?? ""
+            cells.append((nature, indicator.places.flatMap { referentiel.sizeBand(places: $0)?.code }))
+            if let profile, let source = indicator.source, let f = input.current[source]?.figures {
+                for amount in [
+                    f.heuresRealisees, f.heuresFacturees, f.totalCharges, f.chargesPersonnel, f.totalProduits,
+                    f.participationsFamilles, f.prestationCaf, f.subventionsCollectivites,
+                ] {
+                    if let amount { digits[profile.sirenGestionnaire, default: FirstTwoDigitsTest()].add(amount) }
+                }
+            }
+        }
+        indicators = byId
+        peers = PeerTable(computed, cells: cells)
+        self.digits = digits
+
+        var managerHistory: [String: (controls: Int, anomalies: Int)] = [:]
+        var history: [Int64: [StoredControl]] = [:]
+        for c in controls {
+            history[c.equipementId, default: []].append(c)
+            guard let siren = profiles[c.equipementId]?.sirenGestionnaire else { continue }
+            managerHistory[siren, default: (0, 0)].controls += 1
+            if c.anomalie { managerHistory[siren, default: (0, 0)].anomalies += 1 }
+        }
+        self.managerHistory = managerHistory
+        self.history = history
+        overallRate = controls.isEmpty ? 0.3 : Double(controls.filter(\.anomalie).count) / Double(controls.count)
+    }
+
+    /// Prior weight, in controls, of the overall rate in the manager's shrunk anomaly rate.
+    public static let managerPriorControls = 3.0
+
+    /// The features of one equipment, `nil` when it was not active during the exercice.
+    public func row(_ profile: EquipmentProfile) -> FeatureRow? {
+        guard let i = indicators[profile.id] else { return nil }
+        let hourly = referentiel.natures[profile.nature]?.activiteHoraire ?? false
+        let band = i.places.flatMap { referentiel.sizeBand(places: $0)?.code }
+        var values = [Double?](repeating: nil, count: Feature.allCases.count)
+        var medians: [Feature: Double] = [:]
+        func set(_ f: Feature, _ v: Double?) { values[f.rawValue] = v.flatMap { $0.isFinite ? $0 : nil } }
+        func peer(_ f: Feature, _ groups: PeerGroups, _ value: Double?) {
+            guard let value, let stats = groups.stats(nature: profile.nature, band: band)?.stats else { return }
+            medians[f] = stats.median
+            set(f, stats.robustZ(value).map { clip($0, 5) } ?? 0)
+        }
+        if hourly {
+            set(.tauxFacturation, i.tauxFacturation.map { max(0, $0 - IndicatorCalculator.band1Limit) })
+            peer(.occupation, peers.occupation, i.tauxOccupation)
+            set(.variationHeuresParPlace, i.variationHeuresParPlace.map { clip($0, 1) })
+            peer(.coutHeure, peers.coutHeure, i.coutHeure)
+            set(.ecartHeures, i.ecartPrevisionnelHeures.map { clip($0, 1) })
+            peer(.participation, peers.participation, i.participationHoraire)
+            set(.variationParticipation, i.variationParticipationHoraire.map { clip($0, 1) })
+            peer(.enfantsParPlace, peers.enfantsParPlace, i.enfantsParPlace)
+        }
+        peer(.coutPlace, peers.coutPlace, i.coutPlace)
+        peer(.etpParPlace, peers.etpParPlace, i.etpParPlace)
+        set(.ecartCharges, i.ecartPrevisionnelCharges.map { clip($0, 1) })
+        set(.retardReel, i.joursRetardReel.map { min(12, Double($0) / 30) } ?? (i.reelManquant ? 12 : nil))
+        set(.reelManquant, i.reelManquant ? 1 : 0)
+        set(.chiffresRonds, i.chiffresExamines > 0 ? Double(i.chiffresRonds) / Double(i.chiffresExamines) : 0)
+        let test = digits[profile.sirenGestionnaire]
+        set(.testChiffres, test?.mad.map { $0 * 1000 })
+        set(.anomaliesPassees, Double(min(3, i.anomaliesPassees)))
+        set(.indusPasses, log1p(i.indusPasses / 1000))
+        set(.jamaisControle, i.controlesPasses == 0 ? 1 : 0)
+        let lastYear = i.dernierControle.map { Double(exercice + 1 - $0.year) } ?? 8
+        set(.anneesDepuisControle, min(8, max(0, lastYear)))
+        let manager = managerHistory[profile.sirenGestionnaire] ?? (0, 0)
+        let otherControls = manager.controls - i.controlesPasses
+        let otherAnomalies = manager.anomalies - i.anomaliesPassees
+        let k = Self.managerPriorControls
+        set(.tauxGestionnaire, (Double(otherAnomalies) + k * overallRate) / (Double(otherControls) + k))
+        set(.enjeu, log1p(i.enjeuEuros / 1000))
+        set(.activiteHoraire, hourly ? 1 : 0)
+
+        let last = history[profile.id]?.last(where: \.anomalie)
+        return FeatureRow(
+            profile: profile, indicators: i, values: values, peerMedians: medians, digitMAD: test?.mad,
+            digitCount: test?.total ?? 0, managerControls: otherControls, managerAnomalies: otherAnomalies,
+            lastAnomaly: last.map { (year: $0.date.year, indu: $0.indu) })
+    }
+
+    func clip(_ v: Double, _ limit: Double) -> Double { min(limit, max(-limit, v)) }
+}

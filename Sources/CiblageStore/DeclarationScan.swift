@@ -1,0 +1,61 @@
+import CiblageModel
+import GRDB
+import GRDBSQLite
+
+/// One stored declaration, as the stages that read figures see it.
+public struct StoredDeclaration: Sendable {
+    public var exercice: Int
+    public var equipementId: Int64
+    public var nature: NatureDeclaration
+    public var dateDepot: CalendarDate
+    public var figures: DeclarationFigures
+}
+
+extension Store {
+    /// Calls `body` with every declaration of `exercices`, in key order: by exercice, then
+    /// equipment, then nature, then date de dépôt. For one equipment, exercice and nature the
+    /// latest filed comes last, so a reader that keeps the last one keeps the current declaration
+    /// (what the `declaration_courante` view gives, without its subquery).
+    ///
+    /// Reads columns straight from SQLite's statement: on a national store this is the
+    /// stages' largest read (about a million rows), and GRDB's `Row` costs twice as much per row.
+    public static func scanDeclarations(
+        _ db: Database, exercices: ClosedRange<Int>, _ body: (StoredDeclaration) throws -> Void
+    ) throws {
+        let statement = try RawStatement(
+            db,
+            sql: """
+                SELECT exercice, equipement_id, nature, date_depot, places, jours_ouverture, nb_enfants,
+                    heures_ouverture, heures_realisees, heures_facturees, total_charges, charges_personnel,
+                    total_produits, participations_familles, prestation_caf, bonus_caf,
+                    subventions_collectivites, etp
+                FROM declaration WHERE exercice BETWEEN ? AND ?
+                ORDER BY exercice, equipement_id, nature, date_depot
+                """)
+        statement.bind(1, exercices.lowerBound)
+        statement.bind(2, exercices.upperBound)
+        defer { statement.reset() }
+        while try statement.step() {
+            guard let exercice = statement.int(0), let id = statement.int(1),
+                let nature = statement.int(2).flatMap(NatureDeclaration.init(rawValue:)),
+                let date = statement.int(3).flatMap(CalendarDate.init(yyyymmdd:))
+            else { continue }
+            var f = DeclarationFigures()
+            f.places = statement.int(4)
+            f.joursOuverture = statement.int(5)
+            f.nbEnfants = statement.int(6)
+            f.heuresOuverture = statement.double(7)
+            f.heuresRealisees = statement.double(8)
+            f.heuresFacturees = statement.double(9)
+            f.totalCharges = statement.double(10)
+            f.chargesPersonnel = statement.double(11)
+            f.totalProduits = statement.double(12)
+            f.participationsFamilles = statement.double(13)
+            f.prestationCaf = statement.double(14)
+            f.bonusCaf = statement.double(15)
+            f.subventionsCollectivites = statement.double(16)
+            f.etp = statement.double(17)
+            try body(StoredDeclaration(exercice: exercice, equipementId: Int64(id), nature: nature, dateDepot: date, figures: f))
+        }
+    }
+}

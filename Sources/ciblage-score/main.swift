@@ -1,0 +1,102 @@
+import ArgumentParser
+import CiblageCLI
+import CiblageModel
+import CiblageScoring
+import CiblageStore
+import Foundation
+
+struct ScoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ciblage-score",
+        abstract: "Calcule les indicateurs et le score de risque de chaque équipement actif d'un exercice.",
+        discussion: """
+            SCORE est la probabilité qu'un contrôle sur place, tiré au hasard, trouve une anomalie \
+            avec un indu d'au moins 1 000 € sur les exercices qu'il couvre. Il vient d'une \
+            régression logistique régularisée (ridge) ajustée sur les contrôles du store faits avant \
+            la date de référence, chacun rapporté aux indicateurs de l'équipement à la fin du \
+            dernier exercice qu'il couvrait ; l'origine du contrôle (ciblé, signalement, aléatoire…) \
+            et le contrôle sur pièces entrent dans l'ajustement puis sont fixés à « aléatoire, sur \
+            place » pour prédire. Avec moins de 300 contrôles étiquetés (ou moins de 30 positifs ou \
+            négatifs), les poids d'experts versionnés (experts-1) sont utilisés.
+
+            ENJEU_EUROS : financement Caf (prestation + bonus) des exercices N-2 à N, ceux qu'un \
+            contrôle couvrirait. PRIORITE, la clé du classement : l'indu attendu en euros, \
+            SCORE × part médiane de l'indu dans l'enjeu parmi les contrôles positifs × ENJEU_EUROS. \
+            MOTIFS : les plus fortes contributions au score, avec leur chiffre, séparées par « | ».
+
+            Les indicateurs, le modèle (version, coefficients, effectifs d'entraînement) et les \
+            scores sont stockés dans une transaction ; le fichier --sortie est écrit sous un nom \
+            temporaire puis renommé. --evaluer mesure le classement sans rien stocker.
+
+            Codes de sortie : 0 succès ; 1 échec (store absent, aucun équipement actif…) ; 2 usage.
+            """)
+
+    @Option(help: "Le store SQLite (défaut : $CIBLAGE_STORE ou data/ciblage.sqlite).")
+    var store: String = Store.defaultPath
+
+    @Option(help: "Exercice à scorer (AAAA).")
+    var exercice: Int
+
+    @Option(help: "Liste classée à écrire (CSV pour Excel).")
+    var sortie: String?
+
+    @Option(
+        name: .customLong("date-reference"),
+        help: "Seuls les contrôles antérieurs à cette date (JJ/MM/AAAA) servent d'historique et d'entraînement (défaut : 1er janvier N+1).")
+    var dateReference: String?
+
+    @Flag(help: "Évalue le classement (découpage temporel, sélection par statut, QPV/ZRR) sans rien stocker.")
+    var evaluer = false
+
+    @Option(help: "Avec --evaluer : dossier verite/ du générateur, pour mesurer lift et indu capté contre la vérité terrain.")
+    var verite: String?
+
+    @Option(help: "Dossier du référentiel remplaçant celui livré.")
+    var referentiel: String?
+
+    @Flag(help: "N'affiche que les erreurs.")
+    var quiet = false
+
+    func validate() throws {
+        guard (2000...2100).contains(exercice) else { throw ValidationError("--exercice attend une année AAAA, pas \(exercice)") }
+        if let dateReference, CalendarDate(french: dateReference) == nil {
+            throw ValidationError("--date-reference attend une date JJ/MM/AAAA, pas « \(dateReference) »")
+        }
+        if verite != nil && !evaluer { throw ValidationError("--verite ne sert qu'avec --evaluer") }
+    }
+
+    func run() throws {
+        let ref: Referentiel
+        do { ref = try Referentiel.load(from: referentiel.map { URL(fileURLWithPath: $0) }) } catch {
+            throw CommandFailure("référentiel : \(error)", status: .usage)
+        }
+        guard FileManager.default.fileExists(atPath: store) else { throw CommandFailure("store introuvable : \(store)") }
+        let asOf = dateReference.flatMap(CalendarDate.init(french:))
+        do {
+            let opened = try Store(path: store)
+            if evaluer {
+                let truth = try verite.map { try GroundTruth(directory: URL(fileURLWithPath: $0)) }
+                let inputs = try opened.dbQueue.read { db in
+                    try RiskScoring.inputs(db, exercice: exercice, asOf: asOf, referentiel: ref)
+                }
+                print(try Evaluation.run(inputs, truth: truth).text, terminator: "")
+                return
+            }
+            let summary = try ScoreStage(store: opened, referentiel: ref)
+                .run(exercice: exercice, asOf: asOf, output: sortie.map { URL(fileURLWithPath: $0) })
+            if !quiet {
+                let m = summary.model
+                print(
+                    "exercice \(exercice) : \(summary.scored) équipements scorés ; modèle \(m.version) (\(m.kind.rawValue)), "
+                        + "\(m.trainingControls) contrôles d'entraînement dont \(m.trainingPositives) positifs"
+                        + (sortie.map { " ; liste : \($0)" } ?? ""))
+            }
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch {
+            throw CommandFailure(CommandRunner.describe(error))
+        }
+    }
+}
+
+CommandRunner.main(ScoreCommand.self)

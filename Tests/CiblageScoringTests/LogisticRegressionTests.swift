@@ -1,0 +1,109 @@
+import XCTest
+
+@testable import CiblageScoring
+
+final class LogisticRegressionTests: XCTestCase {
+    /// 40 rows built by formula; the reference coefficients come from an independent Newton fit
+    /// in numpy (float64), for λ = 0 (maximum likelihood) and λ = 2.
+    func dataset() -> (x: [[Double]], y: [Double]) {
+        var x: [[Double]] = []
+        var y: [Double] = []
+        for i in 0..<40 {
+            let a = Double((i * 7) % 11 - 5) / 3
+            let b = Double((i * 5) % 13 - 6) / 4
+            x.append([a, b])
+            y.append((i * 3) % 7 < 3 + (a > 0 ? 1 : 0) ? 1 : 0)
+        }
+        return (x, y)
+    }
+
+    func testMaximumLikelihoodMatchesAKnownSolution() throws {
+        let (x, y) = dataset()
+        let fit = try LogisticRegression.fit(x: x, y: y, lambda: 0)
+        XCTAssertTrue(fit.converged)
+        XCTAssertEqual(fit.intercept, 0.01507319, accuracy: 1e-7)
+        XCTAssertEqual(fit.coefficients[0], 0.08618073, accuracy: 1e-7)
+        XCTAssertEqual(fit.coefficients[1], 0.43720305, accuracy: 1e-7)
+    }
+
+    func testRidgePenaltyMatchesAKnownSolutionAndLeavesTheInterceptFree() throws {
+        let (x, y) = dataset()
+        let fit = try LogisticRegression.fit(x: x, y: y, lambda: 2)
+        XCTAssertEqual(fit.intercept, 0.01197479, accuracy: 1e-7)
+        XCTAssertEqual(fit.coefficients[0], 0.08210781, accuracy: 1e-7)
+        XCTAssertEqual(fit.coefficients[1], 0.35438243, accuracy: 1e-7)
+    }
+
+    func testAWeightOfTwoEqualsARowGivenTwice() throws {
+        let (x, y) = dataset()
+        let weighted = try LogisticRegression.fit(
+            x: x, y: y, weights: x.indices.map { $0 < 5 ? 2 : 1 }, lambda: 0.5)
+        let doubled = try LogisticRegression.fit(x: Array(x.prefix(5)) + x, y: Array(y.prefix(5)) + y, lambda: 0.5)
+        XCTAssertEqual(weighted.intercept, doubled.intercept, accuracy: 1e-9)
+        XCTAssertEqual(weighted.coefficients[1], doubled.coefficients[1], accuracy: 1e-9)
+    }
+
+    func testRefusesEmptyInput() {
+        XCTAssertThrowsError(try LogisticRegression.fit(x: [], y: []))
+    }
+}
+
+final class DigitTestTests: XCTestCase {
+    func testFirstTwoDigitsIgnoreScaleAndSmallValues() {
+        var t = FirstTwoDigitsTest()
+        for v in [12.0, 1234.5, 0.12e3, 9.99, 99_999, 100, 1000] { t.add(v) }
+        XCTAssertEqual(t.total, 6, "9,99 has no first-two digits")
+        XCTAssertEqual(t.counts[12 - 10], 3, "12, 1 234,5 and 120")
+        XCTAssertEqual(t.counts[99 - 10], 1)
+        XCTAssertEqual(t.counts[10 - 10], 2, "100 and 1 000 read as 10, not 99,99…")
+    }
+
+    func testMADIsSilentBelowTheMinimumCountAndMatchesAHandComputation() throws {
+        var t = FirstTwoDigitsTest()
+        for _ in 0..<(FirstTwoDigitsTest.minimumCount - 1) { t.add(10) }
+        XCTAssertNil(t.mad)
+        t.add(10)
+        // Every amount starts with 10: |1 − log10(1.1)| + Σ_{d≠10} log10(1 + 1/d) = 2 (1 − log10(1.1)).
+        let expected = 2 * (1 - log10(1.1)) / 90
+        XCTAssertEqual(try XCTUnwrap(t.mad), expected, accuracy: 1e-12)
+        XCTAssertEqual(t.conformity, .nonconformity)
+    }
+
+    func testNigriniThresholds() {
+        XCTAssertEqual(FirstTwoDigitsTest.Conformity(mad: 0.0012), .close)
+        XCTAssertEqual(FirstTwoDigitsTest.Conformity(mad: 0.0015), .acceptable)
+        XCTAssertEqual(FirstTwoDigitsTest.Conformity(mad: 0.0020), .marginal)
+        XCTAssertEqual(FirstTwoDigitsTest.Conformity(mad: 0.0023), .nonconformity)
+    }
+
+    func testBenfordDataConforms() {
+        // Amounts spread log-uniformly over four decades follow Benford's law.
+        var t = FirstTwoDigitsTest()
+        for i in 0..<9000 { t.add(pow(10, 1 + 4 * (Double(i) + 0.5) / 9000)) }
+        XCTAssertEqual(t.conformity, .close)
+    }
+}
+
+final class RankingMetricsTests: XCTestCase {
+    func testLiftHitRateAndInduCapturedAtTenPercent() {
+        // 20 items, 4 positives; the top 2 (10 %) are item 3 (positive, 500 €) and item 7 (negative).
+        var positive = [Bool](repeating: false, count: 20)
+        var indu = [Double](repeating: 0, count: 20)
+        for (i, amount) in [(3, 500.0), (5, 300), (9, 100), (11, 100)] {
+            positive[i] = true
+            indu[i] = amount
+        }
+        let order = [3, 7] + (0..<20).filter { $0 != 3 && $0 != 7 }
+        let m = RankingMetrics.atShare(order: order, positive: positive, indu: indu)
+        XCTAssertEqual(m.baseRate, 0.2)
+        XCTAssertEqual(m.hitRate, 0.5)
+        XCTAssertEqual(m.lift, 2.5, accuracy: 1e-12)
+        XCTAssertEqual(m.induCaptured, 0.5, accuracy: 1e-12)
+    }
+
+    func testAUCCountsTiesAsOneHalf() {
+        XCTAssertEqual(RankingMetrics.auc(scores: [0.1, 0.4, 0.35, 0.8], positive: [false, false, true, true]), 0.75)
+        XCTAssertEqual(RankingMetrics.auc(scores: [0.5, 0.5], positive: [false, true]), 0.5)
+        XCTAssertTrue(RankingMetrics.auc(scores: [0.5], positive: [true]).isNaN)
+    }
+}
