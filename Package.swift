@@ -45,7 +45,9 @@ let package = Package(
             ],
             resources: [.copy("Schemas")]),
         // Indicators per equipment and exercice, peer groups and the risk score.
-        .target(name: "CiblageScoring", dependencies: ["CiblageModel", "CiblageStore", "CiblageReports"]),
+        .target(
+            name: "CiblageScoring",
+            dependencies: ["CiblageModel", "CiblageStore", "CiblageReports", .product(name: "Logging", package: "swift-log")]),
         // Synthetic exports with ground truth, for demos, tests and benchmarks.
         .target(name: "CiblageGenerate", dependencies: ["CiblageModel"]),
         // Benchmarks run from the command line (never timed unit tests).
@@ -79,6 +81,7 @@ let package = Package(
             dependencies: [
                 "CiblageScoring", "CiblageStore", "CiblageModel", "CiblageCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "ciblage-bench",

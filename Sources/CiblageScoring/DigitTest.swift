@@ -18,13 +18,23 @@ public struct FirstTwoDigitsTest: Sendable {
 
     /// Adds an amount: values below 10 have no first-two digits and are left out.
     public mutating func add(_ value: Double) {
-        var v = abs(value)
-        guard v >= 10, v.isFinite else { return }
-        while v >= 100 { v /= 10 }
-        // The relative nudge keeps 12.0 from reading as 11.999… after the divisions.
-        let d = min(99, max(10, Int(v * (1 + 1e-12))))
+        if let d = Self.firstTwoDigits(value) { add(firstTwoDigits: d) }
+    }
+
+    /// Adds an amount by its first-two digits (10–99).
+    public mutating func add(firstTwoDigits d: Int) {
+        guard (10...99).contains(d) else { return }
         counts[d - 10] += 1
         total += 1
+    }
+
+    /// The first-two digits of `value` (10–99), `nil` below 10.
+    public static func firstTwoDigits(_ value: Double) -> Int? {
+        var v = abs(value)
+        guard v >= 10, v.isFinite else { return nil }
+        while v >= 100 { v /= 10 }
+        // The relative nudge keeps 12.0 from reading as 11.999… after the divisions.
+        return min(99, max(10, Int(v * (1 + 1e-12))))
     }
 
     /// Mean over the 90 first-two digits of |observed share − expected share|; `nil` below

@@ -115,15 +115,35 @@ public struct FeatureRow: Sendable {
     public var lastAnomaly: (year: Int, indu: Double)?
 }
 
+/// What the features keep of an equipment-year once its figures are read: its indicators and
+/// the first-two digits (10–99) of its declared amounts, for its manager's digit test.
+public struct EquipmentYear: Sendable {
+    public var indicators: EquipmentIndicators
+    public var firstTwoDigits: [UInt8]
+
+    public init(_ input: IndicatorInputs) {
+        indicators = IndicatorCalculator.compute(input)
+        firstTwoDigits = []
+        if let source = indicators.source, let f = input.current[source]?.figures {
+            for amount in [
+                f.heuresRealisees, f.heuresFacturees, f.totalCharges, f.chargesPersonnel, f.totalProduits,
+                f.participationsFamilles, f.prestationCaf, f.subventionsCollectivites,
+            ] {
+                if let d = amount.flatMap(FirstTwoDigitsTest.firstTwoDigits) { firstTwoDigits.append(UInt8(d)) }
+            }
+        }
+    }
+}
+
 /// Builds the ``FeatureRow``s of one exercice.
-public struct FeatureBuilder {
+public struct FeatureBuilder: Sendable {
     public let exercice: Int
     public let referentiel: Referentiel
     private let peers: PeerTable
     private let indicators: [Int64: EquipmentIndicators]
-    private let digits: [String: FirstTwoDigitsTest]
-    /// Per SIREN: controls and anomalies before the scoring date.
-    private let managerHistory: [String: (controls: Int, anomalies: Int)]
+    private let digits: [Int: FirstTwoDigitsTest]
+    /// Per manager (``EquipmentProfile/managerKey``): controls and anomalies before the scoring date.
+    private let managerHistory: [Int: (controls: Int, anomalies: Int)]
     private let overallRate: Double
     private let history: [Int64: [StoredControl]]
 
@@ -133,37 +153,46 @@ public struct FeatureBuilder {
         exercice: Int, inputs: [IndicatorInputs], profiles: [Int64: EquipmentProfile], controls: [StoredControl],
         referentiel: Referentiel
     ) {
+        self.init(
+            exercice: exercice, years: inputs.map(EquipmentYear.init), profiles: profiles, controls: controls,
+            referentiel: referentiel)
+    }
+
+    /// As ``init(exercice:inputs:profiles:controls:referentiel:)``, from the indicators already
+    /// computed (the scan computes them as it goes, so the figures need not be held).
+    public init(
+        exercice: Int, years: [EquipmentYear], profiles: [Int64: EquipmentProfile], controls: [StoredControl],
+        referentiel: Referentiel
+    ) {
         self.exercice = exercice
         self.referentiel = referentiel
-        let computed = inputs.map(IndicatorCalculator.compute)
         var byId: [Int64: EquipmentIndicators] = [:]
+        byId.reserveCapacity(years.count)
         var cells: [(nature: String, band: String?)] = []
-        var digits: [String: FirstTwoDigitsTest] = [:]
-        for (input, indicator) in zip(inputs, computed) {
+        cells.reserveCapacity(years.count)
+        var digits: [Int: FirstTwoDigitsTest] = [:]
+        for year in years {
+            let indicator = year.indicators
             byId[indicator.equipementId] = indicator
             let profile = profiles[indicator.equipementId]
-            let nature = profile?.nature ?? ""
-            cells.append((nature, indicator.places.flatMap { referentiel.sizeBand(places: $0)?.code }))
-            if let profile, let source = indicator.source, let f = input.current[source]?.figures {
-                for amount in [
-                    f.heuresRealisees, f.heuresFacturees, f.totalCharges, f.chargesPersonnel, f.totalProduits,
-                    f.participationsFamilles, f.prestationCaf, f.subventionsCollectivites,
-                ] {
-                    if let amount { digits[profile.sirenGestionnaire, default: FirstTwoDigitsTest()].add(amount) }
-                }
+            cells.append((profile?.nature ?? "", indicator.places.flatMap { referentiel.sizeBand(places: $0)?.code }))
+            if let profile, !year.firstTwoDigits.isEmpty {
+                var test = digits.removeValue(forKey: profile.managerKey) ?? FirstTwoDigitsTest()
+                for d in year.firstTwoDigits { test.add(firstTwoDigits: Int(d)) }
+                digits[profile.managerKey] = test
             }
         }
         indicators = byId
-        peers = PeerTable(computed, cells: cells)
+        peers = PeerTable(years.map(\.indicators), cells: cells)
         self.digits = digits
 
-        var managerHistory: [String: (controls: Int, anomalies: Int)] = [:]
+        var managerHistory: [Int: (controls: Int, anomalies: Int)] = [:]
         var history: [Int64: [StoredControl]] = [:]
         for c in controls {
             history[c.equipementId, default: []].append(c)
-            guard let siren = profiles[c.equipementId]?.sirenGestionnaire else { continue }
-            managerHistory[siren, default: (0, 0)].controls += 1
-            if c.anomalie { managerHistory[siren, default: (0, 0)].anomalies += 1 }
+            guard let key = profiles[c.equipementId]?.managerKey else { continue }
+            managerHistory[key, default: (0, 0)].controls += 1
+            if c.anomalie { managerHistory[key, default: (0, 0)].anomalies += 1 }
         }
         self.managerHistory = managerHistory
         self.history = history
@@ -202,14 +231,14 @@ public struct FeatureBuilder {
         set(.retardReel, i.joursRetardReel.map { min(12, Double($0) / 30) } ?? (i.reelManquant ? 12 : nil))
         set(.reelManquant, i.reelManquant ? 1 : 0)
         set(.chiffresRonds, i.chiffresExamines > 0 ? Double(i.chiffresRonds) / Double(i.chiffresExamines) : 0)
-        let test = digits[profile.sirenGestionnaire]
+        let test = digits[profile.managerKey]
         set(.testChiffres, test?.mad.map { $0 * 1000 })
         set(.anomaliesPassees, Double(min(3, i.anomaliesPassees)))
         set(.indusPasses, log1p(i.indusPasses / 1000))
         set(.jamaisControle, i.controlesPasses == 0 ? 1 : 0)
         let lastYear = i.dernierControle.map { Double(exercice + 1 - $0.year) } ?? 8
         set(.anneesDepuisControle, min(8, max(0, lastYear)))
-        let manager = managerHistory[profile.sirenGestionnaire] ?? (0, 0)
+        let manager = managerHistory[profile.managerKey] ?? (0, 0)
         let otherControls = manager.controls - i.controlesPasses
         let otherAnomalies = manager.anomalies - i.anomaliesPassees
         let k = Self.managerPriorControls
@@ -224,5 +253,11 @@ public struct FeatureBuilder {
             lastAnomaly: last.map { (year: $0.date.year, indu: $0.indu) })
     }
 
+    /// The rows of `profiles` (skipping inactive ones), in order, built on two threads.
+    public func rows(_ profiles: [EquipmentProfile]) -> [FeatureRow] {
+        parallelMap(profiles, row).compactMap { $0 }
+    }
+
     func clip(_ v: Double, _ limit: Double) -> Double { min(limit, max(-limit, v)) }
 }
+

@@ -9,6 +9,8 @@ public struct EquipmentProfile: Sendable {
     public var nDossier: String
     public var nature: String
     public var sirenGestionnaire: String
+    /// The SIREN as an integer, a cheap key to group equipments by manager.
+    public var managerKey: Int { Int(sirenGestionnaire) ?? sirenGestionnaire.hashValue }
     public var statut: String
     public var caf: String
     public var qpv: Bool
@@ -88,84 +90,145 @@ public enum IndicatorStore {
     /// Controls count when dated before `asOf` (by default ``defaultAsOf(_:)``).
     public static func inputs(_ db: Database, exercice: Int, asOf: CalendarDate? = nil) throws -> [IndicatorInputs] {
         var result: [IndicatorInputs] = []
-        let profiles = try profiles(db)
-        let controls = try controls(db)
-        try forEachExercice(db, exercices: exercice...exercice, profiles: profiles, controls: controls, asOf: { _ in asOf ?? defaultAsOf(exercice) }) {
-            result = $1
-        }
+        try forEachEquipmentYear(
+            db, exercices: exercice...exercice, profiles: try profiles(db), controls: try controls(db),
+            asOf: { _ in asOf ?? defaultAsOf(exercice) }, { result.append($0) }, endOfExercice: { _ in })
         return result
     }
 
-    /// Reads the declarations of `exercices` (and the two years before, for N-1 and the funding
-    /// at stake) in one ordered scan, and calls `body` once per exercice, in order, with the
-    /// inputs of the equipments active that year, ordered by id. Only two years of figures are
-    /// held at once. Controls count when dated before `asOf(exercice)`.
-    public static func forEachExercice(
+    /// Streams the inputs of the indicators: reads the declarations of `exercices` (and of the
+    /// two years before, for N-1 and the funding at stake) in one ordered scan, and calls `body`
+    /// once per equipment active during each exercice, by exercice then by id, then
+    /// `endOfExercice` after the last of each exercice. Controls count when dated before
+    /// `asOf(exercice)`.
+    ///
+    /// Memory does not grow with the declarations: besides the equipment being read, only the
+    /// most advanced declaration of N-1 and the yearly funding of each equipment are kept.
+    public static func forEachEquipmentYear(
         _ db: Database, exercices: ClosedRange<Int>, profiles: [EquipmentProfile], controls: [StoredControl],
-        asOf: (Int) -> CalendarDate, _ body: (Int, [IndicatorInputs]) throws -> Void
+        asOf: (Int) -> CalendarDate, _ body: (IndicatorInputs) throws -> Void, endOfExercice: (Int) throws -> Void
     ) throws {
-        var index: [Int64: Int] = [:]
-        for (i, p) in profiles.enumerated() { index[p.id] = i }
+        // Equipment ids are the registry's row ids, dense from 1: a table beats a dictionary on
+        // the million rows of the scan.
+        let maxId = Int(profiles.map(\.id).max() ?? 0)
+        var slot = [Int](repeating: -1, count: maxId + 1)
+        for (i, p) in profiles.enumerated() where p.id >= 0 { slot[Int(p.id)] = i }
+        func index(_ id: Int64) -> Int? {
+            id >= 0 && id <= maxId && slot[Int(id)] >= 0 ? slot[Int(id)] : nil
+        }
         var controlsByEquipment: [[StoredControl]] = Array(repeating: [], count: profiles.count)
-        for c in controls { if let i = index[c.equipementId] { controlsByEquipment[i].append(c) } }
+        for c in controls { if let i = index(c.equipementId) { controlsByEquipment[i].append(c) } }
 
-        // Figures of the year being read and of the year before, by profile index.
-        var current: [[NatureDeclaration: DatedFigures]] = Array(repeating: [:], count: profiles.count)
-        var previous = current
+        let first = exercices.lowerBound - 2
+        let span = exercices.upperBound - first + 1
         // Funding of each year: from its most advanced declaration (réel, else actualisé, else
-        // prévisionnel), the latest filed of that nature.
-        var funding: [[Int: (nature: NatureDeclaration, amount: Double)]] = Array(repeating: [:], count: profiles.count)
-        var year = exercices.lowerBound - 2
+        // prévisionnel), the latest filed of that nature. Flat, by profile then year.
+        var fundingNature = [Int8](repeating: 0, count: profiles.count * span)
+        var fundingAmount = [Double](repeating: 0, count: profiles.count * span)
+        // The most advanced declaration of the year before, and of the year being read.
+        var previousBest = [(NatureDeclaration, DatedFigures)?](repeating: nil, count: profiles.count)
+        var currentBest = previousBest
 
-        func finish(_ y: Int) throws {
-            if exercices.contains(y) {
-                let cutoff = asOf(y)
-                var inputs: [IndicatorInputs] = []
-                for (i, p) in profiles.enumerated() where p.isActive(during: y) {
-                    inputs.append(
-                        IndicatorInputs(
-                            equipementId: p.id, exercice: y, placesAgreees: p.placesAgreees, current: current[i],
-                            previousYear: previous[i], fundingByExercice: funding[i].mapValues(\.amount),
-                            controls: controlsByEquipment[i].lazy.filter { $0.date < cutoff }.map(\.asPast)))
-                }
-                try body(y, inputs)
-            }
-            swap(&current, &previous)
-            for i in current.indices where !current[i].isEmpty { current[i] = [:] }
-        }
+        var year = first
+        var block: [NatureDeclaration: DatedFigures] = [:]
+        var blockIndex = -1
+        var cursor = 0  // next profile to emit in `year`, by index (profiles are ordered by id)
 
-        try Store.scanDeclarations(db, exercices: (exercices.lowerBound - 2)...exercices.upperBound) { d in
-            guard let i = index[d.equipementId] else { return }
-            while d.exercice > year {
-                try finish(year)
-                year += 1
+        func emit(_ k: Int, _ current: [NatureDeclaration: DatedFigures]) throws {
+            let p = profiles[k]
+            guard exercices.contains(year), p.isActive(during: year) else { return }
+            var funding: [Int: Double] = [:]
+            for y in max(first, year - 2)...year where fundingNature[k * span + y - first] > 0 {
+                funding[y] = fundingAmount[k * span + y - first]
             }
-            current[i][d.nature] = DatedFigures(dateDepot: d.dateDepot, figures: d.figures)
-            if let known = funding[i][d.exercice], known.nature.rawValue > d.nature.rawValue { return }
-            funding[i][d.exercice] = (d.nature, (d.figures.prestationCaf ?? 0) + (d.figures.bonusCaf ?? 0))
+            let cutoff = asOf(year)
+            try body(
+                IndicatorInputs(
+                    equipementId: p.id, exercice: year, placesAgreees: p.placesAgreees, current: current,
+                    previousYear: previousBest[k].map { [$0.0: $0.1] } ?? [:], fundingByExercice: funding,
+                    controls: controlsByEquipment[k].lazy.filter { $0.date < cutoff }.map(\.asPast)))
         }
-        while year <= exercices.upperBound {
-            try finish(year)
+        /// Ends the block of the equipment being read: emits the silent ones before it, then it.
+        func closeBlock() throws {
+            guard blockIndex >= 0 else { return }
+            while cursor < blockIndex {
+                try emit(cursor, [:])
+                cursor += 1
+            }
+            if let best = [NatureDeclaration.reel, .actualise, .previsionnel].first(where: { block[$0] != nil }) {
+                currentBest[blockIndex] = (best, block[best]!)
+            }
+            try emit(blockIndex, block)
+            cursor = blockIndex + 1
+            blockIndex = -1
+            block.removeAll(keepingCapacity: true)
+        }
+        func closeYear() throws {
+            try closeBlock()
+            while cursor < profiles.count {
+                try emit(cursor, [:])
+                cursor += 1
+            }
+            if exercices.contains(year) { try endOfExercice(year) }
+            swap(&previousBest, &currentBest)
+            for k in currentBest.indices { currentBest[k] = nil }
+            cursor = 0
             year += 1
         }
+
+        try Store.scanDeclarations(db, exercices: first...exercices.upperBound) { d in
+            guard let i = index(d.equipementId) else { return }
+            while d.exercice > year { try closeYear() }
+            if i != blockIndex { try closeBlock() }
+            blockIndex = i
+            block[d.nature] = DatedFigures(dateDepot: d.dateDepot, figures: d.figures)
+            let f = i * span + d.exercice - first
+            if fundingNature[f] > d.nature.rawValue { return }
+            fundingNature[f] = Int8(d.nature.rawValue)
+            fundingAmount[f] = (d.figures.prestationCaf ?? 0) + (d.figures.bonusCaf ?? 0)
+        }
+        while year <= exercices.upperBound { try closeYear() }
     }
 
     /// Replaces the indicators of `exercice` by `indicators` (call inside the stage's transaction).
     public static func save(_ db: Database, exercice: Int, _ indicators: [EquipmentIndicators], computedAt: String) throws {
         try db.execute(sql: "DELETE FROM indicateur WHERE exercice = ?", arguments: [exercice])
-        let statement = try db.makeStatement(
+        let s = try RawStatement(
+            db,
             sql: """
                 INSERT INTO indicateur VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         for i in indicators where i.exercice == exercice {
-            try statement.execute(arguments: [
-                i.exercice, i.equipementId, i.source?.rawValue, i.sourceDateDepot?.yyyymmdd, i.places, i.tauxFacturation, i.bandePSU,
-                i.tauxOccupation, i.heuresParPlace, i.variationHeuresParPlace, i.coutHeure, i.coutPlace,
-                i.ecartPrevisionnelHeures, i.ecartPrevisionnelCharges, i.participationHoraire,
-                i.variationParticipationHoraire, i.enfantsParPlace, i.etpParPlace, i.reelManquant, i.joursRetardReel,
-                i.chiffresRonds, i.chiffresExamines, i.dernierControle?.yyyymmdd, i.controlesPasses,
-                i.anomaliesPassees, i.indusPasses, i.enjeuEuros, computedAt,
-            ])
+            s.reset()
+            s.bind(1, i.exercice)
+            s.bind(2, i.equipementId)
+            s.bind(3, i.source?.rawValue)
+            s.bind(4, i.sourceDateDepot?.yyyymmdd)
+            s.bind(5, i.places)
+            s.bind(6, i.tauxFacturation)
+            s.bind(7, i.bandePSU)
+            s.bind(8, i.tauxOccupation)
+            s.bind(9, i.heuresParPlace)
+            s.bind(10, i.variationHeuresParPlace)
+            s.bind(11, i.coutHeure)
+            s.bind(12, i.coutPlace)
+            s.bind(13, i.ecartPrevisionnelHeures)
+            s.bind(14, i.ecartPrevisionnelCharges)
+            s.bind(15, i.participationHoraire)
+            s.bind(16, i.variationParticipationHoraire)
+            s.bind(17, i.enfantsParPlace)
+            s.bind(18, i.etpParPlace)
+            s.bind(19, i.reelManquant)
+            s.bind(20, i.joursRetardReel)
+            s.bind(21, i.chiffresRonds)
+            s.bind(22, i.chiffresExamines)
+            s.bind(23, i.dernierControle?.yyyymmdd)
+            s.bind(24, i.controlesPasses)
+            s.bind(25, i.anomaliesPassees)
+            s.bind(26, i.indusPasses)
+            s.bind(27, i.enjeuEuros)
+            s.bind(28, computedAt)
+            try s.run()
         }
     }
 }

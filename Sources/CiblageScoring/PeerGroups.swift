@@ -11,11 +11,49 @@ public struct RobustStats: Hashable, Sendable {
     /// `nil` for an empty set.
     public init?(_ values: [Double]) {
         guard !values.isEmpty else { return nil }
-        let sorted = values.sorted()
-        let center = Self.median(ofSorted: sorted)
-        count = sorted.count
+        var work = values
+        let center = Self.median(selecting: &work)
+        for i in work.indices { work[i] = abs(work[i] - center) }
+        count = values.count
         median = center
-        scaledMAD = Self.madScale * Self.median(ofSorted: sorted.map { abs($0 - center) }.sorted())
+        scaledMAD = Self.madScale * Self.median(selecting: &work)
+    }
+
+    /// The median of `v` by selection (Hoare's quickselect, O(n) on average), reordering `v`:
+    /// peer groups of tens of thousands of values are summarised without sorting them.
+    static func median(selecting v: inout [Double]) -> Double {
+        let n = v.count
+        let upper = select(&v, n / 2)
+        guard n % 2 == 0 else { return upper }
+        // The largest value below the upper middle is the lower middle.
+        var lower = -Double.infinity
+        for i in 0..<(n / 2) where v[i] > lower { lower = v[i] }
+        return (lower + upper) / 2
+    }
+
+    /// Puts the `k`-th smallest value at index `k`, smaller ones before, larger ones after.
+    static func select(_ v: inout [Double], _ k: Int) -> Double {
+        var low = 0
+        var high = v.count - 1
+        while low < high {
+            let mid = low + (high - low) / 2
+            // Median of three as pivot, deterministic.
+            let a = v[low], b = v[mid], c = v[high]
+            let pivot = max(min(a, b), min(max(a, b), c))
+            var i = low
+            var j = high
+            while i <= j {
+                while v[i] < pivot { i += 1 }
+                while v[j] > pivot { j -= 1 }
+                if i <= j {
+                    v.swapAt(i, j)
+                    i += 1
+                    j -= 1
+                }
+            }
+            if k <= j { high = j } else if k >= i { low = i } else { return v[k] }
+        }
+        return v[k]
     }
 
     /// How many scaled MADs `value` stands from the median; `nil` when the group does not vary.
@@ -43,17 +81,17 @@ public enum PeerLevel: String, Sendable {
 /// equipments, when a group has fewer than `minimumCount` values.
 public struct PeerGroups: Sendable {
     public let minimumCount: Int
-    private var byCell: [String: RobustStats] = [:]
+    private var byCell: [Cell: RobustStats] = [:]
     private var byNature: [String: RobustStats] = [:]
     private var national: RobustStats?
 
     /// `values`: one per equipment, with its nature code and size band code (`nil` without places).
     public init(_ values: [(nature: String, band: String?, value: Double)], minimumCount: Int = 20) {
         self.minimumCount = minimumCount
-        var cells: [String: [Double]] = [:]
+        var cells: [Cell: [Double]] = [:]
         var natures: [String: [Double]] = [:]
         for v in values where v.value.isFinite {
-            if let band = v.band { cells[Self.cellKey(v.nature, band), default: []].append(v.value) }
+            if let band = v.band { cells[Cell(nature: v.nature, band: band), default: []].append(v.value) }
             natures[v.nature, default: []].append(v.value)
         }
         byCell = cells.compactMapValues { RobustStats($0) }
@@ -63,12 +101,15 @@ public struct PeerGroups: Sendable {
 
     /// The statistics an equipment of this nature and size band is compared with, and their level.
     public func stats(nature: String, band: String?) -> (stats: RobustStats, level: PeerLevel)? {
-        if let band, let cell = byCell[Self.cellKey(nature, band)], cell.count >= minimumCount {
+        if let band, let cell = byCell[Cell(nature: nature, band: band)], cell.count >= minimumCount {
             return (cell, .natureTaille)
         }
         if let group = byNature[nature], group.count >= minimumCount { return (group, .nature) }
         return national.map { ($0, .national) }
     }
 
-    static func cellKey(_ nature: String, _ band: String) -> String { nature + "|" + band }
+    struct Cell: Hashable {
+        var nature: String
+        var band: String
+    }
 }

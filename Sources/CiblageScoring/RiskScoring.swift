@@ -28,6 +28,10 @@ public struct ScoredLine: Sendable {
     public var priorite: Double
     public var contributions: [Double]
     public var motifs: [String]
+    /// MOTIFS as written: the reasons separated by ` | `.
+    public var motifsText: String
+    /// The contributions as stored: thousandths of log-odds, comma-separated, in feature order.
+    public var contributionsText: String
 }
 
 /// Everything the score of one exercice is computed from.
@@ -54,8 +58,13 @@ public enum RiskScoring {
     /// Reads the store and builds the features of `exercice` and the labelled controls.
     /// A control is a training example for the last exercice it covered before the year it took
     /// place, with the equipment's features and history as known at the end of that exercice.
+    ///
+    /// `indicatorsOfExercice` is called on the calling thread with the indicators of `exercice`
+    /// as soon as they are computed, while its features are being built on other threads (the
+    /// stage stores them meanwhile).
     public static func inputs(
-        _ db: Database, exercice: Int, asOf: CalendarDate? = nil, referentiel: Referentiel
+        _ db: Database, exercice: Int, asOf: CalendarDate? = nil, referentiel: Referentiel,
+        indicatorsOfExercice: ([EquipmentIndicators]) throws -> Void = { _ in }
     ) throws -> ScoringInputs {
         let cutoff = asOf ?? IndicatorStore.defaultAsOf(exercice)
         let profiles = try IndicatorStore.profiles(db)
@@ -65,37 +74,79 @@ public enum RiskScoring {
         let years = min(firstYear, exercice)...exercice
 
         // Controls by the exercice whose features they are labels of.
-        var labelled: [Int: [StoredControl]] = [:]
+        var labelledByYear: [Int: [StoredControl]] = [:]
         for c in controls {
             guard let e = c.exercices.last(where: { $0 < c.date.year }), years.contains(e) else { continue }
-            labelled[e, default: []].append(c)
+            labelledByYear[e, default: []].append(c)
         }
-        func historyCut(_ e: Int) -> CalendarDate { e == exercice ? cutoff : IndicatorStore.defaultAsOf(e) }
+        let labelled = labelledByYear
 
-        var result = ScoringInputs(exercice: exercice, asOf: cutoff, rows: [], training: [], later: [])
-        try IndicatorStore.forEachExercice(db, exercices: years, profiles: profiles, controls: controls, asOf: historyCut) { e, inputs in
+        // Each exercice's features are built on a worker thread while the scan reads the next
+        // exercice; the features of the scored exercice are built in two halves at once.
+        let worker = DispatchQueue(label: "ciblage.score.exercices")
+        let group = DispatchGroup()
+        let collected = Collected()
+        var computed: [EquipmentYear] = []
+        try IndicatorStore.forEachEquipmentYear(
+            db, exercices: years, profiles: profiles, controls: controls,
+            asOf: { $0 == exercice ? cutoff : IndicatorStore.defaultAsOf($0) },
+            { input in
+                // Indicators at once: the figures are not held beyond their equipment.
+                if input.exercice == exercice || labelled[input.exercice] != nil { computed.append(EquipmentYear(input)) }
+            },
+            endOfExercice: { e in
             let examples = labelled[e] ?? []
+            let batch = computed
+            computed.removeAll(keepingCapacity: true)
             guard e == exercice || !examples.isEmpty else { return }
-            let known = controls.filter { $0.date < historyCut(e) }
-            let builder = FeatureBuilder(exercice: e, inputs: inputs, profiles: byId, controls: known, referentiel: referentiel)
-            var rows: [Int64: FeatureRow] = [:]
-            func row(_ id: Int64) -> FeatureRow? {
-                if let r = rows[id] { return r }
-                let r = byId[id].flatMap(builder.row)
-                rows[id] = r
-                return r
+            worker.async(group: group) {
+                let historyCut = e == exercice ? cutoff : IndicatorStore.defaultAsOf(e)
+                let builder = FeatureBuilder(
+                    exercice: e, years: batch, profiles: byId, controls: controls.filter { $0.date < historyCut },
+                    referentiel: referentiel)
+                var rows: [FeatureRow] = []
+                var position: [Int64: Int] = [:]
+                if e == exercice {
+                    rows = builder.rows(batch.compactMap { byId[$0.indicators.equipementId] })
+                    for (k, r) in rows.enumerated() { position[r.profile.id] = k }
+                }
+                var training: [TrainingExample] = []
+                var later: [TrainingExample] = []
+                for c in examples {
+                    if position[c.equipementId] == nil, let r = byId[c.equipementId].flatMap(builder.row) {
+                        position[c.equipementId] = rows.count
+                        rows.append(r)
+                    }
+                    guard let r = position[c.equipementId].map({ rows[$0] }) else { continue }
+                    let example = TrainingExample(
+                        exercice: e, equipementId: c.equipementId, values: r.values,
+                        positive: c.anomalie && c.indu >= RiskModel.induThreshold, indu: c.indu,
+                        enjeu: r.indicators.enjeuEuros, origine: c.origine, type: c.type)
+                    if c.date < cutoff { training.append(example) } else if e == exercice { later.append(example) }
+                }
+                if e == exercice { collected.set(rows: Array(rows.prefix(batch.count))) }
+                collected.append(exercice: e, training: training, later: later)
             }
-            if e == exercice { result.rows = inputs.compactMap { row($0.equipementId) } }
-            for c in examples {
-                guard let r = row(c.equipementId) else { continue }
-                let example = TrainingExample(
-                    exercice: e, equipementId: c.equipementId, values: r.values,
-                    positive: c.anomalie && c.indu >= RiskModel.induThreshold, indu: c.indu, enjeu: r.indicators.enjeuEuros,
-                    origine: c.origine, type: c.type)
-                if c.date < cutoff { result.training.append(example) } else if e == exercice { result.later.append(example) }
-            }
+            if e == exercice { try indicatorsOfExercice(batch.map(\.indicators)) }
+        })
+        group.wait()
+        return ScoringInputs(exercice: exercice, asOf: cutoff, rows: collected.rows, training: collected.training, later: collected.later)
+    }
+
+    /// What the worker threads of ``inputs(_:exercice:asOf:referentiel:)`` produce; read back
+    /// in exercice order, whatever order the threads finished in.
+    private final class Collected: @unchecked Sendable {
+        private let lock = NSLock()
+        private var _rows: [FeatureRow] = []
+        private var byExercice: [Int: (training: [TrainingExample], later: [TrainingExample])] = [:]
+
+        func set(rows: [FeatureRow]) { lock.withLock { _rows = rows } }
+        func append(exercice: Int, training: [TrainingExample], later: [TrainingExample]) {
+            lock.withLock { byExercice[exercice] = (training, later) }
         }
-        return result
+        var rows: [FeatureRow] { lock.withLock { _rows } }
+        var training: [TrainingExample] { lock.withLock { byExercice.keys.sorted().flatMap { byExercice[$0]!.training } } }
+        var later: [TrainingExample] { lock.withLock { byExercice.keys.sorted().flatMap { byExercice[$0]!.later } } }
     }
 
     /// The training-only covariates: control origin (random is the reference) and documents-only.
@@ -181,13 +232,15 @@ public enum RiskScoring {
 
     /// Scores and ranks `rows`: by PRIORITE, then SCORE, then dossier number.
     public static func score(_ rows: [FeatureRow], model: RiskModel, exercice: Int) -> [ScoredLine] {
-        var lines = rows.map { row -> ScoredLine in
+        var lines = parallelMap(rows) { row -> ScoredLine in
             let contributions = model.contributions(model.standardised(row.values))
             let score = 1 / (1 + exp(-(model.intercept + contributions.reduce(0, +))))
             let enjeu = row.indicators.enjeuEuros
+            let motifs = Reasons.motifs(row, contributions: contributions, exercice: exercice)
             return ScoredLine(
                 rank: 0, row: row, score: score, enjeu: enjeu, priorite: score * model.induShareOfStake * enjeu,
-                contributions: contributions, motifs: Reasons.motifs(row, contributions: contributions, exercice: exercice))
+                contributions: contributions, motifs: motifs, motifsText: motifs.joined(separator: " | "),
+                contributionsText: contributions.map { String(Int(($0 * 1000).rounded())) }.joined(separator: ","))
         }
         lines.sort {
             ($0.priorite, $0.score, $1.row.profile.nDossier) > ($1.priorite, $1.score, $0.row.profile.nDossier)
@@ -196,3 +249,25 @@ public enum RiskScoring {
         return lines
     }
 }
+
+/// `transform` applied to every element on two threads (the machines this runs on have two
+/// cores), results in the order of `items`.
+func parallelMap<T: Sendable, U: Sendable>(_ items: [T], _ transform: @Sendable (T) -> U) -> [U] {
+    let parts = 2
+    guard items.count >= 1000 else { return items.map(transform) }
+    let results = LockedBox([[U]](repeating: [], count: parts))
+    DispatchQueue.concurrentPerform(iterations: parts) { p in
+        let slice = items[(p * items.count / parts)..<((p + 1) * items.count / parts)]
+        let mapped = slice.map(transform)
+        results.lock.withLock { results.value[p] = mapped }
+    }
+    return results.value.flatMap { $0 }
+}
+
+/// A value shared by the threads of a `concurrentPerform`, guarded by its lock.
+final class LockedBox<Value>: @unchecked Sendable {
+    let lock = NSLock()
+    var value: Value
+    init(_ value: Value) { self.value = value }
+}
+

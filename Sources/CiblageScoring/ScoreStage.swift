@@ -3,6 +3,7 @@ import CiblageReports
 import CiblageStore
 import Foundation
 import GRDB
+import Logging
 
 /// What `ciblage-score` did.
 public struct ScoreSummary: Sendable {
@@ -17,13 +18,23 @@ public struct ScoreSummary: Sendable {
 public struct ScoreStage {
     public var store: Store
     public var referentiel: Referentiel
+    public var logger: Logger
 
     /// The columns of the ranked list (commands.md).
     public static let header = ["RANG", "N_DOSSIER", "CAF", "NATURE", "SIREN_GESTIONNAIRE", "SCORE", "ENJEU_EUROS", "PRIORITE", "MOTIFS"]
 
-    public init(store: Store, referentiel: Referentiel) {
+    public init(store: Store, referentiel: Referentiel, logger: Logger = Logger(label: "ciblage.score")) {
         self.store = store
         self.referentiel = referentiel
+        self.logger = logger
+    }
+
+    /// Logs (debug) the seconds spent since `start` on `phase`, and returns now.
+    func lap(_ phase: String, since start: DispatchTime) -> DispatchTime {
+        let now = DispatchTime.now()
+        let seconds = Double(now.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        logger.debug("\(phase) : \(FrenchFormat.decimal(seconds, fractionDigits: 3)) s")
+        return now
     }
 
     /// Scores `exercice` with the history known before `asOf`, replaces the stored indicators
@@ -32,19 +43,51 @@ public struct ScoreStage {
     public func run(exercice: Int, asOf: CalendarDate? = nil, output: URL? = nil, now: Date = Date()) throws -> ScoreSummary {
         let stamp = ISO8601DateFormatter().string(from: now)
         let referentiel = referentiel
-        let prepared = try store.dbQueue.read { db in
-            try RiskScoring.inputs(db, exercice: exercice, asOf: asOf, referentiel: referentiel)
+        var t = DispatchTime.now()
+        // One transaction: the indicators of the exercice are stored while its features are
+        // built, then the model and the scores; the list is written meanwhile on another thread
+        // and renamed into place once the store has committed.
+        let (summary, writer) = try store.dbQueue.write { db -> (ScoreSummary, FrenchCSVWriter?) in
+            let prepared = try RiskScoring.inputs(db, exercice: exercice, asOf: asOf, referentiel: referentiel) {
+                try IndicatorStore.save(db, exercice: exercice, $0, computedAt: stamp)
+            }
+            t = lap("lecture, indicateurs et caractéristiques", since: t)
+            guard !prepared.rows.isEmpty else { throw ScoreError.noActiveEquipment(exercice: exercice) }
+            let model = try RiskScoring.train(prepared.training, population: prepared.rows)
+            t = lap("modèle (\(prepared.training.count) contrôles)", since: t)
+            let lines = RiskScoring.score(prepared.rows, model: model, exercice: exercice)
+            t = lap("scores et motifs", since: t)
+            let listing = BackgroundWrite(lines, output)
+            let modelId = try Self.save(db, exercice: exercice, asOf: prepared.asOf, model: model, lines: lines, computedAt: stamp)
+            let writer = try listing.wait()
+            t = lap("stockage des scores et liste classée", since: t)
+            return (ScoreSummary(exercice: exercice, model: model, scored: lines.count, modelId: modelId, lines: lines), writer)
         }
-        guard !prepared.rows.isEmpty else { throw ScoreError.noActiveEquipment(exercice: exercice) }
-        let model = try RiskScoring.train(prepared.training, population: prepared.rows)
-        let lines = RiskScoring.score(prepared.rows, model: model, exercice: exercice)
-        let writer = try output.map { try Self.writeRanking(lines, to: $0) }
-        let modelId = try store.dbQueue.write { db -> Int64 in
-            try IndicatorStore.save(db, exercice: exercice, lines.map(\.row.indicators), computedAt: stamp)
-            return try Self.save(db, exercice: exercice, asOf: prepared.asOf, model: model, lines: lines, computedAt: stamp)
-        }
+        t = lap("validation de la transaction", since: t)
         try writer?.commit()
-        return ScoreSummary(exercice: exercice, model: model, scored: lines.count, modelId: modelId, lines: lines)
+        return summary
+    }
+
+    /// The ranked list written on another thread (under its temporary name).
+    final class BackgroundWrite: @unchecked Sendable {
+        private let done = DispatchSemaphore(value: 0)
+        private var result: Result<FrenchCSVWriter?, any Error> = .success(nil)
+
+        init(_ lines: [ScoredLine], _ url: URL?) {
+            guard let url else {
+                done.signal()
+                return
+            }
+            Thread.detachNewThread { [self] in
+                result = Result { try ScoreStage.writeRanking(lines, to: url) }
+                done.signal()
+            }
+        }
+
+        func wait() throws -> FrenchCSVWriter? {
+            done.wait()
+            return try result.get()
+        }
     }
 
     /// Writes the ranked list under a temporary name; the caller commits it.
@@ -55,7 +98,7 @@ public struct ScoreStage {
             try writer.writeRow([
                 String(line.rank), p.nDossier, p.caf, p.nature, p.sirenGestionnaire,
                 FrenchFormat.decimal(line.score, fractionDigits: 4), FrenchFormat.decimal(line.enjeu, fractionDigits: 0),
-                FrenchFormat.decimal(line.priorite, fractionDigits: 0), line.motifs.joined(separator: " | "),
+                FrenchFormat.decimal(line.priorite, fractionDigits: 0), line.motifsText,
             ])
         }
         return writer
@@ -80,13 +123,19 @@ public struct ScoreStage {
             ])
         let modelId = db.lastInsertedRowID
         try db.execute(sql: "DELETE FROM score WHERE exercice = ?", arguments: [exercice])
-        let statement = try db.makeStatement(sql: "INSERT INTO score VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        let s = try RawStatement(db, sql: "INSERT INTO score VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
         for line in lines {
-            let contributions = line.contributions.map { String(Int(($0 * 1000).rounded())) }.joined(separator: ",")
-            try statement.execute(arguments: [
-                exercice, line.row.profile.id, modelId, line.rank, line.score, line.enjeu, line.priorite,
-                line.motifs.joined(separator: " | "), contributions,
-            ])
+            s.reset()
+            s.bind(1, exercice)
+            s.bind(2, line.row.profile.id)
+            s.bind(3, modelId)
+            s.bind(4, line.rank)
+            s.bind(5, line.score)
+            s.bind(6, line.enjeu)
+            s.bind(7, line.priorite)
+            s.bind(8, line.motifsText)
+            s.bind(9, line.contributionsText)
+            try s.run()
         }
         return modelId
     }

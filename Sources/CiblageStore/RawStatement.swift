@@ -3,32 +3,32 @@ import GRDBSQLite
 
 /// A prepared statement bound value by value on its SQLite handle, for hot insert paths where
 /// GRDB's `StatementArguments` (which box every value) cost about twice as much.
-struct RawStatement {
+public struct RawStatement {
     let statement: Statement
     let db: Database
     private var handle: OpaquePointer { statement.sqliteStatement }
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
-    init(_ db: Database, sql: String) throws {
+    public init(_ db: Database, sql: String) throws {
         self.db = db
         statement = try db.makeStatement(sql: sql)
     }
 
-    func reset() { sqlite3_reset(handle) }
+    public func reset() { sqlite3_reset(handle) }
 
-    func bind(_ index: Int32, _ value: Int?) {
+    public func bind(_ index: Int32, _ value: Int?) {
         if let value { sqlite3_bind_int64(handle, index, Int64(value)) } else { sqlite3_bind_null(handle, index) }
     }
 
-    func bind(_ index: Int32, _ value: Int64) { sqlite3_bind_int64(handle, index, value) }
+    public func bind(_ index: Int32, _ value: Int64) { sqlite3_bind_int64(handle, index, value) }
 
-    func bind(_ index: Int32, _ value: Double?) {
+    public func bind(_ index: Int32, _ value: Double?) {
         if let value { sqlite3_bind_double(handle, index, value) } else { sqlite3_bind_null(handle, index) }
     }
 
-    func bind(_ index: Int32, _ value: Bool) { sqlite3_bind_int64(handle, index, value ? 1 : 0) }
+    public func bind(_ index: Int32, _ value: Bool) { sqlite3_bind_int64(handle, index, value ? 1 : 0) }
 
-    func bind(_ index: Int32, _ value: String?) {
+    public func bind(_ index: Int32, _ value: String?) {
         guard var value else {
             sqlite3_bind_null(handle, index)
             return
@@ -45,7 +45,7 @@ struct RawStatement {
     }
 
     /// Runs the statement to its end (an INSERT or UPDATE).
-    func run() throws {
+    public func run() throws {
         let rc = sqlite3_step(handle)
         guard rc == SQLITE_DONE else {
             throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
@@ -53,7 +53,7 @@ struct RawStatement {
     }
 
     /// Steps once; `true` when a row is there to read.
-    func step() throws -> Bool {
+    public func step() throws -> Bool {
         let rc = sqlite3_step(handle)
         if rc == SQLITE_ROW { return true }
         guard rc == SQLITE_DONE else {
@@ -62,14 +62,14 @@ struct RawStatement {
         return false
     }
 
-    func int(_ column: Int32) -> Int? {
+    public func int(_ column: Int32) -> Int? {
         sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : Int(sqlite3_column_int64(handle, column))
     }
 
-    func double(_ column: Int32) -> Double? {
+    public func double(_ column: Int32) -> Double? {
         sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : sqlite3_column_double(handle, column)
     }
 
     /// Rows changed by the last statement of the connection.
-    var changes: Int32 { sqlite3_changes(db.sqliteConnection) }
+    public var changes: Int32 { sqlite3_changes(db.sqliteConnection) }
 }

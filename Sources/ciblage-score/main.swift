@@ -82,7 +82,8 @@ struct ScoreCommand: ParsableCommand {
                 print(try Evaluation.run(inputs, truth: truth).text, terminator: "")
                 return
             }
-            let summary = try ScoreStage(store: opened, referentiel: ref)
+            let logger = CommandRunner.makeLogger(label: "ciblage.score", quiet: quiet)
+            let summary = try ScoreStage(store: opened, referentiel: ref, logger: logger)
                 .run(exercice: exercice, asOf: asOf, output: sortie.map { URL(fileURLWithPath: $0) })
             if !quiet {
                 let m = summary.model

@@ -124,6 +124,16 @@ final class FrenchCSVTests: XCTestCase {
         XCTAssertEqual(FrenchFormat.decimal(0.126, fractionDigits: 2), "0,13")
         XCTAssertEqual(FrenchFormat.decimal(-0.001), "0")
         XCTAssertEqual(FrenchFormat.decimal(nil), "")
+        XCTAssertEqual(FrenchFormat.decimal(-1234.5678, fractionDigits: 3), "-1234,568")
+        XCTAssertEqual(FrenchFormat.decimal(0.9108, fractionDigits: 4), "0,9108")
+        XCTAssertEqual(FrenchFormat.decimal(2.5, fractionDigits: 0), "3")
+        XCTAssertEqual(FrenchFormat.readable(1_521_789.4), "1 521 789")
+        XCTAssertEqual(FrenchFormat.readable(0.954, fractionDigits: 2), "0,95")
+        XCTAssertEqual(FrenchFormat.readable(-0.3), "0", "no sign on a value that rounds to 0")
+        XCTAssertEqual(FrenchFormat.percent(1.2449), "124 %")
+        XCTAssertEqual(FrenchFormat.percent(-0.3, signed: true), "−30 %")
+        XCTAssertEqual(FrenchFormat.percent(0.31, signed: true), "+31 %")
+        XCTAssertEqual(FrenchFormat.euros(12_400.5), "12 401 €")
         XCTAssertEqual(FrenchFormat.date(CalendarDate(year: 2024, month: 1, day: 5)), "05/01/2024")
     }
 }
