@@ -104,9 +104,22 @@ public enum IndicatorStore {
     ///
     /// Memory does not grow with the declarations: besides the equipment being read, only the
     /// most advanced declaration of N-1 and the yearly funding of each equipment are kept.
+    ///
+    /// The rows are read from SQLite on the calling thread (the store's) and handed by batches
+    /// to a second thread, which runs `body` and `endOfExercice`: reading and assembling the
+    /// million rows of a national store overlap. Neither closure may use `db`.
     public static func forEachEquipmentYear(
         _ db: Database, exercices: ClosedRange<Int>, profiles: [EquipmentProfile], controls: [StoredControl],
-        asOf: (Int) -> CalendarDate, _ body: (IndicatorInputs) throws -> Void, endOfExercice: (Int) throws -> Void
+        asOf: @escaping (Int) -> CalendarDate, _ body: @escaping (IndicatorInputs) throws -> Void,
+        endOfExercice: @escaping (Int) throws -> Void
+    ) throws {
+        try scan(db, exercices, profiles, controls, asOf, body, endOfExercice)
+    }
+
+    private static func scan(
+        _ db: Database, _ exercices: ClosedRange<Int>, _ profiles: [EquipmentProfile], _ controls: [StoredControl],
+        _ asOf: @escaping (Int) -> CalendarDate, _ body: @escaping (IndicatorInputs) throws -> Void,
+        _ endOfExercice: @escaping (Int) throws -> Void
     ) throws {
         // Equipment ids are the registry's row ids, dense from 1: a table beats a dictionary on
         // the million rows of the scan.
@@ -176,7 +189,7 @@ public enum IndicatorStore {
             year += 1
         }
 
-        try Store.scanDeclarations(db, exercices: first...exercices.upperBound) { d in
+        func add(_ d: StoredDeclaration) throws {
             guard let i = index(d.equipementId) else { return }
             while d.exercice > year { try closeYear() }
             if i != blockIndex { try closeBlock() }
@@ -187,8 +200,40 @@ public enum IndicatorStore {
             fundingNature[f] = Int8(d.nature.rawValue)
             fundingAmount[f] = (d.figures.prestationCaf ?? 0) + (d.figures.bonusCaf ?? 0)
         }
-        while year <= exercices.upperBound { try closeYear() }
+
+        let channel = BatchChannel<StoredDeclaration>(capacity: 8)
+        let assembly = UncheckedSendable {
+            while let batch = try channel.receive() { for d in batch { try add(d) } }
+            while year <= exercices.upperBound { try closeYear() }
+        }
+        let outcome = UncheckedSendable<(any Error)?>(nil)
+        let consumer = ProducerThread {
+            do { try assembly.value() } catch {
+                outcome.value = error
+                channel.cancel()
+            }
+        }
+        var batch: [StoredDeclaration] = []
+        batch.reserveCapacity(batchSize)
+        do {
+            try Store.scanDeclarations(db, exercices: first...exercices.upperBound) { d in
+                batch.append(d)
+                if batch.count == batchSize {
+                    guard channel.send(batch) else { throw CancellationError() }
+                    batch.removeAll(keepingCapacity: true)
+                }
+            }
+            _ = channel.send(batch)
+            channel.finish()
+        } catch {
+            channel.finish(error)
+        }
+        consumer.join()
+        if let error = outcome.value { throw error }
     }
+
+    /// Declarations per hand-over between the reading and the assembling thread.
+    static let batchSize = 2048
 
     /// Replaces the indicators of `exercice` by `indicators` (call inside the stage's transaction).
     public static func save(_ db: Database, exercice: Int, _ indicators: [EquipmentIndicators], computedAt: String) throws {
@@ -231,4 +276,11 @@ public enum IndicatorStore {
             try s.run()
         }
     }
+}
+
+/// A value handed to another thread whose accesses are ordered by other means (here: the
+/// reader never touches the assembly's state, and reads the outcome after `join`).
+final class UncheckedSendable<Value>: @unchecked Sendable {
+    var value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -87,6 +87,7 @@ public enum RiskScoring {
         let group = DispatchGroup()
         let collected = Collected()
         var computed: [EquipmentYear] = []
+        var scoredYear: [EquipmentIndicators] = []
         try IndicatorStore.forEachEquipmentYear(
             db, exercices: years, profiles: profiles, controls: controls,
             asOf: { $0 == exercice ? cutoff : IndicatorStore.defaultAsOf($0) },
@@ -127,8 +128,10 @@ public enum RiskScoring {
                 if e == exercice { collected.set(rows: Array(rows.prefix(batch.count))) }
                 collected.append(exercice: e, training: training, later: later)
             }
-            if e == exercice { try indicatorsOfExercice(batch.map(\.indicators)) }
+            if e == exercice { scoredYear = batch.map(\.indicators) }
         })
+        // Stored on the store's thread, while the features of the exercice are being built.
+        try indicatorsOfExercice(scoredYear)
         group.wait()
         return ScoringInputs(exercice: exercice, asOf: cutoff, rows: collected.rows, training: collected.training, later: collected.later)
     }

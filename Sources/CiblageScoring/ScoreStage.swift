@@ -124,7 +124,8 @@ public struct ScoreStage {
         let modelId = db.lastInsertedRowID
         try db.execute(sql: "DELETE FROM score WHERE exercice = ?", arguments: [exercice])
         let s = try RawStatement(db, sql: "INSERT INTO score VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        for line in lines {
+        // In key order, so that the table is written as an append.
+        for line in lines.sorted(by: { $0.row.profile.id < $1.row.profile.id }) {
             s.reset()
             s.bind(1, exercice)
             s.bind(2, line.row.profile.id)

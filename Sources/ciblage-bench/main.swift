@@ -11,10 +11,14 @@ struct BenchCommand: ParsableCommand {
             ingestion : génère le jeu (60 000 équipements, 4 exercices par défaut ; gardé en cache \
             dans --dossier), mesure la lecture CSV seule, la lecture XML validée par le XSD, puis \
             chronomètre ciblage-ingest (processus fils) sur tout le jeu avec sa mémoire maximale, et \
-            compare le fichier des rejets à la vérité terrain. Code de sortie 1 si une cible n'est pas atteinte.
+            compare le fichier des rejets à la vérité terrain.
+
+            score : chronomètre ciblage-score (processus fils) sur le store national laissé par le             banc ingestion (créé s'il manque), avec sa mémoire maximale, puis affiche son évaluation             contre la vérité terrain du générateur.
+
+            Code de sortie 1 si une cible n'est pas atteinte.
             """)
 
-    @Argument(help: "Le banc à lancer : ingestion, ou indicateurs (sur le store laissé par le banc ingestion).")
+    @Argument(help: "Le banc à lancer : ingestion, ou score (sur le store laissé par le banc ingestion).")
     var banc: String = "ingestion"
 
     @Option(help: "Nombre d'équipements du jeu généré.")
@@ -30,30 +34,31 @@ struct BenchCommand: ParsableCommand {
     var dossier: String = ".build/bench"
 
     func validate() throws {
-        guard ["ingestion", "indicateurs"].contains(banc) else {
-            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, indicateurs)")
+        guard ["ingestion", "score"].contains(banc) else {
+            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, score)")
         }
     }
 
     func run() throws {
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent().appendingPathComponent("ciblage-ingest")
-        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
-            throw CommandFailure("ciblage-ingest introuvable à côté de ciblage-bench : \(executable.path)")
+        let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let executable = binaries.appendingPathComponent("ciblage-ingest")
+        let scorer = binaries.appendingPathComponent("ciblage-score")
+        for tool in [executable, scorer] where !FileManager.default.isExecutableFile(atPath: tool.path) {
+            throw CommandFailure("\(tool.lastPathComponent) introuvable à côté de ciblage-bench : \(tool.path)")
         }
         let folder = URL(fileURLWithPath: dossier)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
-        if banc == "indicateurs" {
-            let measures = try IndicatorsBenchmark(
-                storePath: folder.appendingPathComponent("bench.sqlite").path, exercice: 2024
+        let measures =
+            banc == "score"
+            ? try ScoreBenchmark(
+                equipements: equipements, seed: graine, workDirectory: folder, ingestExecutable: executable,
+                scoreExecutable: scorer, runs: max(1, repetitions)
             ).run(log: log)
-            for measure in measures { print(measure.line) }
-            return
-        }
-        let measures = try IngestBenchmark(
-            equipements: equipements, seed: graine, workDirectory: folder, ingestExecutable: executable,
-            runs: max(1, repetitions)).run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+            : try IngestBenchmark(
+                equipements: equipements, seed: graine, workDirectory: folder, ingestExecutable: executable,
+                runs: max(1, repetitions)
+            ).run(log: log)
         print("machine : \(ProcessInfo.processInfo.activeProcessorCount) cœurs, \(ProcessInfo.processInfo.physicalMemory >> 30) Gio")
         for measure in measures { print(measure.line) }
         if measures.contains(where: { $0.met == false }) { throw ExitCode(1) }

@@ -1,0 +1,70 @@
+import CiblageGenerate
+import Foundation
+
+/// Times `ciblage-score` (a child process, release build) on the national store the ingestion
+/// bench leaves in its folder (ingesting the generated set first when the store is missing),
+/// with its peak memory, then prints its evaluation against the generator's ground truth.
+public struct ScoreBenchmark {
+    public var equipements: Int
+    public var seed: UInt64
+    public var workDirectory: URL
+    /// `ciblage-ingest` and `ciblage-score`, beside the bench.
+    public var ingestExecutable: URL
+    public var scoreExecutable: URL
+    public var runs: Int
+    public var exercice = 2024
+
+    public init(equipements: Int, seed: UInt64, workDirectory: URL, ingestExecutable: URL, scoreExecutable: URL, runs: Int = 3) {
+        self.equipements = equipements
+        self.seed = seed
+        self.workDirectory = workDirectory
+        self.ingestExecutable = ingestExecutable
+        self.scoreExecutable = scoreExecutable
+        self.runs = runs
+    }
+
+    public func run(log: (String) -> Void) throws -> [Measure] {
+        let data = workDirectory.appendingPathComponent("donnees-\(equipements)-\(seed)")
+        let store = workDirectory.appendingPathComponent("bench.sqlite")
+        if !FileManager.default.fileExists(atPath: store.path) {
+            if !FileManager.default.fileExists(atPath: data.appendingPathComponent("verite/resume.json").path) {
+                log("génération de \(equipements) équipements (graine \(seed))…")
+                _ = try Generator(configuration: GeneratorConfiguration(equipements: equipements, exercices: 2021...2024, seed: seed))
+                    .write(to: data)
+            }
+            log("ingestion du jeu dans \(store.path)…")
+            let (_, _, status, _) = try IngestBenchmark.runMeasured(
+                ingestExecutable,
+                ["--quiet", "--store", store.path, "--rejets", workDirectory.appendingPathComponent("bench-rejets.csv").path,
+                 data.appendingPathComponent("exports").path])
+            guard status == 0 else { throw BenchmarkError.failed("ciblage-ingest a fini avec le code \(status)") }
+        }
+        let output = workDirectory.appendingPathComponent("score-\(exercice).csv")
+        var walls: [Double] = []
+        var peakKB = 0
+        for run in 0..<runs {
+            let (wall, peak, status, text) = try IngestBenchmark.runMeasured(
+                scoreExecutable, ["--store", store.path, "--exercice", String(exercice), "--sortie", output.path])
+            guard status == 0 else { throw BenchmarkError.failed("ciblage-score a fini avec le code \(status)") }
+            if run == 0 { log(text.trimmingCharacters(in: .newlines)) }
+            walls.append(wall)
+            peakKB = max(peakKB, peak)
+            log(String(format: "score %d/%d : %.2f s", run + 1, runs, wall))
+        }
+        walls.sort()
+        var measures = [
+            Measure(name: "score national \(exercice) (4 exercices lus), meilleur de \(runs)", value: walls[0], unit: "s", target: "≤ 3 s", met: walls[0] <= 3),
+            Measure(name: "score national \(exercice), médiane de \(runs)", value: walls[walls.count / 2], unit: "s", target: "≤ 3 s", met: walls[walls.count / 2] <= 3),
+            Measure(name: "score : mémoire maximale", value: Double(peakKB) / 1024, unit: "Mio", target: "≤ 500 Mio", met: peakKB / 1024 <= 500),
+        ]
+        let truth = data.appendingPathComponent("verite")
+        if FileManager.default.fileExists(atPath: truth.appendingPathComponent("anomalies.csv").path) {
+            let (wall, _, status, text) = try IngestBenchmark.runMeasured(
+                scoreExecutable, ["--store", store.path, "--exercice", String(exercice), "--evaluer", "--verite", truth.path])
+            guard status == 0 else { throw BenchmarkError.failed("ciblage-score --evaluer a fini avec le code \(status)") }
+            log(text)
+            measures.append(Measure(name: "évaluation (sans stockage)", value: wall, unit: "s", target: nil, met: nil))
+        }
+        return measures
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+
+/// A bounded FIFO of batches between one producer thread and one consumer, so that parsing
+/// (one core) and storing (the other) overlap while memory stays bounded by `capacity` batches.
+public final class BatchChannel<Item>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var batches: [[Item]] = []
+    private var finished = false
+    private var failure: (any Error)?
+    private var cancelled = false
+    public let capacity: Int
+
+    public init(capacity: Int = 4) { self.capacity = capacity }
+
+    /// Blocks while the channel is full. Returns `false` once the consumer has cancelled.
+    public func send(_ batch: [Item]) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while batches.count >= capacity && !cancelled { condition.wait() }
+        if cancelled { return false }
+        batches.append(batch)
+        condition.broadcast()
+        return true
+    }
+
+    /// Ends the stream, with the producer's error if it failed.
+    public func finish(_ error: (any Error)? = nil) {
+        condition.lock()
+        finished = true
+        failure = error
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next batch, `nil` at the end; rethrows the producer's error.
+    public func receive() throws -> [Item]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while batches.isEmpty && !finished { condition.wait() }
+        if !batches.isEmpty {
+            condition.broadcast()
+            return batches.removeFirst()
+        }
+        if let failure { throw failure }
+        return nil
+    }
+
+    /// The consumer gives up: the producer's next `send` returns `false`.
+    public func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// Runs `body` on a thread of its own and lets the caller wait for it.
+public final class ProducerThread: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+
+    public init(_ body: @escaping @Sendable () -> Void) {
+        let thread = Thread { [done] in
+            body()
+            done.signal()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    public func join() { done.wait() }
+}
