@@ -243,14 +243,39 @@ public enum RiskScoring {
             return ScoredLine(
                 rank: 0, row: row, score: score, enjeu: enjeu, priorite: score * model.induShareOfStake * enjeu,
                 contributions: contributions, motifs: motifs, motifsText: motifs.joined(separator: " | "),
-                contributionsText: contributions.map { String(Int(($0 * 1000).rounded())) }.joined(separator: ","))
+                contributionsText: thousandths(contributions))
         }
-        lines.sort {
-            ($0.priorite, $0.score, $1.row.profile.nDossier) > ($1.priorite, $1.score, $0.row.profile.nDossier)
+        // Sort positions, not the lines: a line is over a kilobyte, and swapping them costs more
+        // than comparing.
+        let order = lines.indices.sorted {
+            (lines[$0].priorite, lines[$0].score, lines[$1].row.profile.nDossier)
+                > (lines[$1].priorite, lines[$1].score, lines[$0].row.profile.nDossier)
         }
-        for i in lines.indices { lines[i].rank = i + 1 }
-        return lines
+        for (rank, i) in order.enumerated() { lines[i].rank = rank + 1 }
+        return order.map { lines[$0] }
     }
+}
+
+/// `values` in thousandths, comma-separated (`1250,-30,0`), written digit by digit: this runs
+/// for every feature of every scored equipment.
+func thousandths(_ values: [Double]) -> String {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(values.count * 6)
+    var digits = [UInt8](repeating: 0, count: 20)
+    for (k, value) in values.enumerated() {
+        if k > 0 { bytes.append(UInt8(ascii: ",")) }
+        let n = Int((value * 1000).rounded())
+        if n < 0 { bytes.append(UInt8(ascii: "-")) }
+        var m = n.magnitude
+        var count = 0
+        repeat {
+            digits[count] = UInt8(ascii: "0") + UInt8(m % 10)
+            m /= 10
+            count += 1
+        } while m > 0
+        for d in stride(from: count - 1, through: 0, by: -1) { bytes.append(digits[d]) }
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }
 
 /// `transform` applied to every element on two threads (the machines this runs on have two

@@ -125,7 +125,7 @@ public struct ScoreStage {
         try db.execute(sql: "DELETE FROM score WHERE exercice = ?", arguments: [exercice])
         let s = try RawStatement(db, sql: "INSERT INTO score VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
         // In key order, so that the table is written as an append.
-        for line in lines.sorted(by: { $0.row.profile.id < $1.row.profile.id }) {
+        for line in lines.indices.sorted(by: { lines[$0].row.profile.id < lines[$1].row.profile.id }).lazy.map({ lines[$0] }) {
             s.reset()
             s.bind(1, exercice)
             s.bind(2, line.row.profile.id)

@@ -101,6 +101,10 @@ final class RankingMetricsTests: XCTestCase {
         XCTAssertEqual(m.induCaptured, 0.5, accuracy: 1e-12)
     }
 
+    func testContributionsAreStoredInThousandths() {
+        XCTAssertEqual(thousandths([1.25, -0.0304, 0, 0.0004, -12.3456]), "1250,-30,0,0,-12346")
+    }
+
     func testAUCCountsTiesAsOneHalf() {
         XCTAssertEqual(RankingMetrics.auc(scores: [0.1, 0.4, 0.35, 0.8], positive: [false, false, true, true]), 0.75)
         XCTAssertEqual(RankingMetrics.auc(scores: [0.5, 0.5], positive: [false, true]), 0.5)
