@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # The README's main command: installs what is missing, builds, and runs the pipeline on
-# sample-data/ (for now: ingestion, printing one summary line per file).
+# sample-data/: ingestion (one summary line per file), then the risk score of the last exercice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build -c release --product ciblage-ingest
+swift build -c release --product ciblage-score
 store="${CIBLAGE_STORE:-data/demo.sqlite}"
 rm -f "$store" "$store-wal" "$store-shm"
 echo "== ciblage-ingest sample-data/exports (store : $store)"
 status=0
 .build/release/ciblage-ingest --store "$store" --rejets reports/rejets/rejets-demo.csv sample-data/exports || status=$?
 echo "== rejets : reports/rejets/rejets-demo.csv ($(($(wc -l < reports/rejets/rejets-demo.csv) - 1)) lignes)"
-exit $status
+[ "$status" -eq 0 ] || exit $status
+echo "== ciblage-score --exercice 2024"
+.build/release/ciblage-score --store "$store" --exercice 2024 --sortie reports/score-2024.csv
+echo "== liste classée : reports/score-2024.csv (5 premières lignes)"
+head -6 reports/score-2024.csv
