@@ -9,12 +9,15 @@ let package = Package(
         .executable(name: "ciblage-generate", targets: ["ciblage-generate"]),
         .executable(name: "ciblage-bench", targets: ["ciblage-bench"]),
         .executable(name: "ciblage-score", targets: ["ciblage-score"]),
+        .executable(name: "ciblage-select", targets: ["ciblage-select"]),
+        .executable(name: "ciblage-export", targets: ["ciblage-export"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // System C libraries, through module maps.
@@ -48,6 +51,14 @@ let package = Package(
         .target(
             name: "CiblageScoring",
             dependencies: ["CiblageModel", "CiblageStore", "CiblageReports", .product(name: "Logging", package: "swift-log")]),
+        // Campaigns: control plans per Caf and for multi-departmental groups, their exports.
+        .target(
+            name: "CiblageSelection",
+            dependencies: [
+                "CiblageModel", "CiblageStore", "CiblageReports",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         // Synthetic exports with ground truth, for demos, tests and benchmarks.
         .target(name: "CiblageGenerate", dependencies: ["CiblageModel"]),
         // Benchmarks run from the command line (never timed unit tests).
@@ -84,6 +95,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
+            name: "ciblage-select",
+            dependencies: [
+                "CiblageSelection", "CiblageStore", "CiblageModel", "CiblageCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "ciblage-export",
+            dependencies: [
+                "CiblageSelection", "CiblageStore", "CiblageCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
             name: "ciblage-bench",
             dependencies: [
                 "CiblageBench", "CiblageCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -93,6 +116,9 @@ let package = Package(
         .testTarget(
             name: "CiblageIngestTests",
             dependencies: ["CiblageIngest", "CiblageStore", "CiblageGenerate", "CiblageModel"]),
+        .testTarget(
+            name: "CiblageSelectionTests",
+            dependencies: ["CiblageSelection", "CiblageScoring", "CiblageStore", "CiblageIngest", "CiblageGenerate", "CiblageModel"]),
         .testTarget(name: "CiblageGenerateTests", dependencies: ["CiblageGenerate", "CiblageModel"]),
         .testTarget(
             name: "CiblageScoringTests",

@@ -48,12 +48,46 @@ public final class Store {
         migrator.registerMigration("v3-score") { db in
             try db.execute(sql: Schema.v3)
         }
+        migrator.registerMigration("v4-campagne") { db in
+            try db.execute(sql: Schema.v4)
+        }
         return migrator
     }
 }
 
 /// The SQL of each schema version.
 enum Schema {
+    /// Campaigns and their plans. Each planned line records how it was drawn (`tirage`) and its
+    /// inclusion probability (1 for lines chosen by rule or rank), so that the bilan can weight
+    /// the random share (Horvitz–Thompson).
+    static let v4 = """
+        CREATE TABLE campagne (
+            id TEXT PRIMARY KEY,
+            exercice INTEGER NOT NULL,
+            graine INTEGER NOT NULL,
+            date_reference INTEGER NOT NULL,
+            configuration TEXT NOT NULL,
+            manifeste TEXT NOT NULL,
+            cree_le TEXT NOT NULL
+        );
+        CREATE TABLE campagne_ligne (
+            campagne_id TEXT NOT NULL REFERENCES campagne(id) ON DELETE CASCADE,
+            equipement_id INTEGER NOT NULL REFERENCES equipement(id),
+            plan TEXT NOT NULL,
+            code_plan TEXT NOT NULL,
+            rang INTEGER NOT NULL,
+            tirage TEXT NOT NULL,
+            probabilite_inclusion REAL NOT NULL,
+            siren_groupe TEXT,
+            score REAL NOT NULL,
+            enjeu_euros REAL NOT NULL,
+            priorite REAL NOT NULL,
+            motifs TEXT NOT NULL,
+            PRIMARY KEY (campagne_id, equipement_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX campagne_ligne_plan ON campagne_ligne(campagne_id, plan, code_plan, rang);
+        """
+
     /// Risk scores per equipment and exercice, and the model each was computed with.
     /// `modele_score.parametres` is the model as JSON (features, standardisation, coefficients,
     /// training counts); `score.contributions` holds each feature's contribution to the

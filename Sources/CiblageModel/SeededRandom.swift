@@ -1,8 +1,9 @@
 import Foundation
 
-/// SplitMix64: a small, documented, seeded generator. Every draw of the generator goes through
-/// it (never through the standard library's algorithms, which are not promised stable across
-/// Swift versions), so the same seed gives the same files on every machine and toolchain.
+/// SplitMix64: a small, documented, seeded generator. Every draw (the generator's worlds, the
+/// random share of a campaign) goes through it, never through the standard library's
+/// algorithms, which are not promised stable across Swift versions: the same seed gives the same
+/// files on every machine and toolchain.
 public struct SeededRandom: Sendable {
     private var state: UInt64
 

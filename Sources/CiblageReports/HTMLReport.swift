@@ -1,0 +1,132 @@
+import Foundation
+
+/// A self-contained French HTML report (no external file, script or font): sections of text,
+/// tables and inline SVG charts, written under a temporary name and renamed into place.
+public struct HTMLReport {
+    public var title: String
+    private var body = ""
+
+    public init(title: String) { self.title = title }
+
+    /// Escapes `&`, `<`, `>` and `"`.
+    public static func escape(_ text: String) -> String {
+        var out = ""
+        for ch in text {
+            switch ch {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out.append(ch)
+            }
+        }
+        return out
+    }
+
+    public mutating func heading(_ text: String, level: Int = 2) {
+        body += "<h\(level)>\(Self.escape(text))</h\(level)>\n"
+    }
+
+    public mutating func paragraph(_ text: String) { body += "<p>\(Self.escape(text))</p>\n" }
+
+    /// A table; cells that look like numbers are right-aligned.
+    public mutating func table(header: [String], rows: [[String]]) {
+        body += "<table><thead><tr>" + header.map { "<th>\(Self.escape($0))</th>" }.joined() + "</tr></thead><tbody>\n"
+        for row in rows {
+            body += "<tr>"
+            for cell in row {
+                let numeric = !cell.isEmpty && cell.allSatisfy { "0123456789 ,.%−-€".contains($0) }
+                body += numeric ? "<td class=\"n\">\(Self.escape(cell))</td>" : "<td>\(Self.escape(cell))</td>"
+            }
+            body += "</tr>\n"
+        }
+        body += "</tbody></table>\n"
+    }
+
+    /// One series of a bar chart.
+    public struct Series {
+        public var name: String
+        public var color: String
+        public var values: [Double]
+        public init(name: String, color: String, values: [Double]) {
+            self.name = name
+            self.color = color
+            self.values = values
+        }
+    }
+
+    /// Horizontal bars, one row per category; series stacked (counts) or side by side (shares).
+    public mutating func barChart(
+        title: String, categories: [String], series: [Series], stacked: Bool = true, format: (Double) -> String
+    ) {
+        let labelWidth = 190.0
+        let plotWidth = 520.0
+        let bar = stacked ? 14.0 : 9.0
+        let rowHeight = stacked ? 20.0 : Double(series.count) * bar + 6
+        let top = 30.0
+        let height = top + Double(categories.count) * rowHeight + 10
+        let totals = categories.indices.map { i in
+            stacked ? series.reduce(0) { $0 + $1.values[i] } : series.map { $0.values[i] }.max() ?? 0
+        }
+        let maxValue = max(totals.max() ?? 0, 1e-9)
+        var svg = "<figure><figcaption>\(Self.escape(title))</figcaption>\n"
+        svg += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(labelWidth + plotWidth + 90))\" height=\"\(Int(height))\" role=\"img\">\n"
+        var x = labelWidth
+        for s in series {
+            svg += "<rect x=\"\(Int(x))\" y=\"6\" width=\"12\" height=\"12\" fill=\"\(s.color)\"/>"
+            svg += "<text x=\"\(Int(x + 16))\" y=\"16\" font-size=\"12\">\(Self.escape(s.name))</text>\n"
+            x += 24 + Double(s.name.count) * 7
+        }
+        for (i, category) in categories.enumerated() {
+            let y = top + Double(i) * rowHeight
+            svg += "<text x=\"\(Int(labelWidth - 6))\" y=\"\(Int(y + bar - 3))\" font-size=\"12\" text-anchor=\"end\">\(Self.escape(category))</text>"
+            var offset = 0.0
+            for (k, s) in series.enumerated() {
+                let w = s.values[i] / maxValue * plotWidth
+                let by = stacked ? y : y + Double(k) * bar
+                svg += "<rect x=\"\(fmt(labelWidth + offset))\" y=\"\(fmt(by))\" width=\"\(fmt(w))\" height=\"\(fmt(bar - 2))\" fill=\"\(s.color)\"><title>\(Self.escape("\(category) — \(s.name) : \(format(s.values[i]))"))</title></rect>"
+                if stacked { offset += w }
+                if !stacked {
+                    svg += "<text x=\"\(fmt(labelWidth + w + 4))\" y=\"\(fmt(by + bar - 3))\" font-size=\"10\">\(Self.escape(format(s.values[i])))</text>"
+                }
+            }
+            if stacked {
+                svg += "<text x=\"\(fmt(labelWidth + offset + 4))\" y=\"\(Int(y + bar - 3))\" font-size=\"11\">\(Self.escape(format(totals[i])))</text>"
+            }
+            svg += "\n"
+        }
+        svg += "</svg></figure>\n"
+        body += svg
+    }
+
+    private func fmt(_ v: Double) -> String { String(format: "%.1f", v) }
+
+    /// The whole document.
+    public var html: String {
+        """
+        <!DOCTYPE html>
+        <html lang="fr"><head><meta charset="utf-8"><title>\(Self.escape(title))</title>
+        <style>
+        body{font-family:"DejaVu Sans",Arial,sans-serif;margin:2em;color:#222;max-width:1100px}
+        h1{color:#1d3f72}h2{color:#1d3f72;border-bottom:1px solid #ccd;padding-bottom:.2em;margin-top:1.6em}
+        table{border-collapse:collapse;margin:.6em 0;font-size:13px}th,td{border:1px solid #ccd;padding:3px 8px}
+        th{background:#eef1f7;text-align:left}td.n{text-align:right;white-space:nowrap}
+        figure{margin:1em 0}figcaption{font-weight:bold;margin-bottom:.3em}
+        </style></head><body>
+        <h1>\(Self.escape(title))</h1>
+        \(body)</body></html>
+
+        """
+    }
+
+    /// Writes the report to `url` through a temporary name and a rename.
+    public func write(to url: URL) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
+        try Data(html.utf8).write(to: temporary)
+        guard rename(temporary.path, url.path) == 0 else {
+            try? FileManager.default.removeItem(at: temporary)
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+        }
+    }
+}

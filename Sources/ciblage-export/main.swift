@@ -1,0 +1,45 @@
+import ArgumentParser
+import CiblageCLI
+import CiblageSelection
+import CiblageStore
+import Foundation
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ciblage-export",
+        abstract: "Écrit le plan local d'une Caf depuis une campagne stockée, sans rien recalculer.",
+        discussion: """
+            Le fichier a les colonnes de plan-local-<CAF>.csv (CSV pour Excel) et le même contenu \
+            que celui écrit par ciblage-select.
+
+            Codes de sortie : 0 succès ; 1 campagne ou Caf inconnue, store absent ; 2 usage.
+            """)
+
+    @Option(help: "Le store SQLite (défaut : $CIBLAGE_STORE ou data/ciblage.sqlite).")
+    var store: String = Store.defaultPath
+
+    @Option(help: "Identifiant de la campagne.")
+    var campagne: String
+
+    @Option(help: "Code de la Caf (code du département).")
+    var caf: String
+
+    @Option(help: "Fichier CSV à écrire.")
+    var sortie: String
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: store) else { throw CommandFailure("store introuvable : \(store)") }
+        do {
+            let count = try Store(path: store).dbQueue.read { db in
+                try CampaignExport.export(db, campagne: campagne, caf: caf, to: URL(fileURLWithPath: sortie))
+            }
+            print("campagne \(campagne), Caf \(caf) : \(count) lignes ; fichier : \(sortie)")
+        } catch let error as CampaignError {
+            throw CommandFailure("\(error)")
+        } catch {
+            throw CommandFailure(CommandRunner.describe(error))
+        }
+    }
+}
+
+CommandRunner.main(ExportCommand.self)
