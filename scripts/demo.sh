@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The README's main command: installs what is missing, builds, and runs the pipeline on
-# sample-data/: ingestion (one summary line per file), then the risk score of the last exercice.
+# sample-data/: ingestion (one summary line per file), the risk score of the last exercice, and a
+# demo campaign (local plans, multi-departmental plans, one Caf's export).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build -c release --product ciblage-ingest
 swift build -c release --product ciblage-score
+swift build -c release --product ciblage-select
+swift build -c release --product ciblage-export
 store="${CIBLAGE_STORE:-data/demo.sqlite}"
 rm -f "$store" "$store-wal" "$store-shm"
 echo "== ciblage-ingest sample-data/exports (store : $store)"
@@ -17,3 +20,9 @@ echo "== ciblage-score --exercice 2024"
 .build/release/ciblage-score --store "$store" --exercice 2024 --sortie reports/score-2024.csv
 echo "== liste classée : reports/score-2024.csv (5 premières lignes)"
 head -6 reports/score-2024.csv
+echo "== ciblage-select --campagne pipelines/campagne-locale-2025-T3.toml"
+.build/release/ciblage-select --store "$store" --campagne pipelines/campagne-locale-2025-T3.toml --sortie reports/campagne-2025-T3
+echo "== ciblage-select --campagne pipelines/campagne-multi-2025.toml"
+.build/release/ciblage-select --store "$store" --campagne pipelines/campagne-multi-2025.toml --sortie reports/campagne-2025-MULTI
+.build/release/ciblage-export --store "$store" --campagne 2025-MULTI --caf 75 --sortie reports/export-2025-MULTI-75.csv
+echo "== rapports : reports/score-2024.csv, reports/campagne-2025-T3/ et reports/campagne-2025-MULTI/ (plans, campagne.json, synthese.html), reports/export-2025-MULTI-75.csv"
