@@ -15,10 +15,12 @@ struct BenchCommand: ParsableCommand {
 
             score : chronomètre ciblage-score (processus fils) sur le store national laissé par le             banc ingestion (créé s'il manque), avec sa mémoire maximale, puis affiche son évaluation             contre la vérité terrain du générateur.
 
+            campagne : chronomètre ciblage-select (processus fils) sur ce même store avec             pipelines/campagne-multi-2025.toml (toutes les Caf, plans multi-départementaux).
+
             Code de sortie 1 si une cible n'est pas atteinte.
             """)
 
-    @Argument(help: "Le banc à lancer : ingestion, ou score (sur le store laissé par le banc ingestion).")
+    @Argument(help: "Le banc à lancer : ingestion, score (sur le store du banc ingestion), campagne (après le banc score).")
     var banc: String = "ingestion"
 
     @Option(help: "Nombre d'équipements du jeu généré.")
@@ -30,12 +32,15 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Nombre d'ingestions complètes chronométrées (meilleur et médiane).")
     var repetitions: Int = 3
 
+    @Option(help: "Fichier de campagne du banc campagne.")
+    var campagne: String = "pipelines/campagne-multi-2025.toml"
+
     @Option(help: "Dossier de travail (jeu généré, store du banc).")
     var dossier: String = ".build/bench"
 
     func validate() throws {
-        guard ["ingestion", "score"].contains(banc) else {
-            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, score)")
+        guard ["ingestion", "score", "campagne"].contains(banc) else {
+            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, score, campagne)")
         }
     }
 
@@ -43,14 +48,20 @@ struct BenchCommand: ParsableCommand {
         let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         let executable = binaries.appendingPathComponent("ciblage-ingest")
         let scorer = binaries.appendingPathComponent("ciblage-score")
-        for tool in [executable, scorer] where !FileManager.default.isExecutableFile(atPath: tool.path) {
+        let selector = binaries.appendingPathComponent("ciblage-select")
+        for tool in [executable, scorer, selector] where !FileManager.default.isExecutableFile(atPath: tool.path) {
             throw CommandFailure("\(tool.lastPathComponent) introuvable à côté de ciblage-bench : \(tool.path)")
         }
         let folder = URL(fileURLWithPath: dossier)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let measures =
-            banc == "score"
+            banc == "campagne"
+            ? try CampaignBenchmark(
+                workDirectory: folder, selectExecutable: selector,
+                campaign: URL(fileURLWithPath: campagne), runs: max(1, repetitions)
+            ).run(log: log)
+            : banc == "score"
             ? try ScoreBenchmark(
                 equipements: equipements, seed: graine, workDirectory: folder, ingestExecutable: executable,
                 scoreExecutable: scorer, runs: max(1, repetitions)
