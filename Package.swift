@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "ciblage-score", targets: ["ciblage-score"]),
         .executable(name: "ciblage-select", targets: ["ciblage-select"]),
         .executable(name: "ciblage-export", targets: ["ciblage-export"]),
+        .executable(name: "ciblage-reperes", targets: ["ciblage-reperes"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -59,6 +60,8 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        // Cost references: prix de revient, reste à charge by cell, confidentiality, fragility.
+        .target(name: "CiblageReperes", dependencies: ["CiblageModel", "CiblageStore", "CiblageReports"]),
         // Synthetic exports with ground truth, for demos, tests and benchmarks.
         .target(name: "CiblageGenerate", dependencies: ["CiblageModel"]),
         // Benchmarks run from the command line (never timed unit tests).
@@ -107,6 +110,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
+            name: "ciblage-reperes",
+            dependencies: [
+                "CiblageReperes", "CiblageStore", "CiblageModel", "CiblageCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
             name: "ciblage-bench",
             dependencies: [
                 "CiblageBench", "CiblageCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -119,6 +128,9 @@ let package = Package(
         .testTarget(
             name: "CiblageSelectionTests",
             dependencies: ["CiblageSelection", "CiblageScoring", "CiblageStore", "CiblageIngest", "CiblageGenerate", "CiblageModel"]),
+        .testTarget(
+            name: "CiblageReperesTests",
+            dependencies: ["CiblageReperes", "CiblageStore", "CiblageIngest", "CiblageModel"]),
         .testTarget(name: "CiblageGenerateTests", dependencies: ["CiblageGenerate", "CiblageModel"]),
         .testTarget(
             name: "CiblageScoringTests",

@@ -99,6 +99,61 @@ public struct HTMLReport {
         body += svg
     }
 
+    /// One row of a box plot: whiskers P10–P90, box P25–P75, a line at the median.
+    public struct Box {
+        public var label: String
+        public var p10, p25, median, p75, p90: Double
+        public init(label: String, p10: Double, p25: Double, median: Double, p75: Double, p90: Double) {
+            self.label = label
+            self.p10 = p10
+            self.p25 = p25
+            self.median = median
+            self.p75 = p75
+            self.p90 = p90
+        }
+    }
+
+    /// Horizontal box plots on one shared scale, with an optional reference line (e.g. a
+    /// published national figure).
+    public mutating func boxPlot(title: String, boxes: [Box], reference: (label: String, value: Double)? = nil, format: (Double) -> String) {
+        guard !boxes.isEmpty else { return }
+        let labelWidth = 230.0
+        let plotWidth = 560.0
+        let rowHeight = 18.0
+        let top = 24.0
+        let height = top + Double(boxes.count) * rowHeight + 30
+        var lo = boxes.map(\.p10).min()!
+        var hi = boxes.map(\.p90).max()!
+        if let reference {
+            lo = min(lo, reference.value)
+            hi = max(hi, reference.value)
+        }
+        if hi <= lo { hi = lo + 1 }
+        func x(_ v: Double) -> Double { labelWidth + (v - lo) / (hi - lo) * plotWidth }
+        var svg = "<figure><figcaption>\(Self.escape(title))</figcaption>\n"
+        svg += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(labelWidth + plotWidth + 40))\" height=\"\(Int(height))\" role=\"img\">\n"
+        for (i, b) in boxes.enumerated() {
+            let y = top + Double(i) * rowHeight
+            let mid = y + rowHeight / 2 - 2
+            svg += "<text x=\"\(fmt(labelWidth - 6))\" y=\"\(fmt(mid + 4))\" font-size=\"11\" text-anchor=\"end\">\(Self.escape(b.label))</text>"
+            svg += "<line x1=\"\(fmt(x(b.p10)))\" x2=\"\(fmt(x(b.p90)))\" y1=\"\(fmt(mid))\" y2=\"\(fmt(mid))\" stroke=\"#555\"/>"
+            svg += "<rect x=\"\(fmt(x(b.p25)))\" y=\"\(fmt(y + 2))\" width=\"\(fmt(max(1, x(b.p75) - x(b.p25))))\" height=\"\(fmt(rowHeight - 8))\" fill=\"#9cc3e6\" stroke=\"#1f5fa8\">"
+            svg += "<title>\(Self.escape("\(b.label) : P10 \(format(b.p10)), P25 \(format(b.p25)), médiane \(format(b.median)), P75 \(format(b.p75)), P90 \(format(b.p90))"))</title></rect>"
+            svg += "<line x1=\"\(fmt(x(b.median)))\" x2=\"\(fmt(x(b.median)))\" y1=\"\(fmt(y + 1))\" y2=\"\(fmt(y + rowHeight - 5))\" stroke=\"#0b2e59\" stroke-width=\"2\"/>\n"
+        }
+        let bottom = top + Double(boxes.count) * rowHeight
+        for k in 0...4 {
+            let v = lo + (hi - lo) * Double(k) / 4
+            svg += "<text x=\"\(fmt(x(v)))\" y=\"\(fmt(bottom + 14))\" font-size=\"10\" text-anchor=\"middle\">\(Self.escape(format(v)))</text>"
+        }
+        if let reference {
+            svg += "<line x1=\"\(fmt(x(reference.value)))\" x2=\"\(fmt(x(reference.value)))\" y1=\"\(fmt(top - 4))\" y2=\"\(fmt(bottom))\" stroke=\"#c0504d\" stroke-dasharray=\"4 3\"/>"
+            svg += "<text x=\"\(fmt(x(reference.value) + 4))\" y=\"\(fmt(top - 8))\" font-size=\"10\" fill=\"#c0504d\">\(Self.escape(reference.label))</text>"
+        }
+        svg += "\n</svg></figure>\n"
+        body += svg
+    }
+
     private func fmt(_ v: Double) -> String { String(format: "%.1f", v) }
 
     /// The whole document.

@@ -1,0 +1,232 @@
+import CiblageModel
+import CiblageStore
+import Foundation
+import GRDB
+
+/// The axes a study can be cut by.
+public enum Axis: String, CaseIterable, Sendable {
+    case nature, taille, statut, pole, caf
+
+    public var column: String { rawValue.uppercased() }
+
+    /// Parses `nature,taille` (the contract's `--par`); `nil` names the bad axis.
+    public static func parse(_ text: String) -> Result<[Axis], ReperesError> {
+        var axes: [Axis] = []
+        for part in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            guard let axis = Axis(rawValue: part) else { return .failure(.unknownAxis(part)) }
+            if !axes.contains(axis) { axes.append(axis) }
+        }
+        return axes.isEmpty ? .failure(.unknownAxis(text)) : .success(axes)
+    }
+}
+
+/// One equipment of a study: its cell and its indicators for N (and N-1, for changes).
+public struct StudyEquipment: Sendable {
+    public var id: Int64
+    public var nDossier: String
+    public var nom: String
+    public var siren: String
+    public var nomGestionnaire: String
+    /// Axis values: nature code, size band code (`SANS_PLACES` without places), statut, pôle, Caf.
+    public var cell: [Axis: String]
+    public var values: [CostIndicator: Double]
+    public var previous: [CostIndicator: Double]
+    /// Euros: total costs (the dominance rule weighs managers by them), result (income − costs) of N and N-1.
+    public var charges: Double
+    public var resultat: Double?
+    public var resultatPrecedent: Double?
+    public var chargesPrecedentes: Double?
+}
+
+/// Reads the equipments of a study: every equipment with a réel declaration for the exercice
+/// (the latest filed), with its réel of N-1 when there is one.
+public enum StudyStore {
+    public static func load(_ db: Database, exercice: Int, referentiel: Referentiel) throws -> [StudyEquipment] {
+        struct Profile {
+            var nDossier, nom, nature, siren, nomGestionnaire, statut, caf: String
+            var places: Int?
+        }
+        var profiles: [Int64: Profile] = [:]
+        for r in try Row.fetchAll(
+            db, sql: "SELECT id, n_dossier, nom, nature, siren_gestionnaire, nom_gestionnaire, statut_gestionnaire, caf, places_agreees FROM equipement")
+        {
+            profiles[r[0]] = Profile(
+                nDossier: r[1], nom: r[2], nature: r[3], siren: r[4], nomGestionnaire: r[5], statut: r[6], caf: r[7], places: r[8])
+        }
+        var reel: [Int: [Int64: DeclarationFigures]] = [:]
+        try Store.scanDeclarations(db, exercices: (exercice - 1)...exercice) { d in
+            if d.nature == .reel { reel[d.exercice, default: [:]][d.equipementId] = d.figures }
+        }
+        var out: [StudyEquipment] = []
+        for (id, f) in reel[exercice] ?? [:] {
+            guard let p = profiles[id], let charges = f.totalCharges else { continue }
+            let places = f.places ?? p.places
+            let band = places.flatMap { $0 > 0 ? referentiel.sizeBand(places: $0)?.code : nil } ?? "SANS_PLACES"
+            var values: [CostIndicator: Double] = [:]
+            var previous: [CostIndicator: Double] = [:]
+            for indicator in CostIndicator.allCases {
+                values[indicator] = indicator.value(f, placesAgreees: p.places)
+                if let last = reel[exercice - 1]?[id] { previous[indicator] = indicator.value(last, placesAgreees: p.places) }
+            }
+            let last = reel[exercice - 1]?[id]
+            out.append(
+                StudyEquipment(
+                    id: id, nDossier: p.nDossier, nom: p.nom, siren: p.siren, nomGestionnaire: p.nomGestionnaire,
+                    cell: [
+                        .nature: p.nature, .taille: band, .statut: p.statut,
+                        .pole: referentiel.departements[p.caf]?.pole ?? "INCONNU", .caf: p.caf,
+                    ],
+                    values: values, previous: previous, charges: charges,
+                    resultat: f.totalProduits.map { $0 - charges },
+                    resultatPrecedent: last.flatMap { l in l.totalProduits.flatMap { pr in l.totalCharges.map { pr - $0 } } },
+                    chargesPrecedentes: last?.totalCharges))
+        }
+        return out.sorted { $0.nDossier < $1.nDossier }
+    }
+}
+
+/// Why a cell's figures are blank.
+public enum SecretRule: String, Sendable {
+    /// Fewer than 5 equipments or fewer than 3 distinct managers.
+    case frequence = "FREQUENCE"
+    /// The two largest managers hold more than 85 % of the cell's costs.
+    case dominance = "DOMINANCE"
+    /// Blanked so that a blanked cell cannot be recovered from the total and the other cells.
+    case secondaire = "SECONDAIRE"
+}
+
+/// The figures of one cell for one indicator.
+public struct CellFigures: Sendable, Equatable {
+    /// Axis values, in the order of the study's axes; `nil` for the national total.
+    public var key: [String]?
+    public var indicator: CostIndicator
+    public var n: Int
+    public var mean: Double
+    public var p10, p25, median, p75, p90: Double
+    /// The same cell's median in N-1, when both years are published.
+    public var previousMedian: Double?
+    public var secret: SecretRule?
+    public var diffusable: Bool { secret == nil }
+}
+
+/// A cost study: cells over the axes plus the national total, with statistical confidentiality.
+public struct CostStudy: Sendable {
+    public static let minimumEquipments = 5
+    public static let minimumManagers = 3
+    public static let dominanceShare = 0.85
+
+    public var exercice: Int
+    public var axes: [Axis]
+    public var cells: [CellFigures]
+    public var equipments: Int
+
+    /// Computes every cell of every indicator over `equipments`.
+    public init(exercice: Int, axes: [Axis], equipments: [StudyEquipment]) {
+        self.exercice = exercice
+        self.axes = axes
+        self.equipments = equipments.count
+        // Work on plain arrays of indices and numbers: the equipments are structs holding
+        // dictionaries, and filtering them cell by cell, indicator by indicator, is mostly
+        // reference counting.
+        var cellOf: [[String]: [Int]] = [:]
+        var manager = [Int](repeating: 0, count: equipments.count)
+        var charges = [Double](repeating: 0, count: equipments.count)
+        var managerIds: [String: Int] = [:]
+        for i in equipments.indices {
+            cellOf[axes.map { equipments[i].cell[$0]! }, default: []].append(i)
+            let siren = equipments[i].siren
+            if managerIds[siren] == nil { managerIds[siren] = managerIds.count }
+            manager[i] = managerIds[siren]!
+            charges[i] = equipments[i].charges
+        }
+        let keys = cellOf.keys.sorted { $0.lexicographicallyPrecedes($1) }
+        let everyone = Array(equipments.indices)
+        var cells: [CellFigures] = []
+        for indicator in CostIndicator.allCases {
+            var now = [Double?](repeating: nil, count: equipments.count)
+            var before = now
+            for i in equipments.indices {
+                now[i] = equipments[i].values[indicator]
+                before[i] = equipments[i].previous[indicator]
+            }
+            func figures(_ key: [String]?, _ members: [Int]) -> CellFigures? {
+                Self.figures(
+                    key: key, indicator: indicator, members: members, values: now, previous: before, manager: manager, charges: charges)
+            }
+            var block = keys.compactMap { figures($0, cellOf[$0]!) }
+            Self.suppressSecondary(&block)
+            cells += block
+            if let total = figures(nil, everyone) { cells.append(total) }
+        }
+        self.cells = cells
+    }
+
+    /// The figures of one cell (`members`: indices), with the primary confidentiality rules;
+    /// `nil` when no member has the indicator.
+    static func figures(
+        key: [String]?, indicator: CostIndicator, members: [Int], values: [Double?], previous: [Double?], manager: [Int],
+        charges: [Double]
+    ) -> CellFigures? {
+        let present = members.filter { values[$0] != nil }
+        let sorted = present.map { values[$0]! }.sorted()
+        guard !sorted.isEmpty else { return nil }
+        func q(_ p: Double) -> Double { Quantile.type7(sorted: sorted, p)! }
+        var cell = CellFigures(
+            key: key, indicator: indicator, n: sorted.count, mean: sorted.reduce(0, +) / Double(sorted.count), p10: q(0.1),
+            p25: q(0.25), median: q(0.5), p75: q(0.75), p90: q(0.9), previousMedian: nil, secret: nil)
+        cell.secret = primarySecret(managers: present.map { manager[$0] }, charges: present.map { charges[$0] })
+        let both = present.filter { previous[$0] != nil }
+        let last = both.map { previous[$0]! }.sorted()
+        if both.count >= minimumEquipments, let m = Quantile.type7(sorted: last, 0.5),
+            primarySecret(managers: both.map { manager[$0] }, charges: both.map { charges[$0] }) == nil
+        {
+            cell.previousMedian = m
+        }
+        return cell
+    }
+
+    /// The frequency rule, then the dominance rule.
+    public static func primarySecret(_ members: [StudyEquipment]) -> SecretRule? {
+        var ids: [String: Int] = [:]
+        let managers = members.map { e -> Int in
+            if let id = ids[e.siren] { return id }
+            ids[e.siren] = ids.count
+            return ids.count - 1
+        }
+        return primarySecret(managers: managers, charges: members.map(\.charges))
+    }
+
+    /// As ``primarySecret(_:)``, from each member's manager number and costs (euros).
+    public static func primarySecret(managers: [Int], charges: [Double]) -> SecretRule? {
+        var byManager: [Int: Double] = [:]
+        for (m, c) in zip(managers, charges) { byManager[m, default: 0] += c }
+        if managers.count < minimumEquipments || byManager.count < minimumManagers { return .frequence }
+        let costs = byManager.values.sorted(by: >)
+        let total = costs.reduce(0, +)
+        if total > 0 && costs.prefix(2).reduce(0, +) / total > dominanceShare { return .dominance }
+        return nil
+    }
+
+    /// With the national total published, one blanked cell would be given away by the total
+    /// minus the others (its N and its sum, hence its mean): a second cell, the smallest, is
+    /// blanked with it.
+    static func suppressSecondary(_ block: inout [CellFigures]) {
+        let blanked = block.indices.filter { block[$0].secret != nil }
+        guard blanked.count == 1 else { return }
+        let candidates = block.indices.filter { block[$0].secret == nil }
+        guard let smallest = candidates.min(by: { (block[$0].n, $0) < (block[$1].n, $1) }) else { return }
+        block[smallest].secret = .secondaire
+    }
+}
+
+public enum ReperesError: Error, CustomStringConvertible {
+    case unknownAxis(String)
+    case noReel(exercice: Int)
+
+    public var description: String {
+        switch self {
+        case .unknownAxis(let a): "axe inconnu « \(a) » (attendus : nature, taille, statut, pole, caf)"
+        case .noReel(let e): "aucune déclaration réelle pour l'exercice \(e) dans le store"
+        }
+    }
+}
