@@ -9,6 +9,7 @@ swift build -c release --product ciblage-ingest
 swift build -c release --product ciblage-score
 swift build -c release --product ciblage-select
 swift build -c release --product ciblage-export
+swift build -c release --product ciblage-reperes
 store="${CIBLAGE_STORE:-data/demo.sqlite}"
 rm -f "$store" "$store-wal" "$store-shm"
 echo "== ciblage-ingest sample-data/exports (store : $store)"
@@ -25,4 +26,6 @@ echo "== ciblage-select --campagne pipelines/campagne-locale-2025-T3.toml"
 echo "== ciblage-select --campagne pipelines/campagne-multi-2025.toml"
 .build/release/ciblage-select --store "$store" --campagne pipelines/campagne-multi-2025.toml --sortie reports/campagne-2025-MULTI
 .build/release/ciblage-export --store "$store" --campagne 2025-MULTI --caf 75 --sortie reports/export-2025-MULTI-75.csv
-echo "== rapports : reports/score-2024.csv, reports/campagne-2025-T3/ et reports/campagne-2025-MULTI/ (plans, campagne.json, synthese.html), reports/export-2025-MULTI-75.csv"
+echo "== ciblage-reperes --exercice 2024 --par nature --fragilite"
+.build/release/ciblage-reperes --store "$store" --exercice 2024 --par nature --sortie reports/reperes --fragilite
+echo "== rapports : reports/score-2024.csv, reports/campagne-2025-T3/ et reports/campagne-2025-MULTI/ (plans, campagne.json, synthese.html), reports/export-2025-MULTI-75.csv, reports/reperes/ (reperes-2024.csv, .html, fragilite-2024.csv)"

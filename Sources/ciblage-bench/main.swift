@@ -17,10 +17,13 @@ struct BenchCommand: ParsableCommand {
 
             campagne : chronomètre ciblage-select (processus fils) sur ce même store avec             pipelines/campagne-multi-2025.toml (toutes les Caf, plans multi-départementaux).
 
+            reperes : chronomètre ciblage-reperes (processus fils) sur le store national, par \
+            nature × taille.
+
             Code de sortie 1 si une cible n'est pas atteinte.
             """)
 
-    @Argument(help: "Le banc à lancer : ingestion, score (sur le store du banc ingestion), campagne (après le banc score).")
+    @Argument(help: "Le banc à lancer : ingestion, score (sur le store du banc ingestion), campagne (après le banc score), reperes.")
     var banc: String = "ingestion"
 
     @Option(help: "Nombre d'équipements du jeu généré.")
@@ -39,8 +42,8 @@ struct BenchCommand: ParsableCommand {
     var dossier: String = ".build/bench"
 
     func validate() throws {
-        guard ["ingestion", "score", "campagne"].contains(banc) else {
-            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, score, campagne)")
+        guard ["ingestion", "score", "campagne", "reperes"].contains(banc) else {
+            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, score, campagne, reperes)")
         }
     }
 
@@ -49,14 +52,17 @@ struct BenchCommand: ParsableCommand {
         let executable = binaries.appendingPathComponent("ciblage-ingest")
         let scorer = binaries.appendingPathComponent("ciblage-score")
         let selector = binaries.appendingPathComponent("ciblage-select")
-        for tool in [executable, scorer, selector] where !FileManager.default.isExecutableFile(atPath: tool.path) {
+        let reperes = binaries.appendingPathComponent("ciblage-reperes")
+        for tool in [executable, scorer, selector, reperes] where !FileManager.default.isExecutableFile(atPath: tool.path) {
             throw CommandFailure("\(tool.lastPathComponent) introuvable à côté de ciblage-bench : \(tool.path)")
         }
         let folder = URL(fileURLWithPath: dossier)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let measures =
-            banc == "campagne"
+            banc == "reperes"
+            ? try ReperesBenchmark(workDirectory: folder, reperesExecutable: reperes, runs: max(1, repetitions)).run(log: log)
+            : banc == "campagne"
             ? try CampaignBenchmark(
                 workDirectory: folder, selectExecutable: selector,
                 campaign: URL(fileURLWithPath: campagne), runs: max(1, repetitions)
