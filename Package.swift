@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "ciblage-select", targets: ["ciblage-select"]),
         .executable(name: "ciblage-export", targets: ["ciblage-export"]),
         .executable(name: "ciblage-reperes", targets: ["ciblage-reperes"]),
+        .executable(name: "ciblage-bilan", targets: ["ciblage-bilan"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -62,12 +63,17 @@ let package = Package(
             ]),
         // Cost references: prix de revient, reste à charge by cell, confidentiality, fragility.
         .target(name: "CiblageReperes", dependencies: ["CiblageModel", "CiblageStore", "CiblageReports"]),
+        // The review of a campaign: linking controls, rates, lift, population estimates.
+        .target(name: "CiblageBilan", dependencies: ["CiblageModel", "CiblageStore", "CiblageReports"]),
         // Synthetic exports with ground truth, for demos, tests and benchmarks.
         .target(name: "CiblageGenerate", dependencies: ["CiblageModel"]),
         // Benchmarks run from the command line (never timed unit tests).
         .target(
             name: "CiblageBench",
-            dependencies: ["CiblageIngest", "CiblageGenerate", "CiblageStore", "CiblageModel", "CiblageScoring"]),
+            dependencies: [
+                "CiblageIngest", "CiblageGenerate", "CiblageStore", "CiblageModel", "CiblageScoring", "CiblageSelection",
+                "CiblageBilan", .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
 
         // What every command line shares: exit codes, logging setup.
         .target(
@@ -116,6 +122,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
+            name: "ciblage-bilan",
+            dependencies: [
+                "CiblageBilan", "CiblageStore", "CiblageModel", "CiblageCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
             name: "ciblage-bench",
             dependencies: [
                 "CiblageBench", "CiblageCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -131,6 +143,9 @@ let package = Package(
         .testTarget(
             name: "CiblageReperesTests",
             dependencies: ["CiblageReperes", "CiblageStore", "CiblageIngest", "CiblageModel"]),
+        .testTarget(
+            name: "CiblageBilanTests",
+            dependencies: ["CiblageBilan", "CiblageSelection", "CiblageScoring", "CiblageStore", "CiblageIngest", "CiblageGenerate", "CiblageModel"]),
         .testTarget(name: "CiblageGenerateTests", dependencies: ["CiblageGenerate", "CiblageModel"]),
         .testTarget(
             name: "CiblageScoringTests",

@@ -93,12 +93,18 @@ public struct Planner {
         return CalendarDate(year: year, month: month, day: day)!.yyyymmdd
     }
 
-    public func plan(_ candidates: [Candidate]) -> CampaignPlan {
+    /// Closed equipments, and the others controlled since ``recentSince``.
+    public func exclusions(_ candidates: [Candidate]) -> (closed: Set<Int64>, recent: Set<Int64>) {
         let since = recentSince
         let closed = Set(candidates.filter { $0.fermeture != nil }.map(\.equipementId))
         let recent = Set(
             candidates.filter { c in !closed.contains(c.equipementId) && (c.dernierControle.map { $0 >= since } ?? false) }
                 .map(\.equipementId))
+        return (closed, recent)
+    }
+
+    public func plan(_ candidates: [Candidate]) -> CampaignPlan {
+        let (closed, recent) = exclusions(candidates)
         let eligible = candidates.filter { !closed.contains($0.equipementId) && !recent.contains($0.equipementId) }
 
         let (groups, eligibleGroups) = multiPlans(all: candidates, eligible: eligible)

@@ -17,13 +17,17 @@ struct BenchCommand: ParsableCommand {
 
             campagne : chronomètre ciblage-select (processus fils) sur ce même store avec             pipelines/campagne-multi-2025.toml (toutes les Caf, plans multi-départementaux).
 
+            bilan : sur --mondes mondes générés (--equipements par monde, 3 000 conseillé), planifie une \
+            campagne, réalise ses contrôles d'après la vérité terrain, les ingère, lance le bilan et \
+            compte combien de fois l'IC à 95 % du taux d'anomalie de la population contient le vrai taux.
+
             reperes : chronomètre ciblage-reperes (processus fils) sur le store national, par \
             nature × taille.
 
             Code de sortie 1 si une cible n'est pas atteinte.
             """)
 
-    @Argument(help: "Le banc à lancer : ingestion, score (sur le store du banc ingestion), campagne (après le banc score), reperes.")
+    @Argument(help: "Le banc à lancer : ingestion, score (sur le store du banc ingestion), campagne (après le banc score), reperes, bilan.")
     var banc: String = "ingestion"
 
     @Option(help: "Nombre d'équipements du jeu généré.")
@@ -35,6 +39,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Nombre d'ingestions complètes chronométrées (meilleur et médiane).")
     var repetitions: Int = 3
 
+    @Option(help: "Nombre de mondes générés du banc bilan.")
+    var mondes: Int = 40
+
     @Option(help: "Fichier de campagne du banc campagne.")
     var campagne: String = "pipelines/campagne-multi-2025.toml"
 
@@ -42,8 +49,8 @@ struct BenchCommand: ParsableCommand {
     var dossier: String = ".build/bench"
 
     func validate() throws {
-        guard ["ingestion", "score", "campagne", "reperes"].contains(banc) else {
-            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, score, campagne, reperes)")
+        guard ["ingestion", "score", "campagne", "reperes", "bilan"].contains(banc) else {
+            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, score, campagne, reperes, bilan)")
         }
     }
 
@@ -60,7 +67,9 @@ struct BenchCommand: ParsableCommand {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let measures =
-            banc == "reperes"
+            banc == "bilan"
+            ? try BilanCoverageBenchmark(worlds: mondes, equipements: equipements, workDirectory: folder).run(log: log)
+            : banc == "reperes"
             ? try ReperesBenchmark(workDirectory: folder, reperesExecutable: reperes, runs: max(1, repetitions)).run(log: log)
             : banc == "campagne"
             ? try CampaignBenchmark(
