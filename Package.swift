@@ -124,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "ciblage-bilan",
             dependencies: [
-                "CiblageBilan", "CiblageStore", "CiblageModel", "CiblageCLI",
+                "CiblageBilan", "CiblageStore", "CiblageModel", "CiblageReports", "CiblageCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(

@@ -10,6 +10,7 @@ swift build -c release --product ciblage-score
 swift build -c release --product ciblage-select
 swift build -c release --product ciblage-export
 swift build -c release --product ciblage-reperes
+swift build -c release --product ciblage-bilan
 store="${CIBLAGE_STORE:-data/demo.sqlite}"
 rm -f "$store" "$store-wal" "$store-shm"
 echo "== ciblage-ingest sample-data/exports (store : $store)"
@@ -28,4 +29,6 @@ echo "== ciblage-select --campagne pipelines/campagne-multi-2025.toml"
 .build/release/ciblage-export --store "$store" --campagne 2025-MULTI --caf 75 --sortie reports/export-2025-MULTI-75.csv
 echo "== ciblage-reperes --exercice 2024 --par nature --fragilite"
 .build/release/ciblage-reperes --store "$store" --exercice 2024 --par nature --sortie reports/reperes --fragilite
-echo "== rapports : reports/score-2024.csv, reports/campagne-2025-T3/ et reports/campagne-2025-MULTI/ (plans, campagne.json, synthese.html), reports/export-2025-MULTI-75.csv, reports/reperes/ (reperes-2024.csv, .html, fragilite-2024.csv)"
+echo "== ciblage-bilan --campagne 2024-T2 (campagne historique des contrôles de sample-data)"
+.build/release/ciblage-bilan --store "$store" --campagne 2024-T2 --sortie reports/bilan
+echo "== rapports : reports/score-2024.csv, reports/campagne-2025-T3/ et reports/campagne-2025-MULTI/ (plans, campagne.json, synthese.html), reports/export-2025-MULTI-75.csv, reports/reperes/ (reperes-2024.csv, .html, fragilite-2024.csv), reports/bilan/ (bilan-2024-T2.csv, .html)"

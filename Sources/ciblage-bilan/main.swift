@@ -2,6 +2,7 @@ import ArgumentParser
 import CiblageBilan
 import CiblageCLI
 import CiblageModel
+import CiblageReports
 import CiblageStore
 import Foundation
 
@@ -50,7 +51,9 @@ struct BilanCommand: ParsableCommand {
                 func value(_ t: String, _ i: String) -> Double? { national.first { $0.tirage == t && $0.indicator == i }?.value }
                 let done = Int(value("TOUS", "CONTROLES_REALISES") ?? 0)
                 let planned = value("TOUS", "CONTROLES_PREVUS").map { " sur \(Int($0)) prévus" } ?? ""
-                let rate = value("ALEATOIRE", "TAUX_ANOMALIE_POPULATION").map { String(format: " ; taux d'anomalie estimé sur la population %.1f %%", $0 * 100) } ?? ""
+                let rate = value("ALEATOIRE", "TAUX_ANOMALIE_POPULATION").map {
+                    " ; taux d'anomalie estimé sur la population " + FrenchFormat.readable($0 * 100, fractionDigits: 1) + " %"
+                } ?? ""
                 print("bilan \(campagne)\(inputs.planned ? "" : " (campagne non planifiée)") : \(done) contrôles réalisés\(planned)\(rate) ; fichiers : \(sortie)")
             }
         } catch let error as BilanError {
