@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "ciblage-export", targets: ["ciblage-export"]),
         .executable(name: "ciblage-reperes", targets: ["ciblage-reperes"]),
         .executable(name: "ciblage-bilan", targets: ["ciblage-bilan"]),
+        .executable(name: "ciblage-run", targets: ["ciblage-run"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -65,6 +66,12 @@ let package = Package(
         .target(name: "CiblageReperes", dependencies: ["CiblageModel", "CiblageStore", "CiblageReports"]),
         // The review of a campaign: linking controls, rates, lift, population estimates.
         .target(name: "CiblageBilan", dependencies: ["CiblageModel", "CiblageStore", "CiblageReports"]),
+        // Pipelines: stages as processes, the store's lock, the run ledger.
+        .target(
+            name: "CiblagePipeline",
+            dependencies: [
+                "CiblageModel", .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         // Synthetic exports with ground truth, for demos, tests and benchmarks.
         .target(name: "CiblageGenerate", dependencies: ["CiblageModel"]),
         // Benchmarks run from the command line (never timed unit tests).
@@ -128,6 +135,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
+            name: "ciblage-run",
+            dependencies: [
+                "CiblagePipeline", "CiblageCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
             name: "ciblage-bench",
             dependencies: [
                 "CiblageBench", "CiblageCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -146,6 +158,9 @@ let package = Package(
         .testTarget(
             name: "CiblageBilanTests",
             dependencies: ["CiblageBilan", "CiblageSelection", "CiblageScoring", "CiblageStore", "CiblageIngest", "CiblageGenerate", "CiblageModel"]),
+        .testTarget(
+            name: "CiblagePipelineTests",
+            dependencies: ["CiblagePipeline", "CiblageGenerate", "CiblageStore", "CiblageModel", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "CiblageGenerateTests", dependencies: ["CiblageGenerate", "CiblageModel"]),
         .testTarget(
             name: "CiblageScoringTests",

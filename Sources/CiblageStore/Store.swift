@@ -24,6 +24,9 @@ public final class Store {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var configuration = Configuration()
+        // A reader (an analyst's sqlite3, a report) may hold the file a moment: wait for it
+        // rather than fail the stage.
+        configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             // A rollback journal: stages are batch writers, one at a time, and a bulk load into
             // new pages journals almost nothing (WAL would write every page twice: measured

@@ -1,0 +1,149 @@
+import CiblageGenerate
+import CiblageStore
+import Foundation
+import GRDB
+import XCTest
+
+@testable import CiblagePipeline
+
+final class PipelineDefinitionTests: XCTestCase {
+    func testTheShippedPipelinesAreValidAndBadKeysAreNamed() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for name in ["nightly", "campagne"] {
+            let p = try Pipeline.load(root.appendingPathComponent("pipelines/\(name).toml"))
+            XCTAssertEqual(p.nom, name)
+            XCTAssertFalse(p.stages.isEmpty)
+        }
+        func key(_ text: String) -> String? {
+            do { _ = try Pipeline.parse(text, file: "p.toml") } catch let PipelineError.config(_, key, _) { return key } catch { return nil }
+            return nil
+        }
+        XCTAssertEqual(key("[pipeline]\nnom = \"x\"\n[[etape]]\ncommande = \"rm\""), "etape[1].commande")
+        XCTAssertEqual(key("[pipeline]\nnom = \"x\"\n[[etape]]\ncommande = \"ciblage-score\"\narguments = [\"--store\", \"a\"]"), "etape[1].arguments")
+        XCTAssertEqual(key("[pipeline]\nnom = \"x\"\ncouleur = 1\n[[etape]]\ncommande = \"ciblage-score\""), "pipeline.couleur")
+        XCTAssertEqual(key("[pipeline]\nnom = \"x\""), "etape")
+    }
+
+    func testArgumentsAreExpandedWithTheStoreFirst() {
+        let stage = Pipeline.Stage(commande: "ciblage-score", arguments: ["--sortie", "{rapports}/s.csv", "--rejets", "{run}/r.csv"])
+        XCTAssertEqual(
+            Pipeline.expand(stage, store: "d/s.sqlite", rapports: "rep", run: "rep/runs/1"),
+            ["--store", "d/s.sqlite", "--sortie", "rep/s.csv", "--rejets", "rep/runs/1/r.csv"])
+    }
+}
+
+/// The runner with the real executables (built beside the tests), on real files.
+final class RunnerProcessTests: XCTestCase {
+    var folder: URL!
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+
+    /// The folder of the built products: the test bundle sits among them.
+    static var products: URL {
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("ciblage-run").path) {
+            url = url.deletingLastPathComponent()
+        }
+        return url
+    }
+
+    func launch(_ arguments: [String]) throws -> (Process, Pipe) {
+        let process = Process()
+        process.executableURL = Self.products.appendingPathComponent("ciblage-run")
+        process.arguments = arguments
+        process.currentDirectoryURL = folder
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return (process, errors)
+    }
+
+    func ingestPipeline() throws -> URL {
+        let url = folder.appendingPathComponent("ingestion.toml")
+        try """
+            [pipeline]
+            nom = "ingestion"
+            entrees = ["depot"]
+            [[etape]]
+            commande = "ciblage-ingest"
+            arguments = ["--quiet", "--rejets", "{run}/rejets.csv", "depot"]
+            """.write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    func testASecondRunSaysWhoHoldsTheLockAndExitsWith1() throws {
+        let store = folder.appendingPathComponent("s.sqlite").path
+        let lock = try RunLock(store: store, holder: "pipeline nightly, pid 4242, depuis 20261123-020000")
+        let (process, errors) = try launch([try ingestPipeline().path, "--store", store])
+        process.waitUntilExit()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(process.terminationStatus, 1)
+        XCTAssertTrue(message.contains("tient le verrou") && message.contains("pid 4242"), message)
+        withExtendedLifetime(lock) {}
+    }
+
+    func testKillingTheIngestMidwayLeavesNoHalfFileAndTheNextRunCompletes() throws {
+        _ = try Generator(configuration: GeneratorConfiguration(equipements: 5000, seed: 3, malformedRate: 0)).write(to: folder)
+        try FileManager.default.moveItem(at: folder.appendingPathComponent("exports"), to: folder.appendingPathComponent("depot"))
+        let pipeline = try ingestPipeline()
+        let store = folder.appendingPathComponent("s.sqlite").path
+        let (process, _) = try launch([pipeline.path, "--store", store])
+        // Wait for the ingest stage and at least one committed file, then SIGKILL the stage.
+        var stagePid: Int32?
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let holder = (try? String(contentsOfFile: store + ".lock", encoding: .utf8)) ?? ""
+            if let range = holder.range(of: "ciblage-ingest pid "), let pid = Int32(holder[range.upperBound...].prefix { $0.isNumber }) {
+                stagePid = pid
+                var configuration = Configuration()
+                configuration.readonly = true
+                configuration.busyMode = .timeout(5)
+                let committed = (try? DatabaseQueue(path: store, configuration: configuration).read {
+                    try Int.fetchOne($0, sql: "SELECT count(*) FROM fichier")
+                }) ?? nil
+                if (committed ?? 0) >= 2 { break }
+            }
+            usleep(20_000)
+        }
+        let pid = try XCTUnwrap(stagePid, "the ingest stage never started")
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 128 + SIGKILL, "the run stops with the stage's status")
+
+        // The killed file's transaction is gone: every stored row belongs to a committed file.
+        let opened = try Store(path: store)
+        let (check, orphans, files) = try opened.dbQueue.read { db in
+            (try String.fetchOne(db, sql: "PRAGMA integrity_check")!,
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM declaration WHERE fichier_id NOT IN (SELECT id FROM fichier)")!,
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM fichier")!)
+        }
+        XCTAssertEqual(check, "ok")
+        XCTAssertEqual(orphans, 0)
+        XCTAssertGreaterThanOrEqual(files, 2)
+
+        // The next run takes the lock again (the kernel released it) and completes; the store then
+        // holds what one clean ingestion of the same files gives.
+        let (again, _) = try launch([pipeline.path, "--store", store])
+        again.waitUntilExit()
+        XCTAssertEqual(again.terminationStatus, 0)
+        let clean = folder.appendingPathComponent("propre.sqlite").path
+        let (reference, _) = try launch([pipeline.path, "--store", clean, "--forcer", "--rapports", folder.appendingPathComponent("r2").path])
+        reference.waitUntilExit()
+        func counts(_ path: String) throws -> [Int] {
+            try DatabaseQueue(path: path).read { db in
+                try ["equipement", "declaration", "controle"].map { try Int.fetchOne(db, sql: "SELECT count(*) FROM \($0)")! }
+            }
+        }
+        XCTAssertEqual(try counts(store), try counts(clean))
+        // Unchanged inputs: the third run does nothing.
+        let runs = try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("reports/runs").path).count
+        let (third, _) = try launch([pipeline.path, "--store", store])
+        third.waitUntilExit()
+        XCTAssertEqual(third.terminationStatus, 0)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("reports/runs").path).count, runs)
+    }
+}
