@@ -61,7 +61,7 @@ final class CampaignConfigTests: XCTestCase {
         let pipelines = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("pipelines")
         let files = try FileManager.default.contentsOfDirectory(at: pipelines, includingPropertiesForKeys: nil)
-            .filter { $0.pathExtension == "toml" && $0.lastPathComponent.hasPrefix("campagne") }
+            .filter { $0.pathExtension == "toml" && $0.lastPathComponent.hasPrefix("campagne-") }
         XCTAssertGreaterThanOrEqual(files.count, 2)
         for file in files { _ = try CampaignConfig.load(file, referentiel: .bundled) }
     }
