@@ -13,8 +13,9 @@ import TOMLKit
 /// commande = "ciblage-ingest"
 /// arguments = ["--rejets", "{run}/rejets.csv", "depot"]
 /// ```
-/// In arguments, `{store}` is the store, `{rapports}` the reports folder and `{run}` the run's
-/// folder under `rapports/runs/`. Every stage receives `--store` first.
+/// In arguments and inputs, `{store}` is the store, `{rapports}` the reports folder, `{depot}`
+/// the drop folder (`--depot`, default `depot`) and `{run}` the run's folder under
+/// `rapports/runs/`. Every stage receives `--store` first.
 public struct Pipeline: Sendable, Equatable {
     public struct Stage: Sendable, Equatable {
         public var commande: String
@@ -84,12 +85,13 @@ public struct Pipeline: Sendable, Equatable {
     }
 
     /// The stage's arguments with `{store}`, `{rapports}` and `{run}` replaced, `--store` first.
-    public static func expand(_ stage: Stage, store: String, rapports: String, run: String) -> [String] {
-        ["--store", store]
-            + stage.arguments.map {
-                $0.replacingOccurrences(of: "{store}", with: store).replacingOccurrences(of: "{rapports}", with: rapports)
-                    .replacingOccurrences(of: "{run}", with: run)
-            }
+    public static func expand(_ stage: Stage, store: String, rapports: String, run: String, depot: String = "depot") -> [String] {
+        ["--store", store] + stage.arguments.map { substitute($0, store: store, rapports: rapports, run: run, depot: depot) }
+    }
+
+    public static func substitute(_ text: String, store: String, rapports: String, run: String, depot: String) -> String {
+        text.replacingOccurrences(of: "{store}", with: store).replacingOccurrences(of: "{rapports}", with: rapports)
+            .replacingOccurrences(of: "{run}", with: run).replacingOccurrences(of: "{depot}", with: depot)
     }
 }
 

@@ -18,8 +18,13 @@ public struct Runner {
     /// Progress on the terminal; otherwise nothing but errors.
     public var interactive: Bool
     public var force: Bool
+    /// The drop folder, for `{depot}`.
+    public var depot: String
 
-    public init(pipeline: Pipeline, store: String, rapports: String, binaries: URL, interactive: Bool, force: Bool = false) {
+    public init(
+        pipeline: Pipeline, store: String, rapports: String, binaries: URL, interactive: Bool, force: Bool = false, depot: String = "depot"
+    ) {
+        self.depot = depot
         self.pipeline = pipeline
         self.store = store
         self.rapports = rapports
@@ -68,7 +73,7 @@ public struct Runner {
         let runFolder = runFolder ?? "\(rapports)/runs/<horodatage>-\(pipeline.nom)"
         return pipeline.stages.map { stage in
             ([binaries.appendingPathComponent(stage.commande).path]
-                + Pipeline.expand(stage, store: store, rapports: rapports, run: runFolder)).map(Self.quoted).joined(separator: " ")
+                + Pipeline.expand(stage, store: store, rapports: rapports, run: runFolder, depot: depot)).map(Self.quoted).joined(separator: " ")
         }
     }
 
@@ -79,7 +84,8 @@ public struct Runner {
     public func run(now: Date = Date(), say: @escaping (String) -> Void) throws -> Outcome {
         let stamp = Self.timestamp(now)
         let lock = try RunLock(store: store, holder: "pipeline \(pipeline.nom), pid \(getpid()), depuis \(stamp)")
-        let inputs = try Self.checksums(pipeline.entrees)
+        let inputs = try Self.checksums(
+            pipeline.entrees.map { Pipeline.substitute($0, store: store, rapports: rapports, run: "", depot: depot) })
         let fingerprint = Self.sha256(Data(inputs.map { "\($0.chemin);\($0.sha256)" }.joined(separator: "\n").utf8))
         let lastURL = URL(fileURLWithPath: rapports).appendingPathComponent("runs/derniere-\(pipeline.nom).json")
         if !force, !pipeline.entrees.isEmpty, let data = try? Data(contentsOf: lastURL),
@@ -89,14 +95,14 @@ public struct Runner {
         }
         let folder = URL(fileURLWithPath: rapports).appendingPathComponent("runs/\(stamp)-\(pipeline.nom)")
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
-            throw PipelineError.unwritable(path: folder.path, reason: (error as NSError).localizedDescription)
+            throw PipelineError.unwritable(path: folder.path, reason: Self.french(error))
         }
         var manifest = Manifest(
             pipeline: pipeline.nom, definition: pipeline.text, debut: stamp, store: store, rapports: rapports,
             versions: ["ciblage": Self.version], entrees: inputs, empreinteEntrees: fingerprint, etapes: [], statut: "EN_COURS")
         try write(manifest, to: folder.appendingPathComponent("manifest.json"))
         for (i, stage) in pipeline.stages.enumerated() {
-            let arguments = Pipeline.expand(stage, store: store, rapports: rapports, run: folder.path)
+            let arguments = Pipeline.expand(stage, store: store, rapports: rapports, run: folder.path, depot: depot)
             let log = folder.appendingPathComponent(String(format: "%02d-%@.log", i + 1, stage.commande))
             lock.update("pipeline \(pipeline.nom), pid \(getpid()), depuis \(stamp), étape \(i + 1)/\(pipeline.stages.count) \(stage.commande)")
             let label = "[\(i + 1)/\(pipeline.stages.count)] \(stage.commande)"
@@ -124,6 +130,21 @@ public struct Runner {
         return .done(manifest, folder: folder)
     }
 
+    /// A file-system error said in French.
+    static func french(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        switch (ns.domain, ns.code) {
+        case (NSCocoaErrorDomain, 4), (NSCocoaErrorDomain, 260): return "dossier ou fichier inexistant"
+        case (NSCocoaErrorDomain, 513): return "permission refusée"
+        case (NSCocoaErrorDomain, 640): return "disque plein"
+        case (NSPOSIXErrorDomain, let code): return String(cString: strerror(Int32(code)))
+        default: return ns.localizedDescription
+        }
+    }
+
     static let decoder: JSONDecoder = {
         let d = JSONDecoder()
         d.keyDecodingStrategy = .convertFromSnakeCase
@@ -139,7 +160,7 @@ public struct Runner {
             try encoder.encode(manifest).write(to: temporary)
             guard rename(temporary.path, url.path) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         } catch {
-            throw PipelineError.unwritable(path: url.path, reason: (error as NSError).localizedDescription)
+            throw PipelineError.unwritable(path: url.path, reason: Self.french(error))
         }
     }
 
@@ -185,7 +206,7 @@ public struct Runner {
 
     /// Runs `path` with `arguments`, stdout and stderr to `log`; returns wall seconds, the
     /// child's peak resident memory (KiB, wait4) and its exit status (128 + signal when killed).
-    static func spawn(
+    public static func spawn(
         _ path: String, _ arguments: [String], log: String, started: (pid_t) -> Void, tick: ((Double) -> Void)?
     ) throws -> (seconds: Double, peakKB: Int, status: Int32) {
         var actions = posix_spawn_file_actions_t()

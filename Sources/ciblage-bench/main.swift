@@ -21,13 +21,17 @@ struct BenchCommand: ParsableCommand {
             campagne, réalise ses contrôles d'après la vérité terrain, les ingère, lance le bilan et \
             compte combien de fois l'IC à 95 % du taux d'anomalie de la population contient le vrai taux.
 
+            bout-en-bout : génère les jeux ×1, ×2, ×4 (--facteurs), lance chaque étape (ingestion, score, \
+            repères, campagne, bilan) en processus fils avec sa durée et sa mémoire, et à côté le script \
+            DuckDB scripts/duckdb-reference.py sur les mêmes fichiers (installé par pip s'il manque).
+
             reperes : chronomètre ciblage-reperes (processus fils) sur le store national, par \
             nature × taille.
 
             Code de sortie 1 si une cible n'est pas atteinte.
             """)
 
-    @Argument(help: "Le banc à lancer : ingestion, score (sur le store du banc ingestion), campagne (après le banc score), reperes, bilan.")
+    @Argument(help: "Le banc à lancer : ingestion, score (sur le store du banc ingestion), campagne (après le banc score), reperes, bilan, bout-en-bout.")
     var banc: String = "ingestion"
 
     @Option(help: "Nombre d'équipements du jeu généré.")
@@ -39,6 +43,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Nombre d'ingestions complètes chronométrées (meilleur et médiane).")
     var repetitions: Int = 3
 
+    @Option(help: "Facteurs de taille du banc bout-en-bout (× 60 000 équipements).")
+    var facteurs: String = "1,2,4"
+
     @Option(help: "Nombre de mondes générés du banc bilan.")
     var mondes: Int = 40
 
@@ -49,8 +56,8 @@ struct BenchCommand: ParsableCommand {
     var dossier: String = ".build/bench"
 
     func validate() throws {
-        guard ["ingestion", "score", "campagne", "reperes", "bilan"].contains(banc) else {
-            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, score, campagne, reperes, bilan)")
+        guard ["ingestion", "score", "campagne", "reperes", "bilan", "bout-en-bout"].contains(banc) else {
+            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, score, campagne, reperes, bilan, bout-en-bout)")
         }
     }
 
@@ -67,7 +74,12 @@ struct BenchCommand: ParsableCommand {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let measures =
-            banc == "bilan"
+            banc == "bout-en-bout"
+            ? try EndToEndBenchmark(
+                factors: facteurs.split(separator: ",").compactMap { Int($0) }, seed: graine, workDirectory: folder, binaries: binaries,
+                duckdbScript: URL(fileURLWithPath: "scripts/duckdb-reference.py"), campaign: URL(fileURLWithPath: campagne)
+            ).run(log: log)
+            : banc == "bilan"
             ? try BilanCoverageBenchmark(worlds: mondes, equipements: equipements, workDirectory: folder).run(log: log)
             : banc == "reperes"
             ? try ReperesBenchmark(workDirectory: folder, reperesExecutable: reperes, runs: max(1, repetitions)).run(log: log)

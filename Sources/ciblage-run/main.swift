@@ -38,6 +38,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Dossier des rapports (défaut : reports).")
     var rapports: String = "reports"
 
+    @Option(help: "Dossier de dépôt des exports, {depot} dans les pipelines (défaut : depot).")
+    var depot: String = "depot"
+
     @Flag(name: .customLong("dry-run"), help: "Affiche les commandes sans les lancer.")
     var dryRun = false
 
@@ -53,7 +56,7 @@ struct RunCommand: ParsableCommand {
         do { definition = try Pipeline.load(url) } catch { throw CommandFailure("\(error)", status: .usage) }
         let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         let interactive = !quiet && isatty(STDOUT_FILENO) == 1
-        let runner = Runner(pipeline: definition, store: store, rapports: rapports, binaries: binaries, interactive: interactive, force: forcer)
+        let runner = Runner(pipeline: definition, store: store, rapports: rapports, binaries: binaries, interactive: interactive, force: forcer, depot: depot)
         if dryRun {
             for line in runner.plan() { print(line) }
             return

@@ -1,0 +1,104 @@
+import CiblageGenerate
+import CiblagePipeline
+import Foundation
+
+/// The whole pipeline on generated national sets of 1, 2 and 4 times 60 000 equipments: each
+/// stage as a child process (wall seconds, peak memory), and beside it, on the same files, a
+/// DuckDB script that loads the CSVs and ranks the exercice with a few of the same signals.
+public struct EndToEndBenchmark {
+    public var factors: [Int]
+    public var seed: UInt64
+    public var workDirectory: URL
+    public var binaries: URL
+    public var duckdbScript: URL
+    public var campaign: URL
+
+    public init(factors: [Int], seed: UInt64, workDirectory: URL, binaries: URL, duckdbScript: URL, campaign: URL) {
+        self.factors = factors
+        self.seed = seed
+        self.workDirectory = workDirectory
+        self.binaries = binaries
+        self.duckdbScript = duckdbScript
+        self.campaign = campaign
+    }
+
+    struct Row {
+        var factor: Int
+        var stage: String
+        var seconds: Double
+        var mib: Double
+    }
+
+    public func run(log: (String) -> Void) throws -> [Measure] {
+        try ensureDuckDB(log: log)
+        var rows: [Row] = []
+        for factor in factors {
+            let equipements = 60_000 * factor
+            let data = workDirectory.appendingPathComponent("donnees-\(equipements)-\(seed)")
+            if !FileManager.default.fileExists(atPath: data.appendingPathComponent("verite/resume.json").path) {
+                log("génération de \(equipements) équipements…")
+                _ = try Generator(configuration: GeneratorConfiguration(equipements: equipements, exercices: 2021...2024, seed: seed))
+                    .write(to: data)
+            }
+            let run = workDirectory.appendingPathComponent("bout-en-bout-x\(factor)")
+            try? FileManager.default.removeItem(at: run)
+            try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+            let store = run.appendingPathComponent("store.sqlite").path
+            let stages: [(String, [String])] = [
+                ("ciblage-ingest", ["--quiet", "--store", store, "--rejets", run.appendingPathComponent("rejets.csv").path, data.appendingPathComponent("exports").path]),
+                ("ciblage-score", ["--quiet", "--store", store, "--exercice", "2024", "--sortie", run.appendingPathComponent("score.csv").path]),
+                ("ciblage-reperes", ["--store", store, "--exercice", "2024", "--sortie", run.appendingPathComponent("reperes").path]),
+                ("ciblage-select", ["--quiet", "--store", store, "--campagne", campaign.path, "--sortie", run.appendingPathComponent("campagne").path]),
+                ("ciblage-bilan", ["--quiet", "--store", store, "--campagne", "2025-MULTI", "--sortie", run.appendingPathComponent("bilan").path]),
+            ]
+            for (command, arguments) in stages {
+                let result = try Runner.spawn(
+                    binaries.appendingPathComponent(command).path, arguments, log: run.appendingPathComponent("\(command).log").path,
+                    started: { _ in }, tick: nil)
+                guard result.status == 0 else { throw BenchmarkError.failed("\(command) ×\(factor) : code \(result.status)") }
+                rows.append(Row(factor: factor, stage: command, seconds: result.seconds, mib: Double(result.peakKB) / 1024))
+                log(String(format: "×%d %@ : %.2f s, %.0f Mio", factor, command, result.seconds, Double(result.peakKB) / 1024))
+            }
+            let duck = try Runner.spawn(
+                "/usr/bin/env", ["python3", duckdbScript.path, data.appendingPathComponent("exports").path, "2024", run.appendingPathComponent("duckdb.csv").path],
+                log: run.appendingPathComponent("duckdb.log").path, started: { _ in }, tick: nil)
+            guard duck.status == 0 else { throw BenchmarkError.failed("script DuckDB ×\(factor) : code \(duck.status) (voir duckdb.log)") }
+            rows.append(Row(factor: factor, stage: "DuckDB (référence)", seconds: duck.seconds, mib: Double(duck.peakKB) / 1024))
+            log(String(format: "×%d DuckDB : %.2f s, %.0f Mio", factor, duck.seconds, Double(duck.peakKB) / 1024))
+        }
+        print("facteur;étape;secondes;Mio")
+        for r in rows { print("×\(r.factor);\(r.stage);\(String(format: "%.2f", r.seconds));\(String(format: "%.0f", r.mib))") }
+        var measures: [Measure] = []
+        for factor in factors {
+            let ours = rows.filter { $0.factor == factor && !$0.stage.hasPrefix("DuckDB") }
+            let total = ours.reduce(0) { $0 + $1.seconds }
+            let peak = ours.map(\.mib).max() ?? 0
+            let ingestScore = ours.filter { $0.stage == "ciblage-ingest" || $0.stage == "ciblage-score" }.reduce(0) { $0 + $1.seconds }
+            let duck = rows.first { $0.factor == factor && $0.stage.hasPrefix("DuckDB") }!.seconds
+            measures.append(Measure(name: "×\(factor) : chaîne complète", value: total, unit: "s", target: factor == 1 ? "≤ 10 s" : nil, met: factor == 1 ? total <= 10 : nil))
+            measures.append(Measure(name: "×\(factor) : mémoire maximale d'une étape", value: peak, unit: "Mio", target: "≤ 500 Mio", met: peak <= 500))
+            measures.append(Measure(name: "×\(factor) : (ingestion + score) / script DuckDB", value: ingestScore / duck, unit: "ratio", target: "≤ 1", met: ingestScore / duck <= 1))
+            if factor != factors[0], let base = measures.first(where: { $0.name == "×\(factors[0]) : chaîne complète" }) {
+                measures.append(Measure(name: "×\(factor) : coût relatif à ×\(factors[0]) par équipement", value: total / base.value / Double(factor / factors[0]), unit: "ratio", target: nil, met: nil))
+            }
+        }
+        return measures
+    }
+
+    func ensureDuckDB(log: (String) -> Void) throws {
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        probe.arguments = ["python3", "-c", "import duckdb"]
+        probe.standardError = FileHandle.nullDevice
+        try probe.run()
+        probe.waitUntilExit()
+        guard probe.terminationStatus != 0 else { return }
+        log("installation de duckdb (pip)…")
+        let pip = Process()
+        pip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        pip.arguments = ["python3", "-m", "pip", "install", "--quiet", "duckdb"]
+        try pip.run()
+        pip.waitUntilExit()
+        guard pip.terminationStatus == 0 else { throw BenchmarkError.failed("pip install duckdb a échoué") }
+    }
+}
