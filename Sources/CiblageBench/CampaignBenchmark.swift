@@ -21,24 +21,9 @@ public struct CampaignBenchmark {
             throw BenchmarkError.failed("store introuvable : \(store.path) (lancer d'abord le banc score)")
         }
         let output = workDirectory.appendingPathComponent("campagne")
-        var walls: [Double] = []
-        var peakKB = 0
-        for run in 0..<runs {
-            let (wall, peak, status, text) = try IngestBenchmark.runMeasured(
-                selectExecutable, ["--store", store.path, "--campagne", campaign.path, "--sortie", output.path])
-            guard status == 0 else {
-                throw BenchmarkError.failed("ciblage-select a fini avec le code \(status) (les scores 2024 sont-ils dans le store ? banc score)")
-            }
-            if run == 0 { log(text.trimmingCharacters(in: .newlines)) }
-            walls.append(wall)
-            peakKB = max(peakKB, peak)
-            log(String(format: "campagne %d/%d : %.2f s", run + 1, runs, wall))
-        }
-        walls.sort()
-        return [
-            Measure(name: "campagne nationale (\(campaign.lastPathComponent)), meilleur de \(runs)", value: walls[0], unit: "s", target: "≤ 2 s", met: walls[0] <= 2),
-            Measure(name: "campagne nationale, médiane de \(runs)", value: walls[walls.count / 2], unit: "s", target: "≤ 2 s", met: walls[walls.count / 2] <= 2),
-            Measure(name: "campagne : mémoire maximale", value: Double(peakKB) / 1024, unit: "Mio", target: "≤ 500 Mio", met: peakKB / 1024 <= 500),
-        ]
+        let timed = try IngestBenchmark.timeRuns(
+            selectExecutable, ["--store", store.path, "--campagne", campaign.path, "--sortie", output.path], runs: runs, label: "campagne",
+            failure: "ciblage-select a échoué (les scores 2024 sont-ils dans le store ? banc score)", log: log)
+        return IngestBenchmark.measures("campagne nationale (\(campaign.lastPathComponent))", timed, target: 2)
     }
 }

@@ -186,6 +186,38 @@ public struct IngestBenchmark {
         return result
     }
 
+    /// Runs `executable` `runs` times (each must exit 0, else `failure` with its code); logs the
+    /// first run's output and each time; returns the times sorted and the peak resident KiB.
+    static func timeRuns(
+        _ executable: URL, _ arguments: [String], runs: Int, label: String, failure: String, log: (String) -> Void
+    ) throws -> (walls: [Double], peakKB: Int) {
+        var walls: [Double] = []
+        var peakKB = 0
+        for run in 0..<runs {
+            let (wall, peak, status, text) = try runMeasured(executable, arguments)
+            guard status == 0 else { throw BenchmarkError.failed("\(failure) (code \(status))") }
+            if run == 0 { log(text.trimmingCharacters(in: .newlines)) }
+            walls.append(wall)
+            peakKB = max(peakKB, peak)
+            log(String(format: "%@ %d/%d : %.2f s", label, run + 1, runs, wall))
+        }
+        return (walls.sorted(), peakKB)
+    }
+
+    /// Best, median and peak memory of timed runs, against the stage's targets.
+    static func measures(_ name: String, _ timed: (walls: [Double], peakKB: Int), target seconds: Double) -> [Measure] {
+        let best = timed.walls[0]
+        let median = timed.walls[timed.walls.count / 2]
+        let target = "≤ " + String(format: "%g", seconds).replacingOccurrences(of: ".", with: ",") + " s"
+        return [
+            Measure(name: "\(name), meilleur de \(timed.walls.count)", value: best, unit: "s", target: target, met: best <= seconds),
+            Measure(name: "\(name), médiane de \(timed.walls.count)", value: median, unit: "s", target: target, met: median <= seconds),
+            Measure(
+                name: "\(name) : mémoire maximale", value: Double(timed.peakKB) / 1024, unit: "Mio", target: "≤ 500 Mio",
+                met: timed.peakKB / 1024 <= 500),
+        ]
+    }
+
     /// Runs a child process; returns wall seconds, peak resident KiB (getrusage of children),
     /// exit status and output.
     static func runMeasured(

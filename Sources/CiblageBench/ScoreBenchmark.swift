@@ -40,23 +40,10 @@ public struct ScoreBenchmark {
             guard status == 0 else { throw BenchmarkError.failed("ciblage-ingest a fini avec le code \(status)") }
         }
         let output = workDirectory.appendingPathComponent("score-\(exercice).csv")
-        var walls: [Double] = []
-        var peakKB = 0
-        for run in 0..<runs {
-            let (wall, peak, status, text) = try IngestBenchmark.runMeasured(
-                scoreExecutable, ["--store", store.path, "--exercice", String(exercice), "--sortie", output.path])
-            guard status == 0 else { throw BenchmarkError.failed("ciblage-score a fini avec le code \(status)") }
-            if run == 0 { log(text.trimmingCharacters(in: .newlines)) }
-            walls.append(wall)
-            peakKB = max(peakKB, peak)
-            log(String(format: "score %d/%d : %.2f s", run + 1, runs, wall))
-        }
-        walls.sort()
-        var measures = [
-            Measure(name: "score national \(exercice) (4 exercices lus), meilleur de \(runs)", value: walls[0], unit: "s", target: "≤ 3 s", met: walls[0] <= 3),
-            Measure(name: "score national \(exercice), médiane de \(runs)", value: walls[walls.count / 2], unit: "s", target: "≤ 3 s", met: walls[walls.count / 2] <= 3),
-            Measure(name: "score : mémoire maximale", value: Double(peakKB) / 1024, unit: "Mio", target: "≤ 500 Mio", met: peakKB / 1024 <= 500),
-        ]
+        let timed = try IngestBenchmark.timeRuns(
+            scoreExecutable, ["--store", store.path, "--exercice", String(exercice), "--sortie", output.path], runs: runs, label: "score",
+            failure: "ciblage-score a échoué", log: log)
+        var measures = IngestBenchmark.measures("score national \(exercice) (4 exercices lus)", timed, target: 3)
         let truth = data.appendingPathComponent("verite")
         if FileManager.default.fileExists(atPath: truth.appendingPathComponent("anomalies.csv").path) {
             let (wall, _, status, text) = try IngestBenchmark.runMeasured(

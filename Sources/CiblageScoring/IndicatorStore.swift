@@ -202,14 +202,15 @@ public enum IndicatorStore {
         }
 
         let channel = BatchChannel<StoredDeclaration>(capacity: 8)
-        let assembly = UncheckedSendable {
+        // The reader never touches the assembly's state, and reads the outcome after `join`.
+        let assembly = LockedBox {
             while let batch = try channel.receive() { for d in batch { try add(d) } }
             while year <= exercices.upperBound { try closeYear() }
         }
-        let outcome = UncheckedSendable<(any Error)?>(nil)
+        let outcome = LockedBox<(any Error)?>(nil)
         let consumer = ProducerThread {
             do { try assembly.value() } catch {
-                outcome.value = error
+                outcome.lock.withLock { outcome.value = error }
                 channel.cancel()
             }
         }
@@ -278,9 +279,3 @@ public enum IndicatorStore {
     }
 }
 
-/// A value handed to another thread whose accesses are ordered by other means (here: the
-/// reader never touches the assembly's state, and reads the outcome after `join`).
-final class UncheckedSendable<Value>: @unchecked Sendable {
-    var value: Value
-    init(_ value: Value) { self.value = value }
-}

@@ -292,7 +292,8 @@ func parallelMap<T: Sendable, U: Sendable>(_ items: [T], _ transform: @Sendable 
     return results.value.flatMap { $0 }
 }
 
-/// A value shared by the threads of a `concurrentPerform`, guarded by its lock.
+/// A value shared between threads: guarded by its lock, or handed over at a point that orders
+/// the accesses (a join).
 final class LockedBox<Value>: @unchecked Sendable {
     let lock = NSLock()
     var value: Value
