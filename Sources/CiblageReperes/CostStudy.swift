@@ -129,16 +129,12 @@ public struct CostStudy: Sendable {
         // dictionaries, and filtering them cell by cell, indicator by indicator, is mostly
         // reference counting.
         var cellOf: [[String]: [Int]] = [:]
-        var manager = [Int](repeating: 0, count: equipments.count)
         var charges = [Double](repeating: 0, count: equipments.count)
-        var managerIds: [String: Int] = [:]
         for i in equipments.indices {
             cellOf[axes.map { equipments[i].cell[$0]! }, default: []].append(i)
-            let siren = equipments[i].siren
-            if managerIds[siren] == nil { managerIds[siren] = managerIds.count }
-            manager[i] = managerIds[siren]!
             charges[i] = equipments[i].charges
         }
+        let manager = Self.managerNumbers(equipments)
         let keys = cellOf.keys.sorted { $0.lexicographicallyPrecedes($1) }
         let everyone = Array(equipments.indices)
         var cells: [CellFigures] = []
@@ -187,13 +183,19 @@ public struct CostStudy: Sendable {
 
     /// The frequency rule, then the dominance rule.
     public static func primarySecret(_ members: [StudyEquipment]) -> SecretRule? {
+        primarySecret(managers: managerNumbers(members), charges: members.map(\.charges))
+    }
+
+    /// Each equipment's manager as a small number (0, 1, …, in order of first appearance).
+    static func managerNumbers(_ equipments: [StudyEquipment]) -> [Int] {
         var ids: [String: Int] = [:]
-        let managers = members.map { e -> Int in
-            if let id = ids[e.siren] { return id }
-            ids[e.siren] = ids.count
-            return ids.count - 1
+        var out = [Int](repeating: 0, count: equipments.count)
+        for i in equipments.indices {
+            let siren = equipments[i].siren
+            if ids[siren] == nil { ids[siren] = ids.count }
+            out[i] = ids[siren]!
         }
-        return primarySecret(managers: managers, charges: members.map(\.charges))
+        return out
     }
 
     /// As ``primarySecret(_:)``, from each member's manager number and costs (euros).
