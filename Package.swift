@@ -86,6 +86,7 @@ let package = Package(
         .target(
             name: "CiblageCLI",
             dependencies: [
+                "CiblageModel", "CiblageStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -22,8 +22,7 @@ struct BilanCommand: ParsableCommand {
             Codes de sortie : 0 succès ; 1 campagne inconnue, store absent ; 2 usage.
             """)
 
-    @Option(help: "Le store SQLite (défaut : $CIBLAGE_STORE ou data/ciblage.sqlite).")
-    var store: String = Store.defaultPath
+    @OptionGroup var options: StoreOptions
 
     @Option(help: "Identifiant de la campagne.")
     var campagne: String
@@ -31,20 +30,14 @@ struct BilanCommand: ParsableCommand {
     @Option(help: "Dossier où écrire le bilan.")
     var sortie: String
 
-    @Option(help: "Dossier du référentiel remplaçant celui livré.")
-    var referentiel: String?
-
     @Flag(help: "N'affiche que les erreurs.")
     var quiet = false
 
     func run() throws {
-        let ref: Referentiel
-        do { ref = try Referentiel.load(from: referentiel.map { URL(fileURLWithPath: $0) }) } catch {
-            throw CommandFailure("référentiel : \(error)", status: .usage)
-        }
-        guard FileManager.default.fileExists(atPath: store) else { throw CommandFailure("store introuvable : \(store)") }
+        let ref = try options.loadReferentiel()
+        try options.requireStore()
         do {
-            let (inputs, figures) = try BilanStage(store: try Store(path: store), referentiel: ref)
+            let (inputs, figures) = try BilanStage(store: try Store(path: options.store), referentiel: ref)
                 .run(campagne: campagne, output: URL(fileURLWithPath: sortie))
             if !quiet {
                 let national = figures.filter { $0.level == .national }

@@ -33,8 +33,7 @@ struct ReperesCommand: ParsableCommand {
             Codes de sortie : 0 succès ; 1 échec (store absent, pas de réel) ; 2 usage.
             """)
 
-    @Option(help: "Le store SQLite (défaut : $CIBLAGE_STORE ou data/ciblage.sqlite).")
-    var store: String = Store.defaultPath
+    @OptionGroup var options: StoreOptions
 
     @Option(help: "Exercice étudié (AAAA).")
     var exercice: Int
@@ -51,24 +50,18 @@ struct ReperesCommand: ParsableCommand {
     @Option(help: "Avec --fragilite : la Caf (code) dont lister les équipements (toutes sinon).")
     var caf: String?
 
-    @Option(help: "Dossier du référentiel remplaçant celui livré.")
-    var referentiel: String?
-
     func validate() throws {
         if case .failure(let error) = Axis.parse(par) { throw ValidationError("--par : \(error)") }
         if caf != nil && !fragilite { throw ValidationError("--caf ne sert qu'avec --fragilite") }
     }
 
     func run() throws {
-        let ref: Referentiel
-        do { ref = try Referentiel.load(from: referentiel.map { URL(fileURLWithPath: $0) }) } catch {
-            throw CommandFailure("référentiel : \(error)", status: .usage)
-        }
+        let ref = try options.loadReferentiel()
         if let caf, ref.departements[caf] == nil { throw CommandFailure("--caf : Caf inconnue « \(caf) »", status: .usage) }
-        guard FileManager.default.fileExists(atPath: store) else { throw CommandFailure("store introuvable : \(store)") }
+        try options.requireStore()
         let axes = try Axis.parse(par).get()
         do {
-            let summary = try ReperesStage(store: try Store(path: store), referentiel: ref)
+            let summary = try ReperesStage(store: try Store(path: options.store), referentiel: ref)
                 .run(exercice: exercice, axes: axes, output: URL(fileURLWithPath: sortie), fragilite: fragilite, caf: caf)
             let blanked = summary.study.cells.filter { !$0.diffusable }.count
             print(

@@ -31,8 +31,7 @@ struct ScoreCommand: ParsableCommand {
             Codes de sortie : 0 succès ; 1 échec (store absent, aucun équipement actif…) ; 2 usage.
             """)
 
-    @Option(help: "Le store SQLite (défaut : $CIBLAGE_STORE ou data/ciblage.sqlite).")
-    var store: String = Store.defaultPath
+    @OptionGroup var options: StoreOptions
 
     @Option(help: "Exercice à scorer (AAAA).")
     var exercice: Int
@@ -51,9 +50,6 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "Avec --evaluer : dossier verite/ du générateur, pour mesurer lift et indu capté contre la vérité terrain.")
     var verite: String?
 
-    @Option(help: "Dossier du référentiel remplaçant celui livré.")
-    var referentiel: String?
-
     @Flag(help: "N'affiche que les erreurs.")
     var quiet = false
 
@@ -66,14 +62,11 @@ struct ScoreCommand: ParsableCommand {
     }
 
     func run() throws {
-        let ref: Referentiel
-        do { ref = try Referentiel.load(from: referentiel.map { URL(fileURLWithPath: $0) }) } catch {
-            throw CommandFailure("référentiel : \(error)", status: .usage)
-        }
-        guard FileManager.default.fileExists(atPath: store) else { throw CommandFailure("store introuvable : \(store)") }
+        let ref = try options.loadReferentiel()
+        try options.requireStore()
         let asOf = dateReference.flatMap(CalendarDate.init(french:))
         do {
-            let opened = try Store(path: store)
+            let opened = try Store(path: options.store)
             if evaluer {
                 let truth = try verite.map { try GroundTruth(directory: URL(fileURLWithPath: $0)) }
                 let inputs = try opened.dbQueue.read { db in

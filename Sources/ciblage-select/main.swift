@@ -32,8 +32,7 @@ struct SelectCommand: ParsableCommand {
             ou option incorrects (le message nomme la clé).
             """)
 
-    @Option(help: "Le store SQLite (défaut : $CIBLAGE_STORE ou data/ciblage.sqlite).")
-    var store: String = Store.defaultPath
+    @OptionGroup var options: StoreOptions
 
     @Option(help: "Fichier de campagne (TOML).")
     var campagne: String
@@ -41,24 +40,18 @@ struct SelectCommand: ParsableCommand {
     @Option(help: "Dossier où écrire les plans, campagne.json et synthese.html.")
     var sortie: String
 
-    @Option(help: "Dossier du référentiel remplaçant celui livré.")
-    var referentiel: String?
-
     @Flag(help: "N'affiche que les erreurs.")
     var quiet = false
 
     func run() throws {
-        let ref: Referentiel
-        do { ref = try Referentiel.load(from: referentiel.map { URL(fileURLWithPath: $0) }) } catch {
-            throw CommandFailure("référentiel : \(error)", status: .usage)
-        }
+        let ref = try options.loadReferentiel()
         let config: CampaignConfig
         do { config = try CampaignConfig.load(URL(fileURLWithPath: campagne), referentiel: ref) } catch {
             throw CommandFailure("\(error)", status: .usage)
         }
-        guard FileManager.default.fileExists(atPath: store) else { throw CommandFailure("store introuvable : \(store)") }
+        try options.requireStore()
         do {
-            let plan = try CampaignStage(store: try Store(path: store), referentiel: ref)
+            let plan = try CampaignStage(store: try Store(path: options.store), referentiel: ref)
                 .run(config, output: URL(fileURLWithPath: sortie))
             if !quiet {
                 let lines = plan.locals.flatMap(\.lines)
