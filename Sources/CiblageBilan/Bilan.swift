@@ -51,7 +51,6 @@ public struct BilanInputs: Sendable {
     /// random sample of them).
     public var pools: [String: Int]
     public var objectifs: [String: Int]
-    public var linkWindow: ClosedRange<Int>?
 }
 
 /// Reads a campaign's plan and its controls, and links them.
@@ -66,7 +65,6 @@ public enum BilanStore {
         var lines: [BilanLine] = []
         var pools: [String: Int] = [:]
         var objectifs: [String: Int] = [:]
-        var window: ClosedRange<Int>?
         func pole(_ caf: String) -> String { referentiel.departements[caf]?.pole ?? "INCONNU" }
 
         let controls = try Row.fetchAll(
@@ -98,7 +96,7 @@ public enum BilanStore {
             for l in manifest.plansLocaux { pools[l.caf] = l.populationAleatoire }
             let start = CalendarDate(french: manifest.dateReference)!
             let end = CalendarDate(year: start.year + 1, month: start.month, day: min(start.day, 28))!
-            window = start.yyyymmdd...end.yyyymmdd
+            let window = start.yyyymmdd...end.yyyymmdd
             var index: [Int64: Int] = [:]
             for r in try Row.fetchAll(
                 db,
@@ -122,7 +120,7 @@ public enum BilanStore {
                 let date: Int = r[1]
                 if let i = index[id] {
                     guard lines[i].control == nil else { continue }
-                    if named == campagne || (named == nil && window!.contains(date)) { lines[i].control = linked(r) }
+                    if named == campagne || (named == nil && window.contains(date)) { lines[i].control = linked(r) }
                 } else if named == campagne {
                     let caf: String = r[8]
                     lines.append(
@@ -131,7 +129,7 @@ public enum BilanStore {
                             planned: false, control: linked(r)))
                 }
             }
-            return BilanInputs(campagne: campagne, planned: true, lines: lines, pools: pools, objectifs: objectifs, linkWindow: window)
+            return BilanInputs(campagne: campagne, planned: true, lines: lines, pools: pools, objectifs: objectifs)
         }
 
         // A campaign ciblage never planned: its controls, by ORIGINE.
@@ -155,7 +153,7 @@ public enum BilanStore {
         {
             pools[r[0]] = r[1]
         }
-        return BilanInputs(campagne: campagne, planned: false, lines: lines, pools: pools, objectifs: [:], linkWindow: nil)
+        return BilanInputs(campagne: campagne, planned: false, lines: lines, pools: pools, objectifs: [:])
     }
 }
 

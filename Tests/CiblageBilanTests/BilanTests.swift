@@ -93,7 +93,7 @@ final class BilanFiguresTests: XCTestCase {
                 Self.line("66", "ALEATOIRE", rang: 4, anomalie: true, indu: 500, p: 0.2),
                 Self.line("66", "ALEATOIRE", rang: 5, anomalie: false, p: 0.2),
                 Self.line("66", "HORS_PLAN", rang: 0, anomalie: true, indu: 300, planned: false),
-            ], pools: ["66": 10], objectifs: ["accompagnement": 8], linkWindow: nil)
+            ], pools: ["66": 10], objectifs: ["accompagnement": 8])
         let figures = BilanFigures.compute(inputs)
         func f(_ level: BilanFigure.Level, _ code: String, _ tirage: String, _ indicator: String) -> BilanFigure? {
             figures.first { $0.level == level && $0.code == code && $0.tirage == tirage && $0.indicator == indicator }
