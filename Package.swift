@@ -86,7 +86,7 @@ let package = Package(
         .target(
             name: "CiblageCLI",
             dependencies: [
-                "CiblageModel", "CiblageStore",
+                "CiblageModel", "CiblageStore", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

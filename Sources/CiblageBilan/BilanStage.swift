@@ -4,7 +4,7 @@ import CiblageStore
 import Foundation
 
 /// The `ciblage-bilan` stage: links the controls to the campaign, computes the figures, writes
-/// `bilan-<ID>.csv` and `bilan-<ID>.html` (temporary names, then renames). Stores nothing.
+/// `bilan-<ID>.csv` and `bilan-<ID>.html` (both written, then both renamed into place: all or none). Stores nothing.
 public struct BilanStage {
     public var store: Store
     public var referentiel: Referentiel
@@ -21,15 +21,17 @@ public struct BilanStage {
         let inputs = try store.dbQueue.read { try BilanStore.load($0, campagne: campagne, referentiel: referentiel) }
         let figures = BilanFigures.compute(inputs)
         let safe = campagne.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" }
-        let csv = try FrenchCSVWriter(url: output.appendingPathComponent("bilan-\(String(safe)).csv"), header: Self.header)
+        let batch = OutputBatch()
+        let csv = try FrenchCSVWriter(url: output.appendingPathComponent("bilan-\(String(safe)).csv"), header: Self.header, batch: batch)
         for f in figures {
             try csv.writeRow([
                 f.level.rawValue, f.code, f.tirage, f.indicator, FrenchFormat.decimal(f.value, fractionDigits: 6),
                 FrenchFormat.decimal(f.low, fractionDigits: 6), FrenchFormat.decimal(f.high, fractionDigits: 6),
             ])
         }
-        try BilanReport.report(inputs, figures).write(to: output.appendingPathComponent("bilan-\(String(safe)).html"))
-        try csv.commit()
+        try csv.finishRows()
+        try BilanReport.report(inputs, figures).write(to: output.appendingPathComponent("bilan-\(String(safe)).html"), in: batch)
+        try batch.commit()
         return (inputs, figures)
     }
 }

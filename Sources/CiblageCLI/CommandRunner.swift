@@ -1,5 +1,8 @@
 import ArgumentParser
+import CiblageModel
+import CiblageStore
 import Foundation
+import GRDB
 import Logging
 
 /// Exit codes of every `ciblage-*` command (`shared/spec/commands.md`).
@@ -10,6 +13,8 @@ public enum ExitStatus: Int32, Sendable {
     case failure = 1
     /// Bad usage or configuration: the message names the option or key.
     case usage = 2
+    /// Done, but at least one input file was refused whole; every other file is stored.
+    case refused = 3
 }
 
 /// A failure already explained to the user, carrying the exit status to end with.
@@ -38,33 +43,31 @@ public enum CommandRunner {
             exit(failure.status.rawValue)
         } catch let exit as ExitCode {
             Foundation.exit(exit.rawValue)
+        } catch let error as DatabaseError {
+            FileHandle.standardError.write(Data("erreur : store : \(describe(error))\n".utf8))
+            exit(ExitStatus.failure.rawValue)
+        } catch let error as SystemError {
+            FileHandle.standardError.write(Data("erreur : \(error)\n".utf8))
+            exit(ExitStatus.failure.rawValue)
         } catch {
             let code = type.exitCode(for: error)
             if code == .success {
                 print(type.fullMessage(for: error))
                 exit(0)
             }
-            var message = type.fullMessage(for: error)
-            if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
             let isUsage = code == .validationFailure || error is ValidationError
+            var message = isUsage || code != .failure ? type.fullMessage(for: error) : describe(error)
+            if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
             FileHandle.standardError.write(Data("erreur : \(message)\n".utf8))
             exit(isUsage ? ExitStatus.usage.rawValue : ExitStatus.failure.rawValue)
         }
     }
 
-    /// A system error said in French where its kind is known (file missing, permission).
+    /// Any error said in French: store errors by their SQLite code, system and Foundation file
+    /// errors by their cause (disk full, permission, name too long…), never a raw message.
     public static func describe(_ error: any Error) -> String {
-        let ns = error as NSError
-        let path = (ns.userInfo[NSFilePathErrorKey] as? String).map { " : \($0)" } ?? ""
-        if ns.domain == NSCocoaErrorDomain {
-            switch ns.code {
-            case NSFileNoSuchFileError, NSFileReadNoSuchFileError: return "fichier ou dossier introuvable\(path)"
-            case NSFileWriteNoPermissionError, NSFileReadNoPermissionError: return "permission refusée\(path)"
-            case NSFileWriteOutOfSpaceError: return "disque plein\(path)"
-            default: break
-            }
-        }
-        return "\(error)"
+        if let error = error as? DatabaseError { return StoreFailure.describe(error) }
+        return SystemError.describe(error)
     }
 
     /// Logs to stderr; `quiet` keeps errors only.

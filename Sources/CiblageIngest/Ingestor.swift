@@ -11,9 +11,15 @@ public struct FileSummary: Sendable {
         case stored
         /// Same content as a file already in the store: nothing read.
         case alreadyIngested(previousName: String, on: String)
-        /// Nothing stored from the file, for this reason (exit code 1).
+        /// Nothing stored from the file, for this reason (exit code 3).
         case refused(String)
     }
+
+    /// The file's id in the store (stored, or already ingested).
+    public var fileId: Int64?
+    /// Rejects of an already ingested file reported again by this run (they had never reached
+    /// a rejects file, or ``Ingestor/recallRejects`` asked for them).
+    public var recalled = 0
 
     public var url: URL
     public var kind: ExportKind?
@@ -39,7 +45,8 @@ public struct FileSummary: Sendable {
             let extra = corrections > 0 ? " (\(corrections) corrections de valeurs déjà stockées)" : ""
             return "\(kindText) \(url.relativePath) : \(counts)\(extra)"
         case .alreadyIngested(let previous, let date):
-            return "\(kindText) \(url.relativePath) : fichier ignoré, contenu identique à « \(previous) » déjà ingéré le \(date)"
+            let extra = recalled > 0 ? " ; ses \(recalled) rejets sont repris dans le fichier des rejets" : ""
+            return "\(kindText) \(url.relativePath) : fichier ignoré, contenu identique à « \(previous) » déjà ingéré le \(date)\(extra)"
         case .refused(let reason):
             return "\(kindText) \(url.relativePath) : REFUSÉ, rien n'est stocké — \(reason) (\(counts))"
         }
@@ -53,15 +60,25 @@ public struct IngestReport: Sendable {
     public var rejects: [Reject] = []
     /// Whether a file was refused whole.
     public var anyRefused: Bool { files.contains { if case .refused = $0.status { true } else { false } } }
+    /// The stored files whose rejects are all in ``rejects``: once these are written to a
+    /// rejects file, ``Ingestor/markRejectsDelivered(_:)`` records it.
+    public var reportedFileIds: [Int64] { files.compactMap { $0.fileId } }
 }
 
 /// Errors of the ingestion command as a whole (not of one row).
 public enum IngestError: Error, CustomStringConvertible {
     case noInput(String)
+    /// A file could not be stored (disk full, store damaged…): the files before it are
+    /// stored and named in `report`, the others untouched.
+    case interrupted(file: String, cause: String, report: IngestReport)
 
     public var description: String {
         switch self {
-        case .noInput(let path): "entrée introuvable : \(path)"
+        case .noInput(let path): return "entrée introuvable : \(path)"
+        case .interrupted(let file, let cause, let report):
+            let stored = report.files.filter { $0.status == .stored }.map { $0.url.relativePath }
+            return "ingestion interrompue sur \(file) : \(cause) ; rien n'est stocké de ce fichier ni des suivants"
+                + (stored.isEmpty ? " ; aucun fichier n'a été stocké" : " ; fichiers stockés avant l'erreur : \(stored.joined(separator: ", "))")
         }
     }
 }
@@ -79,6 +96,11 @@ public final class Ingestor {
     public let referentiel: Referentiel
     /// Highest share of rejected rows, percent, above which a file is refused whole.
     public var maxRejectPercent: Double?
+    /// Report the stored rejects of every file skipped as already ingested, not only of those
+    /// whose rejects never reached a rejects file.
+    public var recallRejects = false
+    /// Describes a storage error (disk full, damaged store) for ``IngestError/interrupted``.
+    public var describeError: (any Error) -> String = { "\($0)" }
     var logger: Logger
     private var cachedIndex: EquipementIndex?
     /// The next file's parse, started while the current file commits.
@@ -145,18 +167,33 @@ public final class Ingestor {
                     // While this file commits, the next one (CSV declarations) starts being parsed.
                     if let next, next.kind == .declarations, !next.isXML { try self.prefetch(next.url, db) }
                 }
+            } catch let error as IngestError {
+                throw error
             } catch let refusal as FileRefusal {
                 summary.status = .refused(refusal.reason)
                 summary.stored = 0
+                summary.fileId = nil
                 rejects.append(
                     Reject(file: item.url.lastPathComponent, line: refusal.line, field: "",
                         reason: "fichier refusé : \(refusal.reason)", content: ""))
+            } catch {
+                throw IngestError.interrupted(file: item.url.relativePath, cause: describeError(error), report: report)
             }
             rejects.sort { $0.line < $1.line }
             report.rejects += rejects
             report.files.append(summary)
         }
         return report
+    }
+
+    /// Records that the rejects of `fileIds` are now in a rejects file: later runs that skip
+    /// these files as already ingested do not report them again.
+    public func markRejectsDelivered(_ fileIds: [Int64]) throws {
+        guard !fileIds.isEmpty else { return }
+        try store.dbQueue.write { db in
+            let statement = try db.makeStatement(sql: "UPDATE fichier SET rejets_livres = 1 WHERE id = ?")
+            for id in fileIds { try statement.execute(arguments: [id]) }
+        }
     }
 
     struct FileRefusal: Error {
@@ -180,10 +217,21 @@ public final class Ingestor {
         }
         logger.debug("\(url.lastPathComponent) : empreinte en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
         summary.encoding = isXML ? nil : fingerprint.encoding
-        if let previous = try store.dbQueue.read({ db in
-            try Row.fetchOne(db, sql: "SELECT nom, ingere_le FROM fichier WHERE sha256 = ?", arguments: [fingerprint.sha256])
+        let recall = recallRejects
+        if let previous = try store.dbQueue.read({ db -> (Row, [Reject])? in
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT id, nom, ingere_le, rejets_livres FROM fichier WHERE sha256 = ?", arguments: [fingerprint.sha256])
+            else { return nil }
+            // Rejects that never reached a rejects file (a killed run, a full disk) come again.
+            let undelivered = (row["rejets_livres"] as Int64) == 0
+            return (row, recall || undelivered ? try StoredRejects.load(db, fileId: row["id"]) : [])
         }) {
-            summary.status = .alreadyIngested(previousName: previous["nom"], on: previous["ingere_le"])
+            summary.status = .alreadyIngested(previousName: previous.0["nom"], on: previous.0["ingere_le"])
+            if !previous.1.isEmpty {
+                summary.fileId = previous.0["id"]
+                summary.recalled = previous.1.count
+                rejects = previous.1
+            }
             return
         }
         guard let kind else {
@@ -228,6 +276,7 @@ public final class Ingestor {
                 summary.ignored = outcome.ignored
                 summary.corrections = outcome.corrections
                 rejects = fileRejects.rejects
+                summary.fileId = fileId
                 if let max = maxRejectPercent, summary.read > 0,
                     Double(summary.rejected) * 100 > max * Double(summary.read)
                 {
@@ -240,6 +289,7 @@ public final class Ingestor {
                         UPDATE fichier SET lignes_lues = ?, lignes_stockees = ?, lignes_rejetees = ?, lignes_ignorees = ?
                         WHERE id = ?
                         """, arguments: [summary.read, summary.stored, summary.rejected, summary.ignored, fileId])
+                try StoredRejects.store(db, fileId: fileId, rejects.sorted { $0.line < $1.line })
                 try beforeCommit(db)
                 return .commit
             }

@@ -1,3 +1,4 @@
+import CiblageModel
 import Crypto
 import Foundation
 
@@ -101,6 +102,7 @@ public struct Runner {
             pipeline: pipeline.nom, definition: pipeline.text, debut: stamp, store: store, rapports: rapports,
             versions: ["ciblage": Self.version], entrees: inputs, empreinteEntrees: fingerprint, etapes: [], statut: "EN_COURS")
         try write(manifest, to: folder.appendingPathComponent("manifest.json"))
+        var refused = false
         for (i, stage) in pipeline.stages.enumerated() {
             let arguments = Pipeline.expand(stage, store: store, rapports: rapports, run: folder.path, depot: depot)
             let log = folder.appendingPathComponent(String(format: "%02d-%@.log", i + 1, stage.commande))
@@ -118,32 +120,24 @@ public struct Runner {
             if interactive {
                 say("\r\(label) : \(String(format: "%.1f", result.seconds).replacingOccurrences(of: ".", with: ",")) s, code \(result.status)\n")
             }
-            guard result.status == 0 else {
+            // 3: the stage is done but refused some input files whole; the next stages still run
+            // on what did arrive, and the run ends with 3 so that cron reports it.
+            if result.status == 3 { refused = true }
+            guard result.status == 0 || result.status == 3 else {
                 manifest.statut = "ECHEC"
                 try write(manifest, to: folder.appendingPathComponent("manifest.json"))
                 throw PipelineError.stageFailed(stage: stage.commande, status: result.status)
             }
         }
-        manifest.statut = "SUCCES"
+        manifest.statut = refused ? "FICHIERS_REFUSES" : "SUCCES"
         try write(manifest, to: folder.appendingPathComponent("manifest.json"))
-        try write(manifest, to: lastURL)
+        // A run with refused files is not a success to skip next time: the same inputs run again.
+        if !refused { try write(manifest, to: lastURL) }
         return .done(manifest, folder: folder)
     }
 
     /// A file-system error said in French.
-    static func french(_ error: any Error) -> String {
-        let ns = error as NSError
-        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code)))
-        }
-        switch (ns.domain, ns.code) {
-        case (NSCocoaErrorDomain, 4), (NSCocoaErrorDomain, 260): return "dossier ou fichier inexistant"
-        case (NSCocoaErrorDomain, 513): return "permission refusée"
-        case (NSCocoaErrorDomain, 640): return "disque plein"
-        case (NSPOSIXErrorDomain, let code): return String(cString: strerror(Int32(code)))
-        default: return ns.localizedDescription
-        }
-    }
+    static func french(_ error: any Error) -> String { SystemError.describe(error) }
 
     static let decoder: JSONDecoder = {
         let d = JSONDecoder()

@@ -4,7 +4,7 @@ import CiblageStore
 import Foundation
 
 /// The `ciblage-reperes` stage: reads the réels of the exercice, computes the study and writes
-/// its files (each under a temporary name, renamed once all are written). Stores nothing.
+/// its files (all written and synced under temporary names, then all renamed: all or none). Stores nothing.
 public struct ReperesStage {
     public var store: Store
     public var referentiel: Referentiel
@@ -29,24 +29,24 @@ public struct ReperesStage {
         let study = CostStudy(exercice: exercice, axes: axes, equipments: equipments)
         let outliers = Screening.outliers(equipments, axes: axes)
 
-        var writers: [FrenchCSVWriter] = []
+        let batch = OutputBatch()
         let table = output.appendingPathComponent("reperes-\(exercice).csv")
-        writers.append(try Self.writeStudy(study, to: table))
+        try Self.writeStudy(study, to: table, batch: batch)
         let atypical = output.appendingPathComponent("reperes-\(exercice)-atypiques.csv")
-        writers.append(try Self.writeOutliers(outliers, axes: axes, to: atypical))
+        try Self.writeOutliers(outliers, axes: axes, to: atypical, batch: batch)
         var files = [table, atypical]
         var fragileCount: Int?
         if fragilite {
             let fragile = Screening.fragility(equipments, caf: caf)
             fragileCount = fragile.count
             let url = output.appendingPathComponent("fragilite-\(exercice)\(caf.map { "-\($0)" } ?? "").csv")
-            writers.append(try Self.writeFragility(fragile, to: url))
+            try Self.writeFragility(fragile, to: url, batch: batch)
             files.append(url)
         }
         let html = output.appendingPathComponent("reperes-\(exercice).html")
-        try ReperesReport.report(study, outliers: outliers.count).write(to: html)
+        try ReperesReport.report(study, outliers: outliers.count).write(to: html, in: batch)
         files.append(html)
-        for writer in writers { try writer.commit() }
+        try batch.commit()
         return Summary(study: study, outliers: outliers.count, fragile: fragileCount, files: files)
     }
 
@@ -56,8 +56,8 @@ public struct ReperesStage {
         axes.map(\.column) + ["INDICATEUR", "N", "MOYENNE", "P10", "P25", "MEDIANE", "P75", "P90", "DIFFUSABLE", "MOTIF_SECRET", "EVOLUTION_MEDIANE"]
     }
 
-    static func writeStudy(_ study: CostStudy, to url: URL) throws -> FrenchCSVWriter {
-        let writer = try FrenchCSVWriter(url: url, header: header(study.axes))
+    static func writeStudy(_ study: CostStudy, to url: URL, batch: OutputBatch) throws {
+        let writer = try FrenchCSVWriter(url: url, header: header(study.axes), batch: batch)
         for c in study.cells {
             let digits = c.indicator.isRatio ? 4 : 2
             func n(_ v: Double) -> String { c.diffusable ? FrenchFormat.decimal(v, fractionDigits: digits) : "" }
@@ -68,11 +68,11 @@ public struct ReperesStage {
                     c.diffusable ? "O" : "N", c.secret?.rawValue ?? "", evolution,
                 ])
         }
-        return writer
+        try writer.finishRows()
     }
 
-    static func writeOutliers(_ outliers: [Outlier], axes: [Axis], to url: URL) throws -> FrenchCSVWriter {
-        let writer = try FrenchCSVWriter(url: url, header: ["N_DOSSIER"] + axes.map(\.column) + ["INDICATEUR", "VALEUR", "MEDIANE_CASE", "SCORE_Z_ROBUSTE"])
+    static func writeOutliers(_ outliers: [Outlier], axes: [Axis], to url: URL, batch: OutputBatch) throws {
+        let writer = try FrenchCSVWriter(url: url, header: ["N_DOSSIER"] + axes.map(\.column) + ["INDICATEUR", "VALEUR", "MEDIANE_CASE", "SCORE_Z_ROBUSTE"], batch: batch)
         for o in outliers {
             try writer.writeRow(
                 [o.equipment] + o.cell + [
@@ -80,17 +80,17 @@ public struct ReperesStage {
                     FrenchFormat.decimal(o.z, fractionDigits: 2),
                 ])
         }
-        return writer
+        try writer.finishRows()
     }
 
-    static func writeFragility(_ fragile: [Fragility], to url: URL) throws -> FrenchCSVWriter {
+    static func writeFragility(_ fragile: [Fragility], to url: URL, batch: OutputBatch) throws {
         let writer = try FrenchCSVWriter(
-            url: url, header: ["N_DOSSIER", "NOM", "NATURE", "CAF", "SIREN_GESTIONNAIRE", "NOM_GESTIONNAIRE", "NB_SIGNAUX", "MOTIFS"])
+            url: url, header: ["N_DOSSIER", "NOM", "NATURE", "CAF", "SIREN_GESTIONNAIRE", "NOM_GESTIONNAIRE", "NB_SIGNAUX", "MOTIFS"], batch: batch)
         for f in fragile {
             let e = f.equipment
             try writer.writeRow([e.nDossier, e.nom, e.nature, e.caf, e.siren, e.nomGestionnaire, String(f.reasons.count), f.reasons.joined(separator: " | ")])
         }
-        return writer
+        try writer.finishRows()
     }
 }
 

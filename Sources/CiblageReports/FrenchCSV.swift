@@ -4,36 +4,34 @@ import Foundation
 /// Writes CSV the way French Excel opens it with no import dialog: `;` separator, UTF-8 with
 /// BOM, CRLF line ends, decimal comma, dates `dd/mm/yyyy`.
 ///
-/// The file is written under a temporary name beside the target and renamed into place by
-/// ``commit()``, so a reader never sees a half-written file. Dropping the writer without
-/// committing removes the temporary file.
+/// The file is an ``OutputFile``: written under a temporary name beside the target and renamed
+/// into place by ``commit()`` (or by its ``OutputBatch``), so a reader never sees a half-written
+/// file; a symbolic link is followed, a device or FIFO written directly. Dropping the writer
+/// without committing leaves nothing.
+///
+/// Text cells that a spreadsheet would evaluate (beginning with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return, and not a number) are prefixed with `'`: a name such as
+/// `=HYPERLINK(…)` coming from an upstream export is shown, never run.
 public final class FrenchCSVWriter {
     public let url: URL
-    private let temporaryURL: URL
-    private let handle: FileHandle
+    private let file: OutputFile
     private var buffer: [UInt8] = []
-    private var committed = false
 
-    /// Opens `url` for writing (its folder is created) and writes the BOM and the header.
-    public init(url: URL, header: [String]) throws {
-        self.url = url
-        try FileManager.default.createDirectory(
-            at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        temporaryURL = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
-        guard FileManager.default.createFile(atPath: temporaryURL.path, contents: nil) else {
-            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: temporaryURL.path])
-        }
-        handle = try FileHandle(forWritingTo: temporaryURL)
-        buffer.append(contentsOf: [0xEF, 0xBB, 0xBF])
-        try writeRow(header)
+    /// Opens `url` for writing on its own (its folder is created) and writes the BOM and the header.
+    public convenience init(url: URL, header: [String]) throws {
+        try self.init(file: OutputFile(url: url), header: header)
     }
 
-    deinit {
-        if !committed {
-            try? handle.close()
-            try? FileManager.default.removeItem(at: temporaryURL)
-        }
+    /// Opens `url` as one file of `batch`, renamed into place with the others by the batch.
+    public convenience init(url: URL, header: [String], batch: OutputBatch) throws {
+        try self.init(file: batch.file(url), header: header)
+    }
+
+    private init(file: OutputFile, header: [String]) throws {
+        self.url = file.url
+        self.file = file
+        buffer.append(contentsOf: [0xEF, 0xBB, 0xBF])
+        try writeRow(header)
     }
 
     /// Appends one row of already formatted cells (see ``FrenchFormat``).
@@ -47,23 +45,54 @@ public final class FrenchCSVWriter {
         if buffer.count >= 1 << 16 { try flush() }
     }
 
-    /// Flushes, closes and renames the file into place.
+    /// Writes what is buffered to the file; a batch member is renamed with its batch.
+    public func finishRows() throws { try flush() }
+
+    /// Writes and syncs the whole file under its temporary name: after this only the rename
+    /// is left, which a full disk cannot stop.
+    public func finish() throws {
+        try flush()
+        try file.finish()
+    }
+
+    /// Flushes, syncs and renames the file into place.
     public func commit() throws {
         try flush()
-        try handle.close()
-        // rename(2) replaces the target atomically, whether it exists or not.
-        guard rename(temporaryURL.path, url.path) == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path, NSLocalizedDescriptionKey: String(cString: strerror(errno))])
-        }
-        committed = true
+        try file.commit()
     }
 
     private func flush() throws {
-        try handle.write(contentsOf: buffer)
+        try file.write(buffer)
         buffer.removeAll(keepingCapacity: true)
     }
 
+    /// Whether a spreadsheet would evaluate `cell` as a formula: it begins with `=`, `+`, `-`,
+    /// `@`, a tab or a carriage return and is not a plain number (`-12,5` stays a number).
+    static func looksLikeFormula(_ cell: Substring.UTF8View) -> Bool {
+        guard let first = cell.first else { return false }
+        switch first {
+        case UInt8(ascii: "="), UInt8(ascii: "@"), 0x09, 0x0D: return true
+        case UInt8(ascii: "+"), UInt8(ascii: "-"):
+            let rest = cell.dropFirst()
+            guard let head = rest.first, (0x30...0x39).contains(head) else { return true }
+            var separators = 0
+            for byte in rest {
+                if byte == UInt8(ascii: ",") || byte == UInt8(ascii: ".") {
+                    separators += 1
+                } else if !(0x30...0x39).contains(byte) {
+                    return true
+                }
+            }
+            return separators > 1 || rest.last == UInt8(ascii: ",") || rest.last == UInt8(ascii: ".")
+        default: return false
+        }
+    }
+
     static func appendQuoted(_ cell: String, to buffer: inout [UInt8]) {
+        if looksLikeFormula(cell[...].utf8) {
+            appendQuoted("'" + cell, to: &buffer)
+            return
+        }
         let needsQuotes = cell.utf8.contains { $0 == 0x3B || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }
         guard needsQuotes else {
             buffer.append(contentsOf: cell.utf8)

@@ -174,14 +174,15 @@ public struct HTMLReport {
         """
     }
 
-    /// Writes the report to `url` through a temporary name and a rename.
+    /// Writes the report to `url` through a temporary name and a rename (see ``OutputFile``).
     public func write(to url: URL) throws {
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
-        try Data(html.utf8).write(to: temporary)
-        guard rename(temporary.path, url.path) == 0 else {
-            try? FileManager.default.removeItem(at: temporary)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
-        }
+        let file = try OutputFile(url: url)
+        try file.write(html)
+        try file.commit()
+    }
+
+    /// Writes the report as one file of `batch`, renamed into place with the others.
+    public func write(to url: URL, in batch: OutputBatch) throws {
+        try batch.add(url, html.utf8)
     }
 }

@@ -90,7 +90,8 @@ public struct ScoreStage {
         }
     }
 
-    /// Writes the ranked list under a temporary name; the caller commits it.
+    /// Writes and syncs the ranked list under a temporary name; the caller commits it (renames it
+    /// into place) once the store's transaction is committed.
     public static func writeRanking(_ lines: [ScoredLine], to url: URL) throws -> FrenchCSVWriter {
         let writer = try FrenchCSVWriter(url: url, header: header)
         for line in lines {
@@ -101,6 +102,7 @@ public struct ScoreStage {
                 FrenchFormat.decimal(line.priorite, fractionDigits: 0), line.motifsText,
             ])
         }
+        try writer.finish()
         return writer
     }
 

@@ -14,9 +14,9 @@ public enum CampaignOutputs {
         "N_DOSSIER_SITES", "MOTIFS",
     ]
 
-    /// `plan-local-<CAF>.csv`, under its temporary name (the caller commits).
-    public static func writeLocal(_ lines: [PlanLine], to url: URL) throws -> FrenchCSVWriter {
-        let writer = try FrenchCSVWriter(url: url, header: localHeader)
+    /// `plan-local-<CAF>.csv`, as one file of `batch` (the caller commits the batch).
+    public static func writeLocal(_ lines: [PlanLine], to url: URL, batch: OutputBatch) throws {
+        let writer = try FrenchCSVWriter(url: url, header: localHeader, batch: batch)
         for line in lines {
             let c = line.candidate
             try writer.writeRow([
@@ -25,13 +25,13 @@ public enum CampaignOutputs {
                 FrenchFormat.decimal(c.priorite, fractionDigits: 0), c.motifs,
             ])
         }
-        return writer
+        try writer.finishRows()
     }
 
     /// `plan-multi-<POLE>.csv`: one line per selected group, its sites in N_DOSSIER_SITES
     /// (siège first, separated by ` | `), and the group's reasons.
-    public static func writeMulti(_ groups: [GroupPlan], to url: URL) throws -> FrenchCSVWriter {
-        let writer = try FrenchCSVWriter(url: url, header: multiHeader)
+    public static func writeMulti(_ groups: [GroupPlan], to url: URL, batch: OutputBatch) throws {
+        let writer = try FrenchCSVWriter(url: url, header: multiHeader, batch: batch)
         for g in groups {
             var motifs = [
                 "Indu attendu du groupe \(FrenchFormat.euros(g.scoreGroupe))",
@@ -46,7 +46,7 @@ public enum CampaignOutputs {
                 g.sites.map(\.candidate.nDossier).joined(separator: " | "), motifs.joined(separator: " | "),
             ])
         }
-        return writer
+        try writer.finishRows()
     }
 
     /// The manifest: configuration, seed, fingerprint of the data read, versions, counts.

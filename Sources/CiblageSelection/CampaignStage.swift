@@ -31,16 +31,19 @@ public struct CampaignStage {
             plan, fingerprint: CandidateStore.fingerprint(candidates, modelVersion: modelVersion), modelVersion: modelVersion,
             referentielVersion: referentiel.version)
 
-        // Files first under temporary names, then the store, then the renames.
-        var writers: [FrenchCSVWriter] = []
+        // Every file written and synced under a temporary name first, then the store, then the
+        // renames: a full disk or a failed transaction leaves neither files nor a stored campaign.
+        let batch = OutputBatch()
         for local in plan.locals {
-            writers.append(try CampaignOutputs.writeLocal(local.lines, to: output.appendingPathComponent("plan-local-\(local.caf).csv")))
+            try CampaignOutputs.writeLocal(local.lines, to: output.appendingPathComponent("plan-local-\(local.caf).csv"), batch: batch)
         }
         for pole in Set(plan.groups.map(\.pole)).union(config.capacitesPoles.keys).sorted() {
-            writers.append(
-                try CampaignOutputs.writeMulti(
-                    plan.groups.filter { $0.pole == pole }, to: output.appendingPathComponent("plan-multi-\(pole).csv")))
+            try CampaignOutputs.writeMulti(
+                plan.groups.filter { $0.pole == pole }, to: output.appendingPathComponent("plan-multi-\(pole).csv"), batch: batch)
         }
+        try batch.add(output.appendingPathComponent("campagne.json"), manifest)
+        try Synthesis.report(plan, candidates: candidates).write(to: output.appendingPathComponent("synthese.html"), in: batch)
+        try batch.finish()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let configuration = String(decoding: try encoder.encode(config), as: UTF8.self)
@@ -64,9 +67,7 @@ public struct CampaignStage {
                 }
             }
         }
-        try Data(manifest).write(to: output.appendingPathComponent("campagne.json"), options: .atomic)
-        try Synthesis.report(plan, candidates: candidates).write(to: output.appendingPathComponent("synthese.html"))
-        for writer in writers { try writer.commit() }
+        try batch.publish()
         return plan
     }
 
@@ -112,7 +113,9 @@ public enum CampaignExport {
                     motifs: r["motifs"], controles: 0, dernierControle: nil, anomalies: 0),
                 rang: r["rang"], tirage: Tirage(rawValue: r["tirage"]) ?? .cible, probabiliteInclusion: r["probabilite_inclusion"])
         }
-        try CampaignOutputs.writeLocal(lines, to: url).commit()
+        let batch = OutputBatch()
+        try CampaignOutputs.writeLocal(lines, to: url, batch: batch)
+        try batch.commit()
         return lines.count
     }
 }

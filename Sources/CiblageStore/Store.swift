@@ -18,11 +18,23 @@ public final class Store {
         return "data/ciblage.sqlite"
     }
 
+    /// How far ``init(path:verify:)`` checks the file before a stage writes to it.
+    public enum Verification: Sendable {
+        /// No check beyond SQLite's own on the pages it reads.
+        case none
+        /// `PRAGMA quick_check`: a damaged store is refused (``StoreFailure/damaged(_:_:)``)
+        /// before anything is written to it.
+        case quick
+    }
+
     /// Opens (creating it and its folder if needed) and migrates the store at `path`.
-    public init(path: String) throws {
+    ///
+    /// Several processes may create and migrate one new store at once: a migration that
+    /// another process applied first is taken as done (each migration is its own transaction).
+    public init(path: String, verify: Verification = .none) throws {
         self.path = path
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try FileSystem.createFolder(folder.path)
         var configuration = Configuration()
         // A reader (an analyst's sqlite3, a report) may hold the file a moment: wait for it
         // rather than fail the stage.
@@ -36,7 +48,40 @@ public final class Store {
             try db.execute(sql: "PRAGMA cache_size = -65536")  // 64 MiB
         }
         dbQueue = try DatabaseQueue(path: path, configuration: configuration)
-        try Self.migrator.migrate(dbQueue)
+        if verify == .quick { try Self.quickCheck(dbQueue, path: path) }
+        try Self.migrate(dbQueue)
+    }
+
+    /// Runs the migrations, taking those that a concurrent process applied meanwhile as done:
+    /// two stages starting on one new store both see it empty, the second's `CREATE TABLE`
+    /// then fails once the first has committed, and a new pass finds the migration applied.
+    static func migrate(_ dbQueue: DatabaseQueue) throws {
+        let migrator = Self.migrator
+        var attempt = 0
+        while true {
+            let before = try dbQueue.read { try migrator.appliedIdentifiers($0) }
+            do {
+                try migrator.migrate(dbQueue)
+                return
+            } catch let error as DatabaseError {
+                let after = try dbQueue.read { try migrator.appliedIdentifiers($0) }
+                attempt += 1
+                // Another process moved the schema on: try again from where it is now.
+                guard after != before || attempt < 3, attempt < 20 else { throw error }
+                usleep(20_000)
+            }
+        }
+    }
+
+    /// `PRAGMA quick_check`; a store that fails it is refused before any write.
+    static func quickCheck(_ dbQueue: DatabaseQueue, path: String) throws {
+        let messages: [String]
+        do {
+            messages = try dbQueue.read { try String.fetchAll($0, sql: "PRAGMA quick_check(5)") }
+        } catch let error as DatabaseError where [ResultCode.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode.primaryResultCode) {
+            throw StoreFailure.damaged(path, [error.message ?? "\(error.resultCode)"])
+        }
+        guard messages == ["ok"] else { throw StoreFailure.damaged(path, messages) }
     }
 
     /// The schema's migrations, in order. Never edit a shipped migration: add one.
@@ -54,12 +99,31 @@ public final class Store {
         migrator.registerMigration("v4-campagne") { db in
             try db.execute(sql: Schema.v4)
         }
+        migrator.registerMigration("v5-rejets") { db in
+            try db.execute(sql: Schema.v5)
+        }
         return migrator
     }
 }
 
 /// The SQL of each schema version.
 enum Schema {
+    /// Rejects kept with their file, in the file's transaction, so that a rejects file can be
+    /// written again at any time and a killed or failed run never loses one.
+    /// `fichier.rejets_livres` is 1 once the file's rejects went into a rejects file (or it had
+    /// none): a later run that skips the file as already ingested reports those still at 0.
+    static let v5 = """
+        CREATE TABLE rejet (
+            fichier_id INTEGER NOT NULL REFERENCES fichier(id),
+            ligne INTEGER NOT NULL,
+            champ TEXT NOT NULL,
+            motif TEXT NOT NULL,
+            contenu TEXT NOT NULL
+        );
+        CREATE INDEX rejet_fichier ON rejet(fichier_id, ligne);
+        ALTER TABLE fichier ADD COLUMN rejets_livres INTEGER NOT NULL DEFAULT 1;
+        """
+
     /// Campaigns and their plans. Each planned line records how it was drawn (`tirage`) and its
     /// inclusion probability (1 for lines chosen by rule or rank), so that the bilan can weight
     /// the random share (Horvitz–Thompson).
@@ -355,4 +419,33 @@ enum Schema {
             remplace_par_fichier_id INTEGER NOT NULL
         );
         """
+}
+
+/// A store that cannot be used, said in French.
+public enum StoreFailure: Error, CustomStringConvertible {
+    /// The file fails SQLite's quick check: nothing is written to it.
+    case damaged(String, [String])
+
+    public var description: String {
+        switch self {
+        case .damaged(let path, let messages):
+            "store endommagé (\(path)) : la vérification d'intégrité de SQLite échoue (\(messages.prefix(3).joined(separator: " ; "))) ; "
+                + "rien n'y est écrit. Restaurer la dernière sauvegarde, ou repartir d'un store neuf et ré-ingérer les fichiers."
+        }
+    }
+
+    /// A SQLite error said in French by its result code.
+    public static func describe(_ error: DatabaseError) -> String {
+        switch error.resultCode.primaryResultCode {
+        case .SQLITE_FULL: "disque plein"
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB: "fichier endommagé ou qui n'est pas un store SQLite"
+        case .SQLITE_READONLY: "store en lecture seule (permission refusée)"
+        case .SQLITE_CANTOPEN: "ouverture impossible (dossier introuvable ou permission refusée)"
+        case .SQLITE_PERM, .SQLITE_AUTH: "permission refusée"
+        case .SQLITE_BUSY, .SQLITE_LOCKED: "store occupé par un autre processus"
+        case .SQLITE_IOERR: "erreur d'entrée-sortie du disque"
+        case .SQLITE_NOMEM: "mémoire insuffisante"
+        default: "erreur SQLite \(error.resultCode.rawValue) (\(error.message ?? ""))"
+        }
+    }
 }

@@ -19,9 +19,19 @@ struct IngestCommand: ParsableCommand {
             (taux de facturation de 180 %, occupation au-delà de 100 %) sont stockées : ce sont des \
             signaux pour le ciblage.
 
-            Codes de sortie : 0 succès (même avec des lignes rejetées) ; 1 au moins un fichier \
-            refusé en entier (colonne obligatoire absente, XML mal formé, seuil --max-rejets \
-            dépassé, type non reconnu) — les autres fichiers sont stockés ; 2 usage incorrect.
+            Chaque rejet est aussi gardé dans le store, dans la transaction de son fichier : si le \
+            fichier des rejets n'a pas pu être écrit (processus tué, disque plein), la prochaine \
+            ingestion reprend les rejets jamais livrés des fichiers qu'elle ignore comme déjà \
+            ingérés ; --rappeler-rejets les reprend tous (réécrire un fichier des rejets).
+
+            Un store qui échoue à la vérification d'intégrité de SQLite (quick_check) est refusé \
+            avant toute écriture.
+
+            Codes de sortie : 0 succès (même avec des lignes rejetées) ; 1 échec (disque plein, \
+            store endommagé, fichier des rejets impossible à écrire…) — les fichiers stockés avant \
+            l'erreur le restent et sont nommés ; 2 usage incorrect ; 3 au moins un fichier refusé \
+            en entier (colonne obligatoire absente, XML mal formé ou avec DOCTYPE, seuil \
+            --max-rejets dépassé, type non reconnu) — les autres fichiers sont stockés.
             """)
 
     @Option(help: "Le store SQLite (défaut : $CIBLAGE_STORE ou data/ciblage.sqlite).")
@@ -37,6 +47,11 @@ struct IngestCommand: ParsableCommand {
 
     @Option(help: "Dossier du référentiel (natures, anomalies, départements…) remplaçant celui livré.")
     var referentiel: String?
+
+    @Flag(
+        name: .customLong("rappeler-rejets"),
+        help: "Reprend dans le fichier des rejets les rejets stockés des fichiers déjà ingérés donnés en entrée (réécrire un fichier des rejets).")
+    var rappelerRejets = false
 
     @Flag(help: "N'affiche que les erreurs.")
     var quiet = false
@@ -56,35 +71,60 @@ struct IngestCommand: ParsableCommand {
         do { ref = try Referentiel.load(from: referentiel.map { URL(fileURLWithPath: $0) }) } catch {
             throw CommandFailure("référentiel : \(error)", status: .usage)
         }
-        // The rejects file is opened first (temporary name): if it cannot be written, nothing is ingested.
+        // The rejects file is opened first (unnamed temporary): if it cannot be written, nothing is ingested.
         let rejectsURL = URL(fileURLWithPath: rejets ?? "reports/rejets/rejets-\(Self.timestamp()).csv")
         let rejectsFile: RejectsFile
         do { rejectsFile = try RejectsFile(url: rejectsURL) } catch {
-            throw CommandFailure("fichier des rejets impossible à écrire (\(rejectsURL.path)) : \(CommandRunner.describe(error))")
+            throw CommandFailure("fichier des rejets impossible à écrire : \(CommandRunner.describe(error))")
         }
         let opened: Store
-        do { opened = try Store(path: store) } catch {
+        do { opened = try Store(path: store, verify: .quick) } catch let failure as StoreFailure {
+            throw CommandFailure("\(failure)")
+        } catch {
             throw CommandFailure("store inaccessible (\(store)) : \(CommandRunner.describe(error))")
         }
+        let ingestor = Ingestor(store: opened, referentiel: ref, maxRejectPercent: maxRejets, logger: logger)
+        ingestor.recallRejects = rappelerRejets
+        ingestor.describeError = CommandRunner.describe
         let report: IngestReport
         do {
-            let ingestor = Ingestor(store: opened, referentiel: ref, maxRejectPercent: maxRejets, logger: logger)
             report = try ingestor.ingest(inputs.map { URL(fileURLWithPath: $0) })
         } catch let error as IngestError {
-            throw CommandFailure("\(error)", status: .usage)
+            guard case .interrupted(_, _, let partial) = error else { throw CommandFailure("\(error)", status: .usage) }
+            // The files stored before the failure keep their rejects in the store; write them if the disk allows.
+            finish(partial, rejectsFile, rejectsURL, ingestor)
+            throw CommandFailure("\(error)")
         }
-        // Written when asked for, or when there is something to say.
-        let wroteRejects = rejets != nil || !report.rejects.isEmpty
-        if wroteRejects { try rejectsFile.commit(report.rejects) }
+        if let failure = finish(report, rejectsFile, rejectsURL, ingestor) { throw failure }
+        if report.anyRefused {
+            throw CommandFailure("au moins un fichier a été refusé en entier (voir ci-dessus) ; les autres sont stockés", status: .refused)
+        }
+    }
+
+    /// Writes the rejects file (when asked for, or when there is something in it), records
+    /// that its files' rejects are delivered, and prints the summary. Returns the failure to
+    /// end with when the rejects file could not be written.
+    @discardableResult
+    func finish(_ report: IngestReport, _ rejectsFile: RejectsFile, _ rejectsURL: URL, _ ingestor: Ingestor) -> CommandFailure? {
         if !quiet {
             for file in report.files { print(file.line) }
             let total = report.files.reduce(into: (0, 0, 0)) { $0.0 += $1.read; $0.1 += $1.stored; $0.2 += $1.rejected }
             print("total : \(report.files.count) fichiers, \(total.0) lues, \(total.1) stockées, \(total.2) rejetées")
-            if wroteRejects { print("rejets : \(rejectsURL.relativePath)") }
         }
-        if report.anyRefused {
-            throw CommandFailure("au moins un fichier a été refusé en entier (voir ci-dessus)")
+        guard rejets != nil || !report.rejects.isEmpty else { return nil }
+        do {
+            try rejectsFile.commit(report.rejects)
+        } catch {
+            return CommandFailure(
+                "fichier des rejets non écrit : \(CommandRunner.describe(error)) ; les fichiers stockés le sont, "
+                    + "et leurs \(report.rejects.count) rejets restent dans le store : la prochaine ingestion les reprendra")
         }
+        do { try ingestor.markRejectsDelivered(report.reportedFileIds) } catch {
+            // Harmless: the same rejects would be reported once more.
+            FileHandle.standardError.write(Data("avertissement : rejets écrits mais non marqués comme livrés : \(CommandRunner.describe(error))\n".utf8))
+        }
+        if !quiet { print("rejets : \(rejectsURL.relativePath)") }
+        return nil
     }
 
     static func timestamp() -> String {

@@ -70,6 +70,12 @@ struct RunCommand: ParsableCommand {
                     let total = manifest.etapes.reduce(0) { $0 + $1.secondes }
                     print("\(definition.nom) : \(manifest.etapes.count) étapes en \(String(format: "%.1f", total).replacingOccurrences(of: ".", with: ",")) s ; registre : \(folder.path)/manifest.json")
                 }
+                if manifest.statut == "FICHIERS_REFUSES" {
+                    let stages = manifest.etapes.filter { $0.codeSortie == 3 }.map(\.commande).joined(separator: ", ")
+                    throw CommandFailure(
+                        "\(definition.nom) : au moins un fichier d'entrée refusé en entier (\(stages), voir les journaux dans \(folder.path)) ; "
+                            + "les étapes suivantes ont tourné sur le reste", status: .refused)
+                }
             }
         } catch let error as PipelineError {
             if case .stageFailed(_, let status) = error {
