@@ -3,7 +3,7 @@ import Crypto
 import Foundation
 
 /// What one pass over a file tells before it is ingested: its SHA-256 (to skip a file already
-/// ingested), its size, and whether it is valid UTF-8 (else it is read as Windows-1252).
+/// ingested), its size, and its encoding (UTF-8, UTF-8 with a few damaged rows, or Windows-1252).
 public struct FileFingerprint: Sendable {
     /// Lower-case hex SHA-256 of the content.
     public var sha256: String
@@ -31,6 +31,15 @@ public struct FileFingerprint: Sendable {
             size += n
         }
         let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-        return FileFingerprint(sha256: digest, size: size, encoding: validator.finish() ? .utf8 : .windows1252)
+        return FileFingerprint(sha256: digest, size: size, encoding: Self.encoding(validator))
+    }
+
+    /// UTF-8 when valid; UTF-8 with damaged rows when its valid multi-byte sequences outnumber
+    /// its invalid bytes (a Windows-1252 file has almost none: `é` followed by a letter is not a
+    /// sequence); Windows-1252 otherwise (`exports.md`, encoding).
+    static func encoding(_ scan: UTF8Validator) -> TextEncoding {
+        var scan = scan
+        if scan.finish() { return .utf8 }
+        return scan.multibyteSequences > scan.invalidBytes ? .utf8Damaged : .windows1252
     }
 }

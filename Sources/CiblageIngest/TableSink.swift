@@ -64,6 +64,8 @@ struct TableSink<Handler: RowHandler>: CSVRecordSink {
     let columnNames: [String]
     var fieldIndex: [Int]?
     var headerWidth = 0
+    /// The file's column names, in file order.
+    var headerNames: [String] = []
     /// Records read, header excluded.
     var read = 0
 
@@ -87,9 +89,45 @@ struct TableSink<Handler: RowHandler>: CSVRecordSink {
                 reason: "\(headerWidth) champs attendus, \(record.fieldCount) trouvés", content: encoding.decode(record.raw))
             return
         }
+        if let reject = Self.byteReject(record, encoding: encoding, names: headerNames) {
+            rejects.add(line: record.line, field: reject.field, reason: reject.reason, content: encoding.decode(record.raw))
+            return
+        }
         let encoding = self.encoding
         let source = CSVFieldSource(record: record, fieldIndex: fieldIndex, names: columnNames, encoding: encoding)
         try handler.handle(FieldReader(source), line: record.line, &rejects) { encoding.decode(record.raw) }
+    }
+
+    /// Control characters (C0 but tab, CR and LF: NUL…) reject a row, and so do invalid bytes in
+    /// a UTF-8 file with damaged rows: the field at fault and why, or nil for a clean row.
+    static func byteReject(_ record: CSVRecord, encoding: TextEncoding, names: [String]) -> RowReject? {
+        let raw = record.raw
+        guard let start = raw.baseAddress else { return nil }
+        // Eight bytes at a time: any byte below 0x20 sets its high bit in (word − 0x20…) & ~word.
+        var suspicious = false
+        var i = 0
+        while i + 8 <= raw.count {
+            let word = UnsafeRawPointer(start + i).loadUnaligned(as: UInt64.self)
+            if (word &- 0x2020_2020_2020_2020) & ~word & 0x8080_8080_8080_8080 != 0 {
+                suspicious = true
+                break
+            }
+            i += 8
+        }
+        if !suspicious { suspicious = raw[i...].contains { $0 < 0x20 } }
+        let damaged = encoding == .utf8Damaged && !UTF8Validator.isValid(raw)
+        guard suspicious || damaged else { return nil }
+        for index in 0..<record.fieldCount {
+            let field = record[index]
+            let name = index < names.count ? names[index] : ""
+            if let control = field.first(where: { $0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) {
+                return RowReject(field: name, reason: "caractère de contrôle interdit (octet 0x\(String(control, radix: 16, uppercase: true).leftPadded(2)))")
+            }
+            if damaged, !UTF8Validator.isValid(field) {
+                return RowReject(field: name, reason: "octets invalides : le fichier est en UTF-8 mais cette ligne ne l'est pas")
+            }
+        }
+        return damaged ? RowReject(field: "", reason: "octets invalides : le fichier est en UTF-8 mais cette ligne ne l'est pas") : nil
     }
 
     mutating func malformed(line: Int, reason: String, raw: UnsafeBufferPointer<UInt8>) throws {
@@ -118,6 +156,7 @@ struct TableSink<Handler: RowHandler>: CSVRecordSink {
         let known = Set(columns.map(\.name))
         rejects.unknownColumns = names.filter { !known.contains($0) && !$0.isEmpty }
         fieldIndex = index
+        headerNames = names
         headerWidth = record.fieldCount
     }
 }
@@ -207,4 +246,8 @@ struct DeclarationStorer {
     static func conflictReason(_ other: Int) -> String {
         "conflit : même clé (N_DOSSIER, EXERCICE, NATURE_DECLARATION, DATE_DEPOT) qu'à la ligne \(other), avec des valeurs différentes"
     }
+}
+
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

@@ -1,33 +1,56 @@
 import CiblageModel
 
-/// Incremental UTF-8 validation, fed chunk by chunk (a sequence may straddle two chunks).
+/// Incremental UTF-8 scan, fed chunk by chunk (a sequence may straddle two chunks): counts the
+/// invalid bytes and the valid multi-byte sequences, which together tell a UTF-8 file with a few
+/// damaged rows from a Windows-1252 one (``FileFingerprint``).
 public struct UTF8Validator {
     private var pending: [UInt8] = []
-    public private(set) var isValid = true
+    /// Bytes that start no valid sequence.
+    public private(set) var invalidBytes = 0
+    /// Valid sequences of two bytes or more.
+    public private(set) var multibyteSequences = 0
+
+    public var isValid: Bool { invalidBytes == 0 }
 
     public init() {}
 
     public mutating func feed(_ chunk: UnsafeRawBufferPointer) {
-        guard isValid else { return }
         var bytes = chunk.bindMemory(to: UInt8.self)[...]
         if !pending.isEmpty {
+            // Complete the straddling sequence, then scan it on its own.
             let need = Self.sequenceLength(pending[0]) - pending.count
             let take = min(need, bytes.count)
             pending.append(contentsOf: bytes.prefix(take))
+            if pending.count < Self.sequenceLength(pending[0]) && take == bytes.count { return }
             bytes = bytes.dropFirst(take)
-            if pending.count < Self.sequenceLength(pending[0]) { return }
-            isValid = pending.withUnsafeBufferPointer { Self.validate($0[...]).valid }
+            let joined = pending
             pending.removeAll()
-            guard isValid else { return }
+            joined.withUnsafeBufferPointer { buffer in
+                let result = Self.scan(buffer[...])
+                invalidBytes += result.invalid
+                multibyteSequences += result.multibyte
+                // Bytes the joined sequence did not use (it was invalid) were scanned as invalid or
+                // ASCII already; a tail cannot remain since the sequence is complete.
+                if result.tail < buffer.endIndex { invalidBytes += buffer.endIndex - result.tail }
+            }
         }
-        let (valid, tail) = Self.validate(bytes)
-        if !valid { isValid = false } else if tail < bytes.endIndex { pending = Array(bytes[tail...]) }
+        let result = Self.scan(bytes)
+        invalidBytes += result.invalid
+        multibyteSequences += result.multibyte
+        if result.tail < bytes.endIndex { pending = Array(bytes[result.tail...]) }
     }
 
-    /// Call at end of input: a truncated final sequence is invalid.
+    /// Call at end of input: a truncated final sequence is invalid. Returns ``isValid``.
     public mutating func finish() -> Bool {
-        if !pending.isEmpty { isValid = false }
+        invalidBytes += pending.count
+        pending.removeAll()
         return isValid
+    }
+
+    /// Whether `bytes` are valid UTF-8 on their own (a row of a damaged file).
+    public static func isValid(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let result = scan(bytes[...])
+        return result.invalid == 0 && result.tail == bytes.endIndex
     }
 
     static func sequenceLength(_ lead: UInt8) -> Int {
@@ -39,11 +62,14 @@ public struct UTF8Validator {
         }
     }
 
-    /// Validates `bytes`; an incomplete sequence at the very end is returned as `tail`.
-    static func validate(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> (valid: Bool, tail: Int) {
+    /// Scans `bytes`: invalid bytes (each skipped alone), valid multi-byte sequences, and the
+    /// start of an incomplete sequence at the very end (`tail`, the end index when none).
+    static func scan(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> (invalid: Int, multibyte: Int, tail: Int) {
         let base = bytes.base
         var i = bytes.startIndex
         let end = bytes.endIndex
+        var invalid = 0
+        var multibyte = 0
         while i < end {
             // ASCII fast path, eight bytes at a time.
             while i + 8 <= end {
@@ -58,22 +84,48 @@ public struct UTF8Validator {
                 continue
             }
             let length = sequenceLength(lead)
-            if length == 1 { return (false, i) }
-            if i + length > end { return (true, i) }
-            let second = base[i + 1]
-            var lower: UInt8 = 0x80
-            var upper: UInt8 = 0xBF
-            switch lead {
-            case 0xE0: lower = 0xA0
-            case 0xED: upper = 0x9F
-            case 0xF0: lower = 0x90
-            case 0xF4: upper = 0x8F
-            default: break
+            if length == 1 {
+                invalid += 1
+                i += 1
+                continue
             }
-            guard second >= lower, second <= upper else { return (false, i) }
-            for k in 2..<length where base[i + k] & 0xC0 != 0x80 { return (false, i) }
-            i += length
+            if i + length > end {
+                // Incomplete at the end: valid so far is for the next chunk to say.
+                if Self.prefixIsValid(base, from: i, to: end, lead: lead) { return (invalid, multibyte, i) }
+                invalid += 1
+                i += 1
+                continue
+            }
+            if prefixIsValid(base, from: i, to: i + length, lead: lead) {
+                multibyte += 1
+                i += length
+            } else {
+                invalid += 1
+                i += 1
+            }
         }
-        return (true, end)
+        return (invalid, multibyte, end)
+    }
+
+    /// Whether the bytes from `start` to `end` (at most one sequence) can begin a valid sequence.
+    private static func prefixIsValid(_ base: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, lead: UInt8) -> Bool {
+        guard start + 1 < end else { return true }
+        let second = base[start + 1]
+        var lower: UInt8 = 0x80
+        var upper: UInt8 = 0xBF
+        switch lead {
+        case 0xE0: lower = 0xA0
+        case 0xED: upper = 0x9F
+        case 0xF0: lower = 0x90
+        case 0xF4: upper = 0x8F
+        default: break
+        }
+        guard second >= lower, second <= upper else { return false }
+        var k = start + 2
+        while k < end {
+            if base[k] & 0xC0 != 0x80 { return false }
+            k += 1
+        }
+        return true
     }
 }

@@ -33,7 +33,7 @@ public struct XMLFileError: Error, CustomStringConvertible {
 }
 
 /// Streams an XML export of declarations with libxml2's `xmlTextReader`, validating it against
-/// the shipped XSD while reading (`XML_PARSE_NONET`, entities never expanded).
+/// the shipped XSD while reading (`XML_PARSE_NONET`, entities never expanded, a DOCTYPE refused).
 ///
 /// libxml2 parses ahead of the node it returns, so schema errors are matched to elements by line:
 /// an element owns the errors reported from its start tag up to the next element's start tag.
@@ -61,6 +61,7 @@ public final class XMLDeclarationReader {
         guard let schema = Self.schema else {
             throw XMLFileError(line: 0, message: "schéma XSD livré illisible : \(Self.schemaURL.path)")
         }
+        ciblage_xml_silence_generic_errors()
         let options = Int32(XML_PARSE_NONET.rawValue)
         guard let reader = xmlReaderForFile(url.path, nil, options) else {
             throw XMLFileError(line: 0, message: "fichier XML illisible")
@@ -142,6 +143,12 @@ public final class XMLDeclarationReader {
             let type = xmlTextReaderNodeType(reader)
             let depth = xmlTextReaderDepth(reader)
             switch type {
+            case Int32(XML_READER_TYPE_DOCUMENT_TYPE.rawValue):
+                // The format has no DTD: a DOCTYPE can only bring entities (billion laughs, one
+                // large entity used many times). Refused before any of them is expanded.
+                throw XMLFileError(
+                    line: xmlTextReaderGetParserLineNumber(reader).asInt,
+                    message: "déclaration DOCTYPE interdite (le format n'a pas de DTD ; aucune entité n'est développée)")
             case Int32(XML_READER_TYPE_ELEMENT.rawValue):
                 let name = localName()
                 if depth == 0 {

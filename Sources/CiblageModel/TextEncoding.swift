@@ -2,12 +2,15 @@
 /// Windows-1252 in practice: French exports hold `œ`, `€`, `’`).
 public enum TextEncoding: String, Sendable {
     case utf8 = "UTF-8"
+    /// UTF-8 but for a few rows holding invalid bytes: those rows are rejected, the others read
+    /// as UTF-8 (rather than the whole file as Windows-1252).
+    case utf8Damaged = "UTF-8 (lignes aux octets invalides)"
     case windows1252 = "Windows-1252"
 
     /// Decodes bytes of this encoding to a String.
     public func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
         switch self {
-        case .utf8: return String(decoding: bytes, as: UTF8.self)
+        case .utf8, .utf8Damaged: return String(decoding: bytes, as: UTF8.self)
         case .windows1252: return Windows1252.decode(bytes)
         }
     }
