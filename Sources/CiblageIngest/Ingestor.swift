@@ -99,6 +99,19 @@ public final class Ingestor {
     /// Report the stored rejects of every file skipped as already ingested, not only of those
     /// whose rejects never reached a rejects file.
     public var recallRejects = false
+    /// Called at the points where a crash is most likely to lose something: inside a file's
+    /// transaction just before it commits, and right after it committed (`index` counts the
+    /// files stored so far). The command uses it for fault injection in its tests.
+    public var checkpoint: (_ point: Checkpoint, _ index: Int) -> Void = { _, _ in }
+
+    public enum Checkpoint: String, Sendable {
+        case beforeCommit = "avant-validation"
+        case afterCommit = "apres-validation"
+    }
+    private var committedFiles = 0
+    /// Files whose rejects this run already reports.
+    private var reportedThisRun: Set<Int64> = []
+
     /// Describes a storage error (disk full, damaged store) for ``IngestError/interrupted``.
     public var describeError: (any Error) -> String = { "\($0)" }
     var logger: Logger
@@ -227,8 +240,11 @@ public final class Ingestor {
             return (row, recall || undelivered ? try StoredRejects.load(db, fileId: row["id"]) : [])
         }) {
             summary.status = .alreadyIngested(previousName: previous.0["nom"], on: previous.0["ingere_le"])
-            if !previous.1.isEmpty {
-                summary.fileId = previous.0["id"]
+            let id: Int64 = previous.0["id"]
+            // A file delivered twice in one run: its rejects are reported once.
+            if !previous.1.isEmpty, !reportedThisRun.contains(id) {
+                reportedThisRun.insert(id)
+                summary.fileId = id
                 summary.recalled = previous.1.count
                 rejects = previous.1
             }
@@ -277,6 +293,7 @@ public final class Ingestor {
                 summary.corrections = outcome.corrections
                 rejects = fileRejects.rejects
                 summary.fileId = fileId
+                reportedThisRun.insert(fileId)
                 if let max = maxRejectPercent, summary.read > 0,
                     Double(summary.rejected) * 100 > max * Double(summary.read)
                 {
@@ -291,9 +308,12 @@ public final class Ingestor {
                         """, arguments: [summary.read, summary.stored, summary.rejected, summary.ignored, fileId])
                 try StoredRejects.store(db, fileId: fileId, rejects.sorted { $0.line < $1.line })
                 try beforeCommit(db)
+                checkpoint(.beforeCommit, committedFiles + 1)
                 return .commit
             }
         }
+        committedFiles += 1
+        checkpoint(.afterCommit, committedFiles)
         if !fileRejects.unknownColumns.isEmpty {
             logger.warning("\(name) : colonnes inconnues ignorées : \(fileRejects.unknownColumns.joined(separator: ", "))")
         }

@@ -86,6 +86,7 @@ struct IngestCommand: ParsableCommand {
         let ingestor = Ingestor(store: opened, referentiel: ref, maxRejectPercent: maxRejets, logger: logger)
         ingestor.recallRejects = rappelerRejets
         ingestor.describeError = CommandRunner.describe
+        ingestor.checkpoint = Self.faultInjection()
         let report: IngestReport
         do {
             report = try ingestor.ingest(inputs.map { URL(fileURLWithPath: $0) })
@@ -112,6 +113,7 @@ struct IngestCommand: ParsableCommand {
             print("total : \(report.files.count) fichiers, \(total.0) lues, \(total.1) stockées, \(total.2) rejetées")
         }
         guard rejets != nil || !report.rejects.isEmpty else { return nil }
+        Self.killIfAsked("rejets")
         do {
             try rejectsFile.commit(report.rejects)
         } catch {
@@ -125,6 +127,23 @@ struct IngestCommand: ParsableCommand {
         }
         if !quiet { print("rejets : \(rejectsURL.relativePath)") }
         return nil
+    }
+
+    /// `CIBLAGE_PANNE=<point>:<n>` (tests only): the process kills itself with SIGKILL at that
+    /// point of the n-th file — `avant-validation` (inside its transaction), `apres-validation`
+    /// (just committed) — or `rejets:0` (every file stored, before the rejects file is written).
+    static func faultInjection() -> (Ingestor.Checkpoint, Int) -> Void {
+        guard let spec = ProcessInfo.processInfo.environment["CIBLAGE_PANNE"] else { return { _, _ in } }
+        let parts = spec.split(separator: ":")
+        guard parts.count == 2, let n = Int(parts[1]) else { return { _, _ in } }
+        let point = String(parts[0])
+        return { checkpoint, index in
+            if checkpoint.rawValue == point, index == n { kill(getpid(), SIGKILL) }
+        }
+    }
+
+    static func killIfAsked(_ point: String) {
+        if ProcessInfo.processInfo.environment["CIBLAGE_PANNE"] == "\(point):0" { kill(getpid(), SIGKILL) }
     }
 
     static func timestamp() -> String {
