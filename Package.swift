@@ -161,7 +161,10 @@ let package = Package(
             dependencies: ["CiblageBilan", "CiblageSelection", "CiblageScoring", "CiblageStore", "CiblageIngest", "CiblageGenerate", "CiblageModel"]),
         .testTarget(
             name: "CiblagePipelineTests",
-            dependencies: ["CiblagePipeline", "CiblageGenerate", "CiblageStore", "CiblageModel", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: [
+                "CiblagePipeline", "CiblageGenerate", "CiblageStore", "CiblageModel", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .testTarget(name: "CiblageGenerateTests", dependencies: ["CiblageGenerate", "CiblageModel"]),
         .testTarget(
             name: "CiblageScoringTests",

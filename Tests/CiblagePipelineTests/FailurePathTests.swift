@@ -1,0 +1,341 @@
+import CiblageGenerate
+import CiblageStore
+import Crypto
+import Foundation
+import GRDB
+import XCTest
+
+/// The failure paths of every stage, with the real executables on real files and filesystems:
+/// kills at several points, a full disk, special output paths, concurrent starts, a damaged store.
+final class FailurePathTests: XCTestCase {
+    /// A generated world ingested and scored once for the whole class, with a campaign planned.
+    static let world: URL = {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pannes-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        _ = try! Generator(configuration: GeneratorConfiguration(equipements: 1500, seed: 5)).write(to: folder)
+        let store = folder.appendingPathComponent("base.sqlite").path
+        precondition(tool("ciblage-ingest", ["--quiet", "--store", store, "--rejets", folder.appendingPathComponent("propre.csv").path, folder.appendingPathComponent("exports").path], in: folder).status == 0)
+        precondition(tool("ciblage-score", ["--quiet", "--store", store, "--exercice", "2024"], in: folder).status == 0)
+        try! campaignFile.write(to: folder.appendingPathComponent("campagne.toml"), atomically: true, encoding: .utf8)
+        precondition(tool("ciblage-select", ["--store", store, "--campagne", "campagne.toml", "--sortie", "campagne"], in: folder).status == 0)
+        return folder
+    }()
+
+    static let campaignFile = """
+        [campagne]
+        id = "PANNE"
+        exercice = 2024
+        graine = 7
+        [plan_local]
+        cafs = ["*"]
+        taux_controle = 0.10
+        part_aleatoire = 0.2
+        exclure_controle_recent_mois = 12
+        """
+
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("panne-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        for mount in mounts { _ = Self.shell("/bin/umount", [mount.path]) }
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    var exports: URL { Self.world.appendingPathComponent("exports") }
+
+    /// A copy of the scored store, for a test to damage.
+    func scoredStore() throws -> String {
+        let copy = folder.appendingPathComponent("s.sqlite")
+        try FileManager.default.copyItem(at: Self.world.appendingPathComponent("base.sqlite"), to: copy)
+        return copy.path
+    }
+
+    // MARK: Kill
+
+    func testKillingIngestAtSeveralPointsLosesNoRowAndNoReject() throws {
+        let clean = try Self.rejectRows(Self.world.appendingPathComponent("propre.csv"))
+        XCTAssertGreaterThan(clean.count, 50, "the generated world has rejects to lose")
+        let cleanTables = try Self.tables(Self.world.appendingPathComponent("base.sqlite").path)
+        for point in ["avant-validation:1", "apres-validation:1", "avant-validation:4", "apres-validation:9", "rejets:0"] {
+            let store = folder.appendingPathComponent("k-\(point).sqlite").path
+            let first = folder.appendingPathComponent("r1-\(point).csv")
+            let second = folder.appendingPathComponent("r2-\(point).csv")
+            let killed = Self.tool(
+                "ciblage-ingest", ["--quiet", "--store", store, "--rejets", first.path, exports.path], in: folder,
+                environment: ["CIBLAGE_PANNE": point])
+            XCTAssertEqual(killed.status, 128 + SIGKILL, point)
+            let rerun = Self.tool("ciblage-ingest", ["--quiet", "--store", store, "--rejets", second.path, exports.path], in: folder)
+            XCTAssertEqual(rerun.status, 0, "\(point): \(rerun.errors)")
+            // Nothing half-written beside the rejects files: the killed run's temporary had no name.
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".tmp") }
+            XCTAssertEqual(leftovers, [], point)
+            let union = try Self.rejectRows(first).union(Self.rejectRows(second))
+            XCTAssertEqual(union, clean, "\(point): the rejects of both runs are those of a clean ingest")
+            XCTAssertEqual(try Self.tables(store), cleanTables, "\(point): the store holds what a clean ingest gives")
+        }
+    }
+
+    func testARejectsFileCanBeWrittenAgainFromTheStore() throws {
+        let store = try scoredStore()
+        let again = folder.appendingPathComponent("de-nouveau.csv")
+        let run = Self.tool("ciblage-ingest", ["--quiet", "--rappeler-rejets", "--store", store, "--rejets", again.path, exports.path], in: folder)
+        XCTAssertEqual(run.status, 0, run.errors)
+        XCTAssertEqual(try Self.rejectRows(again), try Self.rejectRows(Self.world.appendingPathComponent("propre.csv")))
+        // Without the flag, delivered rejects are not repeated.
+        let quiet = folder.appendingPathComponent("rien.csv")
+        XCTAssertEqual(Self.tool("ciblage-ingest", ["--quiet", "--store", store, "--rejets", quiet.path, exports.path], in: folder).status, 0)
+        XCTAssertEqual(try Self.rejectRows(quiet), [])
+    }
+
+    // MARK: Full disk
+
+    func testIngestOnAFullDiskNamesTheStoredFilesAndTheirRejectsComeBackLater() throws {
+        guard let disk = try smallDisk(kilobytes: 1600) else { return }
+        let store = disk.appendingPathComponent("s.sqlite").path
+        let rejects = disk.appendingPathComponent("rejets.csv")
+        let run = Self.tool("ciblage-ingest", ["--quiet", "--store", store, "--rejets", rejects.path, exports.path], in: folder)
+        XCTAssertEqual(run.status, 1, run.errors)
+        XCTAssertTrue(run.errors.contains("disque plein"), run.errors)
+        XCTAssertTrue(run.errors.contains("fichiers stockés avant l'erreur : ") && run.errors.contains("equipements.csv"), run.errors)
+        XCTAssertFalse(run.errors.contains("NSCocoaErrorDomain") || run.errors.contains("SQLite error"), run.errors)
+        let storedNames = try DatabaseQueue(path: store).read { try String.fetchAll($0, sql: "SELECT chemin FROM fichier") }
+        XCTAssertFalse(storedNames.isEmpty)
+        for name in storedNames { XCTAssertTrue(run.errors.contains(URL(fileURLWithPath: name).lastPathComponent), name) }
+        try Self.assertIntact(store)
+        // On a disk with room, the same command finishes; with the rejects the failed run could
+        // still write (space freed by its rollback), every reject is there.
+        let moved = folder.appendingPathComponent("s.sqlite").path
+        try FileManager.default.copyItem(atPath: store, toPath: moved)
+        let written = try Self.rejectRows(rejects)
+        let later = folder.appendingPathComponent("plus-tard.csv")
+        XCTAssertEqual(Self.tool("ciblage-ingest", ["--quiet", "--store", moved, "--rejets", later.path, exports.path], in: folder).status, 0)
+        XCTAssertEqual(try Self.rejectRows(later).union(written), try Self.rejectRows(Self.world.appendingPathComponent("propre.csv")))
+        XCTAssertEqual(try Self.tables(moved), try Self.tables(Self.world.appendingPathComponent("base.sqlite").path))
+    }
+
+    func testEveryStageOnAFullDiskChangesNothingAndLeavesNoFile() throws {
+        guard let disk = try smallDisk(kilobytes: 64) else { return }
+        let store = try scoredStore()
+        let before = try Self.sha256(store)
+        let runs: [(String, [String])] = [
+            ("ciblage-score", ["--exercice", "2024", "--sortie", disk.appendingPathComponent("score/liste.csv").path]),
+            ("ciblage-select", ["--campagne", Self.world.appendingPathComponent("campagne.toml").path, "--sortie", disk.appendingPathComponent("campagne").path]),
+            ("ciblage-reperes", ["--exercice", "2024", "--fragilite", "--sortie", disk.appendingPathComponent("reperes").path]),
+            ("ciblage-bilan", ["--campagne", "PANNE", "--sortie", disk.appendingPathComponent("bilan").path]),
+            ("ciblage-export", ["--campagne", "PANNE", "--caf", "66", "--sortie", disk.appendingPathComponent("export/plan-66.csv").path]),
+        ]
+        for (command, arguments) in runs {
+            let run = Self.tool(command, ["--store", store] + arguments, in: folder)
+            XCTAssertEqual(run.status, 1, "\(command): \(run.errors)")
+            XCTAssertTrue(run.errors.contains("disque plein"), "\(command): \(run.errors)")
+            XCTAssertEqual(try Self.sha256(store), before, "\(command) changed the store")
+            XCTAssertEqual(try Self.files(under: disk).filter { $0 != "remplissage" }, [], "\(command) left files")
+        }
+    }
+
+    // MARK: Special output paths
+
+    func testOutputsFollowLinksAndWriteDevicesAndFIFOsInPlace() throws {
+        let store = try scoredStore()
+        // A symbolic link: the file it points to is replaced, the link stays a link.
+        let target = folder.appendingPathComponent("vraie-liste.csv")
+        let link = folder.appendingPathComponent("liste.csv")
+        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: target)
+        XCTAssertEqual(Self.tool("ciblage-score", ["--quiet", "--store", store, "--exercice", "2024", "--sortie", link.path], in: folder).status, 0)
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link.path), target.path)
+        XCTAssertTrue(String(decoding: try Data(contentsOf: target), as: UTF8.self).hasPrefix("\u{FEFF}RANG;N_DOSSIER"))
+
+        // A FIFO: written in place while a reader drains it; it stays a FIFO.
+        let fifo = folder.appendingPathComponent("tube.csv").path
+        XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: "/bin/cat")
+        reader.arguments = [fifo]
+        let drained = Pipe()
+        reader.standardOutput = drained
+        try reader.run()
+        let export = Self.tool("ciblage-export", ["--store", store, "--campagne", "PANNE", "--caf", "66", "--sortie", fifo], in: folder)
+        let received = drained.fileHandleForReading.readDataToEndOfFile()
+        reader.waitUntilExit()
+        XCTAssertEqual(export.status, 0, export.errors)
+        XCTAssertTrue(String(decoding: received, as: UTF8.self).hasPrefix("\u{FEFF}RANG;N_DOSSIER;NOM"))
+        var info = stat()
+        XCTAssertEqual(lstat(fifo, &info), 0)
+        XCTAssertEqual(info.st_mode & S_IFMT, S_IFIFO)
+
+        // /dev/full: written in place, fails with "disque plein", and stays a device.
+        if getuid() == 0 {
+            let full = Self.tool("ciblage-ingest", ["--quiet", "--store", store, "--rejets", "/dev/full", exports.path], in: folder)
+            XCTAssertEqual(full.status, 1, full.errors)
+            XCTAssertTrue(full.errors.contains("disque plein"), full.errors)
+            XCTAssertEqual(lstat("/dev/full", &info), 0)
+            XCTAssertEqual(info.st_mode & S_IFMT, S_IFCHR, "/dev/full must stay a device")
+        }
+        // A name too long, a folder that is a file: said as such, in French.
+        let long = Self.tool("ciblage-score", ["--store", store, "--exercice", "2024", "--sortie", folder.appendingPathComponent(String(repeating: "x", count: 300) + ".csv").path], in: folder)
+        XCTAssertEqual(long.status, 1)
+        XCTAssertTrue(long.errors.contains("nom de fichier trop long"), long.errors)
+        let notFolder = Self.tool("ciblage-reperes", ["--store", store, "--exercice", "2024", "--sortie", target.appendingPathComponent("sous").path], in: folder)
+        XCTAssertEqual(notFolder.status, 1)
+        XCTAssertTrue(notFolder.errors.contains("n'est pas un dossier"), notFolder.errors)
+    }
+
+    // MARK: Store
+
+    func testTwoStagesCreatingOneNewStoreAtOnceBothSucceed() throws {
+        let registry = exports.appendingPathComponent("equipements.csv").path
+        for round in 0..<20 {
+            let store = folder.appendingPathComponent("neuf-\(round).sqlite").path
+            let processes = try (0..<2).map { i -> (Process, Pipe) in
+                let p = Process()
+                p.executableURL = Self.products.appendingPathComponent(i == 0 ? "ciblage-ingest" : "ciblage-reperes")
+                p.arguments = i == 0
+                    ? ["--quiet", "--store", store, "--rejets", folder.appendingPathComponent("r\(round).csv").path, registry]
+                    : ["--store", store, "--exercice", "2024", "--sortie", folder.appendingPathComponent("rep\(round)").path]
+                p.currentDirectoryURL = folder
+                let errors = Pipe()
+                p.standardError = errors
+                p.standardOutput = FileHandle.nullDevice
+                try p.run()
+                return (p, errors)
+            }
+            for (p, errors) in processes {
+                p.waitUntilExit()
+                let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                XCTAssertFalse(text.contains("already exists") || text.contains("existe déjà"), "round \(round): \(text)")
+                // The ingest succeeds; the study finds no réel (1) but never trips on the schema.
+                XCTAssertEqual(p.terminationStatus, p.arguments![0] == "--quiet" ? 0 : 1, "round \(round): \(text)")
+            }
+            try Self.assertIntact(store)
+        }
+    }
+
+    func testADamagedStoreIsRefusedBeforeAnyWrite() throws {
+        let store = try scoredStore()
+        // Flip bytes in the middle of the file (table pages, not the header).
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: store))
+        let size = try handle.seekToEnd()
+        for offset in stride(from: size / 3, to: size / 3 + 40_000, by: 997) {
+            try handle.seek(toOffset: offset)
+            let byte = try handle.read(upToCount: 1)!
+            try handle.seek(toOffset: offset)
+            try handle.write(contentsOf: Data([~byte[0]]))
+        }
+        try handle.close()
+        let before = try Self.sha256(store)
+        let run = Self.tool("ciblage-ingest", ["--quiet", "--store", store, "--rejets", folder.appendingPathComponent("r.csv").path, exports.path], in: folder)
+        XCTAssertEqual(run.status, 1, run.errors)
+        XCTAssertTrue(run.errors.contains("store endommagé"), run.errors)
+        XCTAssertEqual(try Self.sha256(store), before, "nothing is written to a damaged store")
+    }
+
+    // MARK: Helpers
+
+    var mounts: [URL] = []
+
+    /// A tmpfs of `kilobytes` filled to the last byte but for nothing: only as root (else the test
+    /// says why and passes over it).
+    func smallDisk(kilobytes: Int) throws -> URL? {
+        guard getuid() == 0 else {
+            print("test passé : monter un tmpfs demande d'être root")
+            return nil
+        }
+        let disk = folder.appendingPathComponent("disque")
+        try FileManager.default.createDirectory(at: disk, withIntermediateDirectories: true)
+        guard Self.shell("/bin/mount", ["-t", "tmpfs", "-o", "size=\(kilobytes)k", "tmpfs", disk.path]) == 0 else {
+            print("test passé : montage tmpfs impossible ici")
+            return nil
+        }
+        mounts.append(disk)
+        if kilobytes < 1000 {
+            // Fill it: every later write meets a full disk.
+            let fd = open(disk.appendingPathComponent("remplissage").path, O_WRONLY | O_CREAT, 0o644)
+            let block = [UInt8](repeating: 0, count: 4096)
+            while block.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) > 0 {}
+            close(fd)
+        }
+        return disk
+    }
+
+    static func shell(_ executable: String, _ arguments: [String]) -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        p.standardError = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return -1 }
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    static var products: URL { RunnerProcessTests.products }
+
+    /// Runs a built `ciblage-*` command; returns its exit status and its stderr.
+    @discardableResult
+    static func tool(_ name: String, _ arguments: [String], in folder: URL, environment: [String: String] = [:]) -> (status: Int32, errors: String) {
+        let p = Process()
+        p.executableURL = products.appendingPathComponent(name)
+        p.arguments = arguments
+        p.currentDirectoryURL = folder
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let errors = Pipe()
+        p.standardError = errors
+        p.standardOutput = FileHandle.nullDevice
+        try! p.run()
+        let data = errors.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        // Killed by a signal: 128 + its number, as a shell says it.
+        let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
+        return (status, String(decoding: data, as: UTF8.self))
+    }
+
+    /// The rows of a rejects file (header excluded), as a set; empty when there is no file.
+    static func rejectRows(_ url: URL) throws -> Set<String> {
+        guard FileManager.default.fileExists(atPath: url.path) else { return [] }
+        let text = try String(contentsOf: url, encoding: .utf8)
+        return Set(text.components(separatedBy: "\r\n").dropFirst().filter { !$0.isEmpty })
+    }
+
+    /// Every stored row of the data tables, without the ids of files (which depend on the order
+    /// in which runs stored them), as text.
+    static func tables(_ path: String) throws -> [String: [String]] {
+        try DatabaseQueue(path: path).read { db in
+            var result: [String: [String]] = [:]
+            for table in [
+                "equipement", "declaration", "controle", "controle_exercice", "controle_anomalie", "rejet", "declaration_correction",
+                "equipement_historique", "controle_historique",
+            ] {
+                guard try db.tableExists(table) else { continue }
+                let columns = try db.columns(in: table).map(\.name).filter { !$0.hasSuffix("fichier_id") && $0 != "id" }
+                let list = columns.map { "quote(\($0))" }.joined(separator: " || ';' || ")
+                result[table] = try String.fetchAll(db, sql: "SELECT \(list) FROM \(table) ORDER BY 1").sorted()
+            }
+            return result
+        }
+    }
+
+    static func assertIntact(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let check = try DatabaseQueue(path: path).read { try String.fetchOne($0, sql: "PRAGMA integrity_check") }
+        XCTAssertEqual(check, "ok", file: file, line: line)
+        let orphans = try DatabaseQueue(path: path).read {
+            try Int.fetchOne($0, sql: "SELECT count(*) FROM declaration WHERE fichier_id NOT IN (SELECT id FROM fichier)")!
+        }
+        XCTAssertEqual(orphans, 0, file: file, line: line)
+    }
+
+    static func sha256(_ path: String) throws -> String {
+        SHA256.hash(data: try Data(contentsOf: URL(fileURLWithPath: path))).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func files(under folder: URL) throws -> [String] {
+        (FileManager.default.enumerator(atPath: folder.path)?.allObjects as? [String] ?? []).filter {
+            var isDirectory: ObjCBool = false
+            FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path, isDirectory: &isDirectory)
+            return !isDirectory.boolValue
+        }.sorted()
+    }
+}
