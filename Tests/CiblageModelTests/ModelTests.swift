@@ -119,6 +119,27 @@ final class FrenchCSVTests: XCTestCase {
         XCTAssertEqual(text, "NOM;MONTANT\r\n\"Crèche \"\"Les Lutins\"\"; nord\";1234,5\r\n")
     }
 
+    func testFormulaLikeTextIsNeutralisedAndNumbersAreNot() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("formules-\(UUID().uuidString).csv")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let writer = try FrenchCSVWriter(url: url, header: ["NOM", "MONTANT"])
+        let hostile = ["=HYPERLINK(\"http://x\",\"clic\")", "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3", "\tx", "\rx", "- tiret"]
+        for cell in hostile { try writer.writeRow([cell, "-12,5"]) }
+        try writer.writeRow(["+33 4 68", "+12"])
+        try writer.writeRow(["Crèche", "-0,5"])
+        try writer.commit()
+        let lines = String(decoding: try Data(contentsOf: url).dropFirst(3), as: UTF8.self).components(separatedBy: "\r\n")
+        XCTAssertEqual(lines[1], #""'=HYPERLINK(""http://x"",""clic"")";-12,5"#)
+        XCTAssertEqual(lines[2], "'+cmd|' /C calc'!A0;-12,5")
+        XCTAssertEqual(lines[3], "'@SUM(1+1);-12,5")
+        XCTAssertEqual(lines[4], "'-2+3;-12,5")
+        XCTAssertEqual(lines[5], "'\tx;-12,5")
+        XCTAssertEqual(lines[6], "\"'\rx\";-12,5")
+        XCTAssertEqual(lines[7], "'- tiret;-12,5")
+        XCTAssertEqual(lines[8], "'+33 4 68;+12", "a phone number is text; a signed number stays a number")
+        XCTAssertEqual(lines[9], "Crèche;-0,5")
+    }
+
     func testFormatsDecimalsWithACommaAndNoTrailingZeros() {
         XCTAssertEqual(FrenchFormat.decimal(17500), "17500")
         XCTAssertEqual(FrenchFormat.decimal(0.126, fractionDigits: 2), "0,13")

@@ -184,6 +184,46 @@ final class FailurePathTests: XCTestCase {
         XCTAssertTrue(notFolder.errors.contains("n'est pas un dossier"), notFolder.errors)
     }
 
+    // MARK: Refused files
+
+    func testARefusedFileEndsIngestWith3AndTheNightlyGoesOnAndEndsWith3() throws {
+        let depot = folder.appendingPathComponent("depot")
+        try FileManager.default.createDirectory(at: depot, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: exports.appendingPathComponent("equipements.csv"), to: depot.appendingPathComponent("equipements.csv"))
+        try FileManager.default.copyItem(
+            at: exports.appendingPathComponent("declarations-2024.csv"), to: depot.appendingPathComponent("declarations-2024.csv"))
+        try """
+            <?xml version="1.0"?>
+            <!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">]>
+            <exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02"/>
+
+            """.write(to: depot.appendingPathComponent("entites.xml"), atomically: true, encoding: .utf8)
+        let pipeline = folder.appendingPathComponent("nuit.toml")
+        try """
+            [pipeline]
+            nom = "nuit"
+            entrees = ["depot"]
+            [[etape]]
+            commande = "ciblage-ingest"
+            arguments = ["--quiet", "--rejets", "{run}/rejets.csv", "depot"]
+            [[etape]]
+            commande = "ciblage-reperes"
+            arguments = ["--exercice", "2024", "--sortie", "{rapports}/reperes"]
+            """.write(to: pipeline, atomically: true, encoding: .utf8)
+        let store = folder.appendingPathComponent("nuit.sqlite").path
+        let run = Self.tool("ciblage-run", [pipeline.path, "--store", store, "--rapports", "rapports"], in: folder)
+        XCTAssertEqual(run.status, 3, run.errors)
+        XCTAssertTrue(run.errors.contains("refusé"), run.errors)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("rapports/reperes/reperes-2024.csv").path), "the next stage ran")
+        let stored = try DatabaseQueue(path: store).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM fichier") }
+        XCTAssertEqual(stored, 2, "every other file is stored")
+        // The ingest alone says 3 too, and names the refused file.
+        let again = Self.tool("ciblage-ingest", ["--store", store, "--rejets", "r.csv", depot.path], in: folder)
+        XCTAssertEqual(again.status, 3)
+        let rejects = try Self.rejectRows(folder.appendingPathComponent("r.csv"))
+        XCTAssertTrue(rejects.contains { $0.hasPrefix("entites.xml;") && $0.contains("DOCTYPE") }, "\(rejects)")
+    }
+
     // MARK: Store
 
     func testTwoStagesCreatingOneNewStoreAtOnceBothSucceed() throws {
