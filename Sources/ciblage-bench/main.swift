@@ -28,10 +28,16 @@ struct BenchCommand: ParsableCommand {
             reperes : chronomètre ciblage-reperes (processus fils) sur le store national, par \
             nature × taille.
 
+            fuzz : ingère pendant --duree secondes des exports mutés (graine --graine) lus par le \
+            lecteur --lecteur (csv ou xml) dans un store jetable, dans un processus fils relancé \
+            après chaque plantage ; l'entrée qui l'a fait planter est gardée sous \
+            <dossier>/fuzz-<lecteur>/crashes/. Affiche exécutions, plantages et mémoire maximale. \
+            À lancer depuis la racine du projet (corpus : Tests/Fixtures et sample-data/exports).
+
             Code de sortie 1 si une cible n'est pas atteinte.
             """)
 
-    @Argument(help: "Le banc à lancer : ingestion, score (sur le store du banc ingestion), campagne (après le banc score), reperes, bilan, bout-en-bout.")
+    @Argument(help: "Le banc à lancer : ingestion, score (sur le store du banc ingestion), campagne (après le banc score), reperes, bilan, bout-en-bout, fuzz.")
     var banc: String = "ingestion"
 
     @Option(help: "Nombre d'équipements du jeu généré.")
@@ -55,13 +61,36 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Dossier de travail (jeu généré, store du banc).")
     var dossier: String = ".build/bench"
 
+    @Option(help: "Lecteur du banc fuzz : csv ou xml.")
+    var lecteur: String = "csv"
+
+    @Option(help: "Durée du banc fuzz, en secondes.")
+    var duree: Double = 600
+
     func validate() throws {
-        guard ["ingestion", "score", "campagne", "reperes", "bilan", "bout-en-bout"].contains(banc) else {
-            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, score, campagne, reperes, bilan, bout-en-bout)")
+        guard ["ingestion", "score", "campagne", "reperes", "bilan", "bout-en-bout", "fuzz", "fuzz-travail"].contains(banc) else {
+            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, score, campagne, reperes, bilan, bout-en-bout, fuzz)")
+        }
+        guard FuzzBenchmark.Reader(rawValue: lecteur) != nil else {
+            throw ValidationError("--lecteur attend csv ou xml, pas « \(lecteur) »")
         }
     }
 
     func run() throws {
+        let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        let reader = FuzzBenchmark.Reader(rawValue: lecteur)!
+        if banc == "fuzz-travail" {
+            return try FuzzBenchmark.work(reader, seconds: duree, seed: graine, folder: URL(fileURLWithPath: dossier), root: root)
+        }
+        if banc == "fuzz" {
+            let bench = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            let measures = try FuzzBenchmark(
+                reader: reader, seconds: duree, seed: graine, workDirectory: URL(fileURLWithPath: dossier), benchExecutable: bench
+            ).run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+            for measure in measures { print(measure.line) }
+            if measures.contains(where: { $0.met == false }) { throw ExitCode(1) }
+            return
+        }
         let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         let executable = binaries.appendingPathComponent("ciblage-ingest")
         let scorer = binaries.appendingPathComponent("ciblage-score")

@@ -1,3 +1,4 @@
+import CiblageGenerate
 import CiblageIngest
 import CiblageModel
 import CiblageStore
@@ -122,5 +123,43 @@ final class HostileInputTests: XCTestCase {
         let recall = Ingestor(store: store, referentiel: .bundled)
         recall.recallRejects = true
         XCTAssertEqual(try recall.ingest([url]).rejects, first.rejects, "--rappeler-rejets writes them again")
+    }
+}
+
+/// A short seeded fuzzing run in the test suite (the long one is `ciblage-bench fuzz`): every
+/// mutated file is stored row by row or refused, each row read is accounted for, and the store
+/// stays intact.
+final class FuzzTests: XCTestCase {
+    func testMutatedExportsAreAccountedForRowByRowAndTheStoreStaysIntact() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try Store(path: folder.appendingPathComponent("store.sqlite").path)
+        let ingestor = Ingestor(store: store, referentiel: .bundled)
+        _ = try ingestor.ingest([IngestorTests.fixtures.appendingPathComponent("equipements-ok.csv")])
+        let fixtures = try FileManager.default.contentsOfDirectory(atPath: IngestorTests.fixtures.path).sorted()
+        for ext in ["csv", "xml"] {
+            let corpus = try fixtures.filter { $0.hasSuffix("." + ext) }.map { [UInt8](try Data(contentsOf: IngestorTests.fixtures.appendingPathComponent($0))) }
+            var mutator = Mutator(corpus: corpus, seed: 2026)
+            var refused = 0
+            var stored = 0
+            for i in 0..<250 {
+                let url = folder.appendingPathComponent("entree-\(i).\(ext)")
+                try Data(mutator.next()).write(to: url)
+                let report = try ingestor.ingest([url])
+                for file in report.files {
+                    switch file.status {
+                    case .stored:
+                        stored += 1
+                        XCTAssertEqual(file.read, file.stored + file.rejected + file.ignored, "\(url.lastPathComponent): every row read is stored, rejected or a duplicate")
+                    case .refused: refused += 1
+                    case .alreadyIngested: break
+                    }
+                }
+                XCTAssertTrue(report.rejects.allSatisfy { $0.content.utf8.count <= Reject.maxContentBytes })
+            }
+            XCTAssertGreaterThan(stored, 0, ext)
+            XCTAssertGreaterThan(refused, 0, ext)
+        }
+        XCTAssertEqual(try store.dbQueue.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") }, "ok")
     }
 }
