@@ -25,6 +25,7 @@ let package = Package(
     targets: [
         // System C libraries, through module maps.
         .systemLibrary(name: "CLibCSV", path: "Sources/CLibCSV", providers: [.apt(["libcsv-dev"])]),
+        .systemLibrary(name: "CXGBoost", path: "Sources/CXGBoost", providers: [.apt(["libxgboost-dev"])]),
         .systemLibrary(
             name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
             providers: [.apt(["libxml2-dev"])]),
@@ -53,7 +54,7 @@ let package = Package(
         // Indicators per equipment and exercice, peer groups and the risk score.
         .target(
             name: "CiblageScoring",
-            dependencies: ["CiblageModel", "CiblageStore", "CiblageReports", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["CiblageModel", "CiblageStore", "CiblageReports", "CXGBoost", .product(name: "Logging", package: "swift-log")]),
         // Campaigns: control plans per Caf and for multi-departmental groups, their exports.
         .target(
             name: "CiblageSelection",

@@ -99,6 +99,49 @@ public struct HTMLReport {
         body += svg
     }
 
+    /// One line of a line chart: points (x, y), both between 0 and 1.
+    public struct Line {
+        public var name: String
+        public var color: String
+        public var points: [(x: Double, y: Double)]
+        /// Dashed (a reference such as the diagonal).
+        public var dashed: Bool
+        public init(name: String, color: String, points: [(x: Double, y: Double)], dashed: Bool = false) {
+            self.name = name
+            self.color = color
+            self.points = points
+            self.dashed = dashed
+        }
+    }
+
+    /// Lines over the unit square (gains curves, calibration), axes labelled in percent.
+    public mutating func lineChart(title: String, xLabel: String, yLabel: String, lines: [Line]) {
+        let (left, top, size) = (60.0, 20.0, 360.0)
+        var svg = "<figure><figcaption>\(Self.escape(title))</figcaption>\n"
+        svg += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(left + size + 330))\" height=\"\(Int(top + size + 50))\" role=\"img\">\n"
+        svg += "<rect x=\"\(fmt(left))\" y=\"\(fmt(top))\" width=\"\(fmt(size))\" height=\"\(fmt(size))\" fill=\"none\" stroke=\"#9aa5b1\"/>"
+        for tick in stride(from: 0.0, through: 1.0, by: 0.2) {
+            let x = left + tick * size
+            let y = top + (1 - tick) * size
+            let label = "\(Int((tick * 100).rounded())) %"
+            svg += "<text x=\"\(fmt(x))\" y=\"\(fmt(top + size + 16))\" font-size=\"11\" text-anchor=\"middle\">\(label)</text>"
+            svg += "<text x=\"\(fmt(left - 6))\" y=\"\(fmt(y + 4))\" font-size=\"11\" text-anchor=\"end\">\(label)</text>"
+            svg += "<line x1=\"\(fmt(left))\" y1=\"\(fmt(y))\" x2=\"\(fmt(left + size))\" y2=\"\(fmt(y))\" stroke=\"#e3e7ec\"/>\n"
+        }
+        svg += "<text x=\"\(fmt(left + size / 2))\" y=\"\(fmt(top + size + 38))\" font-size=\"12\" text-anchor=\"middle\">\(Self.escape(xLabel))</text>"
+        svg += "<text x=\"14\" y=\"\(fmt(top + size / 2))\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 14 \(fmt(top + size / 2)))\">\(Self.escape(yLabel))</text>\n"
+        for (k, line) in lines.enumerated() {
+            let path = line.points.map { "\(fmt(left + min(max($0.x, 0), 1) * size)),\(fmt(top + (1 - min(max($0.y, 0), 1)) * size))" }
+                .joined(separator: " ")
+            svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(line.color)\" stroke-width=\"2\"\(line.dashed ? " stroke-dasharray=\"5 4\"" : "")><title>\(Self.escape(line.name))</title></polyline>\n"
+            let ly = top + 10 + Double(k) * 18
+            svg += "<line x1=\"\(fmt(left + size + 16))\" y1=\"\(fmt(ly))\" x2=\"\(fmt(left + size + 40))\" y2=\"\(fmt(ly))\" stroke=\"\(line.color)\" stroke-width=\"2\"\(line.dashed ? " stroke-dasharray=\"5 4\"" : "")/>"
+            svg += "<text x=\"\(fmt(left + size + 46))\" y=\"\(fmt(ly + 4))\" font-size=\"11\">\(Self.escape(line.name))</text>\n"
+        }
+        svg += "</svg></figure>\n"
+        body += svg
+    }
+
     /// One row of a box plot: whiskers P10–P90, box P25–P75, a line at the median.
     public struct Box {
         public var label: String

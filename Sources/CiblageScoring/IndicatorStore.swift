@@ -47,6 +47,17 @@ public enum IndicatorStore {
     /// N+1, the end of the exercice. The score is trained on controls of later years against
     /// the history known at the end of the exercice they covered, so scoring uses the same
     /// cut, and a control never explains itself.
+    /// Euros a control of one exercice can recover: the Caf funding (prestation de service and
+    /// bonus) where the equipment receives it; where it receives none — micro-crèches PAJE,
+    /// whose families receive the CMG instead — the families' payments that the CMG finances,
+    /// or else the total charges (the activity a control examines).
+    public static func stake(_ f: DeclarationFigures) -> Double {
+        let funding = (f.prestationCaf ?? 0) + (f.bonusCaf ?? 0)
+        if funding > 0 { return funding }
+        if let families = f.participationsFamilles, families > 0 { return families }
+        return max(0, f.totalCharges ?? 0)
+    }
+
     public static func defaultAsOf(_ exercice: Int) -> CalendarDate {
         CalendarDate(year: exercice + 1, month: 1, day: 1)!
     }
@@ -198,7 +209,7 @@ public enum IndicatorStore {
             let f = i * span + d.exercice - first
             if fundingNature[f] > d.nature.rawValue { return }
             fundingNature[f] = Int8(d.nature.rawValue)
-            fundingAmount[f] = (d.figures.prestationCaf ?? 0) + (d.figures.bonusCaf ?? 0)
+            fundingAmount[f] = IndicatorStore.stake(d.figures)
         }
 
         let channel = BatchChannel<StoredDeclaration>(capacity: 8)
@@ -278,4 +289,3 @@ public enum IndicatorStore {
         }
     }
 }
-

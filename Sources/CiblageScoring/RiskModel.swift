@@ -11,6 +11,8 @@ public struct RiskModel: Codable, Sendable, Equatable {
         case entraine = "ENTRAINE"
         /// The versioned expert weights, used when too few controls are labelled.
         case expert = "EXPERT"
+        /// Gradient-boosted trees (XGBoost) fitted on the store's control outcomes.
+        case arbres = "ARBRES_BOOSTES"
     }
 
     /// Euros: a control counts as positive when it finds an anomaly with at least this indu.
@@ -38,9 +40,52 @@ public struct RiskModel: Codable, Sendable, Equatable {
     public var trainingPositives: Int
     public var randomControls: Int
     /// Expected indu of a positive control as a share of the funding at stake (median over the
-    /// positive training controls): PRIORITE = SCORE × this × ENJEU_EUROS, in euros.
+    /// positive training controls): the severity used when there is no ``severity`` model.
     public var induShareOfStake: Double
+    /// The trees (XGBoost's JSON) of a model of kind ``Kind/arbres``; their columns are the
+    /// features then the training-only covariates (``RiskScoring/nuisanceNames``).
+    public var booster: String?
+    /// E[indu | anomaly, features], in euros; nil when too few positive controls.
+    public var severity: SeverityModel?
+    /// Exponent of the ranking key PRIORITE = SCORE × Ē × (E[indu | anomaly] / Ē)^α
+    /// (nil: 1, the expected indu).
+    public var alpha: Double?
+    /// Ē, euros: the median expected indu of the positive training controls.
+    public var typicalIndu: Double?
+    /// The rolling-origin backtest that chose the kind and α.
+    public var selection: ModelSelection?
 
+    /// Euros: E[indu | anomaly] of a line.
+    public func severity(values: [Double?], enjeu: Double, nature: String) -> Double {
+        severity?.expectedIndu(values: values, enjeu: enjeu, nature: nature) ?? induShareOfStake * enjeu
+    }
+
+    /// PRIORITE, the ranking key (see ``alpha``).
+    public func priority(score: Double, severity: Double) -> Double {
+        Backtest.key(probability: score, severity: severity, alpha: alpha ?? 1, typical: typicalIndu ?? severity)
+    }
+
+    /// Probabilities of the lines `values` (predicted as for a random on-site control).
+    public func probabilities(_ values: [[Double?]]) throws -> [Double] {
+        try explain(values).map(\.probability)
+    }
+
+    /// Each line's probability and each feature's contribution to its log-odds (the trees'
+    /// exact SHAP values, or coefficient × standardised value), in ``features`` order.
+    public func explain(_ values: [[Double?]]) throws -> [(probability: Double, contributions: [Double])] {
+        if kind == .arbres, let booster {
+            let trees = try BoostedTrees(json: booster, columns: features.count + RiskScoring.nuisanceNames.count)
+            let padded = values.map { $0 + RiskScoring.nuisanceNames.map { _ in 0.0 } }
+            return try trees.contributions(padded).map { c in
+                let margin = c.reduce(0, +)
+                return (1 / (1 + exp(-margin)), Array(c.prefix(features.count)))
+            }
+        }
+        return values.map { v in
+            let contributions = contributions(standardised(v))
+            return (1 / (1 + exp(-(intercept + contributions.reduce(0, +)))), contributions)
+        }
+    }
     /// The standardised features of a row (missing values at 0, the mean).
     public func standardised(_ values: [Double?]) -> [Double] {
         values.enumerated().map { j, v in v.map { ($0 - means[j]) / scales[j] } ?? 0 }
@@ -52,6 +97,23 @@ public struct RiskModel: Codable, Sendable, Equatable {
     public func probability(_ z: [Double]) -> Double {
         1 / (1 + exp(-(intercept + contributions(z).reduce(0, +))))
     }
+}
+
+/// How the rolling-origin backtest chose the model kind and the ranking key.
+public struct ModelSelection: Codable, Sendable, Equatable {
+    public struct Key: Codable, Sendable, Equatable {
+        public var alpha: Double
+        public var lift10: Double
+        public var induCaptured10: Double
+    }
+    /// Years tested, and the controls tested over them.
+    public var years: [Int]
+    public var testedControls: Int
+    /// Pooled AUC of each kind (``RiskModel/Kind`` raw values).
+    public var auc: [String: Double]
+    /// Pooled lift and indu captured at 10 % of each candidate key, for the chosen kind.
+    public var keys: [Key]
+    public var rule: String
 }
 
 /// The expert weights, versioned: log-odds per standard deviation of each feature, set from the

@@ -14,6 +14,29 @@ public struct TrainingExample: Sendable {
     public var enjeu: Double
     public var origine: OrigineControle
     public var type: TypeControle
+    /// When the control took place.
+    public var date: CalendarDate
+    /// The equipment's nature (``SeverityModel``).
+    public var nature: String
+    /// The fixed-rules baseline of the line (``Evaluation/fixedRules(_:)``), for backtests.
+    public var rules: Double
+
+    public init(
+        exercice: Int, equipementId: Int64, values: [Double?], positive: Bool, indu: Double, enjeu: Double,
+        origine: OrigineControle, type: TypeControle, date: CalendarDate, nature: String, rules: Double
+    ) {
+        self.exercice = exercice
+        self.equipementId = equipementId
+        self.values = values
+        self.positive = positive
+        self.indu = indu
+        self.enjeu = enjeu
+        self.origine = origine
+        self.type = type
+        self.date = date
+        self.nature = nature
+        self.rules = rules
+    }
 }
 
 /// One scored equipment.
@@ -24,7 +47,9 @@ public struct ScoredLine: Sendable {
     public var score: Double
     /// Euros: Caf funding over the exercices a control would cover.
     public var enjeu: Double
-    /// Euros: the expected indu, SCORE × share × ENJEU_EUROS; the ranking key.
+    /// Euros: E[indu | anomaly], the indu a control finding an anomaly is expected to recover.
+    public var severity: Double
+    /// The ranking key (``RiskModel/priority(score:severity:)``), read in euros.
     public var priorite: Double
     public var contributions: [Double]
     public var motifs: [String]
@@ -48,7 +73,8 @@ public struct ScoringInputs: Sendable {
 
 /// The scoring stage: indicators, features, the model (trained or expert), scores and reasons.
 public enum RiskScoring {
-    public static let modelVersion = "regression-1"
+    public static let modelVersion = "regression-2"
+    public static let boostedVersion = "arbres-1"
     /// Ridge penalty on standardised features (log-likelihood units).
     public static let lambda = 2.0
     /// Below this many labelled controls (or 30 positives or negatives) the expert weights are used.
@@ -122,7 +148,8 @@ public enum RiskScoring {
                     let example = TrainingExample(
                         exercice: e, equipementId: c.equipementId, values: r.values,
                         positive: c.anomalie && c.indu >= RiskModel.induThreshold, indu: c.indu,
-                        enjeu: r.indicators.enjeuEuros, origine: c.origine, type: c.type)
+                        enjeu: r.indicators.enjeuEuros, origine: c.origine, type: c.type, date: c.date,
+                        nature: r.profile.nature, rules: Evaluation.fixedRules(r))
                     if c.date < cutoff { training.append(example) } else if e == exercice { later.append(example) }
                 }
                 if e == exercice { collected.set(rows: Array(rows.prefix(batch.count))) }
@@ -171,26 +198,106 @@ public enum RiskScoring {
     /// random on-site control, which is the population the target is written for.
     public static func train(_ training: [TrainingExample], population: [FeatureRow]) throws -> RiskModel {
         let features = Feature.allCases
+        guard enough(training) else {
+            let (means, scales) = standardisation(population.map(\.values), count: features.count)
+            let model = RiskModel(
+                version: ExpertWeights.version, kind: .expert, features: features.map(\.code), means: means, scales: scales,
+                intercept: log(ExpertWeights.baseRate / (1 - ExpertWeights.baseRate)), coefficients: features.map(ExpertWeights.weight),
+                nuisance: [:], lambda: 0, trainingControls: training.count, trainingPositives: training.filter(\.positive).count,
+                randomControls: training.filter { $0.origine == .aleatoire }.count, induShareOfStake: ExpertWeights.induShareOfStake)
+            return try calibrated(model, on: training)
+        }
+        // The kind and the key are chosen by the rolling-origin backtest on these controls.
+        let folds = Backtest.folds(training, enough: enough)
+        var kind = RiskModel.Kind.entraine
+        var alpha = 0.0
+        var selection: ModelSelection?
+        if !folds.isEmpty {
+            let kinds: [RiskModel.Kind] = [.entraine, .arbres]
+            let predictions = try Backtest.predictions(training, folds: folds, kinds: kinds)
+            let auc = Dictionary(uniqueKeysWithValues: kinds.map { k in
+                (k, Backtest.Figures.pooled(predictions.map { p in
+                    Backtest.figures(key: p.probability[k]!, positive: p.tested.map(\.positive), indu: p.tested.map(\.indu))
+                }).auc)
+            })
+            kind = auc[.arbres]! > auc[.entraine]! ? .arbres : .entraine
+            let keys = alphaFigures(predictions, kind: kind)
+            alpha = Backtest.chooseAlpha(keys) ?? 0
+            let s = Backtest.shares.firstIndex(of: 0.10)!
+            selection = ModelSelection(
+                years: folds.map(\.year), testedControls: folds.reduce(0) { $0 + $1.test.count },
+                auc: Dictionary(uniqueKeysWithValues: auc.map { ($0.key.rawValue, $0.value) }),
+                keys: keys.map { .init(alpha: $0.alpha, lift10: $0.figures.lift(s), induCaptured10: $0.figures.induCaptured(s)) },
+                rule: "α : indu capté à 10 % le plus élevé parmi les clés gardant au moins 90 % du meilleur lift à 10 %")
+        }
+        var model = try fit(training, kind: kind)
+        model.severity = try SeverityModel.fit(training)
+        model.alpha = alpha
+        let typical = training.filter(\.positive).map { model.severity(values: $0.values, enjeu: $0.enjeu, nature: $0.nature) }.sorted()
+        model.typicalIndu = typical.isEmpty ? nil : RobustStats.median(ofSorted: typical)
+        model.selection = selection
+        return model
+    }
+
+    /// Pooled figures of each candidate key P × E^α over the backtest's folds.
+    static func alphaFigures(_ predictions: [Backtest.Predictions], kind: RiskModel.Kind) -> [(alpha: Double, figures: Backtest.Figures)] {
+        let typical = RobustStats.median(ofSorted: predictions.flatMap(\.severity).sorted())
+        return Backtest.alphas.map { alpha in
+            (alpha, Backtest.Figures.pooled(predictions.map { p in
+                let key = zip(p.probability[kind]!, p.severity).map {
+                    Backtest.key(probability: $0.0, severity: $0.1, alpha: alpha, typical: typical)
+                }
+                return Backtest.figures(key: key, positive: p.tested.map(\.positive), indu: p.tested.map(\.indu))
+            }))
+        }
+    }
+
+    /// Whether `training` has enough labelled controls to fit on (else the expert weights).
+    static func enough(_ training: [TrainingExample]) -> Bool {
         let positives = training.filter(\.positive).count
-        let randoms = training.filter { $0.origine == .aleatoire }.count
+        return training.count >= minimumTrainingControls && positives >= minimumPerClass && training.count - positives >= minimumPerClass
+    }
+
+    /// The median indu share of the stake among positive controls (the severity fallback).
+    static func induShare(_ training: [TrainingExample]) -> Double {
         let shares = training.filter { $0.positive && $0.enjeu > 0 }.map { $0.indu / $0.enjeu }.sorted()
-        let share = shares.isEmpty ? ExpertWeights.induShareOfStake : RobustStats.median(ofSorted: shares)
+        return shares.isEmpty ? ExpertWeights.induShareOfStake : RobustStats.median(ofSorted: shares)
+    }
 
-        let enough = training.count >= minimumTrainingControls && positives >= minimumPerClass
-            && training.count - positives >= minimumPerClass
-        let (means, scales) = standardisation(enough ? training.map(\.values) : population.map(\.values), count: features.count)
+    /// Monotone constraints of the trees, by column: known directions only (excess billing,
+    /// past anomalies and indus, the manager's anomaly rate raise the risk).
+    static func monotone(_ features: [Feature]) -> [Int] {
+        features.map { f in
+            switch f {
+            case .tauxFacturation, .anomaliesPassees, .indusPasses, .tauxGestionnaire: 1
+            default: 0
+            }
+        } + nuisanceNames.map { _ in 0 }
+    }
+
+    /// Fits a probability model of `kind` (regression or trees) on `training`, without the
+    /// severity and key (see ``train(_:population:)``).
+    static func fit(_ training: [TrainingExample], kind: RiskModel.Kind) throws -> RiskModel {
+        let features = Feature.allCases
+        let (means, scales) = standardisation(training.map(\.values), count: features.count)
         var model = RiskModel(
-            version: ExpertWeights.version, kind: .expert, features: features.map(\.code), means: means, scales: scales,
-            intercept: log(ExpertWeights.baseRate / (1 - ExpertWeights.baseRate)), coefficients: features.map(ExpertWeights.weight),
-            nuisance: [:], lambda: 0, trainingControls: training.count, trainingPositives: positives, randomControls: randoms,
-            induShareOfStake: enough ? share : ExpertWeights.induShareOfStake)
-        guard enough else { return try calibrated(model, on: training) }
-
+            version: modelVersion, kind: .entraine, features: features.map(\.code), means: means, scales: scales, intercept: 0,
+            coefficients: [], nuisance: [:], lambda: lambda, trainingControls: training.count,
+            trainingPositives: training.filter(\.positive).count, randomControls: training.filter { $0.origine == .aleatoire }.count,
+            induShareOfStake: induShare(training))
+        let y = training.map { $0.positive ? 1.0 : 0 }
+        if kind == .arbres {
+            let trees = try BoostedTrees(
+                x: training.map { $0.values + nuisance($0).map(Optional.some) }, y: y, monotone: monotone(features))
+            model.version = boostedVersion
+            model.kind = .arbres
+            model.lambda = 0
+            model.booster = try trees.json()
+            model.coefficients = features.map { _ in 0 }
+            return model
+        }
         let x = training.map { model.standardised($0.values) + nuisance($0) }
-        let fit = try LogisticRegression.fit(x: x, y: training.map { $0.positive ? 1 : 0 }, lambda: lambda)
-        model.version = modelVersion
-        model.kind = .entraine
-        model.lambda = lambda
+        let fit = try LogisticRegression.fit(x: x, y: y, lambda: lambda)
         model.intercept = fit.intercept
         model.coefficients = Array(fit.coefficients.prefix(features.count))
         model.nuisance = Dictionary(uniqueKeysWithValues: zip(nuisanceNames, fit.coefficients.suffix(nuisanceNames.count)))
@@ -234,16 +341,17 @@ public enum RiskScoring {
     }
 
     /// Scores and ranks `rows`: by PRIORITE, then SCORE, then dossier number.
-    public static func score(_ rows: [FeatureRow], model: RiskModel, exercice: Int) -> [ScoredLine] {
-        var lines = parallelMap(rows) { row -> ScoredLine in
-            let contributions = model.contributions(model.standardised(row.values))
-            let score = 1 / (1 + exp(-(model.intercept + contributions.reduce(0, +))))
+    public static func score(_ rows: [FeatureRow], model: RiskModel, exercice: Int) throws -> [ScoredLine] {
+        let explained = try model.explain(rows.map(\.values))
+        var lines = parallelMap(Array(zip(rows, explained))) { row, explanation -> ScoredLine in
+            let (score, contributions) = explanation
             let enjeu = row.indicators.enjeuEuros
+            let severity = model.severity(values: row.values, enjeu: enjeu, nature: row.profile.nature)
             let motifs = Reasons.motifs(row, contributions: contributions, exercice: exercice)
             return ScoredLine(
-                rank: 0, row: row, score: score, enjeu: enjeu, priorite: score * model.induShareOfStake * enjeu,
-                contributions: contributions, motifs: motifs, motifsText: motifs.joined(separator: " | "),
-                contributionsText: thousandths(contributions))
+                rank: 0, row: row, score: score, enjeu: enjeu, severity: severity,
+                priorite: model.priority(score: score, severity: severity), contributions: contributions, motifs: motifs,
+                motifsText: motifs.joined(separator: " | "), contributionsText: thousandths(contributions))
         }
         // Sort positions, not the lines: a line is over a kilobyte, and swapping them costs more
         // than comparing.

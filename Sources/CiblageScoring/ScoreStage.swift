@@ -55,7 +55,7 @@ public struct ScoreStage {
             guard !prepared.rows.isEmpty else { throw ScoreError.noActiveEquipment(exercice: exercice) }
             let model = try RiskScoring.train(prepared.training, population: prepared.rows)
             t = lap("modèle (\(prepared.training.count) contrôles)", since: t)
-            let lines = RiskScoring.score(prepared.rows, model: model, exercice: exercice)
+            let lines = try RiskScoring.score(prepared.rows, model: model, exercice: exercice)
             t = lap("scores et motifs", since: t)
             let listing = BackgroundWrite(lines, output)
             let modelId = try Self.save(db, exercice: exercice, asOf: prepared.asOf, model: model, lines: lines, computedAt: stamp)

@@ -11,18 +11,26 @@ struct ScoreCommand: ParsableCommand {
         abstract: "Calcule les indicateurs et le score de risque de chaque équipement actif d'un exercice.",
         discussion: """
             SCORE est la probabilité qu'un contrôle sur place, tiré au hasard, trouve une anomalie \
-            avec un indu d'au moins 1 000 € sur les exercices qu'il couvre. Il vient d'une \
-            régression logistique régularisée (ridge) ajustée sur les contrôles du store faits avant \
-            la date de référence, chacun rapporté aux indicateurs de l'équipement à la fin du \
-            dernier exercice qu'il couvrait ; l'origine du contrôle (ciblé, signalement, aléatoire…) \
-            et le contrôle sur pièces entrent dans l'ajustement puis sont fixés à « aléatoire, sur \
-            place » pour prédire. Avec moins de 300 contrôles étiquetés (ou moins de 30 positifs ou \
-            négatifs), les poids d'experts versionnés (experts-1) sont utilisés.
+            avec un indu d'au moins 1 000 € sur les exercices qu'il couvre. Deux modèles sont ajustés \
+            sur les contrôles du store faits avant la date de référence, chacun rapporté aux \
+            indicateurs de l'équipement à la fin du dernier exercice qu'il couvrait : une régression \
+            logistique ridge et des arbres boostés (XGBoost, contraintes monotones, motifs tirés des \
+            contributions SHAP exactes). Le backtest à origine glissante sur ces contrôles (ajusté \
+            sur les années précédentes, testé sur chaque année) choisit celui qui garde la \
+            meilleure AUC. L'origine du contrôle (ciblé, signalement, aléatoire…) et le contrôle sur \
+            pièces entrent dans l'ajustement puis sont fixés à « aléatoire, sur place » pour \
+            prédire. Avec moins de 300 contrôles étiquetés (ou moins de 30 positifs ou négatifs), \
+            les poids d'experts versionnés (experts-1) sont utilisés.
 
-            ENJEU_EUROS : financement Caf (prestation + bonus) des exercices N-2 à N, ceux qu'un \
-            contrôle couvrirait. PRIORITE, la clé du classement : l'indu attendu en euros, \
-            SCORE × part médiane de l'indu dans l'enjeu parmi les contrôles positifs × ENJEU_EUROS. \
-            MOTIFS : les plus fortes contributions au score, avec leur chiffre, séparées par « | ».
+            ENJEU_EUROS : ce qu'un contrôle des exercices N-2 à N peut récupérer — le financement \
+            Caf (prestation + bonus) ; sans financement Caf (micro-crèche PAJE), la participation \
+            des familles que le CMG finance, à défaut le total des charges. PRIORITE, la clé du \
+            classement, en euros : SCORE × Ē × (E[indu | anomalie] / Ē)^α, où E[indu | anomalie] \
+            vient d'une régression log-normale sur les contrôles positifs (enjeu, nature, \
+            indicateurs) et Ē est sa médiane ; α (0 : SCORE seul, 1 : indu attendu) est choisi par \
+            le backtest : l'indu capté à 10 % le plus élevé parmi les clés qui gardent au moins \
+            90 % du meilleur lift à 10 %. MOTIFS : les plus fortes contributions au score, avec \
+            leur chiffre, séparées par « | ».
 
             Les indicateurs, le modèle (version, coefficients, effectifs d'entraînement) et les \
             scores sont stockés dans une transaction ; le fichier --sortie est écrit sous un nom \
@@ -44,11 +52,14 @@ struct ScoreCommand: ParsableCommand {
         help: "Seuls les contrôles antérieurs à cette date (JJ/MM/AAAA) servent d'historique et d'entraînement (défaut : 1er janvier N+1).")
     var dateReference: String?
 
-    @Flag(help: "Évalue le classement (découpage temporel, sélection par statut, QPV/ZRR) sans rien stocker.")
+    @Flag(help: "Évalue le classement (backtest à origine glissante sur les contrôles du store, calibration, sélection par statut, QPV/ZRR) sans rien stocker.")
     var evaluer = false
 
     @Option(help: "Avec --evaluer : dossier verite/ du générateur, pour mesurer lift et indu capté contre la vérité terrain.")
     var verite: String?
+
+    @Option(help: "Avec --evaluer : dossier où écrire evaluation-<AAAA>.csv et evaluation-<AAAA>.html.")
+    var rapports: String = "reports"
 
     @Flag(help: "N'affiche que les erreurs.")
     var quiet = false
@@ -72,7 +83,10 @@ struct ScoreCommand: ParsableCommand {
                 let inputs = try opened.dbQueue.read { db in
                     try RiskScoring.inputs(db, exercice: exercice, asOf: asOf, referentiel: ref)
                 }
-                print(try Evaluation.run(inputs, truth: truth).text, terminator: "")
+                let evaluation = try Evaluation.run(inputs, truth: truth)
+                print(evaluation.text, terminator: "")
+                let files = try evaluation.write(to: URL(fileURLWithPath: rapports))
+                if !quiet { print("\nrapports : \(files.map(\.path).joined(separator: ", "))") }
                 return
             }
             let logger = CommandRunner.makeLogger(label: "ciblage.score", quiet: quiet)
