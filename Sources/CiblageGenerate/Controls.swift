@@ -25,7 +25,7 @@ extension Generator {
                 let base = e.psu ? 0.15 : 0.04
                 let multi = managers[e.manager].departements.count >= 2
                 let weights: [(OrigineControle, Double)] = [
-                    (.aleatoire, base * 0.15),
+                    (.aleatoire, base * (configuration.profile == .peuAleatoires ? 0.015 : 0.15)),
                     (.ciblage, base * 0.55 * (0.3 + 2.0 * info.visibleSignal)),
                     (.signalement, base * 0.08 * (info.anomalies.isEmpty ? 0.3 : 3)),
                     (.multiDepartemental, multi ? base * 0.15 : 0),

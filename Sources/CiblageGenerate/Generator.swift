@@ -12,16 +12,35 @@ public struct GeneratorConfiguration: Sendable {
     public var malformedRate: Double
     /// Cafs whose declarations are exported as XML instead of CSV.
     public var xmlCafs: Set<String>
+    /// The mechanisms of the world (``Profile``).
+    public var profile: Profile
+
+    /// Worlds whose mechanisms differ, so that a ranking is measured on more than one kind of
+    /// world (never tuned to one).
+    public enum Profile: String, CaseIterable, Sendable {
+        /// The reference world.
+        case standard
+        /// Indus unrelated to funding or size: log-normal around 6 000 €, whatever the equipment.
+        case indusIndependants = "indus-independants"
+        /// Many micro-crèches PAJE (no Caf funding: families receive the CMG).
+        case paje
+        /// Few random controls (a tenth of the reference share).
+        case peuAleatoires = "peu-aleatoires"
+        /// Anomalies that leave no trace in the declarations: only the history and the manager
+        /// tell them.
+        case sansTrace = "sans-trace"
+    }
 
     public init(
         equipements: Int = 2000, exercices: ClosedRange<Int> = 2021...2024, seed: UInt64 = 1,
-        malformedRate: Double = 0.003, xmlCafs: Set<String> = ["66", "971"]
+        malformedRate: Double = 0.003, xmlCafs: Set<String> = ["66", "971"], profile: Profile = .standard
     ) {
         self.equipements = equipements
         self.exercices = exercices
         self.seed = seed
         self.malformedRate = malformedRate
         self.xmlCafs = xmlCafs
+        self.profile = profile
     }
 }
 

@@ -176,6 +176,12 @@ struct WorldBuilder {
         case .entreprise: weights = [45, 40, 15, 0, 0, 0, 0, 0, 0, 0, 0]
         case .mutualiste: weights = [50, 5, 10, 5, 0, 5, 5, 0, 10, 5, 5]
         }
+        if config.profile == .paje {
+            // Micro-crèches PAJE weigh as much as every other nature together.
+            var w = weights
+            w[1] = max(w[1], 1) + weights.reduce(0, +)
+            return natures[rng.weighted(w)]
+        }
         return natures[rng.weighted(weights)]
     }
 
@@ -373,7 +379,14 @@ struct WorldBuilder {
                 default:
                     indu = rng.uniform(0...3000)
                 }
+                if config.profile == .indusIndependants { indu = rng.logNormal(median: 6000, sigma: 1.0) }
                 found.append(InjectedAnomaly(code: code, indu: (indu * 100).rounded() / 100, visibility: visibility))
+            }
+            if config.profile == .sansTrace {
+                // The anomalies are real (a control finds them) but the figures do not show them.
+                reel = base
+                roundNumbers = false
+                late = false
             }
         }
         var reelDate: CalendarDate? = CalendarDate(year: year + 1, month: 3, day: rng.int(1...31))

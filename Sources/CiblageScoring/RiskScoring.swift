@@ -196,7 +196,9 @@ public enum RiskScoring {
     /// is used; what differs by origin (reports bring information the data lacks, controls on
     /// documents find less) goes into origin covariates, and scores are predicted as for a
     /// random on-site control, which is the population the target is written for.
-    public static func train(_ training: [TrainingExample], population: [FeatureRow]) throws -> RiskModel {
+    ///
+    /// `kind` forces the model kind (the backtest then only chooses the key).
+    public static func train(_ training: [TrainingExample], population: [FeatureRow], kind forced: RiskModel.Kind? = nil) throws -> RiskModel {
         let features = Feature.allCases
         guard enough(training) else {
             let (means, scales) = standardisation(population.map(\.values), count: features.count)
@@ -213,14 +215,14 @@ public enum RiskScoring {
         var alpha = 0.0
         var selection: ModelSelection?
         if !folds.isEmpty {
-            let kinds: [RiskModel.Kind] = [.entraine, .arbres]
+            let kinds: [RiskModel.Kind] = forced.map { [$0] } ?? [.entraine, .arbres]
             let predictions = try Backtest.predictions(training, folds: folds, kinds: kinds)
             let auc = Dictionary(uniqueKeysWithValues: kinds.map { k in
                 (k, Backtest.Figures.pooled(predictions.map { p in
                     Backtest.figures(key: p.probability[k]!, positive: p.tested.map(\.positive), indu: p.tested.map(\.indu))
                 }).auc)
             })
-            kind = auc[.arbres]! > auc[.entraine]! ? .arbres : .entraine
+            kind = forced ?? (auc[.arbres]! > auc[.entraine]! ? .arbres : .entraine)
             let keys = alphaFigures(predictions, kind: kind)
             alpha = Backtest.chooseAlpha(keys) ?? 0
             let s = Backtest.shares.firstIndex(of: 0.10)!
@@ -230,7 +232,7 @@ public enum RiskScoring {
                 keys: keys.map { .init(alpha: $0.alpha, lift10: $0.figures.lift(s), induCaptured10: $0.figures.induCaptured(s)) },
                 rule: "α : indu capté à 10 % le plus élevé parmi les clés gardant au moins 90 % du meilleur lift à 10 %")
         }
-        var model = try fit(training, kind: kind)
+        var model = try fit(training, kind: forced ?? kind)
         model.severity = try SeverityModel.fit(training)
         model.alpha = alpha
         let typical = training.filter(\.positive).map { model.severity(values: $0.values, enjeu: $0.enjeu, nature: $0.nature) }.sorted()

@@ -40,7 +40,10 @@ public struct ScoreStage {
     /// Scores `exercice` with the history known before `asOf`, replaces the stored indicators
     /// and scores of that exercice, and with `output` writes the ranked list there (temporary
     /// name, renamed once the store has committed).
-    public func run(exercice: Int, asOf: CalendarDate? = nil, output: URL? = nil, now: Date = Date()) throws -> ScoreSummary {
+    /// `kind` forces the model kind (regression or trees) instead of the backtest's choice.
+    public func run(
+        exercice: Int, asOf: CalendarDate? = nil, output: URL? = nil, kind: RiskModel.Kind? = nil, now: Date = Date()
+    ) throws -> ScoreSummary {
         let stamp = ISO8601DateFormatter().string(from: now)
         let referentiel = referentiel
         var t = DispatchTime.now()
@@ -53,7 +56,7 @@ public struct ScoreStage {
             }
             t = lap("lecture, indicateurs et caractéristiques", since: t)
             guard !prepared.rows.isEmpty else { throw ScoreError.noActiveEquipment(exercice: exercice) }
-            let model = try RiskScoring.train(prepared.training, population: prepared.rows)
+            let model = try RiskScoring.train(prepared.training, population: prepared.rows, kind: kind)
             t = lap("modèle (\(prepared.training.count) contrôles)", since: t)
             let lines = try RiskScoring.score(prepared.rows, model: model, exercice: exercice)
             t = lap("scores et motifs", since: t)

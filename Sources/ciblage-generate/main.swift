@@ -28,6 +28,9 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Graine de tous les tirages.")
     var graine: UInt64 = 1
 
+    @Option(help: "Profil du monde : standard, indus-independants (indus sans lien avec le financement), paje (beaucoup de micro-crèches PAJE), peu-aleatoires (peu de contrôles aléatoires), sans-trace (anomalies invisibles dans les déclarations).")
+    var profil: String = "standard"
+
     @Option(name: .customLong("taux-malformes"), help: "Part de lignes mal formées ajoutées (0,003 = 0,3 %).")
     var tauxMalformes: Double = 0.003
 
@@ -38,6 +41,10 @@ struct GenerateCommand: ParsableCommand {
         guard equipements >= 1 else { throw ValidationError("--equipements doit être au moins 1") }
         guard parsedExercices != nil else { throw ValidationError("--exercices attend « AAAA-AAAA », pas « \(exercices) »") }
         guard (0...0.5).contains(tauxMalformes) else { throw ValidationError("--taux-malformes doit être entre 0 et 0,5") }
+        guard GeneratorConfiguration.Profile(rawValue: profil) != nil else {
+            throw ValidationError(
+                "--profil inconnu : « \(profil) » (attendu : \(GeneratorConfiguration.Profile.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
     }
 
     var parsedExercices: ClosedRange<Int>? {
@@ -50,7 +57,8 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         let configuration = GeneratorConfiguration(
             equipements: equipements, exercices: parsedExercices!, seed: graine, malformedRate: tauxMalformes,
-            xmlCafs: Set(cafsXML.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }))
+            xmlCafs: Set(cafsXML.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }),
+            profile: GeneratorConfiguration.Profile(rawValue: profil)!)
         let summary = try Generator(configuration: configuration).write(to: URL(fileURLWithPath: sortie))
         for file in summary.files {
             let note = file.duplicateDelivery ? " (seconde livraison identique)" : ""

@@ -61,6 +61,9 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "Avec --evaluer : dossier où écrire evaluation-<AAAA>.csv et evaluation-<AAAA>.html.")
     var rapports: String = "reports"
 
+    @Option(help: "Nature du modèle : auto (choisie par le backtest), regression ou arbres.")
+    var modele: String = "auto"
+
     @Flag(help: "N'affiche que les erreurs.")
     var quiet = false
 
@@ -70,6 +73,9 @@ struct ScoreCommand: ParsableCommand {
             throw ValidationError("--date-reference attend une date JJ/MM/AAAA, pas « \(dateReference) »")
         }
         if verite != nil && !evaluer { throw ValidationError("--verite ne sert qu'avec --evaluer") }
+        guard ["auto", "regression", "arbres"].contains(modele) else {
+            throw ValidationError("--modele attend auto, regression ou arbres, pas « \(modele) »")
+        }
     }
 
     func run() throws {
@@ -91,7 +97,9 @@ struct ScoreCommand: ParsableCommand {
             }
             let logger = CommandRunner.makeLogger(label: "ciblage.score", quiet: quiet)
             let summary = try ScoreStage(store: opened, referentiel: ref, logger: logger)
-                .run(exercice: exercice, asOf: asOf, output: sortie.map { URL(fileURLWithPath: $0) })
+                .run(
+                    exercice: exercice, asOf: asOf, output: sortie.map { URL(fileURLWithPath: $0) },
+                    kind: modele == "arbres" ? .arbres : modele == "regression" ? .entraine : nil)
             if !quiet {
                 let m = summary.model
                 print(
