@@ -46,18 +46,19 @@ public struct FuzzBenchmark {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            var status: Int32 = 0
+            process.waitUntilExit()
+            // The largest resident set of any child so far (the workers are the only children).
             var usage = rusage()
-            while wait4(process.processIdentifier, &status, 0, &usage) < 0 && errno == EINTR {}
+            getrusage(RUSAGE_CHILDREN.rawValue, &usage)
             peakKB = max(peakKB, Int(usage.ru_maxrss))
             executions += (try? String(contentsOf: folder.appendingPathComponent("executions"), encoding: .utf8)).flatMap { Int($0) } ?? 0
-            let signalled = status & 0x7f != 0
-            if signalled || (status >> 8) & 0xff != 0 {
+            let status = process.terminationStatus
+            if process.terminationReason == .uncaughtSignal || status != 0 {
                 crashes += 1
                 let input = folder.appendingPathComponent("courant.\(reader.rawValue)")
                 let kept = folder.appendingPathComponent("crashes/crash-\(crashes).\(reader.rawValue)")
                 try? FileManager.default.copyItem(at: input, to: kept)
-                log("plantage \(crashes) (statut \(status)) : entrée gardée dans \(kept.path)")
+                log("plantage \(crashes) (\(process.terminationReason == .uncaughtSignal ? "signal" : "code") \(status)) : entrée gardée dans \(kept.path)")
             }
             restart += 1
         }

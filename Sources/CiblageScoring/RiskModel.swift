@@ -67,18 +67,29 @@ public struct RiskModel: Codable, Sendable, Equatable {
 
     /// Probabilities of the lines `values` (predicted as for a random on-site control).
     public func probabilities(_ values: [[Double?]]) throws -> [Double] {
-        try explain(values).map(\.probability)
+        if let trees = try ensemble() {
+            let zeros = RiskScoring.nuisanceNames.map { _ in Double?.some(0) }
+            return parallelMap(values) { 1 / (1 + exp(-trees.margin($0 + zeros))) }
+        }
+        return values.map { probability(standardised($0)) }
+    }
+
+    /// The trees of a model of kind ``Kind/arbres``, read from ``booster``.
+    func ensemble() throws -> TreeEnsemble? {
+        guard kind == .arbres, let booster else { return nil }
+        return try TreeEnsemble(json: booster, columns: features.count + RiskScoring.nuisanceNames.count)
     }
 
     /// Each line's probability and each feature's contribution to its log-odds (the trees'
-    /// exact SHAP values, or coefficient × standardised value), in ``features`` order.
+    /// exact SHAP values, or coefficient × standardised value), in ``features`` order. The
+    /// training-only covariates, fixed at « random, on site », go with the bias.
     public func explain(_ values: [[Double?]]) throws -> [(probability: Double, contributions: [Double])] {
-        if kind == .arbres, let booster {
-            let trees = try BoostedTrees(json: booster, columns: features.count + RiskScoring.nuisanceNames.count)
-            let padded = values.map { $0 + RiskScoring.nuisanceNames.map { _ in 0.0 } }
-            return try trees.contributions(padded).map { c in
-                let margin = c.reduce(0, +)
-                return (1 / (1 + exp(-margin)), Array(c.prefix(features.count)))
+        if let trees = try ensemble() {
+            let zeros = RiskScoring.nuisanceNames.map { _ in Double?.some(0) }
+            let count = features.count
+            return parallelMap(values) { v in
+                let c = trees.contributions(v + zeros)
+                return (1 / (1 + exp(-c.reduce(0, +))), Array(c.prefix(count)))
             }
         }
         return values.map { v in

@@ -137,6 +137,22 @@ final class BoostedTreesTests: XCTestCase {
         XCTAssertGreaterThan(above.reduce(0, +) / Double(above.count), below.reduce(0, +) / Double(below.count) + 1)
     }
 
+    func testTheTreeSHAPPortGivesXGBoostsOwnContributionsOnEveryLine() throws {
+        let (x, y) = dataset()
+        let trees = try BoostedTrees(x: x, y: y, monotone: [1, 0, 0, 0])
+        let ported = try TreeEnsemble(json: try trees.json(), columns: 4)
+        let recursive = try TreeEnsemble(json: try trees.json(), columns: 4, tabulate: false)
+        let reference = try trees.contributions(x)
+        let margins = try trees.margins(x)
+        for (i, row) in x.enumerated() {
+            let mine = ported.contributions(row)
+            for (a, b) in zip(mine, reference[i]) { XCTAssertEqual(a, b, accuracy: 1e-4, "line \(i)") }
+            for (a, b) in zip(recursive.contributions(row), mine) { XCTAssertEqual(a, b, accuracy: 1e-12, "line \(i)") }
+            XCTAssertEqual(mine.reduce(0, +), ported.margin(row), accuracy: 1e-9)
+            XCTAssertEqual(ported.margin(row), margins[i], accuracy: 1e-4)
+        }
+    }
+
     func testAMonotoneColumnNeverLowersTheScoreAsItGrows() throws {
         let (x, y) = dataset()
         let trees = try BoostedTrees(x: x, y: y, monotone: [1, 0, 0, 0])
