@@ -20,12 +20,16 @@ echo "== ciblage-select pipelines/campagne-locale-2025-T3.toml"
 $bin/ciblage-select --store "$store" --campagne pipelines/campagne-locale-2025-T3.toml --sortie reports/campagne-2025-T3
 echo "== ciblage-reperes --fragilite (équipements à risque de fermeture)"
 $bin/ciblage-reperes --store "$store" --exercice 2024 --par nature --sortie reports/reperes-nature --fragilite
+echo "== ciblage-score --evaluer (backtest des classements sur les contrôles du store)"
+$bin/ciblage-score --store "$store" --exercice 2024 --evaluer --rapports reports > reports/evaluation-2024.txt
+tail -n 4 reports/evaluation-2024.txt
 echo "== ciblage-bilan --campagne 2024-T2 (campagne historique des contrôles de sample-data)"
 $bin/ciblage-bilan --store "$store" --campagne 2024-T2 --sortie reports/bilan
 echo
 echo "Rapports :"
 echo "  reports/runs/*/manifest.json          registre de chaque exécution (entrées, étapes, durées, journaux)"
 echo "  reports/score-2024.csv                liste classée du score (RANG;N_DOSSIER;…;MOTIFS)"
+echo "  reports/evaluation-2024.{txt,csv,html}  backtest des classements, calibration, sélection"
 echo "  reports/reperes/reperes-2024.{csv,html}  repères de coûts par nature × taille"
 echo "  reports/campagne-2025-MULTI/          plans locaux et multi-départementaux, campagne.json, synthese.html"
 echo "  reports/campagne-2025-T3/             campagne locale trimestrielle"

@@ -180,19 +180,15 @@ public final class OutputBatch {
 
     /// Writes and syncs every file (where a full disk shows), dropping them all on failure.
     /// A stage calls this before committing its store transaction, then ``publish()``.
-    public func finish() throws {
-        do {
-            for file in files { try file.finish() }
-        } catch {
-            discard()
-            throw error
-        }
-    }
+    public func finish() throws { try each { try $0.finish() } }
 
     /// Renames every finished file into place.
-    public func publish() throws {
+    public func publish() throws { try each { try $0.publish() } }
+
+    /// Applies `step` to every file; on the first failure, drops them all.
+    private func each(_ step: (OutputFile) throws -> Void) throws {
         do {
-            for file in files { try file.publish() }
+            for file in files { try step(file) }
         } catch {
             discard()
             throw error
