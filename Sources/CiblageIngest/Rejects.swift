@@ -71,16 +71,6 @@ public final class RejectsFile {
         }
         try writer.commit()
     }
-
-    /// Writes the rejects stored for the files `fileIds` (in that order) to `url`: a rejects
-    /// file written again, at any time, from the store.
-    public static func rewrite(_ db: Database, fileIds: [Int64], to url: URL) throws -> Int {
-        let file = try RejectsFile(url: url)
-        var rejects: [Reject] = []
-        for id in fileIds { rejects += try StoredRejects.load(db, fileId: id) }
-        try file.commit(rejects)
-        return rejects.count
-    }
 }
 
 /// Rejects kept in the store with their file (table `rejet`, migration `v5-rejets`).
