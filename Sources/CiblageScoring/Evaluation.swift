@@ -129,7 +129,7 @@ public struct Evaluation: Sendable {
 
     /// The rolling-origin backtest of the candidate rankings over `examples`.
     mutating func backtest(_ examples: [TrainingExample]) throws {
-        let folds = Backtest.folds(examples, enough: RiskScoring.enough)
+        let folds = Backtest.folds(examples, enough: RiskScoring.enoughToTest)
         years = folds.map(\.year)
         guard !folds.isEmpty else { return }
         let predictions = try Backtest.predictions(examples, folds: folds, kinds: [.entraine, .arbres])

@@ -210,7 +210,7 @@ public enum RiskScoring {
             return try calibrated(model, on: training)
         }
         // The kind and the key are chosen by the rolling-origin backtest on these controls.
-        let folds = Backtest.folds(training, enough: enough)
+        let folds = Backtest.folds(training, enough: enoughToTest)
         var kind = RiskModel.Kind.entraine
         var alpha = 0.0
         var selection: ModelSelection?
@@ -252,6 +252,17 @@ public enum RiskScoring {
                 return Backtest.figures(key: key, positive: p.tested.map(\.positive), indu: p.tested.map(\.indu))
             }))
         }
+    }
+
+    /// Below this many earlier controls (or 20 positives or negatives), a year is not tested by
+    /// the backtest that chooses the model: lower than what a delivered model needs, so that a
+    /// store of a few hundred controls still has a year to test.
+    public static let minimumFoldTraining = 150
+
+    /// Whether `training` is enough to fit on for one year of the backtest.
+    static func enoughToTest(_ training: [TrainingExample]) -> Bool {
+        let positives = training.filter(\.positive).count
+        return training.count >= minimumFoldTraining && positives >= 20 && training.count - positives >= 20
     }
 
     /// Whether `training` has enough labelled controls to fit on (else the expert weights).
