@@ -315,7 +315,11 @@ public final class Ingestor {
         committedFiles += 1
         checkpoint(.afterCommit, committedFiles)
         if !fileRejects.unknownColumns.isEmpty {
-            logger.warning("\(name) : colonnes inconnues ignorées : \(fileRejects.unknownColumns.joined(separator: ", "))")
+            // Names cut at 40 characters, 10 at most: a damaged header cannot flood the log.
+            let unknown = fileRejects.unknownColumns
+            let shown = unknown.prefix(10).map { $0.count > 40 ? String($0.prefix(40)) + "…" : $0 }
+            let more = unknown.count > 10 ? " (et \(unknown.count - 10) autres)" : ""
+            logger.warning("\(name) : colonnes inconnues ignorées : \(shown.joined(separator: ", "))\(more)")
         }
     }
 

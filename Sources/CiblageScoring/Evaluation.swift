@@ -141,7 +141,6 @@ public struct Evaluation: Sendable {
             ("PRIORITE livrée (\(kindName), α = \(FrenchFormat.decimal(alpha)))", { p, i in
                 Backtest.key(probability: p.probability[kind]![i], severity: p.severity[i], alpha: alpha, typical: typical)
             }),
-            ("SCORE seul (\(kindName))", { p, i in p.probability[kind]![i] }),
             ("SCORE, régression logistique", { p, i in p.probability[.entraine]![i] }),
             ("SCORE, arbres boostés", { p, i in p.probability[.arbres]![i] }),
             ("Indu attendu P × E[indu | anomalie]", { p, i in p.probability[kind]![i] * p.severity[i] }),
