@@ -71,7 +71,8 @@ let package = Package(
         .target(
             name: "CiblagePipeline",
             dependencies: [
-                "CiblageModel", .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Crypto", package: "swift-crypto"),
+                "CiblageModel", "CiblageReports", .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // Synthetic exports with ground truth, for demos, tests and benchmarks.
         .target(name: "CiblageGenerate", dependencies: ["CiblageModel"]),

@@ -1,4 +1,5 @@
 import CiblageModel
+import CiblageReports
 import Crypto
 import Foundation
 
@@ -150,9 +151,10 @@ public struct Runner {
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         do {
-            let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp")
-            try encoder.encode(manifest).write(to: temporary)
-            guard rename(temporary.path, url.path) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            // Through the common output writer: temporary, sync, rename; links followed.
+            let file = try OutputFile(url: url)
+            try file.write(try encoder.encode(manifest))
+            try file.commit()
         } catch {
             throw PipelineError.unwritable(path: url.path, reason: Self.french(error))
         }
