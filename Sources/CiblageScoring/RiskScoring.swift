@@ -92,6 +92,16 @@ public enum RiskScoring {
         _ db: Database, exercice: Int, asOf: CalendarDate? = nil, referentiel: Referentiel,
         indicatorsOfExercice: ([EquipmentIndicators]) throws -> Void = { _ in }
     ) throws -> ScoringInputs {
+        // An exercice nobody declared would be scored on stakes of 0: refused, naming those there are.
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM declaration WHERE exercice = ? LIMIT 1", arguments: [exercice]) ?? false else {
+            var available: [Int] = []
+            var year = try Int.fetchOne(db, sql: "SELECT min(exercice) FROM declaration")
+            while let y = year {
+                available.append(y)
+                year = try Int.fetchOne(db, sql: "SELECT min(exercice) FROM declaration WHERE exercice > ?", arguments: [y])
+            }
+            throw ScoreError.noDeclaration(exercice: exercice, available: available)
+        }
         let cutoff = asOf ?? IndicatorStore.defaultAsOf(exercice)
         let profiles = try IndicatorStore.profiles(db)
         let byId = Dictionary(uniqueKeysWithValues: profiles.map { ($0.id, $0) })

@@ -149,11 +149,16 @@ public struct ScoreStage {
 
 public enum ScoreError: Error, CustomStringConvertible {
     case noActiveEquipment(exercice: Int)
+    /// No declaration of the exercice in the store; the exercices that have some.
+    case noDeclaration(exercice: Int, available: [Int])
     case badGroundTruth(line: Int)
 
     public var description: String {
         switch self {
         case .noActiveEquipment(let exercice): "aucun équipement actif en \(exercice) dans le store : rien à scorer"
+        case .noDeclaration(let exercice, let available):
+            "aucune déclaration de l'exercice \(exercice) dans le store : rien à scorer ; "
+                + (available.isEmpty ? "le store n'a encore aucune déclaration" : "exercices déclarés : \(available.map(String.init).joined(separator: ", "))")
         case .badGroundTruth(let line): "verite/anomalies.csv, ligne \(line) : ligne illisible"
         }
     }

@@ -160,6 +160,15 @@ final class ScoreStageTests: XCTestCase {
         XCTAssertEqual(try store.dbQueue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM modele_score") }, 2)
     }
 
+    func testAnExerciceWithoutDeclarationsIsRefusedNamingTheDeclaredOnesAndStoresNothing() throws {
+        let store = try fixtureStore()
+        XCTAssertThrowsError(try ScoreStage(store: store, referentiel: .bundled).run(exercice: 2030)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("aucune déclaration de l'exercice 2030") && text.contains("exercices déclarés : "), text)
+        }
+        XCTAssertEqual(try store.dbQueue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM indicateur") }, 0)
+    }
+
     func testAnExerciceWithoutActiveEquipmentIsAnErrorAndStoresNothing() throws {
         let store = try fixtureStore()
         XCTAssertThrowsError(try ScoreStage(store: store, referentiel: .bundled).run(exercice: 2001))
