@@ -52,11 +52,11 @@ public enum CommandRunner {
         } catch {
             let code = type.exitCode(for: error)
             if code == .success {
-                print(type.fullMessage(for: error))
+                print(FrenchArguments.translate(type.fullMessage(for: error)))
                 exit(0)
             }
             let isUsage = code == .validationFailure || error is ValidationError
-            var message = isUsage || code != .failure ? type.fullMessage(for: error) : describe(error)
+            var message = isUsage || code != .failure ? FrenchArguments.translate(type.fullMessage(for: error)) : describe(error)
             if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
             FileHandle.standardError.write(Data("erreur : \(message)\n".utf8))
             exit(isUsage ? ExitStatus.usage.rawValue : ExitStatus.failure.rawValue)

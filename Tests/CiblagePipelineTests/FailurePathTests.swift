@@ -224,6 +224,42 @@ final class FailurePathTests: XCTestCase {
         XCTAssertTrue(rejects.contains { $0.hasPrefix("entites.xml;") && $0.contains("DOCTYPE") }, "\(rejects)")
     }
 
+    // MARK: Usage
+
+    func testMistypedCommandsAreAnsweredInFrenchWithExit2() throws {
+        let cases: [(String, [String], String)] = [
+            ("ciblage-ingest", ["--stor", "x", "a"], "option inconnue « --stor » ; vouliez-vous dire « --store » ?"),
+            ("ciblage-ingest", [], "argument obligatoire manquant : « <inputs> ... »"),
+            ("ciblage-ingest", ["--max-rejets", "cent", "x"], "la valeur « cent » n'est pas valide pour « --max-rejets <max-rejets> »"),
+            ("ciblage-score", ["--exercice"], "valeur manquante pour « --exercice <exercice> »"),
+            ("ciblage-score", ["--exercice", "2024", "de-trop"], "argument inattendu : « de-trop »"),
+        ]
+        for (command, arguments, expected) in cases {
+            let run = Self.tool(command, arguments, in: folder)
+            XCTAssertEqual(run.status, 2, "\(command) \(arguments)")
+            XCTAssertTrue(run.errors.contains(expected), run.errors)
+            XCTAssertTrue(run.errors.lowercased().contains("utilisation : \(command)"), run.errors)
+            for english in ["Unknown", "Missing", "Usage:", "See '", "is invalid", "Unexpected"] {
+                XCTAssertFalse(run.errors.contains(english), "\(english) in: \(run.errors)")
+            }
+        }
+        // --help: French labels, each default said once, in French.
+        let p = Process()
+        p.executableURL = Self.products.appendingPathComponent("ciblage-score")
+        p.arguments = ["--help"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let help = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        for label in ["RÉSUMÉ : ", "UTILISATION : ", "OPTIONS :", "Affiche cette aide.", "(défaut : auto)"] {
+            XCTAssertTrue(help.contains(label), label)
+        }
+        XCTAssertFalse(help.contains("(default:"), help)
+        XCTAssertEqual(help.components(separatedBy: "data/ciblage.sqlite").count - 1, 1, "the store's default said once")
+    }
+
     // MARK: Store
 
     func testTwoStagesCreatingOneNewStoreAtOnceBothSucceed() throws {
