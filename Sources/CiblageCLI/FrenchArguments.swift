@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 
 /// swift-argument-parser's messages and help labels said in French, in one place: a table of
@@ -52,5 +53,23 @@ public enum FrenchArguments {
             out.replaceSubrange(whole, with: saysDefault ? "" : " (défaut : \(cleaned))")
         }
         return out
+    }
+}
+
+/// A decimal option that takes a French decimal comma as well as a dot: `0,5` or `0.5`.
+public struct DecimalOption: ExpressibleByArgument, Sendable, Equatable {
+    public var value: Double
+
+    public init(_ value: Double) { self.value = value }
+
+    public init?(argument: String) {
+        let text = argument.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: ",", with: ".")
+        guard let value = Double(text), value.isFinite else { return nil }
+        self.value = value
+    }
+
+    public var defaultValueDescription: String {
+        let text = value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+        return text.replacingOccurrences(of: ".", with: ",")
     }
 }

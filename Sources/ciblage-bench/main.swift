@@ -65,7 +65,7 @@ struct BenchCommand: ParsableCommand {
     var lecteur: String = "csv"
 
     @Option(help: "Durée du banc fuzz, en secondes.")
-    var duree: Double = 600
+    var duree: DecimalOption = DecimalOption(600)
 
     func validate() throws {
         guard ["ingestion", "score", "campagne", "reperes", "bilan", "bout-en-bout", "fuzz", "fuzz-travail"].contains(banc) else {
@@ -80,12 +80,12 @@ struct BenchCommand: ParsableCommand {
         let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         let reader = FuzzBenchmark.Reader(rawValue: lecteur)!
         if banc == "fuzz-travail" {
-            return try FuzzBenchmark.work(reader, seconds: duree, seed: graine, folder: URL(fileURLWithPath: dossier), root: root)
+            return try FuzzBenchmark.work(reader, seconds: duree.value, seed: graine, folder: URL(fileURLWithPath: dossier), root: root)
         }
         if banc == "fuzz" {
             let bench = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
             let measures = try FuzzBenchmark(
-                reader: reader, seconds: duree, seed: graine, workDirectory: URL(fileURLWithPath: dossier), benchExecutable: bench
+                reader: reader, seconds: duree.value, seed: graine, workDirectory: URL(fileURLWithPath: dossier), benchExecutable: bench
             ).run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
             for measure in measures { print(measure.line) }
             if measures.contains(where: { $0.met == false }) { throw ExitCode(1) }

@@ -32,7 +32,7 @@ struct GenerateCommand: ParsableCommand {
     var profil: String = "standard"
 
     @Option(name: .customLong("taux-malformes"), help: "Part de lignes mal formées ajoutées (0,003 = 0,3 %).")
-    var tauxMalformes: Double = 0.003
+    var tauxMalformes: DecimalOption = DecimalOption(0.003)
 
     @Option(name: .customLong("cafs-xml"), help: "Cafs dont les déclarations sont livrées en XML, séparées par des virgules.")
     var cafsXML: String = "66,971"
@@ -40,7 +40,7 @@ struct GenerateCommand: ParsableCommand {
     func validate() throws {
         guard equipements >= 1 else { throw ValidationError("--equipements doit être au moins 1") }
         guard parsedExercices != nil else { throw ValidationError("--exercices attend « AAAA-AAAA », pas « \(exercices) »") }
-        guard (0...0.5).contains(tauxMalformes) else { throw ValidationError("--taux-malformes doit être entre 0 et 0,5") }
+        guard (0...0.5).contains(tauxMalformes.value) else { throw ValidationError("--taux-malformes doit être entre 0 et 0,5") }
         guard GeneratorConfiguration.Profile(rawValue: profil) != nil else {
             throw ValidationError(
                 "--profil inconnu : « \(profil) » (attendu : \(GeneratorConfiguration.Profile.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -56,7 +56,7 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let configuration = GeneratorConfiguration(
-            equipements: equipements, exercices: parsedExercices!, seed: graine, malformedRate: tauxMalformes,
+            equipements: equipements, exercices: parsedExercices!, seed: graine, malformedRate: tauxMalformes.value,
             xmlCafs: Set(cafsXML.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }),
             profile: GeneratorConfiguration.Profile(rawValue: profil)!)
         let summary = try Generator(configuration: configuration).write(to: URL(fileURLWithPath: sortie))

@@ -43,7 +43,7 @@ struct IngestCommand: ParsableCommand {
     @Option(
         name: .customLong("max-rejets"),
         help: "Part maximale de lignes rejetées, en %, au-delà de laquelle un fichier n'est pas stocké du tout.")
-    var maxRejets: Double?
+    var maxRejets: DecimalOption?
 
     @Option(help: "Dossier du référentiel (natures, anomalies, départements…) remplaçant celui livré.")
     var referentiel: String?
@@ -60,8 +60,8 @@ struct IngestCommand: ParsableCommand {
     var inputs: [String]
 
     func validate() throws {
-        if let maxRejets, !(0...100).contains(maxRejets) {
-            throw ValidationError("--max-rejets attend un pourcentage entre 0 et 100, pas \(maxRejets)")
+        if let maxRejets, !(0...100).contains(maxRejets.value) {
+            throw ValidationError("--max-rejets attend un pourcentage entre 0 et 100, pas \(maxRejets.defaultValueDescription)")
         }
     }
 
@@ -83,7 +83,7 @@ struct IngestCommand: ParsableCommand {
         } catch {
             throw CommandFailure("store inaccessible (\(store)) : \(CommandRunner.describe(error))")
         }
-        let ingestor = Ingestor(store: opened, referentiel: ref, maxRejectPercent: maxRejets, logger: logger)
+        let ingestor = Ingestor(store: opened, referentiel: ref, maxRejectPercent: maxRejets?.value, logger: logger)
         ingestor.recallRejects = rappelerRejets
         ingestor.describeError = CommandRunner.describe
         ingestor.checkpoint = Self.faultInjection()

@@ -243,6 +243,14 @@ final class FailurePathTests: XCTestCase {
                 XCTAssertFalse(run.errors.contains(english), "\(english) in: \(run.errors)")
             }
         }
+        // A decimal comma is a decimal, as the help's own examples write it: the registry rejects
+        // 4 rows of 1 504 (0,27 %), above 0,1 % (refused, exit 3) and below 0,5 % (stored, exit 0).
+        for (threshold, expected) in [("0,1", Int32(3)), ("0,5", 0)] {
+            let run = Self.tool(
+                "ciblage-ingest", ["--quiet", "--max-rejets", threshold, "--store", "virgule-\(threshold).sqlite", "--rejets", "r.csv",
+                    exports.appendingPathComponent("equipements.csv").path], in: folder)
+            XCTAssertEqual(run.status, expected, "--max-rejets \(threshold)\n\(run.errors)")
+        }
         // --help: French labels, each default said once, in French.
         let p = Process()
         p.executableURL = Self.products.appendingPathComponent("ciblage-score")
