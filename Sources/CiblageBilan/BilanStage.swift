@@ -29,7 +29,6 @@ public struct BilanStage {
                 FrenchFormat.decimal(f.low, fractionDigits: 6), FrenchFormat.decimal(f.high, fractionDigits: 6),
             ])
         }
-        try csv.finishRows()
         try BilanReport.report(inputs, figures).write(to: output.appendingPathComponent("bilan-\(String(safe)).html"), in: batch)
         try batch.commit()
         return (inputs, figures)

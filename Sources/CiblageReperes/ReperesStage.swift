@@ -68,7 +68,6 @@ public struct ReperesStage {
                     c.diffusable ? "O" : "N", c.secret?.rawValue ?? "", evolution,
                 ])
         }
-        try writer.finishRows()
     }
 
     static func writeOutliers(_ outliers: [Outlier], axes: [Axis], to url: URL, batch: OutputBatch) throws {
@@ -80,7 +79,6 @@ public struct ReperesStage {
                     FrenchFormat.decimal(o.z, fractionDigits: 2),
                 ])
         }
-        try writer.finishRows()
     }
 
     static func writeFragility(_ fragile: [Fragility], to url: URL, batch: OutputBatch) throws {
@@ -90,7 +88,6 @@ public struct ReperesStage {
             let e = f.equipment
             try writer.writeRow([e.nDossier, e.nom, e.nature, e.caf, e.siren, e.nomGestionnaire, String(f.reasons.count), f.reasons.joined(separator: " | ")])
         }
-        try writer.finishRows()
     }
 }
 

@@ -15,7 +15,8 @@ import Foundation
 public final class FrenchCSVWriter {
     public let url: URL
     private let file: OutputFile
-    private var buffer: [UInt8] = []
+    /// The row being formatted, handed to the file (which buffers) once complete.
+    private var row: [UInt8] = []
 
     /// Opens `url` for writing on its own (its folder is created) and writes the BOM and the header.
     public convenience init(url: URL, header: [String]) throws {
@@ -30,41 +31,28 @@ public final class FrenchCSVWriter {
     private init(file: OutputFile, header: [String]) throws {
         self.url = file.url
         self.file = file
-        buffer.append(contentsOf: [0xEF, 0xBB, 0xBF])
+        try file.write([0xEF, 0xBB, 0xBF])
         try writeRow(header)
     }
 
     /// Appends one row of already formatted cells (see ``FrenchFormat``).
     public func writeRow(_ cells: [String]) throws {
+        row.removeAll(keepingCapacity: true)
         for (i, cell) in cells.enumerated() {
-            if i > 0 { buffer.append(UInt8(ascii: ";")) }
-            Self.appendQuoted(cell, to: &buffer)
+            if i > 0 { row.append(UInt8(ascii: ";")) }
+            Self.appendQuoted(cell, to: &row)
         }
-        buffer.append(0x0D)
-        buffer.append(0x0A)
-        if buffer.count >= 1 << 16 { try flush() }
+        row.append(0x0D)
+        row.append(0x0A)
+        try file.write(row)
     }
-
-    /// Writes what is buffered to the file; a batch member is renamed with its batch.
-    public func finishRows() throws { try flush() }
 
     /// Writes and syncs the whole file under its temporary name: after this only the rename
     /// is left, which a full disk cannot stop.
-    public func finish() throws {
-        try flush()
-        try file.finish()
-    }
+    public func finish() throws { try file.finish() }
 
-    /// Flushes, syncs and renames the file into place.
-    public func commit() throws {
-        try flush()
-        try file.commit()
-    }
-
-    private func flush() throws {
-        try file.write(buffer)
-        buffer.removeAll(keepingCapacity: true)
-    }
+    /// Syncs and renames the file into place.
+    public func commit() throws { try file.commit() }
 
     /// Whether a spreadsheet would evaluate `cell` as a formula: it begins with `=`, `+`, `-`,
     /// `@`, a tab or a carriage return and is not a plain number (`-12,5` stays a number).

@@ -338,7 +338,6 @@ public struct Evaluation: Sendable {
         let html = folder.appendingPathComponent("evaluation-\(exercice).html")
         let writer = try FrenchCSVWriter(url: csv, header: Self.header, batch: batch)
         for row in rows { try writer.writeRow(row) }
-        try writer.finishRows()
         try report.write(to: html, in: batch)
         try batch.commit()
         return [csv, html]

@@ -25,7 +25,6 @@ public enum CampaignOutputs {
                 FrenchFormat.decimal(c.priorite, fractionDigits: 0), c.motifs,
             ])
         }
-        try writer.finishRows()
     }
 
     /// `plan-multi-<POLE>.csv`: one line per selected group, its sites in N_DOSSIER_SITES
@@ -46,7 +45,6 @@ public enum CampaignOutputs {
                 g.sites.map(\.candidate.nDossier).joined(separator: " | "), motifs.joined(separator: " | "),
             ])
         }
-        try writer.finishRows()
     }
 
     /// The manifest: configuration, seed, fingerprint of the data read, versions, counts.
