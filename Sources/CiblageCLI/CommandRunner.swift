@@ -46,9 +46,6 @@ public enum CommandRunner {
         } catch let error as DatabaseError {
             FileHandle.standardError.write(Data("erreur : store : \(describe(error))\n".utf8))
             exit(ExitStatus.failure.rawValue)
-        } catch let error as SystemError {
-            FileHandle.standardError.write(Data("erreur : \(error)\n".utf8))
-            exit(ExitStatus.failure.rawValue)
         } catch {
             let code = type.exitCode(for: error)
             if code == .success {
@@ -65,10 +62,7 @@ public enum CommandRunner {
 
     /// Any error said in French: store errors by their SQLite code, system and Foundation file
     /// errors by their cause (disk full, permission, name too long…), never a raw message.
-    public static func describe(_ error: any Error) -> String {
-        if let error = error as? DatabaseError { return StoreFailure.describe(error) }
-        return SystemError.describe(error)
-    }
+    public static func describe(_ error: any Error) -> String { StoreFailure.french(error) }
 
     /// Logs to stderr; `quiet` keeps errors only.
     public static func makeLogger(label: String, quiet: Bool) -> Logger {

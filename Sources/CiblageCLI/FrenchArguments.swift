@@ -12,7 +12,6 @@ public enum FrenchArguments {
         (#"Missing value for '([^']*)'"#, "valeur manquante pour « $1 »"),
         (#"The value '([^']*)' is invalid for '([^']*)'"#, "la valeur « $1 » n'est pas valide pour « $2 »"),
         (#"Unexpected arguments? '([^']*)'"#, "argument inattendu : « $1 »"),
-        (#"Error: "#, ""),
         (#"(?m)^Usage: "#, "Utilisation : "),
         (#"(?m)^  See '([^']*)' for more information\."#, "  Voir « $1 » pour plus d'informations."),
         (#"(?m)^Help:  "#, "Aide :  "),

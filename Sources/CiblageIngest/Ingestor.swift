@@ -112,8 +112,6 @@ public final class Ingestor {
     /// Files whose rejects this run already reports.
     private var reportedThisRun: Set<Int64> = []
 
-    /// Describes a storage error (disk full, damaged store) for ``IngestError/interrupted``.
-    public var describeError: (any Error) -> String = { "\($0)" }
     var logger: Logger
     private var cachedIndex: EquipementIndex?
     /// The next file's parse, started while the current file commits.
@@ -180,8 +178,6 @@ public final class Ingestor {
                     // While this file commits, the next one (CSV declarations) starts being parsed.
                     if let next, next.kind == .declarations, !next.isXML { try self.prefetch(next.url, db) }
                 }
-            } catch let error as IngestError {
-                throw error
             } catch let refusal as FileRefusal {
                 summary.status = .refused(refusal.reason)
                 summary.stored = 0
@@ -190,7 +186,7 @@ public final class Ingestor {
                     Reject(file: item.url.lastPathComponent, line: refusal.line, field: "",
                         reason: "fichier refusé : \(refusal.reason)", content: ""))
             } catch {
-                throw IngestError.interrupted(file: item.url.relativePath, cause: describeError(error), report: report)
+                throw IngestError.interrupted(file: item.url.relativePath, cause: StoreFailure.french(error), report: report)
             }
             rejects.sort { $0.line < $1.line }
             report.rejects += rejects

@@ -97,7 +97,7 @@ public struct Runner {
         }
         let folder = URL(fileURLWithPath: rapports).appendingPathComponent("runs/\(stamp)-\(pipeline.nom)")
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
-            throw PipelineError.unwritable(path: folder.path, reason: Self.french(error))
+            throw PipelineError.unwritable(path: folder.path, reason: SystemError.describe(error))
         }
         var manifest = Manifest(
             pipeline: pipeline.nom, definition: pipeline.text, debut: stamp, store: store, rapports: rapports,
@@ -137,9 +137,6 @@ public struct Runner {
         return .done(manifest, folder: folder)
     }
 
-    /// A file-system error said in French.
-    static func french(_ error: any Error) -> String { SystemError.describe(error) }
-
     static let decoder: JSONDecoder = {
         let d = JSONDecoder()
         d.keyDecodingStrategy = .convertFromSnakeCase
@@ -156,7 +153,7 @@ public struct Runner {
             try file.write(try encoder.encode(manifest))
             try file.commit()
         } catch {
-            throw PipelineError.unwritable(path: url.path, reason: Self.french(error))
+            throw PipelineError.unwritable(path: url.path, reason: SystemError.describe(error))
         }
     }
 

@@ -434,6 +434,13 @@ public enum StoreFailure: Error, CustomStringConvertible {
         }
     }
 
+    /// Any error said in French: SQLite errors by their result code, the others as
+    /// ``SystemError/describe(_:)`` says them (disk full, permission, name too long…).
+    public static func french(_ error: any Error) -> String {
+        if let error = error as? DatabaseError { return describe(error) }
+        return SystemError.describe(error)
+    }
+
     /// A SQLite error said in French by its result code.
     public static func describe(_ error: DatabaseError) -> String {
         switch error.resultCode.primaryResultCode {

@@ -85,7 +85,6 @@ struct IngestCommand: ParsableCommand {
         }
         let ingestor = Ingestor(store: opened, referentiel: ref, maxRejectPercent: maxRejets?.value, logger: logger)
         ingestor.recallRejects = rappelerRejets
-        ingestor.describeError = CommandRunner.describe
         ingestor.checkpoint = Self.faultInjection()
         let report: IngestReport
         do {
