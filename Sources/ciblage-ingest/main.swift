@@ -85,7 +85,7 @@ struct IngestCommand: ParsableCommand {
         }
         let ingestor = Ingestor(store: opened, referentiel: ref, maxRejectPercent: maxRejets?.value, logger: logger)
         ingestor.recallRejects = rappelerRejets
-        ingestor.checkpoint = Self.faultInjection()
+        ingestor.checkpoint = { Self.killIfAsked($0.rawValue, $1) }
         let report: IngestReport
         do {
             report = try ingestor.ingest(inputs.map { URL(fileURLWithPath: $0) })
@@ -112,7 +112,7 @@ struct IngestCommand: ParsableCommand {
             print("total : \(report.files.count) fichiers, \(total.0) lues, \(total.1) stockées, \(total.2) rejetées")
         }
         guard rejets != nil || !report.rejects.isEmpty else { return nil }
-        Self.killIfAsked("rejets")
+        Self.killIfAsked("rejets", 0)
         do {
             try rejectsFile.commit(report.rejects)
         } catch {
@@ -130,19 +130,9 @@ struct IngestCommand: ParsableCommand {
 
     /// `CIBLAGE_PANNE=<point>:<n>` (tests only): the process kills itself with SIGKILL at that
     /// point of the n-th file — `avant-validation` (inside its transaction), `apres-validation`
-    /// (just committed) — or `rejets:0` (every file stored, before the rejects file is written).
-    static func faultInjection() -> (Ingestor.Checkpoint, Int) -> Void {
-        guard let spec = ProcessInfo.processInfo.environment["CIBLAGE_PANNE"] else { return { _, _ in } }
-        let parts = spec.split(separator: ":")
-        guard parts.count == 2, let n = Int(parts[1]) else { return { _, _ in } }
-        let point = String(parts[0])
-        return { checkpoint, index in
-            if checkpoint.rawValue == point, index == n { kill(getpid(), SIGKILL) }
-        }
-    }
-
-    static func killIfAsked(_ point: String) {
-        if ProcessInfo.processInfo.environment["CIBLAGE_PANNE"] == "\(point):0" { kill(getpid(), SIGKILL) }
+    /// (just committed) — or at `rejets:0` (every file stored, before the rejects file is written).
+    static func killIfAsked(_ point: String, _ n: Int) {
+        if ProcessInfo.processInfo.environment["CIBLAGE_PANNE"] == "\(point):\(n)" { kill(getpid(), SIGKILL) }
     }
 
     static func timestamp() -> String {
