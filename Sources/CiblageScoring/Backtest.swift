@@ -128,6 +128,12 @@ public enum Backtest {
         }
     }
 
+    /// Euros: Ē of the candidate keys over a backtest, the median E[indu | anomaly] of the
+    /// controls it tested.
+    public static func typicalSeverity(_ predictions: [Predictions]) -> Double {
+        RobustStats.median(ofSorted: predictions.flatMap(\.severity).sorted())
+    }
+
     /// The exponents α of the candidate keys P × E[indu | anomaly]^α: 0 is the probability
     /// alone, 1 the expected indu.
     public static let alphas = [0.0, 0.25, 0.5, 0.75, 1.0]

@@ -135,7 +135,7 @@ public struct Evaluation: Sendable {
         let predictions = try Backtest.predictions(examples, folds: folds, kinds: [.entraine, .arbres])
         let kind = model.kind == .expert ? RiskModel.Kind.entraine : model.kind
         let alpha = model.alpha ?? 1
-        let typical = RobustStats.median(ofSorted: predictions.flatMap(\.severity).sorted())
+        let typical = Backtest.typicalSeverity(predictions)
         let kindName = kind == .arbres ? "arbres boostés" : "régression logistique"
         let keys: [(String, (Backtest.Predictions, Int) -> Double)] = [
             ("PRIORITE livrée (\(kindName), α = \(FrenchFormat.decimal(alpha)))", { p, i in

@@ -221,7 +221,7 @@ public enum RiskScoring {
         }
         // The kind and the key are chosen by the rolling-origin backtest on these controls.
         let folds = Backtest.folds(training, enough: enoughToTest)
-        var kind = RiskModel.Kind.entraine
+        var kind = forced ?? .entraine
         var alpha = 0.0
         var selection: ModelSelection?
         if !folds.isEmpty {
@@ -232,7 +232,7 @@ public enum RiskScoring {
                     Backtest.figures(key: p.probability[k]!, positive: p.tested.map(\.positive), indu: p.tested.map(\.indu))
                 }).auc)
             })
-            kind = forced ?? (auc[.arbres]! > auc[.entraine]! ? .arbres : .entraine)
+            if forced == nil { kind = auc[.arbres]! > auc[.entraine]! ? .arbres : .entraine }
             let keys = alphaFigures(predictions, kind: kind)
             alpha = Backtest.chooseAlpha(keys) ?? 0
             let s = Backtest.shares.firstIndex(of: 0.10)!
@@ -242,7 +242,7 @@ public enum RiskScoring {
                 keys: keys.map { .init(alpha: $0.alpha, lift10: $0.figures.lift(s), induCaptured10: $0.figures.induCaptured(s)) },
                 rule: "α : indu capté à 10 % le plus élevé parmi les clés gardant au moins 90 % du meilleur lift à 10 %")
         }
-        var model = try fit(training, kind: forced ?? kind)
+        var model = try fit(training, kind: kind)
         model.severity = try SeverityModel.fit(training)
         model.alpha = alpha
         let typical = training.filter(\.positive).map { model.severity(values: $0.values, enjeu: $0.enjeu, nature: $0.nature) }.sorted()
@@ -253,7 +253,7 @@ public enum RiskScoring {
 
     /// Pooled figures of each candidate key P × E^α over the backtest's folds.
     static func alphaFigures(_ predictions: [Backtest.Predictions], kind: RiskModel.Kind) -> [(alpha: Double, figures: Backtest.Figures)] {
-        let typical = RobustStats.median(ofSorted: predictions.flatMap(\.severity).sorted())
+        let typical = Backtest.typicalSeverity(predictions)
         return Backtest.alphas.map { alpha in
             (alpha, Backtest.Figures.pooled(predictions.map { p in
                 let key = zip(p.probability[kind]!, p.severity).map {
@@ -271,14 +271,16 @@ public enum RiskScoring {
 
     /// Whether `training` is enough to fit on for one year of the backtest.
     static func enoughToTest(_ training: [TrainingExample]) -> Bool {
-        let positives = training.filter(\.positive).count
-        return training.count >= minimumFoldTraining && positives >= 20 && training.count - positives >= 20
+        enough(training, controls: minimumFoldTraining, perClass: 20)
     }
 
-    /// Whether `training` has enough labelled controls to fit on (else the expert weights).
-    static func enough(_ training: [TrainingExample]) -> Bool {
+    /// Whether `training` has enough labelled controls to fit on (else the expert weights):
+    /// `controls` at least, and `perClass` positives and negatives.
+    static func enough(
+        _ training: [TrainingExample], controls: Int = minimumTrainingControls, perClass: Int = minimumPerClass
+    ) -> Bool {
         let positives = training.filter(\.positive).count
-        return training.count >= minimumTrainingControls && positives >= minimumPerClass && training.count - positives >= minimumPerClass
+        return training.count >= controls && positives >= perClass && training.count - positives >= perClass
     }
 
     /// The median indu share of the stake among positive controls (the severity fallback).
