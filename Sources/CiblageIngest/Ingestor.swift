@@ -181,7 +181,6 @@ public final class Ingestor {
             } catch let refusal as FileRefusal {
                 summary.status = .refused(refusal.reason)
                 summary.stored = 0
-                summary.fileId = nil
                 rejects.append(
                     Reject(file: item.url.lastPathComponent, line: refusal.line, field: "",
                         reason: "fichier refusé : \(refusal.reason)", content: ""))
@@ -255,6 +254,7 @@ public final class Ingestor {
         defer { if kind == .equipements { cachedIndex = nil } }
         var outcome = Counts()
         var fileRejects = RejectCollector(fileName: name)
+        var storedId: Int64?
         try store.dbQueue.writeWithoutTransaction { db in
             // Declarations resolve their equipment in memory before they are stored, so the
             // foreign-key check is redundant on that hot path (about 10 % of its time).
@@ -288,8 +288,7 @@ public final class Ingestor {
                 summary.ignored = outcome.ignored
                 summary.corrections = outcome.corrections
                 rejects = fileRejects.rejects
-                summary.fileId = fileId
-                reportedThisRun.insert(fileId)
+                storedId = fileId
                 if let max = maxRejectPercent, summary.read > 0,
                     Double(summary.rejected) * 100 > max * Double(summary.read)
                 {
@@ -308,6 +307,9 @@ public final class Ingestor {
                 return .commit
             }
         }
+        // Known only once committed: a file refused inside its transaction threw above.
+        summary.fileId = storedId
+        if let storedId { reportedThisRun.insert(storedId) }
         committedFiles += 1
         checkpoint(.afterCommit, committedFiles)
         if !fileRejects.unknownColumns.isEmpty {
