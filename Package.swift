@@ -71,7 +71,7 @@ let package = Package(
         .target(
             name: "CiblagePipeline",
             dependencies: [
-                "CiblageModel", "CiblageReports", .product(name: "TOMLKit", package: "TOMLKit"),
+                "CiblageModel", "CiblageReports", "CiblageStore", .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // Synthetic exports with ground truth, for demos, tests and benchmarks.

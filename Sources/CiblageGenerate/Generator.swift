@@ -14,6 +14,9 @@ public struct GeneratorConfiguration: Sendable {
     public var xmlCafs: Set<String>
     /// The mechanisms of the world (``Profile``).
     public var profile: Profile
+    /// Cafs (département codes) the world is made of; empty for every département of the
+    /// referential. A few complete Cafs make a demo whose plans look like a real campaign.
+    public var cafs: [String]
 
     /// Worlds whose mechanisms differ, so that a ranking is measured on more than one kind of
     /// world (never tuned to one).
@@ -33,8 +36,10 @@ public struct GeneratorConfiguration: Sendable {
 
     public init(
         equipements: Int = 2000, exercices: ClosedRange<Int> = 2021...2024, seed: UInt64 = 1,
-        malformedRate: Double = 0.003, xmlCafs: Set<String> = ["66", "971"], profile: Profile = .standard
+        malformedRate: Double = 0.003, xmlCafs: Set<String> = ["66", "971"], profile: Profile = .standard,
+        cafs: [String] = []
     ) {
+        self.cafs = cafs
         self.equipements = equipements
         self.exercices = exercices
         self.seed = seed

@@ -90,7 +90,10 @@ struct WorldBuilder {
         rng = SeededRandom(seed: config.seed).derived("monde")
     }
 
-    var departementCodes: [String] { referentiel.departements.keys.sorted() }
+    var departementCodes: [String] {
+        let all = referentiel.departements.keys.sorted()
+        return config.cafs.isEmpty ? all : all.filter(config.cafs.contains)
+    }
 
     mutating func departementWeights(_ codes: [String]) -> [Double] {
         codes.map { Self.bigDepartements.contains($0) ? 3.0 : ($0.hasPrefix("97") ? 0.5 : 1.0) }
@@ -146,7 +149,7 @@ struct WorldBuilder {
             }
             size = min(size, config.equipements - total)
             var departements = [home]
-            while departements.count < min(spread, size) {
+            while departements.count < min(spread, size, codes.count) {
                 let d = codes[rng.weighted(weights)]
                 if !departements.contains(d) { departements.append(d) }
             }

@@ -76,8 +76,7 @@ public struct EquipementRowParser: Sendable {
 
     /// A département code of the reference table (`1` is read as `01`: spreadsheets drop the zero).
     func departement<S: FieldSource>(_ r: FieldReader<S>, _ column: Int) throws(RowReject) -> String {
-        var code = try r.requiredText(column).uppercased()
-        if code.count == 1, code.utf8.first.map({ $0 >= 0x31 && $0 <= 0x39 }) == true { code = "0" + code }
+        let code = Referentiel.departementCode(try r.requiredText(column))
         guard referentiel.departements[code] != nil else {
             throw r.reject(column, "département inconnu : « \(code) »")
         }

@@ -134,6 +134,14 @@ public struct Referentiel: Sendable {
         sizeBands.last { places >= $0.min && ($0.max.map { places <= $0 } ?? true) }
     }
 
+    /// A département code as typed or exported: upper-cased, trimmed, and `1`…`9` read as
+    /// `01`…`09` (a spreadsheet drops the leading zero). Not checked against the table.
+    public static func departementCode(_ text: some StringProtocol) -> String {
+        var code = text.trimmingCharacters(in: .whitespaces).uppercased()
+        if code.count == 1, code.utf8.first.map({ $0 >= 0x31 && $0 <= 0x39 }) == true { code = "0" + code }
+        return code
+    }
+
     /// The département code an INSEE commune code starts with: three characters overseas
     /// (`97x`), two otherwise (`2A`, `2B`, `01`…`95`).
     public static func departementOfCommune(_ commune: String) -> String {

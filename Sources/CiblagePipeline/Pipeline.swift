@@ -14,8 +14,10 @@ import TOMLKit
 /// arguments = ["--rejets", "{run}/rejets.csv", "depot"]
 /// ```
 /// In arguments and inputs, `{store}` is the store, `{rapports}` the reports folder, `{depot}`
-/// the drop folder (`--depot`, default `depot`) and `{run}` the run's folder under
-/// `rapports/runs/`. Every stage receives `--store` first.
+/// the drop folder (`--depot`, default `depot`), `{run}` the run's folder under
+/// `rapports/runs/` and `{exercice}` the exercice to work on: `--exercice` of `ciblage-run`,
+/// else the latest exercice with réel declarations in the store when the stage starts (so that
+/// a nightly scores the exercice its ingest just brought). Every stage receives `--store` first.
 public struct Pipeline: Sendable, Equatable {
     public struct Stage: Sendable, Equatable {
         public var commande: String
@@ -84,15 +86,24 @@ public struct Pipeline: Sendable, Equatable {
         return Pipeline(nom: nom, entrees: entrees, stages: stages, text: text)
     }
 
-    /// The stage's arguments with `{store}`, `{rapports}` and `{run}` replaced, `--store` first.
-    public static func expand(_ stage: Stage, store: String, rapports: String, run: String, depot: String = "depot") -> [String] {
-        ["--store", store] + stage.arguments.map { substitute($0, store: store, rapports: rapports, run: run, depot: depot) }
+    /// The stage's arguments with `{store}`, `{rapports}`, `{run}`, `{depot}` and `{exercice}`
+    /// replaced, `--store` first.
+    public static func expand(
+        _ stage: Stage, store: String, rapports: String, run: String, depot: String = "depot", exercice: String = "{exercice}"
+    ) -> [String] {
+        ["--store", store] + stage.arguments.map { substitute($0, store: store, rapports: rapports, run: run, depot: depot, exercice: exercice) }
     }
 
-    public static func substitute(_ text: String, store: String, rapports: String, run: String, depot: String) -> String {
+    public static func substitute(
+        _ text: String, store: String, rapports: String, run: String, depot: String, exercice: String = "{exercice}"
+    ) -> String {
         text.replacingOccurrences(of: "{store}", with: store).replacingOccurrences(of: "{rapports}", with: rapports)
             .replacingOccurrences(of: "{run}", with: run).replacingOccurrences(of: "{depot}", with: depot)
+            .replacingOccurrences(of: "{exercice}", with: exercice)
     }
+
+    /// Whether a stage's arguments name `{exercice}`.
+    public static func needsExercice(_ stage: Stage) -> Bool { stage.arguments.contains { $0.contains("{exercice}") } }
 }
 
 public enum PipelineError: Error, CustomStringConvertible {
@@ -100,6 +111,8 @@ public enum PipelineError: Error, CustomStringConvertible {
     case locked(holder: String)
     case stageFailed(stage: String, status: Int32)
     case unwritable(path: String, reason: String)
+    /// `{exercice}` asked for while the store holds no réel declaration and no `--exercice` was given.
+    case noExercice(stage: String)
 
     public var description: String {
         switch self {
@@ -107,6 +120,8 @@ public enum PipelineError: Error, CustomStringConvertible {
         case .locked(let holder): "une autre exécution tient le verrou du store : \(holder)"
         case .stageFailed(let stage, let status): "l'étape \(stage) a échoué (code \(status)) ; les étapes suivantes n'ont pas été lancées"
         case .unwritable(let path, let reason): "impossible d'écrire dans \(path) : \(reason)"
+        case .noExercice(let stage):
+            "l'étape \(stage) demande {exercice}, mais le store n'a encore aucune déclaration réelle : donner --exercice AAAA"
         }
     }
 }

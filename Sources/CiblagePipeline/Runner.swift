@@ -1,5 +1,6 @@
 import CiblageModel
 import CiblageReports
+import CiblageStore
 import Crypto
 import Foundation
 
@@ -22,11 +23,15 @@ public struct Runner {
     public var force: Bool
     /// The drop folder, for `{depot}`.
     public var depot: String
+    /// The exercice for `{exercice}`; `nil`: the latest with réel declarations when the stage starts.
+    public var exercice: Int?
 
     public init(
-        pipeline: Pipeline, store: String, rapports: String, binaries: URL, interactive: Bool, force: Bool = false, depot: String = "depot"
+        pipeline: Pipeline, store: String, rapports: String, binaries: URL, interactive: Bool, force: Bool = false, depot: String = "depot",
+        exercice: Int? = nil
     ) {
         self.depot = depot
+        self.exercice = exercice
         self.pipeline = pipeline
         self.store = store
         self.rapports = rapports
@@ -75,7 +80,9 @@ public struct Runner {
         let runFolder = runFolder ?? "\(rapports)/runs/<horodatage>-\(pipeline.nom)"
         return pipeline.stages.map { stage in
             ([binaries.appendingPathComponent(stage.commande).path]
-                + Pipeline.expand(stage, store: store, rapports: rapports, run: runFolder, depot: depot)).map(Self.quoted).joined(separator: " ")
+                + Pipeline.expand(
+                    stage, store: store, rapports: rapports, run: runFolder, depot: depot, exercice: exercice.map(String.init) ?? "{exercice}")
+            ).map(Self.quoted).joined(separator: " ")
         }
     }
 
@@ -105,7 +112,9 @@ public struct Runner {
         try write(manifest, to: folder.appendingPathComponent("manifest.json"))
         var refused = false
         for (i, stage) in pipeline.stages.enumerated() {
-            let arguments = Pipeline.expand(stage, store: store, rapports: rapports, run: folder.path, depot: depot)
+            let year = Pipeline.needsExercice(stage) ? try resolvedExercice(for: stage) : nil
+            let arguments = Pipeline.expand(
+                stage, store: store, rapports: rapports, run: folder.path, depot: depot, exercice: year.map(String.init) ?? "{exercice}")
             let log = folder.appendingPathComponent(String(format: "%02d-%@.log", i + 1, stage.commande))
             lock.update("pipeline \(pipeline.nom), pid \(getpid()), depuis \(stamp), étape \(i + 1)/\(pipeline.stages.count) \(stage.commande)")
             let label = "[\(i + 1)/\(pipeline.stages.count)] \(stage.commande)"
@@ -135,6 +144,15 @@ public struct Runner {
         // A run with refused files is not a success to skip next time: the same inputs run again.
         if !refused { try write(manifest, to: lastURL) }
         return .done(manifest, folder: folder)
+    }
+
+    /// `--exercice`, else the latest exercice with réel declarations in the store now.
+    func resolvedExercice(for stage: Pipeline.Stage) throws -> Int {
+        if let exercice { return exercice }
+        guard FileManager.default.fileExists(atPath: store),
+            let year = try Store(path: store).dbQueue.read({ try Store.latestExerciceWithReel($0) })
+        else { throw PipelineError.noExercice(stage: stage.commande) }
+        return year
     }
 
     static let decoder: JSONDecoder = {

@@ -422,6 +422,22 @@ enum Schema {
 }
 
 /// A store that cannot be used, said in French.
+extension Store {
+    /// The latest exercice with at least one réel declaration, or `nil` when there is none:
+    /// the exercice a nightly run scores by default (`{exercice}` in pipelines).
+    public static func latestExerciceWithReel(_ db: Database) throws -> Int? {
+        var year = try Int.fetchOne(db, sql: "SELECT max(exercice) FROM declaration")
+        while let y = year {
+            let reel = try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM declaration WHERE exercice = ? AND nature = ? LIMIT 1",
+                arguments: [y, NatureDeclaration.reel.rawValue]) ?? false
+            if reel { return y }
+            year = try Int.fetchOne(db, sql: "SELECT max(exercice) FROM declaration WHERE exercice < ?", arguments: [y])
+        }
+        return nil
+    }
+}
+
 public enum StoreFailure: Error, CustomStringConvertible {
     /// The file fails SQLite's quick check: nothing is written to it.
     case damaged(String, [String])

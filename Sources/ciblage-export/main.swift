@@ -1,5 +1,6 @@
 import ArgumentParser
 import CiblageCLI
+import CiblageModel
 import CiblageSelection
 import CiblageStore
 import Foundation
@@ -21,7 +22,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Identifiant de la campagne.")
     var campagne: String
 
-    @Option(help: "Code de la Caf (code du département).")
+    @Option(help: "Code de la Caf (code du département ; « 1 » est lu « 01 »).", transform: { Referentiel.departementCode($0) })
     var caf: String
 
     @Option(help: "Fichier CSV à écrire.")

@@ -37,13 +37,28 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customLong("cafs-xml"), help: "Cafs dont les déclarations sont livrées en XML, séparées par des virgules.")
     var cafsXML: String = "66,971"
 
+    @Option(help: "Cafs dont le monde est fait (départements complets), séparées par des virgules ; toutes si absent.")
+    var cafs: String?
+
+    var parsedCafs: [String] {
+        (cafs ?? "").split(separator: ",").map { Referentiel.departementCode($0) }
+    }
+
     func validate() throws {
         guard equipements >= 1 else { throw ValidationError("--equipements doit être au moins 1") }
         guard parsedExercices != nil else { throw ValidationError("--exercices attend « AAAA-AAAA », pas « \(exercices) »") }
         guard (0...0.5).contains(tauxMalformes.value) else { throw ValidationError("--taux-malformes doit être entre 0 et 0,5") }
+        try validateCafs()
         guard GeneratorConfiguration.Profile(rawValue: profil) != nil else {
             throw ValidationError(
                 "--profil inconnu : « \(profil) » (attendu : \(GeneratorConfiguration.Profile.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+    }
+
+    func validateCafs() throws {
+        let known = Set(Referentiel.bundled.departements.keys)
+        for code in parsedCafs where !known.contains(code) {
+            throw ValidationError("--cafs : « \(code) » n'est pas un département du référentiel")
         }
     }
 
@@ -58,7 +73,7 @@ struct GenerateCommand: ParsableCommand {
         let configuration = GeneratorConfiguration(
             equipements: equipements, exercices: parsedExercices!, seed: graine, malformedRate: tauxMalformes.value,
             xmlCafs: Set(cafsXML.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }),
-            profile: GeneratorConfiguration.Profile(rawValue: profil)!)
+            profile: GeneratorConfiguration.Profile(rawValue: profil)!, cafs: parsedCafs)
         let summary = try Generator(configuration: configuration).write(to: URL(fileURLWithPath: sortie))
         for file in summary.files {
             let note = file.duplicateDelivery ? " (seconde livraison identique)" : ""

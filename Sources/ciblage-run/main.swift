@@ -17,10 +17,16 @@ struct RunCommand: ParsableCommand {
             première étape en échec et sort avec son code. Un verrou (<store>.lock) empêche deux \
             exécutions sur le même store : la seconde dit qui le tient et sort en code 1.
 
-            Registre : rapports/runs/<aaaammjj-hhmmss>/manifest.json (définition, entrées et leurs \
-            SHA-256, versions, durée, mémoire maximale et code de chaque étape) et un journal par \
-            étape. Si les entrées déclarées du pipeline n'ont pas changé depuis la dernière exécution \
-            réussie, rien n'est lancé (--forcer pour relancer).
+            Registre : <rapports>/runs/<aaaammjj-hhmmss>-<nom>/manifest.json (définition, entrées et \
+            leurs SHA-256, versions, durée, mémoire maximale et code de chaque étape, heure UTC) et \
+            un journal par étape ; <rapports>/runs/derniere-<nom>.json garde la dernière exécution \
+            réussie. Si les entrées déclarées du pipeline n'ont pas changé depuis, rien n'est lancé \
+            (--forcer pour relancer).
+
+            Dans les arguments des étapes : {store}, {rapports}, {depot}, {run} (le dossier de \
+            l'exécution) et {exercice} : --exercice, sinon le dernier exercice qui a des \
+            déclarations réelles dans le store au moment où l'étape démarre (la chaîne nocturne \
+            score ainsi l'exercice que son ingestion vient d'apporter).
 
             Hors terminal (cron), rien n'est affiché sauf les erreurs ; sur un terminal, la \
             progression de chaque étape.
@@ -41,6 +47,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Dossier de dépôt des exports, {depot} dans les pipelines (défaut : depot).")
     var depot: String = "depot"
 
+    @Option(help: "L'exercice {exercice} des étapes (défaut : le dernier qui a des déclarations réelles dans le store).")
+    var exercice: Int?
+
     @Flag(name: .customLong("dry-run"), help: "Affiche les commandes sans les lancer.")
     var dryRun = false
 
@@ -52,11 +61,23 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let url = pipeline.hasSuffix(".toml") ? URL(fileURLWithPath: pipeline) : URL(fileURLWithPath: "pipelines/\(pipeline).toml")
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            let known = ((try? FileManager.default.contentsOfDirectory(atPath: "pipelines")) ?? [])
+                .filter { name in
+                    name.hasSuffix(".toml")
+                        && ((try? String(contentsOfFile: "pipelines/\(name)", encoding: .utf8))?.contains("[pipeline]") ?? false)
+                }
+                .map { String($0.dropLast(5)) }.sorted()
+            throw CommandFailure(
+                "pipeline introuvable : « \(pipeline) » (\(url.path) n'existe pas)"
+                    + (known.isEmpty ? "" : " ; pipelines disponibles : \(known.joined(separator: ", "))"), status: .usage)
+        }
         let definition: Pipeline
         do { definition = try Pipeline.load(url) } catch { throw CommandFailure("\(error)", status: .usage) }
         let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         let interactive = !quiet && isatty(STDOUT_FILENO) == 1
-        let runner = Runner(pipeline: definition, store: store, rapports: rapports, binaries: binaries, interactive: interactive, force: forcer, depot: depot)
+        let runner = Runner(pipeline: definition, store: store, rapports: rapports, binaries: binaries, interactive: interactive, force: forcer, depot: depot,
+            exercice: exercice)
         if dryRun {
             for line in runner.plan() { print(line) }
             return
