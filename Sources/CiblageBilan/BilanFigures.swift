@@ -12,7 +12,10 @@ public enum BilanFigures {
             + Dictionary(grouping: inputs.lines, by: \.pole).sorted { $0.key < $1.key }.map { (.pole, $0.key, $0.value) }
             + Dictionary(grouping: inputs.lines, by: \.caf).sorted { $0.key < $1.key }.map { (.caf, $0.key, $0.value) }
         for (level, code, lines) in groups {
+            // A figure whose interval has no width (no variance: every control alike) is not an
+            // estimate: it gets no row, and the page says why.
             func add(_ tirage: String, _ indicator: String, _ value: Double, _ low: Double? = nil, _ high: Double? = nil) {
+                if let low, let high, !(high > low) { return }
                 out.append(BilanFigure(level: level, code: code, tirage: tirage, indicator: indicator, value: value, low: low, high: high))
             }
             for tirage in tirages {

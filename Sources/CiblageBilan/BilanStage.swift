@@ -57,6 +57,15 @@ enum BilanReport {
                 : "Campagne absente des plans de ciblage : bilan tiré de l'ORIGINE des contrôles qui la citent (ALEATOIRE, CIBLAGE → CIBLE, "
                     + "MULTI_DEPARTEMENTAL → MULTI) ; les contrôles aléatoires sont pris comme un tirage simple parmi les équipements actifs de leur Caf.")
 
+        let realised = Int(nat("TOUS", "CONTROLES_REALISES")?.value ?? 0)
+        if realised == 0 {
+            let planned = Int(nat("TOUS", "CONTROLES_PREVUS")?.value ?? 0)
+            r.paragraph(
+                "Aucun contrôle de cette campagne n'a encore été remonté"
+                    + (inputs.planned ? " (\(FrenchFormat.count(planned, "ligne prévue", "lignes prévues")))" : "")
+                    + " : taux d'anomalie, indus, lift et estimations sur la population viendront avec les résultats des contrôles "
+                    + "(fichier controles, colonne CAMPAGNE).")
+        }
         r.heading("Réalisation et anomalies par tirage")
         let present = BilanFigures.tirages.filter { nat($0, "CONTROLES_REALISES") != nil || nat($0, "CONTROLES_PREVUS") != nil }
         var rows: [[String]] = []
@@ -71,10 +80,10 @@ enum BilanReport {
             header: ["tirage", "prévus", "réalisés", "taux de réalisation", "taux d'anomalie", "IC 95 % (Clopper–Pearson)", "indus", "indu moyen"],
             rows: rows)
         let withRate = present.compactMap { t in nat(t, "TAUX_ANOMALIE").map { (t, $0) } }
-        r.boxPlot(
+        if !withRate.isEmpty { r.boxPlot(
             title: "Taux d'anomalie par tirage, avec l'intervalle de confiance à 95 % (trait : estimation)",
             boxes: withRate.map { HTMLReport.Box(label: $0.0, p10: $0.1.low!, p25: $0.1.value, median: $0.1.value, p75: $0.1.value, p90: $0.1.high!) },
-            format: { pct($0) })
+            format: { pct($0) }) }
         if let lift = nat("TOUS", "LIFT") {
             r.paragraph(
                 "Lift (taux d'anomalie des lignes ciblées / des lignes aléatoires) : \(FrenchFormat.readable(lift.value, fractionDigits: 2)), "
@@ -84,10 +93,12 @@ enum BilanReport {
             let indu = nat("ALEATOIRE", "INDU_POPULATION")
             let units = nat("ALEATOIRE", "EQUIPEMENTS_POPULATION").map { String(Int($0.value)) } ?? ""
             r.heading("Estimation sur la population")
+            let induText = indu.map { i in
+                "indus estimés \(FrenchFormat.euros(i.value)) [\(i.low.map(FrenchFormat.euros) ?? "") ; \(i.high.map(FrenchFormat.euros) ?? "")]"
+            } ?? "indus de la population non estimés : les contrôles réalisés ont tous le même indu (aucune variance, donc pas d'intervalle)"
             r.paragraph(
                 "Sur les \(units) équipements de la population (équipements des Caf, hors exclus et hors sites des groupes), taux d'anomalie estimé "
-                    + "\(pct(pop.value)), IC 95 % \(interval(pop)) ; indus estimés \(indu.map { FrenchFormat.euros($0.value) } ?? "") "
-                    + "[\(indu.flatMap(\.low).map(FrenchFormat.euros) ?? "") ; \(indu.flatMap(\.high).map(FrenchFormat.euros) ?? "")]. "
+                    + "\(pct(pop.value)), IC 95 % \(interval(pop)) ; \(induText). "
                     + "Estimateur de Horvitz–Thompson stratifié par Caf : lignes ciblées observées (poids 1), lignes aléatoires pondérées par "
                     + "l'inverse de leur probabilité d'inclusion. Intervalle du taux : Clopper–Pearson sur la taille d'échantillon effective "
                     + "(Korn et Graubard) ; intervalle des montants : approximation normale avec la variance stratifiée.")
@@ -131,11 +142,11 @@ enum BilanReport {
         for level in [BilanFigure.Level.pole, .caf] {
             let codes = Array(Set(figures.filter { $0.level == level }.map(\.code))).sorted()
             let rates = codes.compactMap { c in figure(level, c, "TOUS", "TAUX_ANOMALIE").map { (c, $0) } }
-            r.barChart(
+            if !rates.isEmpty { r.barChart(
                 title: "Taux d'anomalie des contrôles réalisés, par \(level == .pole ? "pôle" : "Caf")",
                 categories: rates.map { level == .pole ? $0.0 : "Caf \($0.0)" },
                 series: [HTMLReport.Series(name: "taux d'anomalie", color: "#1f5fa8", values: rates.map(\.1.value))], stacked: false,
-                format: { pct($0) })
+                format: { pct($0) }) }
             var table: [[String]] = []
             for c in codes {
                 let row: [String] = [

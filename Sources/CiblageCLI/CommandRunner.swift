@@ -34,17 +34,24 @@ public struct CommandFailure: Error, CustomStringConvertible {
 /// not ArgumentParser's 64).
 public enum CommandRunner {
     public static func main<Command: ParsableCommand>(_ type: Command.Type) -> Never {
+        // Off a terminal stdout is block-buffered while stderr is not: flush what the command
+        // printed before its error, so that a log reads in order («voir ci-dessus» is above).
+        func say(_ text: String) {
+            fflush(nil)
+            FileHandle.standardError.write(Data(text.utf8))
+        }
         do {
             var command = try type.parseAsRoot()
             try command.run()
             exit(ExitStatus.success.rawValue)
         } catch let failure as CommandFailure {
-            FileHandle.standardError.write(Data("erreur : \(failure.message)\n".utf8))
+            say("erreur : \(failure.message)\n")
             exit(failure.status.rawValue)
         } catch let exit as ExitCode {
+            fflush(nil)
             Foundation.exit(exit.rawValue)
         } catch let error as DatabaseError {
-            FileHandle.standardError.write(Data("erreur : store : \(describe(error))\n".utf8))
+            say("erreur : store : \(describe(error))\n")
             exit(ExitStatus.failure.rawValue)
         } catch {
             let code = type.exitCode(for: error)
@@ -55,7 +62,7 @@ public enum CommandRunner {
             let isUsage = code == .validationFailure || error is ValidationError
             var message = isUsage || code != .failure ? FrenchArguments.translate(type.fullMessage(for: error)) : describe(error)
             if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
-            FileHandle.standardError.write(Data("erreur : \(message)\n".utf8))
+            say("erreur : \(message)\n")
             exit(isUsage ? ExitStatus.usage.rawValue : ExitStatus.failure.rawValue)
         }
     }

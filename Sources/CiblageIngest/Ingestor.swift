@@ -1,4 +1,5 @@
 import CiblageModel
+import CiblageReports
 import CiblageStore
 import Foundation
 import GRDB
@@ -39,13 +40,16 @@ public struct FileSummary: Sendable {
     /// The French line printed for this file.
     public var line: String {
         let kindText = (kind?.rawValue ?? "inconnu").padding(toLength: 12, withPad: " ", startingAt: 0)
-        let counts = "\(read) lues, \(stored) stockées, \(rejected) rejetées, \(ignored) ignorées"
+        let counts = [
+            FrenchFormat.count(read, "lue", "lues"), FrenchFormat.count(stored, "stockée", "stockées"),
+            FrenchFormat.count(rejected, "rejetée", "rejetées"), FrenchFormat.count(ignored, "ignorée", "ignorées"),
+        ].joined(separator: ", ")
         switch status {
         case .stored:
-            let extra = corrections > 0 ? " (\(corrections) corrections de valeurs déjà stockées)" : ""
+            let extra = corrections > 0 ? " (\(FrenchFormat.count(corrections, "correction", "corrections")) de valeurs déjà stockées)" : ""
             return "\(kindText) \(url.relativePath) : \(counts)\(extra)"
         case .alreadyIngested(let previous, let date):
-            let extra = recalled > 0 ? " ; ses \(recalled) rejets sont repris dans le fichier des rejets" : ""
+            let extra = recalled > 0 ? " ; ses rejets (\(recalled)) sont repris dans le fichier des rejets" : ""
             return "\(kindText) \(url.relativePath) : fichier ignoré, contenu identique à « \(previous) » déjà ingéré le \(date)\(extra)"
         case .refused(let reason):
             return "\(kindText) \(url.relativePath) : REFUSÉ, rien n'est stocké — \(reason) (\(counts))"

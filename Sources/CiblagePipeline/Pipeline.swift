@@ -37,7 +37,7 @@ public struct Pipeline: Sendable, Equatable {
     public static func load(_ url: URL) throws -> Pipeline {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw PipelineError.config(file: url.path, key: "", message: "fichier illisible")
+            throw PipelineError.config(file: url.path, key: "", message: "fichier illisible : \(SystemError.describe(error))")
         }
         return try parse(text, file: url.lastPathComponent)
     }
@@ -46,7 +46,8 @@ public struct Pipeline: Sendable, Equatable {
         func fail(_ key: String, _ message: String) -> PipelineError { .config(file: file, key: key, message: message) }
         let root: TOMLTable
         do { root = try TOMLTable(string: text) } catch let error as TOMLParseError {
-            throw fail("", "TOML invalide ligne \(error.source.begin.line) : \(error.description)")
+            let said = TOMLMessages.french(error.description, line: error.source.begin.line, column: error.source.begin.column, text: text)
+            throw fail(said.key, said.message)
         }
         for key in root.keys where !["pipeline", "etape"].contains(key) { throw fail(key, "clé inconnue (attendues : pipeline, etape)") }
         guard let head = root["pipeline"]?.table else { throw fail("pipeline", "section obligatoire absente") }

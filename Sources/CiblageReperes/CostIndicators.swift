@@ -22,6 +22,21 @@ public enum CostIndicator: String, CaseIterable, Sendable, Codable {
     /// Hours billed / hours attended (ratio).
     case tauxFacturation = "TAUX_FACTURATION"
 
+    /// The name a reader of the report knows, in French (the code stays the CSV's key).
+    public var libelle: String {
+        switch self {
+        case .prixRevientPlace: "Prix de revient par place"
+        case .prixRevientHeure: "Prix de revient par heure réalisée"
+        case .prixRevientHeureFacturee: "Prix de revient par heure facturée"
+        case .resteAChargePlace: "Reste à charge par place"
+        case .partResteACharge: "Part de reste à charge"
+        case .partFinancementCaf: "Part de financement Caf"
+        case .participationHoraire: "Participation familiale par heure facturée"
+        case .tauxOccupation: "Taux d'occupation"
+        case .tauxFacturation: "Taux de facturation"
+        }
+    }
+
     /// The formula, in French, with its unit (README, HTML report).
     public var formule: String {
         switch self {

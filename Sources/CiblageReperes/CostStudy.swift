@@ -93,6 +93,15 @@ public enum SecretRule: String, Sendable {
     case dominance = "DOMINANCE"
     /// Blanked so that a blanked cell cannot be recovered from the total and the other cells.
     case secondaire = "SECONDAIRE"
+
+    /// The rule's name in French, as the report writes it.
+    public var libelle: String {
+        switch self {
+        case .frequence: "fréquence"
+        case .dominance: "dominance"
+        case .secondaire: "secret secondaire"
+        }
+    }
 }
 
 /// The figures of one cell for one indicator.

@@ -126,7 +126,7 @@ enum ReperesReport {
 
         for indicator in CostIndicator.allCases {
             let cells = study.cells.filter { $0.indicator == indicator }
-            r.heading(indicator.rawValue)
+            r.heading("\(indicator.libelle) (\(indicator.rawValue))")
             r.paragraph("Formule : \(indicator.formule).")
             let format: (Double) -> String = indicator.isRatio
                 ? { FrenchFormat.percent($0) } : { FrenchFormat.readable($0, fractionDigits: $0 < 100 ? 2 : 0) }
@@ -134,7 +134,7 @@ enum ReperesReport {
             let reference: (String, Double)? =
                 indicator == .prixRevientPlace ? ("17 500 € (2022)", 17_500) : indicator == .partFinancementCaf ? nil : nil
             r.boxPlot(
-                title: "\(indicator.rawValue) par case (P10, P25, médiane, P75, P90 ; cases diffusables)",
+                title: "\(indicator.libelle) par case (P10, P25, médiane, P75, P90 ; cases diffusables)",
                 boxes: shown.map {
                     HTMLReport.Box(
                         label: $0.key?.joined(separator: " / ") ?? "ENSEMBLE", p10: $0.p10, p25: $0.p25, median: $0.median, p75: $0.p75, p90: $0.p90)
@@ -143,7 +143,7 @@ enum ReperesReport {
                 header: study.axes.map(\.column) + ["N", "moyenne", "P10", "P25", "médiane", "P75", "P90", "évolution de la médiane", "diffusable"],
                 rows: cells.map { c in
                     let key = c.key ?? Array(repeating: "ENSEMBLE", count: study.axes.count)
-                    guard c.diffusable else { return key + ["", "", "", "", "", "", "", "", "non (\(c.secret!.rawValue.lowercased()))"] }
+                    guard c.diffusable else { return key + ["", "", "", "", "", "", "", "", "non (\(c.secret!.libelle))"] }
                     return key + [
                         String(c.n), format(c.mean), format(c.p10), format(c.p25), format(c.median), format(c.p75), format(c.p90),
                         c.previousMedian.map { FrenchFormat.percent(c.median / $0 - 1, signed: true) } ?? "", "oui",
@@ -159,8 +159,8 @@ enum ReperesReport {
                 + "et les autres cases la trahiraient (effectif et somme) : la plus petite autre case est effacée avec elle (secret secondaire).")
         r.table(
             header: ["règle", "cases effacées"],
-            rows: [SecretRule.frequence, .dominance, .secondaire].map { rule in [rule.rawValue.lowercased(), String(blanked.filter { $0.secret == rule }.count)] })
-        r.paragraph("\(outliers) valeurs atypiques (score z robuste au-delà de 3,5 dans leur case) sont listées à part pour l'analyste et ne sont pas publiées.")
+            rows: [SecretRule.frequence, .dominance, .secondaire].map { rule in [rule.libelle, String(blanked.filter { $0.secret == rule }.count)] })
+        r.paragraph("\(FrenchFormat.count(outliers, "valeur atypique", "valeurs atypiques")) (score z robuste au-delà de 3,5 dans leur case) sont listées à part pour l'analyste et ne sont pas publiées.")
         return r
     }
 }

@@ -134,6 +134,12 @@ public enum FrenchFormat {
 }
 
 extension FrenchFormat {
+    /// A count with its noun agreed, as French writes it: `0 fichier`, `1 fichier`,
+    /// `2 fichiers` (singular below 2), the count grouped by thousands: `12 400 lignes`.
+    public static func count(_ n: Int, _ singular: String, _ plural: String) -> String {
+        "\(readable(Double(n))) \(abs(n) < 2 ? singular : plural)"
+    }
+
     /// A number for reading in a sentence: thousands grouped by a space, decimal comma,
     /// exactly `fractionDigits` digits: `12 400`, `0,95`.
     public static func readable(_ value: Double, fractionDigits: Int = 0) -> String {

@@ -59,6 +59,7 @@ public struct HTMLReport {
     public mutating func barChart(
         title: String, categories: [String], series: [Series], stacked: Bool = true, format: (Double) -> String
     ) {
+        guard !categories.isEmpty else { return noData(title) }
         let labelWidth = 190.0
         let plotWidth = 520.0
         let bar = stacked ? 14.0 : 9.0
@@ -159,7 +160,7 @@ public struct HTMLReport {
     /// Horizontal box plots on one shared scale, with an optional reference line (e.g. a
     /// published national figure).
     public mutating func boxPlot(title: String, boxes: [Box], reference: (label: String, value: Double)? = nil, format: (Double) -> String) {
-        guard !boxes.isEmpty else { return }
+        guard !boxes.isEmpty else { return noData(title) }
         let labelWidth = 230.0
         let plotWidth = 560.0
         let rowHeight = 18.0
@@ -171,7 +172,9 @@ public struct HTMLReport {
             lo = min(lo, reference.value)
             hi = max(hi, reference.value)
         }
-        if hi <= lo { hi = lo + 1 }
+        let ticks = Self.roundTicks(lo, hi)
+        lo = ticks.first!
+        hi = ticks.last!
         func x(_ v: Double) -> Double { labelWidth + (v - lo) / (hi - lo) * plotWidth }
         var svg = "<figure><figcaption>\(Self.escape(title))</figcaption>\n"
         svg += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(labelWidth + plotWidth + 40))\" height=\"\(Int(height))\" role=\"img\">\n"
@@ -185,8 +188,7 @@ public struct HTMLReport {
             svg += "<line x1=\"\(fmt(x(b.median)))\" x2=\"\(fmt(x(b.median)))\" y1=\"\(fmt(y + 1))\" y2=\"\(fmt(y + rowHeight - 5))\" stroke=\"#0b2e59\" stroke-width=\"2\"/>\n"
         }
         let bottom = top + Double(boxes.count) * rowHeight
-        for k in 0...4 {
-            let v = lo + (hi - lo) * Double(k) / 4
+        for v in ticks {
             svg += "<text x=\"\(fmt(x(v)))\" y=\"\(fmt(bottom + 14))\" font-size=\"10\" text-anchor=\"middle\">\(Self.escape(format(v)))</text>"
         }
         if let reference {
@@ -198,6 +200,24 @@ public struct HTMLReport {
     }
 
     private func fmt(_ v: Double) -> String { String(format: "%.1f", v) }
+
+    /// A chart with nothing to draw is said in words, never drawn blank.
+    private mutating func noData(_ title: String) {
+        body += "<p class=\"vide\"><strong>\(Self.escape(title))</strong> : aucune donnée à représenter.</p>\n"
+    }
+
+    /// Round axis ticks covering [`lo`, `hi`]: about five, spaced by 1, 2, 2,5 or 5 × 10ⁿ and
+    /// multiples of that step (2 000, 4 000… rather than 1 633, 8 491).
+    public static func roundTicks(_ lo: Double, _ hi: Double, about count: Int = 5) -> [Double] {
+        var (lo, hi) = (lo, hi)
+        if !(hi > lo) { (lo, hi) = (lo - 0.5 * max(1, abs(lo)), hi + 0.5 * max(1, abs(hi))) }
+        let raw = (hi - lo) / Double(max(1, count - 1))
+        let magnitude = pow(10, (log10(raw)).rounded(.down))
+        let step = [1, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
+        let first = (lo / step).rounded(.down)
+        let last = (hi / step).rounded(.up)
+        return stride(from: first, through: last, by: 1).map { ($0 * step * 1e9).rounded() / 1e9 }
+    }
 
     /// The whole document.
     public var html: String {

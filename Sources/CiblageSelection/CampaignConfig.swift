@@ -60,7 +60,7 @@ extension CampaignConfig {
     public static func load(_ url: URL, referentiel: Referentiel) throws -> CampaignConfig {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw ConfigError(file: url.path, key: "", message: "fichier illisible")
+            throw ConfigError(file: url.path, key: "", message: "fichier illisible : \(SystemError.describe(error))")
         }
         return try parse(text, file: url.lastPathComponent, referentiel: referentiel)
     }
@@ -68,7 +68,8 @@ extension CampaignConfig {
     public static func parse(_ text: String, file: String, referentiel: Referentiel) throws -> CampaignConfig {
         let root: TOMLTable
         do { root = try TOMLTable(string: text) } catch let error as TOMLParseError {
-            throw ConfigError(file: file, key: "", message: "TOML invalide ligne \(error.source.begin.line) : \(error.description)")
+            let said = TOMLMessages.french(error.description, line: error.source.begin.line, column: error.source.begin.column, text: text)
+            throw ConfigError(file: file, key: said.key, message: said.message)
         }
         let reader = TableReader(file: file)
         try reader.allow(root, ["campagne", "plan_local", "plan_multi", "objectifs"], path: "")

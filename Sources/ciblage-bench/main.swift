@@ -13,9 +13,9 @@ struct BenchCommand: ParsableCommand {
             chronomètre ciblage-ingest (processus fils) sur tout le jeu avec sa mémoire maximale, et \
             compare le fichier des rejets à la vérité terrain.
 
-            score : chronomètre ciblage-score (processus fils) sur le store national laissé par le             banc ingestion (créé s'il manque), avec sa mémoire maximale, puis affiche son évaluation             contre la vérité terrain du générateur.
+            score : chronomètre ciblage-score (processus fils) sur le store national laissé par le banc ingestion (créé s'il manque), avec sa mémoire maximale, puis affiche son évaluation contre la vérité terrain du générateur.
 
-            campagne : chronomètre ciblage-select (processus fils) sur ce même store avec             pipelines/campagne-multi-2025.toml (toutes les Caf, plans multi-départementaux).
+            campagne : chronomètre ciblage-select (processus fils) sur ce même store avec pipelines/campagne-multi-2025.toml (toutes les Caf, plans multi-départementaux).
 
             bilan : sur --mondes mondes générés (--equipements par monde, 3 000 conseillé), planifie une \
             campagne, réalise ses contrôles d'après la vérité terrain, les ingère, lance le bilan et \

@@ -43,11 +43,11 @@ struct BilanCommand: ParsableCommand {
                 let national = figures.filter { $0.level == .national }
                 func value(_ t: String, _ i: String) -> Double? { national.first { $0.tirage == t && $0.indicator == i }?.value }
                 let done = Int(value("TOUS", "CONTROLES_REALISES") ?? 0)
-                let planned = value("TOUS", "CONTROLES_PREVUS").map { " sur \(Int($0)) prévus" } ?? ""
+                let planned = value("TOUS", "CONTROLES_PREVUS").map { " sur \(Int($0)) \(Int($0) < 2 ? "prévu" : "prévus")" } ?? ""
                 let rate = value("ALEATOIRE", "TAUX_ANOMALIE_POPULATION").map {
                     " ; taux d'anomalie estimé sur la population " + FrenchFormat.readable($0 * 100, fractionDigits: 1) + " %"
                 } ?? ""
-                print("bilan \(campagne)\(inputs.planned ? "" : " (campagne non planifiée)") : \(done) contrôles réalisés\(planned)\(rate) ; fichiers : \(sortie)")
+                print("bilan \(campagne)\(inputs.planned ? "" : " (campagne non planifiée)") : \(FrenchFormat.count(done, "contrôle réalisé", "contrôles réalisés"))\(planned)\(rate) ; fichiers : \(sortie)")
             }
         } catch let error as BilanError {
             throw CommandFailure("\(error)")

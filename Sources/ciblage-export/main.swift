@@ -1,6 +1,7 @@
 import ArgumentParser
 import CiblageCLI
 import CiblageModel
+import CiblageReports
 import CiblageSelection
 import CiblageStore
 import Foundation
@@ -34,7 +35,7 @@ struct ExportCommand: ParsableCommand {
             let count = try Store(path: store).dbQueue.read { db in
                 try CampaignExport.export(db, campagne: campagne, caf: caf, to: URL(fileURLWithPath: sortie))
             }
-            print("campagne \(campagne), Caf \(caf) : \(count) lignes ; fichier : \(sortie)")
+            print("campagne \(campagne), Caf \(caf) : \(FrenchFormat.count(count, "ligne", "lignes")) ; fichier : \(sortie)")
         } catch let error as CampaignError {
             throw CommandFailure("\(error)")
         } catch {

@@ -2,6 +2,7 @@ import ArgumentParser
 import CiblageCLI
 import CiblageIngest
 import CiblageModel
+import CiblageReports
 import CiblageStore
 import Foundation
 
@@ -37,7 +38,7 @@ struct IngestCommand: ParsableCommand {
     @Option(help: "Le store SQLite (défaut : $CIBLAGE_STORE ou data/ciblage.sqlite).")
     var store: String = Store.defaultPath
 
-    @Option(help: "Fichier des rejets (défaut : reports/rejets/rejets-<aaaammjj-hhmmss>.csv, écrit s'il y a des rejets).")
+    @Option(help: "Fichier des rejets (défaut : reports/rejets/rejets-<aaaammjj-hhmmss>.csv, suffixé -2, -3… si ce nom existe déjà ; écrit s'il y a des rejets).")
     var rejets: String?
 
     @Option(
@@ -72,7 +73,7 @@ struct IngestCommand: ParsableCommand {
             throw CommandFailure("référentiel : \(error)", status: .usage)
         }
         // The rejects file is opened first (unnamed temporary): if it cannot be written, nothing is ingested.
-        let rejectsURL = URL(fileURLWithPath: rejets ?? "reports/rejets/rejets-\(Self.timestamp()).csv")
+        let rejectsURL = URL(fileURLWithPath: rejets ?? Self.freeRejectsPath(stamp: Self.timestamp()))
         let rejectsFile: RejectsFile
         do { rejectsFile = try RejectsFile(url: rejectsURL) } catch {
             throw CommandFailure("fichier des rejets impossible à écrire : \(CommandRunner.describe(error))")
@@ -109,7 +110,9 @@ struct IngestCommand: ParsableCommand {
         if !quiet {
             for file in report.files { print(file.line) }
             let total = report.files.reduce(into: (0, 0, 0)) { $0.0 += $1.read; $0.1 += $1.stored; $0.2 += $1.rejected }
-            print("total : \(report.files.count) fichiers, \(total.0) lues, \(total.1) stockées, \(total.2) rejetées")
+            print(
+                "total : \(FrenchFormat.count(report.files.count, "fichier", "fichiers")), \(FrenchFormat.count(total.0, "lue", "lues")), "
+                    + "\(FrenchFormat.count(total.1, "stockée", "stockées")), \(FrenchFormat.count(total.2, "rejetée", "rejetées"))")
         }
         guard rejets != nil || !report.rejects.isEmpty else { return nil }
         Self.killIfAsked("rejets", 0)
@@ -118,7 +121,7 @@ struct IngestCommand: ParsableCommand {
         } catch {
             return CommandFailure(
                 "fichier des rejets non écrit : \(CommandRunner.describe(error)) ; les fichiers stockés le sont, "
-                    + "et leurs \(report.rejects.count) rejets restent dans le store : la prochaine ingestion les reprendra")
+                    + "et leurs rejets (\(report.rejects.count)) restent dans le store : la prochaine ingestion les reprendra")
         }
         do { try ingestor.markRejectsDelivered(report.reportedFileIds) } catch {
             // Harmless: the same rejects would be reported once more.
@@ -133,6 +136,18 @@ struct IngestCommand: ParsableCommand {
     /// (just committed) — or at `rejets:0` (every file stored, before the rejects file is written).
     static func killIfAsked(_ point: String, _ n: Int) {
         if ProcessInfo.processInfo.environment["CIBLAGE_PANNE"] == "\(point):\(n)" { kill(getpid(), SIGKILL) }
+    }
+
+    /// `reports/rejets/rejets-<stamp>.csv`, or `…-2.csv`, `…-3.csv` when an ingestion of the
+    /// same second already wrote that name: a rejects file is never replaced by the default.
+    static func freeRejectsPath(stamp: String) -> String {
+        var path = "reports/rejets/rejets-\(stamp).csv"
+        var n = 1
+        while FileManager.default.fileExists(atPath: path) {
+            n += 1
+            path = "reports/rejets/rejets-\(stamp)-\(n).csv"
+        }
+        return path
     }
 
     static func timestamp() -> String {

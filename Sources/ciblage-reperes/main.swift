@@ -1,6 +1,7 @@
 import ArgumentParser
 import CiblageCLI
 import CiblageModel
+import CiblageReports
 import CiblageReperes
 import CiblageStore
 import Foundation
@@ -65,9 +66,10 @@ struct ReperesCommand: ParsableCommand {
                 .run(exercice: exercice, axes: axes, output: URL(fileURLWithPath: sortie), fragilite: fragilite, caf: caf)
             let blanked = summary.study.cells.filter { !$0.diffusable }.count
             print(
-                "repères \(exercice) par \(par) : \(summary.study.equipments) équipements, \(summary.study.cells.count) cases "
-                    + "dont \(blanked) non diffusables ; \(summary.outliers) valeurs atypiques"
-                    + (summary.fragile.map { " ; \($0) équipements fragiles" } ?? "") + " ; fichiers : \(sortie)")
+                "repères \(exercice) par \(par) : \(FrenchFormat.count(summary.study.equipments, "équipement", "équipements")), "
+                    + "\(FrenchFormat.count(summary.study.cells.count, "case", "cases")) dont \(blanked) non \(blanked < 2 ? "diffusable" : "diffusables") ; "
+                    + FrenchFormat.count(summary.outliers, "valeur atypique", "valeurs atypiques")
+                    + (summary.fragile.map { " ; " + FrenchFormat.count($0, "équipement fragile", "équipements fragiles") } ?? "") + " ; fichiers : \(sortie)")
         } catch let error as ReperesError {
             throw CommandFailure("\(error)")
         } catch {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CiblageCLI
 import CiblageModel
+import CiblageReports
 import CiblageScoring
 import CiblageStore
 import Foundation
@@ -103,8 +104,9 @@ struct ScoreCommand: ParsableCommand {
             if !quiet {
                 let m = summary.model
                 print(
-                    "exercice \(exercice) : \(summary.scored) équipements scorés ; modèle \(m.version) (\(m.kind.rawValue)), "
-                        + "\(m.trainingControls) contrôles d'entraînement dont \(m.trainingPositives) positifs"
+                    "exercice \(exercice) : \(FrenchFormat.count(summary.scored, "équipement scoré", "équipements scorés")) ; "
+                        + "modèle \(m.version) (\(m.kind.rawValue)), \(FrenchFormat.count(m.trainingControls, "contrôle", "contrôles")) "
+                        + "d'entraînement dont \(FrenchFormat.count(m.trainingPositives, "positif", "positifs"))"
                         + (sortie.map { " ; liste : \($0)" } ?? ""))
             }
         } catch let failure as CommandFailure {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CiblageCLI
 import CiblageModel
+import CiblageReports
 import CiblageSelection
 import CiblageStore
 import Foundation
@@ -56,10 +57,13 @@ struct SelectCommand: ParsableCommand {
             if !quiet {
                 let lines = plan.locals.flatMap(\.lines)
                 print(
-                    "campagne \(config.id) : \(plan.locals.count) plans locaux, \(lines.count) lignes "
-                        + "(\(lines.filter { $0.tirage == .obligatoire }.count) obligatoires, "
-                        + "\(lines.filter { $0.tirage == .cible }.count) ciblées, \(lines.filter { $0.tirage == .aleatoire }.count) aléatoires) ; "
-                        + "\(plan.groups.count) groupes multi-départementaux sur \(plan.groupesEligibles) éligibles ; fichiers : \(sortie)")
+                    "campagne \(config.id) : \(FrenchFormat.count(plan.locals.count, "plan local", "plans locaux")), "
+                        + "\(FrenchFormat.count(lines.count, "ligne", "lignes")) "
+                        + "(\(FrenchFormat.count(lines.filter { $0.tirage == .obligatoire }.count, "obligatoire", "obligatoires")), "
+                        + "\(FrenchFormat.count(lines.filter { $0.tirage == .cible }.count, "ciblée", "ciblées")), "
+                        + "\(FrenchFormat.count(lines.filter { $0.tirage == .aleatoire }.count, "aléatoire", "aléatoires"))) ; "
+                        + "\(FrenchFormat.count(plan.groups.count, "groupe multi-départemental", "groupes multi-départementaux")) "
+                        + "sur \(plan.groupesEligibles) \(plan.groupesEligibles < 2 ? "éligible" : "éligibles") ; fichiers : \(sortie)")
             }
         } catch let error as CampaignError {
             throw CommandFailure("\(error)")
