@@ -1,37 +1,48 @@
 #!/usr/bin/env bash
-# The README's main command: installs what is missing, builds, then on sample-data/ runs the
-# nightly pipeline (ingestion, score 2024, cost study) and the demo campaign pipeline (plans,
-# one Caf's export, bilan), plus the fragility list and the bilan of a historical campaign.
+# The README's main command: installs what is missing, builds (release, with testing enabled so
+# that scripts/test.sh reuses this build), then on sample-data/ (five complete Cafs) runs the
+# nightly pipeline, the 2025 national campaign, a quarterly local campaign, the fragility list,
+# the backtest of the ranking and the bilan of the past campaign 2024-T2; ends with a summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-swift build -c release
+swift build -c release -Xswiftc -enable-testing
 bin=.build/release
 store="${CIBLAGE_STORE:-data/demo.sqlite}"
 rm -f "$store" "$store-journal" "$store.lock"
 rm -rf reports/runs
-echo "== ciblage-run nightly (dépôt : sample-data/exports, store : $store)"
+start=$(date +%s)
+run_log() { ls -d reports/runs/*-"$1" | tail -n 1; }
+echo "== 1. ciblage-run nightly : ingestion de sample-data/exports, score du dernier exercice réel, repères de coûts"
 $bin/ciblage-run nightly --store "$store" --depot sample-data/exports --rapports reports
-echo "== ciblage-run campagne (pipelines/campagne-multi-2025.toml)"
+echo "== 2. ciblage-run campagne : campagne nationale 2025-MULTI (plans locaux et multi-départementaux, export de la Caf 75, bilan)"
 $bin/ciblage-run campagne --store "$store" --rapports reports
-echo "== ciblage-run nightly une seconde fois : dépôt inchangé, rien à faire"
+echo "== 3. ciblage-run nightly une seconde fois : dépôt inchangé, rien à faire"
 $bin/ciblage-run nightly --store "$store" --depot sample-data/exports --rapports reports
-echo "== ciblage-select pipelines/campagne-locale-2025-T3.toml"
-$bin/ciblage-select --store "$store" --campagne pipelines/campagne-locale-2025-T3.toml --sortie reports/campagne-2025-T3
-echo "== ciblage-reperes --fragilite (équipements à risque de fermeture)"
-$bin/ciblage-reperes --store "$store" --exercice 2024 --par nature --sortie reports/reperes-nature --fragilite
-echo "== ciblage-score --evaluer (backtest des classements sur les contrôles du store)"
+echo "== 4. ciblage-select : campagne locale du troisième trimestre (pipelines/campagne-locale-2025-T3.toml)"
+t3=$($bin/ciblage-select --store "$store" --campagne pipelines/campagne-locale-2025-T3.toml --sortie reports/campagne-2025-T3)
+echo "$t3"
+echo "== 5. ciblage-reperes --fragilite : équipements à risque de fermeture"
+fragiles=$($bin/ciblage-reperes --store "$store" --exercice 2024 --par nature --sortie reports/reperes-nature --fragilite)
+echo "$fragiles"
+echo "== 6. ciblage-score --evaluer : backtest des classements sur les contrôles du store"
 $bin/ciblage-score --store "$store" --exercice 2024 --evaluer --rapports reports > reports/evaluation-2024.txt
-tail -n 4 reports/evaluation-2024.txt
-echo "== ciblage-bilan --campagne 2024-T2 (campagne historique des contrôles de sample-data)"
-$bin/ciblage-bilan --store "$store" --campagne 2024-T2 --sortie reports/bilan
+echo "== 7. ciblage-bilan : bilan de la campagne passée 2024-T2"
+t2=$($bin/ciblage-bilan --store "$store" --campagne 2024-T2 --sortie reports/bilan)
+echo "$t2"
+nightly=$(run_log nightly)
+campagne=$(run_log campagne)
 echo
-echo "Rapports :"
-echo "  reports/runs/*/manifest.json          registre de chaque exécution (entrées, étapes, durées, journaux)"
-echo "  reports/score-2024.csv                liste classée du score (RANG;N_DOSSIER;…;MOTIFS)"
-echo "  reports/evaluation-2024.{txt,csv,html}  backtest des classements, calibration, sélection"
-echo "  reports/reperes/reperes-2024.{csv,html}  repères de coûts par nature × taille"
-echo "  reports/campagne-2025-MULTI/          plans locaux et multi-départementaux, campagne.json, synthese.html"
-echo "  reports/campagne-2025-T3/             campagne locale trimestrielle"
-echo "  reports/bilan/                        bilans (bilan-<ID>.csv, .html)"
-echo "  reports/reperes-nature/fragilite-2024.csv  équipements fragiles (IDA)"
+echo "Résumé de la démonstration ($(( $(date +%s) - start )) s après la compilation) :"
+echo "  Ingestion   : $(grep '^total' "$nightly/01-ciblage-ingest.log")"
+echo "                rejets : $nightly/rejets.csv"
+echo "  Score       : $(grep '^exercice' "$nightly/02-ciblage-score.log") → reports/score-*.csv"
+echo "  Repères     : $(grep '^repères' "$nightly/03-ciblage-reperes.log" | sed 's/ ; fichiers.*//') → reports/reperes/"
+echo "  2025-MULTI  : $(grep '^campagne' "$campagne/01-ciblage-select.log" | sed 's/ ; fichiers.*//')"
+echo "                plans, campagne.json et synthese.html : reports/campagne-2025-MULTI/ ; export de la Caf 75 : reports/campagne-2025-MULTI/export-75.csv"
+echo "                $(grep '^bilan' "$campagne/03-ciblage-bilan.log" | sed 's/ ; fichiers.*//') (aucun contrôle remonté : la page le dit)"
+echo "  2025-T3     : ${t3%% ; fichiers*} → reports/campagne-2025-T3/"
+echo "  Fragilité   : ${fragiles##*valeurs atypiques ; } → reports/reperes-nature/fragilite-2024.csv"
+echo "  Backtest    : $(sed -n 2p reports/evaluation-2024.txt) → reports/evaluation-2024.{txt,csv,html}"
+echo "  Bilan 2024-T2 : ${t2%% ; fichiers*} → reports/bilan/bilan-2024-T2.{csv,html}"
+echo "  Registre des exécutions : reports/runs/*/manifest.json (entrées, étapes, durées, mémoire, journaux)"

@@ -116,6 +116,39 @@ final class BilanFiguresTests: XCTestCase {
         XCTAssertEqual(f(.national, "", "TOUS", "PROGRES_OBJECTIF_ACCOMPAGNEMENT")?.value, 4.0 / 8)
         XCTAssertEqual(f(.national, "", "TOUS", "ANOMALIE_AUTRE")?.value, 3)
     }
+
+    /// Controls that all found nothing: the population's indu has no variance, so no interval;
+    /// it gets no row (rather than [0 € ; 0 €]) and the page says why in words.
+    func testAZeroWidthIntervalGetsNoRowAndIsSaidInWords() {
+        let inputs = BilanInputs(
+            campagne: "Z", planned: true,
+            lines: [
+                Self.line("66", "CIBLE", rang: 1, anomalie: false), Self.line("66", "ALEATOIRE", rang: 2, anomalie: false, p: 0.2),
+                Self.line("66", "ALEATOIRE", rang: 3, anomalie: false, p: 0.2),
+            ], pools: ["66": 10], objectifs: [:])
+        let figures = BilanFigures.compute(inputs)
+        XCTAssertFalse(figures.contains { $0.indicator == "INDU_POPULATION" }, "no zero-width interval")
+        XCTAssertTrue(figures.allSatisfy { f in f.low.map { lo in f.high.map { $0 > lo } ?? false } ?? true })
+        XCTAssertNotNil(figures.first { $0.indicator == "TAUX_ANOMALIE_POPULATION" && $0.level == .national }, "0 of 3: a rate with a real interval")
+        let html = BilanReport.report(inputs, figures).html
+        XCTAssertTrue(html.contains("indus de la population non estimés"), html)
+        XCTAssertFalse(html.contains("[0 € ; 0 €]"))
+    }
+
+    /// A campaign planned but with no control reported yet: the page says so, draws no chart,
+    /// and the CSV has no rate.
+    func testABilanWithoutControlsSaysSoAndDrawsNoBlankChart() {
+        let inputs = BilanInputs(
+            campagne: "V", planned: true,
+            lines: [Self.line("66", "CIBLE", rang: 1, anomalie: nil), Self.line("34", "ALEATOIRE", rang: 1, anomalie: nil, p: 0.5)],
+            pools: ["66": 10, "34": 4], objectifs: [:])
+        let figures = BilanFigures.compute(inputs)
+        XCTAssertFalse(figures.contains { $0.indicator.hasPrefix("TAUX_ANOMALIE") || $0.indicator == "LIFT" })
+        let html = BilanReport.report(inputs, figures).html
+        XCTAssertTrue(html.contains("Aucun contrôle de cette campagne n&#39;a encore été remonté (2 lignes prévues)")
+            || html.contains("Aucun contrôle de cette campagne n'a encore été remonté (2 lignes prévues)"), html)
+        XCTAssertFalse(html.contains("<svg"), "no blank chart")
+    }
 }
 
 /// On a generated world: a planned campaign whose controls follow the ground truth, and a

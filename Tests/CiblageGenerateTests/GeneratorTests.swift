@@ -23,6 +23,25 @@ final class GeneratorTests: XCTestCase {
         return files
     }
 
+    /// `--cafs`: every equipment in the Cafs asked for, and some managers in several of them
+    /// (the multi-departmental plan has groups to choose from).
+    func testAWorldOfAFewCafsHasThemCompleteAndGroupsAcrossThem() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gen-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        _ = try Generator(configuration: GeneratorConfiguration(equipements: 600, seed: 9, malformedRate: 0, xmlCafs: ["66"], cafs: ["34", "66", "75"]))
+            .write(to: folder)
+        let text = try String(contentsOf: folder.appendingPathComponent("exports/equipements.csv"), encoding: .windowsCP1252)
+        let rows = text.components(separatedBy: "\r\n").dropFirst().filter { !$0.isEmpty }.map { $0.components(separatedBy: ";") }
+        let header = text.components(separatedBy: "\r\n")[0].components(separatedBy: ";")
+        let caf = try XCTUnwrap(header.firstIndex(of: "CAF")), siren = try XCTUnwrap(header.firstIndex(of: "SIREN_GESTIONNAIRE"))
+        XCTAssertEqual(rows.count, 600)
+        XCTAssertEqual(Set(rows.map { $0[caf] }), ["34", "66", "75"])
+        let cafsBySiren = Dictionary(grouping: rows, by: { $0[siren] }).mapValues { Set($0.map { $0[caf] }) }
+        XCTAssertGreaterThanOrEqual(cafsBySiren.values.filter { $0.count >= 2 }.count, 3, "managers present in several Cafs")
+        let xml = try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("exports").path).filter { $0.hasSuffix(".xml") }
+        XCTAssertEqual(Set(xml.map { $0.components(separatedBy: "-caf").last! }), ["66.xml"])
+    }
+
     func testTheSameSeedGivesByteIdenticalFiles() throws {
         let (a, _) = try generate(seed: 42)
         let (b, _) = try generate(seed: 42)

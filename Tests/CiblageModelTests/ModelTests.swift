@@ -3,6 +3,29 @@ import CiblageReports
 import Foundation
 import XCTest
 
+final class FrenchWordingTests: XCTestCase {
+    func testCountsAgreeWithTheirNoun() {
+        XCTAssertEqual(FrenchFormat.count(0, "fichier", "fichiers"), "0 fichier")
+        XCTAssertEqual(FrenchFormat.count(1, "ligne prévue", "lignes prévues"), "1 ligne prévue")
+        XCTAssertEqual(FrenchFormat.count(2, "fichier", "fichiers"), "2 fichiers")
+        XCTAssertEqual(FrenchFormat.count(12_400, "ligne", "lignes"), FrenchFormat.readable(12_400) + " lignes")
+    }
+
+    func testAxisTicksAreRoundAndCoverTheRange() {
+        for (lo, hi) in [(1633.0, 8491.0), (0.12, 0.87), (17_250.0, 17_900.0), (-3.0, 41.0), (5.0, 5.0)] {
+            let ticks = HTMLReport.roundTicks(lo, hi)
+            XCTAssertLessThanOrEqual(ticks.first!, lo)
+            XCTAssertGreaterThanOrEqual(ticks.last!, hi)
+            XCTAssertTrue((3...11).contains(ticks.count), "\(ticks)")
+            let step = ticks[1] - ticks[0]
+            let mantissa = step / pow(10, log10(step).rounded(.down))
+            XCTAssertTrue([1, 2, 2.5, 5].contains { abs($0 - mantissa) < 1e-9 }, "step \(step) of \(ticks)")
+            for t in ticks { XCTAssertEqual((t / step).rounded() * step, t, accuracy: 1e-9 * max(1, abs(t))) }
+        }
+        XCTAssertEqual(HTMLReport.roundTicks(1633, 8491), [0, 2000, 4000, 6000, 8000, 10000])
+    }
+}
+
 final class CalendarDateTests: XCTestCase {
     func testRejectsImpossibleDays() {
         XCTAssertNil(CalendarDate(year: 2023, month: 2, day: 29))

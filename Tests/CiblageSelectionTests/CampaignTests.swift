@@ -53,7 +53,26 @@ final class CampaignConfigTests: XCTestCase {
         assertKey("[plan_local]\ntaux_controle = 0.1", "campagne")
         assertKey(Self.minimal + "\n[campagne2]", "campagne2")
         XCTAssertThrowsError(try parse("[campagne\nid = 1")) { error in
-            XCTAssertTrue("\(error)".contains("TOML invalide ligne 1"), "\(error)")
+            XCTAssertTrue("\(error)".contains("ligne 1, colonne 10 : en-tête de section [ … ] incorrect"), "\(error)")
+        }
+    }
+
+    /// TOMLKit's syntax errors come in English; the user reads them in French, with the line,
+    /// the key (section included) and, for a decimal comma, what to write instead.
+    func testTOMLSyntaxErrorsAreSaidInFrenchWithLineAndKey() {
+        let cases: [(String, String, String)] = [
+            (Self.minimal + "\n[plan_local]\ntaux_controle = 0,1", "plan_local.taux_controle", "un nombre décimal s'écrit avec un point (0.1, pas 0,1)"),
+            ("[campagne]\nid = \"x\nexercice = 2024", "campagne.id", "ligne 2, colonne 8 : texte incorrect : texte non fermé"),
+            ("[campagne]\nid = \"x\"\nid = \"y\"", "campagne.id", "ligne 3, colonne 6 : clé = valeur incorrecte : « id » est déjà défini plus haut"),
+            ("[campagne]   # commentaire\nid = ", "campagne.id", "on attendait une valeur, pas la fin"),
+        ]
+        for (text, key, message) in cases {
+            XCTAssertThrowsError(try parse(text)) { error in
+                let e = error as? ConfigError
+                XCTAssertEqual(e?.key, key, "\(error)")
+                XCTAssertTrue(e?.message.contains(message) ?? false, "\(error)")
+                for english in ["Error", "parsing", "expected", "saw"] { XCTAssertFalse("\(error)".contains(english), "\(error)") }
+            }
         }
     }
 
