@@ -74,10 +74,12 @@ enum BilanReport {
                 t, count(nat(t, "CONTROLES_PREVUS")), count(nat(t, "CONTROLES_REALISES")), pct(nat(t, "TAUX_REALISATION")?.value),
                 pct(nat(t, "TAUX_ANOMALIE")?.value), interval(nat(t, "TAUX_ANOMALIE")), money(nat(t, "INDU_TOTAL")), money(nat(t, "INDU_MOYEN")),
             ]
-            rows.append(row)
+            // An unplanned campaign has nothing planned: its columns are left out, not left blank.
+            rows.append(inputs.planned ? row : [row[0], row[2]] + row[4...])
         }
         r.table(
-            header: ["tirage", "prévus", "réalisés", "taux de réalisation", "taux d'anomalie", "IC 95 % (Clopper–Pearson)", "indus", "indu moyen"],
+            header: ["tirage"] + (inputs.planned ? ["prévus", "réalisés", "taux de réalisation"] : ["réalisés"])
+                + ["taux d'anomalie", "IC 95 % (Clopper–Pearson)", "indus", "indu moyen"],
             rows: rows)
         let withRate = present.compactMap { t in nat(t, "TAUX_ANOMALIE").map { (t, $0) } }
         if !withRate.isEmpty { r.boxPlot(
@@ -91,7 +93,7 @@ enum BilanReport {
         }
         if let pop = nat("ALEATOIRE", "TAUX_ANOMALIE_POPULATION") {
             let indu = nat("ALEATOIRE", "INDU_POPULATION")
-            let units = nat("ALEATOIRE", "EQUIPEMENTS_POPULATION").map { String(Int($0.value)) } ?? ""
+            let units = nat("ALEATOIRE", "EQUIPEMENTS_POPULATION").map { FrenchFormat.readable($0.value) } ?? ""
             r.heading("Estimation sur la population")
             let induText = indu.map { i in
                 "indus estimés \(FrenchFormat.euros(i.value)) [\(i.low.map(FrenchFormat.euros) ?? "") ; \(i.high.map(FrenchFormat.euros) ?? "")]"
@@ -155,10 +157,10 @@ enum BilanReport {
                     pct(figure(level, c, "ALEATOIRE", "TAUX_ANOMALIE_POPULATION")?.value),
                     interval(figure(level, c, "ALEATOIRE", "TAUX_ANOMALIE_POPULATION")), money(figure(level, c, "TOUS", "INDU_TOTAL")),
                 ]
-                table.append(row)
+                table.append(inputs.planned ? row : [row[0]] + row[2...])
             }
             r.table(
-                header: [level == .pole ? "pôle" : "Caf", "prévus", "réalisés", "taux d'anomalie", "IC 95 %", "population : taux estimé", "IC 95 %", "indus"],
+                header: [level == .pole ? "pôle" : "Caf"] + (inputs.planned ? ["prévus"] : []) + ["réalisés", "taux d'anomalie", "IC 95 %", "population : taux estimé", "IC 95 %", "indus"],
                 rows: table)
         }
         let codes = figures.filter { $0.level == .national && $0.indicator.hasPrefix("ANOMALIE_") }

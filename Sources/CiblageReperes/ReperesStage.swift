@@ -97,7 +97,7 @@ enum ReperesReport {
         var r = HTMLReport(title: "Repères de coûts \(study.exercice)")
         let axes = study.axes.map(\.rawValue).joined(separator: " × ")
         r.paragraph(
-            "Étude sur \(study.equipments) équipements ayant déposé leur déclaration réelle \(study.exercice), par \(axes). "
+            "Étude sur \(FrenchFormat.count(study.equipments, "équipement", "équipements")) ayant déposé leur déclaration réelle \(study.exercice), par \(axes). "
                 + "Quantiles de Hyndman et Fan, type 7 (ceux de R et numpy).")
         let national = Dictionary(uniqueKeysWithValues: study.cells.filter { $0.key == nil }.map { ($0.indicator, $0) })
         r.heading("Comparaison avec les références nationales publiées")

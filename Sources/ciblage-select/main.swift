@@ -62,8 +62,11 @@ struct SelectCommand: ParsableCommand {
                         + "(\(FrenchFormat.count(lines.filter { $0.tirage == .obligatoire }.count, "obligatoire", "obligatoires")), "
                         + "\(FrenchFormat.count(lines.filter { $0.tirage == .cible }.count, "ciblée", "ciblées")), "
                         + "\(FrenchFormat.count(lines.filter { $0.tirage == .aleatoire }.count, "aléatoire", "aléatoires"))) ; "
-                        + "\(FrenchFormat.count(plan.groups.count, "groupe multi-départemental", "groupes multi-départementaux")) "
-                        + "sur \(plan.groupesEligibles) \(plan.groupesEligibles < 2 ? "éligible" : "éligibles") ; fichiers : \(sortie)")
+                        + (config.capacitesPoles.isEmpty
+                            ? "pas de plan multi-départemental"
+                            : "\(FrenchFormat.count(plan.groups.count, "groupe multi-départemental", "groupes multi-départementaux")) "
+                                + "sur \(plan.groupesEligibles) \(plan.groupesEligibles < 2 ? "éligible" : "éligibles")")
+                        + " ; fichiers : \(sortie)")
             }
         } catch let error as CampaignError {
             throw CommandFailure("\(error)")

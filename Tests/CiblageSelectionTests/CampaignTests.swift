@@ -64,7 +64,8 @@ final class CampaignConfigTests: XCTestCase {
             (Self.minimal + "\n[plan_local]\ntaux_controle = 0,1", "plan_local.taux_controle", "un nombre décimal s'écrit avec un point (0.1, pas 0,1)"),
             ("[campagne]\nid = \"x\nexercice = 2024", "campagne.id", "ligne 2, colonne 8 : texte incorrect : texte non fermé"),
             ("[campagne]\nid = \"x\"\nid = \"y\"", "campagne.id", "ligne 3, colonne 6 : clé = valeur incorrecte : « id » est déjà défini plus haut"),
-            ("[campagne]   # commentaire\nid = ", "campagne.id", "on attendait une valeur, pas la fin"),
+            ("[campagne]   # commentaire\nid = \nexercice = 2024", "campagne.id", "on attendait une valeur, pas la fin de ligne"),
+            ("[campagne]\nid = ", "campagne.id", "fin du fichier inattendue"),
         ]
         for (text, key, message) in cases {
             XCTAssertThrowsError(try parse(text)) { error in
