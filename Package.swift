@@ -26,6 +26,10 @@ let package = Package(
         // System C libraries, through module maps.
         .systemLibrary(name: "CLibCSV", path: "Sources/CLibCSV", providers: [.apt(["libcsv-dev"])]),
         .systemLibrary(name: "CXGBoost", path: "Sources/CXGBoost", providers: [.apt(["libxgboost-dev"])]),
+        // zlib, for the tests that read workbooks back (an .xlsx is a zip of XML parts).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "CXLSXWriter", path: "Sources/CXLSXWriter", pkgConfig: "xlsxwriter", providers: [.apt(["libxlsxwriter-dev"])]),
         .systemLibrary(
             name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
             providers: [.apt(["libxml2-dev"])]),
@@ -41,7 +45,7 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]),
         // French CSV output (Excel conventions) and, later, HTML reports.
-        .target(name: "CiblageReports", dependencies: ["CiblageModel"]),
+        .target(name: "CiblageReports", dependencies: ["CiblageModel", "CXLSXWriter"]),
         // Reading and validating upstream exports (libcsv, libxml2), storing them.
         .target(
             name: "CiblageIngest",
@@ -154,7 +158,10 @@ let package = Package(
             dependencies: ["CiblageIngest", "CiblageStore", "CiblageGenerate", "CiblageModel"]),
         .testTarget(
             name: "CiblageSelectionTests",
-            dependencies: ["CiblageSelection", "CiblageScoring", "CiblageStore", "CiblageIngest", "CiblageGenerate", "CiblageModel"]),
+            dependencies: [
+                "CiblageSelection", "CiblageScoring", "CiblageStore", "CiblageIngest", "CiblageGenerate", "CiblageModel", "CiblageReports",
+                "CZlib",
+            ]),
         .testTarget(
             name: "CiblageReperesTests",
             dependencies: ["CiblageReperes", "CiblageStore", "CiblageIngest", "CiblageModel"]),

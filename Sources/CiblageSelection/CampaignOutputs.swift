@@ -32,19 +32,24 @@ public enum CampaignOutputs {
     public static func writeMulti(_ groups: [GroupPlan], to url: URL, batch: OutputBatch) throws {
         let writer = try FrenchCSVWriter(url: url, header: multiHeader, batch: batch)
         for g in groups {
-            var motifs = [
-                "Indu attendu du groupe \(FrenchFormat.euros(g.scoreGroupe))",
-                "\(FrenchFormat.percent(g.partRisqueEleve)) des sites parmi les 10 % les plus risqués",
-            ]
-            if g.anomaliesPassees > 0 {
-                motifs.append("\(g.anomaliesPassees) anomalie\(g.anomaliesPassees > 1 ? "s" : "") lors de contrôles passés")
-            }
             try writer.writeRow([
                 String(g.rang), g.siren, g.nom, g.departements.joined(separator: " "), String(g.equipements),
                 FrenchFormat.decimal(g.scoreGroupe, fractionDigits: 0), FrenchFormat.decimal(g.enjeu, fractionDigits: 0),
-                g.sites.map(\.candidate.nDossier).joined(separator: " | "), motifs.joined(separator: " | "),
+                g.sites.map(\.candidate.nDossier).joined(separator: " | "), groupReasons(g),
             ])
         }
+    }
+
+    /// The MOTIFS of a group: its expected indu, its share of high-risk sites, its past findings.
+    static func groupReasons(_ g: GroupPlan) -> String {
+        var motifs = [
+            "Indu attendu du groupe \(FrenchFormat.euros(g.scoreGroupe))",
+            "\(FrenchFormat.percent(g.partRisqueEleve)) des sites parmi les 10 % les plus risqués",
+        ]
+        if g.anomaliesPassees > 0 {
+            motifs.append("\(g.anomaliesPassees) anomalie\(g.anomaliesPassees > 1 ? "s" : "") lors de contrôles passés")
+        }
+        return motifs.joined(separator: " | ")
     }
 
     /// The manifest: configuration, seed, fingerprint of the data read, versions, counts.

@@ -37,11 +37,13 @@ public struct CampaignStage {
         for local in plan.locals {
             try CampaignOutputs.writeLocal(local.lines, to: output.appendingPathComponent("plan-local-\(local.caf).csv"), batch: batch)
         }
-        for pole in Set(plan.groups.map(\.pole)).union(config.capacitesPoles.keys).sorted() {
+        let poles = Set(plan.groups.map(\.pole)).union(config.capacitesPoles.keys).sorted()
+        for pole in poles {
             try CampaignOutputs.writeMulti(
                 plan.groups.filter { $0.pole == pole }, to: output.appendingPathComponent("plan-multi-\(pole).csv"), batch: batch)
         }
         try batch.add(output.appendingPathComponent("campagne.json"), manifest)
+        try CampaignWorkbook.campaign(plan, manifest: manifest, poles: poles).write(to: output.appendingPathComponent("campagne.xlsx"), in: batch)
         try Synthesis.report(plan, candidates: candidates).write(to: output.appendingPathComponent("synthese.html"), in: batch)
         try batch.finish()
         let encoder = JSONEncoder()
@@ -83,7 +85,10 @@ public struct CampaignStage {
 /// `ciblage-export`: one Caf's local plan from a stored campaign, without re-running anything.
 public enum CampaignExport {
     /// Writes the Caf's plan as `plan-local-<CAF>.csv` would hold it; returns its line count.
-    public static func export(_ db: Database, campagne: String, caf: String, to url: URL) throws -> Int {
+    /// Writes the Caf's plan of a stored campaign to `url`: the plan-local CSV, or with
+    /// `workbook` an Excel workbook (``CampaignWorkbook/export(_:caf:manifest:)``). Returns the
+    /// number of lines.
+    public static func export(_ db: Database, campagne: String, caf: String, to url: URL, workbook: Bool = false) throws -> Int {
         guard let manifest = try String.fetchOne(db, sql: "SELECT manifeste FROM campagne WHERE id = ?", arguments: [campagne])
         else { throw CampaignError.unknownCampaign(campagne) }
         // The Cafs planned, even with an empty plan, are in the manifest.
@@ -114,7 +119,11 @@ public enum CampaignExport {
                 rang: r["rang"], tirage: Tirage(rawValue: r["tirage"]) ?? .cible, probabiliteInclusion: r["probabilite_inclusion"])
         }
         let batch = OutputBatch()
-        try CampaignOutputs.writeLocal(lines, to: url, batch: batch)
+        if workbook {
+            try CampaignWorkbook.export(lines, caf: caf, manifest: Data(manifest.utf8)).write(to: url, in: batch)
+        } else {
+            try CampaignOutputs.writeLocal(lines, to: url, batch: batch)
+        }
         try batch.commit()
         return lines.count
     }
