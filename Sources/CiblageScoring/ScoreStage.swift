@@ -39,10 +39,12 @@ public struct ScoreStage {
 
     /// Scores `exercice` with the history known before `asOf`, replaces the stored indicators
     /// and scores of that exercice, and with `output` writes the ranked list there (temporary
-    /// name, renamed once the store has committed).
+    /// name, renamed once the store has committed); with `workbook`, the same list as an Excel
+    /// workbook (``rankingWorkbook(_:exercice:model:asOf:)``), published with it.
     /// `kind` forces the model kind (regression or trees) instead of the backtest's choice.
     public func run(
-        exercice: Int, asOf: CalendarDate? = nil, output: URL? = nil, kind: RiskModel.Kind? = nil, now: Date = Date()
+        exercice: Int, asOf: CalendarDate? = nil, output: URL? = nil, workbook: URL? = nil, kind: RiskModel.Kind? = nil,
+        now: Date = Date()
     ) throws -> ScoreSummary {
         let stamp = ISO8601DateFormatter().string(from: now)
         let referentiel = referentiel
@@ -50,7 +52,7 @@ public struct ScoreStage {
         // One transaction: the indicators of the exercice are stored while its features are
         // built, then the model and the scores; the list is written meanwhile on another thread
         // and renamed into place once the store has committed.
-        let (summary, writer) = try store.dbQueue.write { db -> (ScoreSummary, FrenchCSVWriter?) in
+        let (summary, writer, book) = try store.dbQueue.write { db -> (ScoreSummary, FrenchCSVWriter?, OutputFile?) in
             let prepared = try RiskScoring.inputs(db, exercice: exercice, asOf: asOf, referentiel: referentiel) {
                 try IndicatorStore.save(db, exercice: exercice, $0, computedAt: stamp)
             }
@@ -60,34 +62,41 @@ public struct ScoreStage {
             t = lap("modèle (\(prepared.training.count) contrôles)", since: t)
             let lines = try RiskScoring.score(prepared.rows, model: model, exercice: exercice)
             t = lap("scores et motifs", since: t)
-            let listing = BackgroundWrite(lines, output)
+            let asOf = prepared.asOf
+            let listing = Background(output != nil) { try Self.writeRanking(lines, to: output!) }
+            let sheet = Background(workbook != nil) {
+                try Self.rankingWorkbook(lines, exercice: exercice, model: model, asOf: asOf).finish(to: workbook!)
+            }
             let modelId = try Self.save(db, exercice: exercice, asOf: prepared.asOf, model: model, lines: lines, computedAt: stamp)
             let writer = try listing.wait()
+            let book = try sheet.wait()
             t = lap("stockage des scores et liste classée", since: t)
-            return (ScoreSummary(exercice: exercice, model: model, scored: lines.count, modelId: modelId, lines: lines), writer)
+            return (ScoreSummary(exercice: exercice, model: model, scored: lines.count, modelId: modelId, lines: lines), writer, book)
         }
         t = lap("validation de la transaction", since: t)
         try writer?.commit()
+        try book?.commit()
         return summary
     }
 
-    /// The ranked list written on another thread (under its temporary name).
-    final class BackgroundWrite: @unchecked Sendable {
+    /// A file written on another thread (under its temporary name) while the store saves.
+    final class Background<Output>: @unchecked Sendable {
         private let done = DispatchSemaphore(value: 0)
-        private var result: Result<FrenchCSVWriter?, any Error> = .success(nil)
+        private var result: Result<Output?, any Error> = .success(nil)
 
-        init(_ lines: [ScoredLine], _ url: URL?) {
-            guard let url else {
+        /// Runs `work` on its own thread; with `enabled` false, does nothing and gives `nil`.
+        init(_ enabled: Bool, _ work: @escaping @Sendable () throws -> Output) {
+            guard enabled else {
                 done.signal()
                 return
             }
             Thread.detachNewThread { [self] in
-                result = Result { try ScoreStage.writeRanking(lines, to: url) }
+                result = Result { try work() }
                 done.signal()
             }
         }
 
-        func wait() throws -> FrenchCSVWriter? {
+        func wait() throws -> Output? {
             done.wait()
             return try result.get()
         }
@@ -107,6 +116,41 @@ public struct ScoreStage {
         }
         try writer.finish()
         return writer
+    }
+
+    /// The ranked list as an Excel workbook: a first sheet saying what it is (exercice, model,
+    /// date of the history used), then the list with the CSV's columns (codes as text, SCORE,
+    /// ENJEU_EUROS and PRIORITE as numbers). Its creation date is the history's date.
+    public static func rankingWorkbook(_ lines: [ScoredLine], exercice: Int, model: RiskModel, asOf: CalendarDate) throws -> ExcelWorkbook {
+        let book = try ExcelWorkbook(title: "Score de risque \(exercice)", created: Date(timeIntervalSince1970: Double(asOf.dayNumber) * 86_400))
+        book.addAbout(
+            title: "Score de risque, exercice \(exercice)",
+            lines: [
+                ("Contenu", "Liste classée des équipements actifs par PRIORITE (indu attendu), la meilleure cible en premier."),
+                ("Exercice", String(exercice)),
+                ("Historique jusqu'au", asOf.french),
+                ("Modèle", "\(model.version) (\(model.kind.rawValue)), \(model.trainingControls) contrôles d'entraînement"),
+                ("SCORE", "Probabilité estimée qu'un contrôle sur place trouve une anomalie avec un indu d'au moins 1 000 €."),
+                ("ENJEU_EUROS", "Financement Caf sur les exercices qu'un contrôle couvrirait (euros)."),
+                ("PRIORITE", "Clé de classement : indu attendu (euros)."),
+                ("MOTIFS", "Les principales raisons, la plus importante d'abord, chacune avec son chiffre."),
+            ])
+        book.addSheet(
+            name: "Score \(exercice)",
+            columns: [
+                ExcelColumn("RANG", .integer, width: 7), ExcelColumn("N_DOSSIER", .text, width: 14), ExcelColumn("CAF", .text, width: 6),
+                ExcelColumn("NATURE", .text, width: 20), ExcelColumn("SIREN_GESTIONNAIRE", .text, width: 13),
+                ExcelColumn("SCORE", .decimal(digits: 4), width: 9), ExcelColumn("ENJEU_EUROS", .euros, width: 14),
+                ExcelColumn("PRIORITE", .euros, width: 12), ExcelColumn("MOTIFS", .text, width: 100),
+            ],
+            rows: lines.lazy.map { line -> [ExcelCell] in
+                let p = line.row.profile
+                return [
+                    .of(line.rank), .text(p.nDossier), .text(p.caf), .text(p.nature), .text(p.sirenGestionnaire), .of(line.score),
+                    .of(line.enjeu), .of(line.priorite), .text(line.motifsText),
+                ]
+            })
+        return book
     }
 
     /// Stores the model and replaces the scores of `exercice`; returns the model's id.

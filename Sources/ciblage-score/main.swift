@@ -48,6 +48,9 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "Liste classée à écrire (CSV pour Excel).")
     var sortie: String?
 
+    @Option(help: "La même liste en classeur Excel (.xlsx : codes en texte, montants et scores en nombres).")
+    var classeur: String?
+
     @Option(
         name: .customLong("date-reference"),
         help: "Seuls les contrôles antérieurs à cette date (JJ/MM/AAAA) servent d'historique et d'entraînement (défaut : 1er janvier N+1).")
@@ -100,6 +103,7 @@ struct ScoreCommand: ParsableCommand {
             let summary = try ScoreStage(store: opened, referentiel: ref, logger: logger)
                 .run(
                     exercice: exercice, asOf: asOf, output: sortie.map { URL(fileURLWithPath: $0) },
+                    workbook: classeur.map { URL(fileURLWithPath: $0) },
                     kind: modele == "arbres" ? .arbres : modele == "regression" ? .entraine : nil)
             if !quiet {
                 let m = summary.model
@@ -107,7 +111,7 @@ struct ScoreCommand: ParsableCommand {
                     "exercice \(exercice) : \(FrenchFormat.count(summary.scored, "équipement scoré", "équipements scorés")) ; "
                         + "modèle \(m.version) (\(m.kind.rawValue)), \(FrenchFormat.count(m.trainingControls, "contrôle", "contrôles")) "
                         + "d'entraînement dont \(FrenchFormat.count(m.trainingPositives, "positif", "positifs"))"
-                        + (sortie.map { " ; liste : \($0)" } ?? ""))
+                        + (sortie.map { " ; liste : \($0)" } ?? "") + (classeur.map { " ; classeur : \($0)" } ?? ""))
             }
         } catch let failure as CommandFailure {
             throw failure

@@ -1,5 +1,6 @@
 import CiblageModel
 import CiblageReports
+import CiblageScoring
 import CiblageStore
 import Foundation
 import GRDB
@@ -93,6 +94,29 @@ final class WorkbookTests: XCTestCase {
                 XCTAssertEqual(Double(try XCTUnwrap(row["J"]?.value)) ?? -1, line.candidate.enjeu, accuracy: 1e-6)
                 XCTAssertEqual(row["J"]?.type, "")
             }
+        }
+    }
+
+    /// `ciblage-score --classeur`: the ranked list, in the order and with the figures of the CSV.
+    func testTheRankedListWorkbookFollowsTheCSV() throws {
+        let path = folder.appendingPathComponent("s.sqlite")
+        try FileManager.default.copyItem(at: CampaignStageTests.world.appendingPathComponent("store.sqlite"), to: path)
+        let csv = folder.appendingPathComponent("score.csv"), xlsx = folder.appendingPathComponent("score.xlsx")
+        let summary = try ScoreStage(store: try Store(path: path.path), referentiel: .bundled).run(exercice: 2024, output: csv, workbook: xlsx)
+        let book = try XLSXReader(xlsx)
+        XCTAssertEqual(book.sheets.map(\.name), ["À propos", "Score 2024"])
+        let sheet = try XCTUnwrap(book.sheet("Score 2024"))
+        XCTAssertEqual(sheet.count, summary.scored + 1)
+        let rows = try String(contentsOf: csv, encoding: .utf8).components(separatedBy: "\r\n").dropFirst().filter { !$0.isEmpty }
+            .map { $0.components(separatedBy: ";") }
+        for (i, row) in rows.prefix(200).enumerated() {
+            let cells = try XCTUnwrap(sheet[i + 2])
+            XCTAssertEqual(cells["A"]?.value, row[0])
+            XCTAssertEqual(cells["B"], XLSXReader.Cell(type: "inlineStr", value: row[1]))
+            XCTAssertEqual(cells["C"], XLSXReader.Cell(type: "inlineStr", value: row[2]))
+            XCTAssertEqual(cells["E"], XLSXReader.Cell(type: "inlineStr", value: row[4]))
+            XCTAssertEqual(Double(cells["F"]!.value)!, Double(row[5].replacingOccurrences(of: ",", with: "."))!, accuracy: 5e-5)
+            XCTAssertEqual(Double(cells["H"]!.value)!, Double(row[7].replacingOccurrences(of: ",", with: "."))!, accuracy: 0.5)
         }
     }
 
