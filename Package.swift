@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "ciblage-score", targets: ["ciblage-score"]),
         .executable(name: "ciblage-select", targets: ["ciblage-select"]),
         .executable(name: "ciblage-export", targets: ["ciblage-export"]),
+        .executable(name: "ciblage-dossier", targets: ["ciblage-dossier"]),
         .executable(name: "ciblage-reperes", targets: ["ciblage-reperes"]),
         .executable(name: "ciblage-bilan", targets: ["ciblage-bilan"]),
         .executable(name: "ciblage-run", targets: ["ciblage-run"]),
@@ -78,6 +79,13 @@ let package = Package(
                 "CiblageModel", "CiblageReports", "CiblageStore", .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        // Control dossiers: one printable page per planned line, per group, an index per Caf.
+        .target(
+            name: "CiblageDossier",
+            dependencies: [
+                "CiblageModel", "CiblageStore", "CiblageReports", "CiblageReperes", "CiblageScoring",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         // Synthetic exports with ground truth, for demos, tests and benchmarks.
         .target(name: "CiblageGenerate", dependencies: ["CiblageModel"]),
         // Benchmarks run from the command line (never timed unit tests).
@@ -121,6 +129,12 @@ let package = Package(
             name: "ciblage-select",
             dependencies: [
                 "CiblageSelection", "CiblageStore", "CiblageModel", "CiblageCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "ciblage-dossier",
+            dependencies: [
+                "CiblageDossier", "CiblageStore", "CiblageCLI", "CiblageModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(

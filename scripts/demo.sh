@@ -15,7 +15,7 @@ start=$(date +%s)
 run_log() { ls -d reports/runs/*-"$1" | tail -n 1; }
 echo "== 1. ciblage-run nightly : ingestion de sample-data/exports, score du dernier exercice réel, repères de coûts"
 $bin/ciblage-run nightly --store "$store" --depot sample-data/exports --rapports reports
-echo "== 2. ciblage-run campagne : campagne nationale 2025-MULTI (plans locaux et multi-départementaux, export de la Caf 75, bilan)"
+echo "== 2. ciblage-run campagne : campagne nationale 2025-MULTI (plans locaux et multi-départementaux, export de la Caf 75, bilan, dossiers de contrôle)"
 $bin/ciblage-run campagne --store "$store" --rapports reports
 echo "== 3. ciblage-run nightly une seconde fois : dépôt inchangé, rien à faire"
 $bin/ciblage-run nightly --store "$store" --depot sample-data/exports --rapports reports
@@ -41,6 +41,7 @@ echo "  Repères     : $(grep '^repères' "$nightly/03-ciblage-reperes.log" | se
 echo "  2025-MULTI  : $(grep '^campagne' "$campagne/01-ciblage-select.log" | sed 's/ ; fichiers.*//')"
 echo "                plans, campagne.json et synthese.html : reports/campagne-2025-MULTI/ ; export de la Caf 75 : reports/campagne-2025-MULTI/export-75.csv"
 echo "                $(grep '^bilan' "$campagne/03-ciblage-bilan.log" | sed 's/ ; fichiers.*//') (aucun contrôle remonté : la page le dit)"
+echo "                $(grep '^campagne' "$campagne/04-ciblage-dossier.log" | sed 's/ ; dossier : .*//') → reports/dossiers-2025-MULTI/<CAF>/index.html"
 echo "  2025-T3     : ${t3%% ; fichiers*} → reports/campagne-2025-T3/"
 fragiles=${fragiles##*valeurs atypiques ; }
 echo "  Fragilité   : ${fragiles%% ; fichiers*} → reports/reperes-nature/fragilite-2024.csv"

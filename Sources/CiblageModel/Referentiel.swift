@@ -24,6 +24,16 @@ public struct SizeBand: Hashable, Sendable {
     public let max: Int?
 }
 
+/// A point a controller verifies on site (the national control procedures), from
+/// `verifications.csv`: the anomaly code it can find, what to check, the documents to ask for,
+/// and the score's signals that point to it (feature codes of `ciblage-score`).
+public struct Verification: Hashable, Sendable {
+    public let code: String
+    public let point: String
+    public let pieces: String
+    public let signaux: [String]
+}
+
 /// A département, with its région and its pôle of the mission SPPE, from `departements.csv`.
 public struct DepartementInfo: Hashable, Sendable {
     /// `01`…`95`, `2A`, `2B`, `971`…`976`.
@@ -57,6 +67,8 @@ public struct Referentiel: Sendable {
     public let departements: [String: DepartementInfo]
     /// Pôle code → French label.
     public let poles: [String: String]
+    /// The on-site checks, in the order of the national procedures.
+    public let verifications: [Verification]
     /// The folder the tables were read from.
     public let directory: URL
 
@@ -127,6 +139,20 @@ public struct Referentiel: Sendable {
             departements[code] = DepartementInfo(code: code, region: row.values[1], pole: row.values[2])
         }
         self.departements = departements
+
+        // A user's folder from before this table: the shipped one.
+        let checks = FileManager.default.fileExists(atPath: directory.appendingPathComponent("verifications.csv").path)
+            ? directory : Self.bundledDirectory
+        var verifications: [Verification] = []
+        for row in try Self.table(checks, "verifications.csv", ["CODE", "POINT", "PIECES", "SIGNAUX"]) {
+            let code = row.values[0].uppercased()
+            guard anomalies[code] != nil else {
+                throw ReferentielError(file: row.file, line: row.line, message: "code d'anomalie inconnu « \(row.values[0]) »")
+            }
+            verifications.append(
+                Verification(code: code, point: row.values[1], pieces: row.values[2], signaux: row.values[3].split(separator: "|").map(String.init)))
+        }
+        self.verifications = verifications
     }
 
     /// The size band holding `places`, or `nil` when `places` is below every band.

@@ -31,7 +31,7 @@ public struct Pipeline: Sendable, Equatable {
     public var text: String
 
     public static let commands: Set<String> = [
-        "ciblage-ingest", "ciblage-score", "ciblage-select", "ciblage-export", "ciblage-reperes", "ciblage-bilan",
+        "ciblage-ingest", "ciblage-score", "ciblage-select", "ciblage-export", "ciblage-reperes", "ciblage-bilan", "ciblage-dossier",
     ]
 
     public static func load(_ url: URL) throws -> Pipeline {
