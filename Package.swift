@@ -177,6 +177,9 @@ let package = Package(
                 "CZlib",
             ]),
         .testTarget(
+            name: "CiblageDossierTests",
+            dependencies: ["CiblageDossier", "CiblageSelection", "CiblageScoring", "CiblageStore", "CiblageIngest", "CiblageGenerate", "CiblageModel"]),
+        .testTarget(
             name: "CiblageReperesTests",
             dependencies: ["CiblageReperes", "CiblageStore", "CiblageIngest", "CiblageModel"]),
         .testTarget(

@@ -17,6 +17,10 @@ struct BenchCommand: ParsableCommand {
 
             campagne : chronomètre ciblage-select (processus fils) sur ce même store avec pipelines/campagne-multi-2025.toml (toutes les Caf, plans multi-départementaux).
 
+            dossiers : planifie une fois cette campagne (2025-MULTI) sur ce même store, puis chronomètre \
+            ciblage-dossier (processus fils) qui écrit les dossiers de toutes ses lignes, de ses groupes \
+            et les index des Caf (cible : 10 s, 300 Mio).
+
             bilan : sur --mondes mondes générés (--equipements par monde, 3 000 conseillé), planifie une \
             campagne, réalise ses contrôles d'après la vérité terrain, les ingère, lance le bilan et \
             compte combien de fois l'IC à 95 % du taux d'anomalie de la population contient le vrai taux.
@@ -37,7 +41,7 @@ struct BenchCommand: ParsableCommand {
             Code de sortie 1 si une cible n'est pas atteinte.
             """)
 
-    @Argument(help: "Le banc à lancer : ingestion, score (sur le store du banc ingestion), campagne (après le banc score), reperes, bilan, bout-en-bout, fuzz.")
+    @Argument(help: "Le banc à lancer : ingestion, score (sur le store du banc ingestion), campagne et dossiers (après le banc score), reperes, bilan, bout-en-bout, fuzz.")
     var banc: String = "ingestion"
 
     @Option(help: "Nombre d'équipements du jeu généré.")
@@ -68,8 +72,8 @@ struct BenchCommand: ParsableCommand {
     var duree: DecimalOption = DecimalOption(600)
 
     func validate() throws {
-        guard ["ingestion", "score", "campagne", "reperes", "bilan", "bout-en-bout", "fuzz", "fuzz-travail"].contains(banc) else {
-            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, score, campagne, reperes, bilan, bout-en-bout, fuzz)")
+        guard ["ingestion", "score", "campagne", "dossiers", "reperes", "bilan", "bout-en-bout", "fuzz", "fuzz-travail"].contains(banc) else {
+            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, score, campagne, dossiers, reperes, bilan, bout-en-bout, fuzz)")
         }
         guard FuzzBenchmark.Reader(rawValue: lecteur) != nil else {
             throw ValidationError("--lecteur attend csv ou xml, pas « \(lecteur) »")
@@ -112,6 +116,11 @@ struct BenchCommand: ParsableCommand {
             ? try BilanCoverageBenchmark(worlds: mondes, equipements: equipements, workDirectory: folder).run(log: log)
             : banc == "reperes"
             ? try ReperesBenchmark(workDirectory: folder, reperesExecutable: reperes, runs: max(1, repetitions)).run(log: log)
+            : banc == "dossiers"
+            ? try CampaignBenchmark(
+                workDirectory: folder, selectExecutable: selector,
+                campaign: URL(fileURLWithPath: campagne), runs: max(1, repetitions)
+            ).runDossiers(dossierExecutable: binaries.appendingPathComponent("ciblage-dossier"), campaignId: "2025-MULTI", log: log)
             : banc == "campagne"
             ? try CampaignBenchmark(
                 workDirectory: folder, selectExecutable: selector,

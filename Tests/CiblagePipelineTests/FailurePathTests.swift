@@ -127,6 +127,8 @@ final class FailurePathTests: XCTestCase {
             ("ciblage-reperes", ["--exercice", "2024", "--fragilite", "--sortie", disk.appendingPathComponent("reperes").path]),
             ("ciblage-bilan", ["--campagne", "PANNE", "--sortie", disk.appendingPathComponent("bilan").path]),
             ("ciblage-export", ["--campagne", "PANNE", "--caf", "66", "--sortie", disk.appendingPathComponent("export/plan-66.csv").path]),
+            ("ciblage-export", ["--campagne", "PANNE", "--caf", "66", "--format", "xlsx", "--sortie", disk.appendingPathComponent("export/plan-66.xlsx").path]),
+            ("ciblage-dossier", ["--campagne", "PANNE", "--sortie", disk.appendingPathComponent("dossiers").path]),
         ]
         for (command, arguments) in runs {
             let run = Self.tool(command, ["--store", store] + arguments, in: folder)
