@@ -96,6 +96,8 @@ public struct DossierData: Sendable {
     public var indicators: [Int64: [String: Double]]
     /// Indicator key → peer cell (`NATURE|BAND`) → sorted values of the exercice.
     public var peers: [String: [String: [Double]]]
+    /// Indicator key → every value of the exercice, sorted (the peers of a cell under 5).
+    public var nationalPeers: [String: [Double]] = [:]
     /// SIREN → every equipment of that manager (all Cafs).
     public var siblings: [String: [SiblingEquipment]]
     /// Per planned equipment: the score's contribution of each feature (log-odds), in
@@ -204,11 +206,13 @@ public struct DossierData: Sendable {
                 WHERE e.siren_gestionnaire IN (SELECT DISTINCT e2.siren_gestionnaire FROM equipement e2 JOIN dossier_ids d ON d.id = e2.id)
                 ORDER BY e.siren_gestionnaire, s.priorite DESC, e.n_dossier
                 """, arguments: [exercice])
-        for r in siblingRows where sirens.contains(r["siren_gestionnaire"]) {
-            siblings[r["siren_gestionnaire"], default: []].append(
+        for r in siblingRows {
+            let siren: String = r[5]
+            guard sirens.contains(siren) else { continue }
+            siblings[siren, default: []].append(
                 SiblingEquipment(
-                    id: r["id"], nDossier: r["n_dossier"], nom: r["nom"], nature: r["nature"], caf: r["caf"], score: r["score"],
-                    priorite: r["priorite"], controles: r["controles"], anomalies: r["anomalies"], indus: r["indus"]))
+                    id: r[0], nDossier: r[1], nom: r[2], nature: r[3], caf: r[4], score: r[6], priorite: r[7], controles: r[8],
+                    anomalies: r[9], indus: r[10]))
         }
 
         // Declarations of the exercices a control covers (N-2 … N): the current one of each nature.
@@ -223,15 +227,16 @@ public struct DossierData: Sendable {
                 ORDER BY dc.equipement_id, dc.exercice, dc.nature, dc.date_depot
                 """, arguments: [exercice - 2, exercice])
         {
-            guard let nature = NatureDeclaration(rawValue: r["nature"]) else { continue }
+            // Columns by position (a name lookup per cell costs more than the query).
+            guard let nature = NatureDeclaration(rawValue: r[2]) else { continue }
             let figures = DeclarationFigures(
-                exercice: r["exercice"], nature: nature, dateDepot: r["date_depot"],
-                values: declarationFields.map { field -> Double? in r[field.column] })
-            var list = declarations[r["equipement_id"], default: []]
+                exercice: r[1], nature: nature, dateDepot: r[3], values: (0..<declarationFields.count).map { i -> Double? in r[4 + i] })
+            let id: Int64 = r[0]
+            var list = declarations[id, default: []]
             // Ordered by filing date: a later one of the same nature replaces the earlier.
             if let last = list.last, last.exercice == figures.exercice, last.nature == figures.nature { list.removeLast() }
             list.append(figures)
-            declarations[r["equipement_id"]] = list
+            declarations[id] = list
         }
 
         var controls: [Int64: [ControlRecord]] = [:]
@@ -259,17 +264,21 @@ public struct DossierData: Sendable {
                 FROM indicateur i JOIN equipement e ON e.id = i.equipement_id WHERE i.exercice = ?
                 """, arguments: [exercice])
         {
-            let places: Int? = r["places_agreees"]
-            let cell = "\(r["nature"] as String)|\(places.flatMap { referentiel.sizeBand(places: $0)?.code } ?? "")"
-            let id: Int64 = r["equipement_id"]
+            let places: Int? = r[2]
+            let cell = "\(r[1] as String)|\(places.flatMap { referentiel.sizeBand(places: $0)?.code } ?? "")"
+            let id: Int64 = r[0]
             let planned = equipments[id] != nil
-            for key in keys {
-                guard let value: Double = r[key], value.isFinite else { continue }
+            for (k, key) in keys.enumerated() {
+                guard let value: Double = r[3 + k], value.isFinite else { continue }
                 peers[key, default: [:]][cell, default: []].append(value)
                 if planned { indicators[id, default: [:]][key] = value }
             }
         }
-        for key in peers.keys { for cell in peers[key]!.keys { peers[key]![cell]!.sort() } }
+        var nationalPeers: [String: [Double]] = [:]
+        for key in peers.keys {
+            for cell in peers[key]!.keys { peers[key]![cell]!.sort() }
+            nationalPeers[key] = peers[key]!.values.flatMap { $0 }.sorted()
+        }
 
         var contributions: [Int64: [Double]] = [:]
         for r in try Row.fetchAll(
@@ -282,7 +291,8 @@ public struct DossierData: Sendable {
         return DossierData(
             campagne: campagne, libelle: libelle, exercice: exercice, dateReference: head["date_reference"],
             graine: UInt64(bitPattern: head["graine"]), lines: lines, equipments: equipments, declarations: declarations, controls: controls,
-            indicators: indicators, peers: peers, siblings: siblings, contributions: contributions, referentiel: referentiel)
+            indicators: indicators, peers: peers, nationalPeers: nationalPeers, siblings: siblings, contributions: contributions,
+            referentiel: referentiel)
     }
 
     /// P10, median and P90 of the peers of `e` for `key` (the national values when the cell has
@@ -292,7 +302,7 @@ public struct DossierData: Sendable {
         var values = cells[cell(e)] ?? []
         var own = true
         if values.count < 5 {
-            values = cells.values.flatMap { $0 }.sorted()
+            values = nationalPeers[key] ?? []
             own = false
         }
         guard let p10 = Quantile.type7(sorted: values, 0.1), let median = Quantile.type7(sorted: values, 0.5),
@@ -312,6 +322,7 @@ public struct DossierData: Sendable {
             weightOf[feature.code] = max(0, contributions[i])
         }
         let past = controls[line.equipementId] ?? []
+        let lowered = line.motifs.map { $0.lowercased() }
         return referentiel.verifications.enumerated().map { index, check -> (Verification, Double, [String], Int) in
             var weight = check.signaux.reduce(0) { $0 + (weightOf[$1] ?? 0) }
             var why: [String] = []
@@ -322,7 +333,8 @@ public struct DossierData: Sendable {
             }
             if weight > 0 {
                 // The motifs whose text names this check's subject.
-                why += line.motifs.filter { motif in Self.keywords[check.code, default: []].contains { motif.localizedCaseInsensitiveContains($0) } }
+                let words = Self.keywords[check.code, default: []]
+                why += zip(line.motifs, lowered).filter { _, low in words.contains { low.contains($0) } }.map(\.0)
             }
             return (check, weight, why, index)
         }

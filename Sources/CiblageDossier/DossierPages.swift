@@ -57,6 +57,12 @@ public enum DossierPages {
         }
     }
 
+    /// `v` (≥ 0, SVG coordinates) with one decimal and a dot, without `String(format:)`.
+    static func tenth(_ v: Double) -> String {
+        let t = Int((max(0, v) * 10).rounded())
+        return "\(t / 10).\(t % 10)"
+    }
+
     /// A strip: the peers' P10–P90 as a bar, their median as a tick, the equipment as a dot.
     static func strip(value: Double, p10: Double, median: Double, p90: Double) -> String {
         var lo = min(p10, value), hi = max(p90, value)
@@ -64,11 +70,11 @@ public enum DossierPages {
         let pad = (hi - lo) * 0.08
         lo -= pad
         hi += pad
-        func x(_ v: Double) -> String { String(format: "%.1f", 4 + (v - lo) / (hi - lo) * 172) }
+        func x(_ v: Double) -> String { tenth(4 + (v - lo) / (hi - lo) * 172) }
         return """
             <svg xmlns="http://www.w3.org/2000/svg" width="180" height="18" role="img" aria-label="position parmi les pairs">\
             <line x1="4" x2="176" y1="9" y2="9" stroke="#ddd"/>\
-            <rect x="\(x(p10))" y="5" width="\(String(format: "%.1f", max(1, (p90 - p10) / (hi - lo) * 172)))" height="8" fill="#cfe0f3"/>\
+            <rect x="\(x(p10))" y="5" width="\(tenth(max(1, (p90 - p10) / (hi - lo) * 172)))" height="8" fill="#cfe0f3"/>\
             <line x1="\(x(median))" x2="\(x(median))" y1="3" y2="15" stroke="#1d3f72" stroke-width="2"/>\
             <circle cx="\(x(value))" cy="9" r="4" fill="#c0504d"/></svg>
             """
@@ -166,7 +172,16 @@ public enum DossierPages {
                 }, numeric: [6])
 
         b += "<h2>Autres équipements du gestionnaire</h2>\n"
-        let others = (data.siblings[eq.siren] ?? []).filter { $0.id != eq.id }
+        let allOthers = (data.siblings[eq.siren] ?? []).filter { $0.id != eq.id }
+        // A large group: those with findings, then the highest expected indus, up to 25; the
+        // group's dossier lists them all.
+        let others = allOthers.count <= 25 ? allOthers
+            : Array((allOthers.filter { $0.anomalies > 0 } + allOthers.filter { $0.anomalies == 0 }).prefix(25))
+        if allOthers.count > others.count {
+            b += "<p>\(FrenchFormat.count(allOthers.count, "autre équipement", "autres équipements")) dans "
+                + "\(FrenchFormat.count(Set(allOthers.map(\.caf)).count, "Caf", "Caf")) ; ci-dessous ceux qui ont eu une anomalie puis les plus forts indus attendus"
+                + (groupLink.map { " (tous dans le <a href=\"\(e($0))\">dossier du groupe</a>)" } ?? "") + ".</p>\n"
+        }
         b += others.isEmpty ? "<p class=\"vide\">Le gestionnaire n'a pas d'autre équipement.</p>\n"
             : table(
                 ["N° de dossier", "nom", "nature", "Caf", "SCORE \(data.exercice)", "indu attendu", "contrôles", "avec anomalie", "indus constatés"],

@@ -8,6 +8,16 @@ import GRDB
     import Glibc
 #endif
 
+/// The first error of concurrent workers.
+final class FirstFailure: @unchecked Sendable {
+    private let lock = NSLock()
+    private var error: (any Error)?
+
+    var happened: Bool { lock.withLock { error != nil } }
+    func record(_ e: any Error) { lock.withLock { if error == nil { error = e } } }
+    func rethrow() throws { if let error = lock.withLock({ error }) { throw error } }
+}
+
 /// What `ciblage-dossier` wrote.
 public struct DossierSummary: Sendable {
     public var dossiers: Int
@@ -57,7 +67,7 @@ public struct DossierStage {
     }
 
     /// `<CAF>/dossier-<N_DOSSIER>.html`, relative to the output folder.
-    func link(_ line: PlannedLine, _ data: DossierData) -> String {
+    static func link(_ line: PlannedLine, _ data: DossierData) -> String {
         let eq = data.equipments[line.equipementId]
         return Self.safe(eq?.caf ?? "") + "/dossier-" + Self.safe(eq?.nDossier ?? "") + ".html"
     }
@@ -88,14 +98,26 @@ public struct DossierStage {
             try Self.writeFile(url.path, Array(html.utf8))
         }
         let groups = Dictionary(grouping: data.lines.filter { $0.plan == "MULTI" && $0.sirenGroupe != nil }, by: { $0.sirenGroupe! })
-        for line in data.lines {
-            let group = line.sirenGroupe.map { "../groupes/groupe-\(Self.safe($0)).html" }
-            try put(link(line, data), DossierPages.dossier(line, data, groupLink: line.plan == "MULTI" ? group : nil))
+        // The line dossiers on every core: each page depends on the data only.
+        for caf in Set(data.equipments.values.map(\.caf)) { try FileSystem.createFolder(folder.appendingPathComponent(Self.safe(caf)).path) }
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
+        let failures = FirstFailure()
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for index in stride(from: worker, to: data.lines.count, by: workers) where !failures.happened {
+                let line = data.lines[index]
+                let group = line.sirenGroupe.map { "../groupes/groupe-\(Self.safe($0)).html" }
+                do {
+                    try Self.writeFile(
+                        folder.appendingPathComponent(Self.link(line, data)).path,
+                        Array(DossierPages.dossier(line, data, groupLink: line.plan == "MULTI" ? group : nil).utf8))
+                } catch { failures.record(error) }
+            }
         }
+        try failures.rethrow()
         var cafs: [String] = []
         if !single {
             for siren in groups.keys.sorted() {
-                try put("groupes/groupe-\(Self.safe(siren)).html", DossierPages.group(siren: siren, lines: groups[siren]!, data) { "../" + link($0, data) })
+                try put("groupes/groupe-\(Self.safe(siren)).html", DossierPages.group(siren: siren, lines: groups[siren]!, data) { "../" + Self.link($0, data) })
             }
             let byCaf = Dictionary(grouping: data.lines) { data.equipments[$0.equipementId]?.caf ?? "" }
             cafs = byCaf.keys.sorted()
@@ -103,7 +125,7 @@ public struct DossierStage {
                 try put(
                     "\(Self.safe(caf))/index.html",
                     DossierPages.index(
-                        caf: caf, lines: byCaf[caf]!, data, link: { String(link($0, data).drop { $0 != "/" }.dropFirst()) },
+                        caf: caf, lines: byCaf[caf]!, data, link: { String(Self.link($0, data).drop { $0 != "/" }.dropFirst()) },
                         groupLink: { "../groupes/groupe-\(Self.safe($0)).html" }))
             }
         }
