@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "ciblage-select", targets: ["ciblage-select"]),
         .executable(name: "ciblage-export", targets: ["ciblage-export"]),
         .executable(name: "ciblage-dossier", targets: ["ciblage-dossier"]),
+        .executable(name: "ciblage-ida", targets: ["ciblage-ida"]),
         .executable(name: "ciblage-reperes", targets: ["ciblage-reperes"]),
         .executable(name: "ciblage-bilan", targets: ["ciblage-bilan"]),
         .executable(name: "ciblage-run", targets: ["ciblage-run"]),
@@ -79,6 +80,13 @@ let package = Package(
                 "CiblageModel", "CiblageReports", "CiblageStore", .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        // IDA: places decided vs opened, delays as competing risks, projects at risk, follow-up list.
+        .target(
+            name: "CiblageIDA",
+            dependencies: [
+                "CiblageModel", "CiblageStore", "CiblageReports", "CiblageReperes", "CiblageScoring",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         // Control dossiers: one printable page per planned line, per group, an index per Caf.
         .target(
             name: "CiblageDossier",
@@ -132,6 +140,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
+            name: "ciblage-ida",
+            dependencies: [
+                "CiblageIDA", "CiblageStore", "CiblageCLI", "CiblageModel", "CiblageReports",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
             name: "ciblage-dossier",
             dependencies: [
                 "CiblageDossier", "CiblageStore", "CiblageCLI", "CiblageModel",
@@ -176,6 +190,9 @@ let package = Package(
                 "CiblageSelection", "CiblageScoring", "CiblageStore", "CiblageIngest", "CiblageGenerate", "CiblageModel", "CiblageReports",
                 "CZlib",
             ]),
+        .testTarget(
+            name: "CiblageIDATests",
+            dependencies: ["CiblageIDA", "CiblageStore", "CiblageIngest", "CiblageGenerate", "CiblageModel"]),
         .testTarget(
             name: "CiblageDossierTests",
             dependencies: ["CiblageDossier", "CiblageSelection", "CiblageScoring", "CiblageStore", "CiblageIngest", "CiblageGenerate", "CiblageModel"]),

@@ -67,6 +67,7 @@ public struct GenerationSummary: Sendable {
     public var equipements = 0
     public var declarations = 0
     public var controles = 0
+    public var projets = 0
     public var anomalousEquipmentYears = 0
     public var managers = 0
 }
@@ -253,6 +254,7 @@ public struct Generator {
         summary.files.append(GeneratedFile(path: "exports/livraison-2/\(last)", records: lastRecords, expectedRejected: 0, duplicateDelivery: true))
 
         try writeControls(equips, managers, years, exports, &expected, &summary)
+        let projectTruth = try writeProjects(managers, exports, &expected, &summary)
 
         // Ground truth.
         try FileManager.default.createDirectory(at: truth, withIntermediateDirectories: true)
@@ -266,6 +268,7 @@ public struct Generator {
             managerText += "\(m.siren);\(m.statut.rawValue);\(m.equipmentCount);\(m.departements.count);\(NumberStyle().format(m.risk, decimals: 3))\n"
         }
         try managerText.write(to: truth.appendingPathComponent("gestionnaires.csv"), atomically: true, encoding: .utf8)
+        try projectTruth.write(to: truth.appendingPathComponent("projets.csv"), atomically: true, encoding: .utf8)
         try resumeJSON(summary).write(to: truth.appendingPathComponent("resume.json"), atomically: true, encoding: .utf8)
         return summary
     }
@@ -307,6 +310,7 @@ public struct Generator {
               "gestionnaires": \(s.managers),
               "declarations": \(s.declarations),
               "controles": \(s.controles),
+              "projets": \(s.projets),
               "equipements_annees_en_anomalie": \(s.anomalousEquipmentYears),
               "fichiers": [
             \(files.joined(separator: ",\n"))

@@ -285,6 +285,8 @@ public final class Ingestor {
                     outcome = try ingestEquipements(url, fingerprint.encoding, db: db, fileId: fileId, &fileRejects)
                 case (.controles, _):
                     outcome = try ingestControles(url, fingerprint.encoding, db: db, fileId: fileId, &fileRejects)
+                case (.projets, _):
+                    outcome = try ingestProjets(url, fingerprint.encoding, db: db, fileId: fileId, &fileRejects)
                 }
                 summary.read = outcome.read
                 summary.stored = outcome.stored
@@ -451,7 +453,19 @@ public final class Ingestor {
         return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: writer.corrections)
     }
 
-    /// Reads a whole file of a small kind (registry, controls) and resolves its duplicate keys
+    private func ingestProjets(
+        _ url: URL, _ encoding: TextEncoding, db: Database, fileId: Int64, _ rejects: inout RejectCollector
+    ) throws -> Counts {
+        let parser = ProjetRowParser(equipements: try equipementIds(db), referentiel: referentiel)
+        let rows = try readKeyed(url, encoding, ExportColumns.projets, key: \Projet.numeroProjet, &rejects) {
+            (reader) throws(RowReject) in try parser.parse(reader)
+        }
+        let writer = ProjetWriter(db: db, fileId: fileId)
+        for row in rows.kept { try writer.upsert(row.value, line: row.line) }
+        return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: writer.corrections)
+    }
+
+    /// Reads a whole file of a small kind (registry, controls, projects) and resolves its duplicate keys
     /// before anything is written: returns the rows to store, the records read and the identical
     /// duplicates left out.
     private func readKeyed<Value: Hashable>(

@@ -21,13 +21,7 @@ public struct EquipementRowParser: Sendable {
         let nDossier = try r.requiredText(C.nDossier, maxLength: 20)
         let nom = try r.requiredText(C.nom)
         let nature = try r.code(C.nature, natures, unknown: "nature d'équipement inconnue")
-        let siren = try r.requiredText(C.siren)
-        guard siren.utf8.count == 9, siren.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
-            throw r.reject(C.siren, "le SIREN doit compter 9 chiffres : « \(siren) »")
-        }
-        guard CompanyIdentifier.isValidSiren(siren) else {
-            throw r.reject(C.siren, "clé de contrôle du SIREN invalide : « \(siren) »")
-        }
+        let siren = try Self.siren(r, C.siren)
         let siret = try r.requiredText(C.siret)
         guard siret.utf8.count == 14, siret.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
             throw r.reject(C.siret, "le SIRET doit compter 14 chiffres : « \(siret) »")
@@ -42,22 +36,7 @@ public struct EquipementRowParser: Sendable {
         let statut = StatutGestionnaire(rawValue: try r.code(C.statut, statuts, unknown: "statut de gestionnaire inconnu"))!
         let siege = try departement(r, C.departementSiege)
         let caf = try departement(r, C.caf)
-        var commune = try r.requiredText(C.commune).uppercased()
-        if commune.utf8.count == 4, commune.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
-            commune = "0" + commune  // a leading zero lost by a spreadsheet
-        }
-        let communeBytes = Array(commune.utf8)
-        let communeIsWellFormed =
-            communeBytes.count == 5
-            && communeBytes.enumerated().allSatisfy { i, b in
-                (b >= 0x30 && b <= 0x39) || (i == 1 && communeBytes[0] == 0x32 && (b == 0x41 || b == 0x42))
-            }
-        guard communeIsWellFormed else {
-            throw r.reject(C.commune, "code commune INSEE invalide (5 caractères) : « \(commune) »")
-        }
-        guard Referentiel.departementOfCommune(commune) == caf else {
-            throw r.reject(C.commune, "la commune « \(commune) » n'est pas dans le département de la Caf \(caf)")
-        }
+        let commune = try Self.commune(r, C.commune, caf: caf)
         let places = try r.integer(C.places, 1...500)
         if places == nil && referentiel.natures[nature]?.placesObligatoires == true {
             throw r.reject(C.places, "places agréées obligatoires pour la nature \(nature)")
@@ -72,6 +51,35 @@ public struct EquipementRowParser: Sendable {
             nomGestionnaire: nomGestionnaire, statutGestionnaire: statut, departementSiege: siege, caf: caf,
             commune: commune, placesAgreees: places, dateOuverture: ouverture, dateFermeture: fermeture,
             qpv: try r.boolean(C.qpv), zrr: try r.boolean(C.zrr), ctg: try r.boolean(C.ctg))
+    }
+
+    /// A SIREN: 9 digits with a valid check digit.
+    static func siren<S: FieldSource>(_ r: FieldReader<S>, _ column: Int) throws(RowReject) -> String {
+        let siren = try r.requiredText(column)
+        guard siren.utf8.count == 9, siren.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+            throw r.reject(column, "le SIREN doit compter 9 chiffres : « \(siren) »")
+        }
+        guard CompanyIdentifier.isValidSiren(siren) else {
+            throw r.reject(column, "clé de contrôle du SIREN invalide : « \(siren) »")
+        }
+        return siren
+    }
+
+    /// An INSEE commune code of 5 characters in the département of `caf` (`1053` read `01053`).
+    static func commune<S: FieldSource>(_ r: FieldReader<S>, _ column: Int, caf: String) throws(RowReject) -> String {
+        var commune = try r.requiredText(column).uppercased()
+        if commune.utf8.count == 4, commune.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            commune = "0" + commune  // a leading zero lost by a spreadsheet
+        }
+        let bytes = Array(commune.utf8)
+        let wellFormed =
+            bytes.count == 5
+            && bytes.enumerated().allSatisfy { i, b in (b >= 0x30 && b <= 0x39) || (i == 1 && bytes[0] == 0x32 && (b == 0x41 || b == 0x42)) }
+        guard wellFormed else { throw r.reject(column, "code commune INSEE invalide (5 caractères) : « \(commune) »") }
+        guard Referentiel.departementOfCommune(commune) == caf else {
+            throw r.reject(column, "la commune « \(commune) » n'est pas dans le département de la Caf \(caf)")
+        }
+        return commune
     }
 
     /// A département code of the reference table (`1` is read as `01`: spreadsheets drop the zero).
@@ -249,5 +257,75 @@ public struct ControleRowParser: Sendable {
                 idControle: id, numeroDossier: nDossier, exercices: exercices, dateControle: date, type: type,
                 origine: origine, campagne: campagne, resultat: resultat, montantIndu: indu, montantRappel: rappel,
                 anomalies: anomalies))
+    }
+}
+
+/// Reads one place-creation project row and checks every rule of `exports.md`.
+public struct ProjetRowParser: Sendable {
+    let registry: EquipementRowParser
+    let equipements: EquipementIndex
+    let statuts = Set(StatutGestionnaire.allCases.map(\.rawValue))
+    let etats = Set(EtatProjet.allCases.map(\.rawValue))
+    /// EAJE natures, the two micro-crèches and MAM.
+    public static let natures: Set<String> = [
+        "EAJE_COLLECTIF", "EAJE_FAMILIAL", "EAJE_PARENTAL", "HALTE_GARDERIE", "MICRO_CRECHE_PSU", "MICRO_CRECHE_PAJE", "MAM",
+    ]
+
+    public init(equipements: EquipementIndex, referentiel: Referentiel) {
+        registry = EquipementRowParser(referentiel: referentiel)
+        self.equipements = equipements
+    }
+
+    enum C {
+        static let nProjet = 0, caf = 1, commune = 2, siren = 3, nom = 4, statut = 5, nature = 6, places = 7, decision = 8
+        static let aide = 9, prevue = 10, etat = 11, ouvertes = 12, ouverture = 13, abandon = 14, nDossier = 15, qpv = 16, zrr = 17
+    }
+
+    public func parse<S: FieldSource>(_ r: FieldReader<S>) throws(RowReject) -> Projet {
+        let nProjet = try r.requiredText(C.nProjet, maxLength: 20)
+        let caf = try registry.departement(r, C.caf)
+        let commune = try EquipementRowParser.commune(r, C.commune, caf: caf)
+        let siren = try EquipementRowParser.siren(r, C.siren)
+        let nom = try r.requiredText(C.nom)
+        let statut = StatutGestionnaire(rawValue: try r.code(C.statut, statuts, unknown: "statut de porteur inconnu"))!
+        let nature = try r.code(C.nature, Self.natures, unknown: "nature de projet inconnue")
+        let places = try r.requiredInteger(C.places, 1...500)
+        let decision = try r.requiredDate(C.decision)
+        let aide = try r.decimal(C.aide)
+        let prevue = try r.requiredDate(C.prevue)
+        guard !(prevue < decision) else {
+            throw r.reject(C.prevue, "ouverture prévue le \(prevue.french), avant la décision du \(decision.french)")
+        }
+        let etat = EtatProjet(rawValue: try r.code(C.etat, etats, unknown: "état de projet inconnu"))!
+        let ouvertes = try r.integer(C.ouvertes, 0...500)
+        let ouverture = try r.date(C.ouverture)
+        let abandon = try r.date(C.abandon)
+        if etat == .ouvert {
+            guard ouvertes != nil else { throw r.reject(C.ouvertes, "places ouvertes obligatoires quand l'état est OUVERT") }
+            guard let ouverture else { throw r.reject(C.ouverture, "date d'ouverture obligatoire quand l'état est OUVERT") }
+            guard !(ouverture < decision) else {
+                throw r.reject(C.ouverture, "ouverture le \(ouverture.french), avant la décision du \(decision.french)")
+            }
+        } else {
+            if ouvertes != nil { throw r.reject(C.ouvertes, "places ouvertes attendues vides quand l'état est \(etat.rawValue)") }
+            if ouverture != nil { throw r.reject(C.ouverture, "date d'ouverture attendue vide quand l'état est \(etat.rawValue)") }
+        }
+        if etat == .abandonne {
+            guard let abandon else { throw r.reject(C.abandon, "date d'abandon obligatoire quand l'état est ABANDONNE") }
+            guard !(abandon < decision) else {
+                throw r.reject(C.abandon, "abandon le \(abandon.french), avant la décision du \(decision.french)")
+            }
+        } else if abandon != nil {
+            throw r.reject(C.abandon, "date d'abandon attendue vide quand l'état est \(etat.rawValue)")
+        }
+        let nDossier = try r.text(C.nDossier, maxLength: 20)
+        if let nDossier, equipements[nDossier] == nil {
+            throw r.reject(C.nDossier, "équipement inconnu : « \(nDossier) »")
+        }
+        return Projet(
+            numeroProjet: nProjet, caf: caf, commune: commune, sirenPorteur: siren, nomPorteur: nom, statutPorteur: statut, nature: nature,
+            placesDecidees: places, dateDecision: decision, aideInvestissement: aide, dateOuverturePrevue: prevue, etat: etat,
+            placesOuvertes: ouvertes, dateOuverture: ouverture, dateAbandon: abandon, numeroDossier: nDossier, qpv: try r.boolean(C.qpv),
+            zrr: try r.boolean(C.zrr))
     }
 }

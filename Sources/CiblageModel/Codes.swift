@@ -54,11 +54,13 @@ public enum ResultatControle: String, CaseIterable, Sendable, Codable {
     case anomalie = "ANOMALIE"
 }
 
-/// The three kinds of upstream export, recognised from their header columns.
+/// The kinds of upstream export, recognised from their header columns.
 public enum ExportKind: String, CaseIterable, Sendable, Codable {
     case equipements
     case declarations
     case controles
+    /// Place-creation projects (IDA).
+    case projets
 
     /// Ingestion order inside one batch: equipments first, so that declarations and controls of
     /// the same batch find their equipment.
@@ -67,6 +69,19 @@ public enum ExportKind: String, CaseIterable, Sendable, Codable {
         case .equipements: 0
         case .declarations: 1
         case .controles: 2
+        case .projets: 3
         }
     }
+}
+
+/// The state of a place-creation project (`projets` export).
+public enum EtatProjet: String, CaseIterable, Sendable, Codable {
+    /// Decided, not open yet.
+    case enCours = "EN_COURS"
+    /// Open (PLACES_OUVERTES and DATE_OUVERTURE given).
+    case ouvert = "OUVERT"
+    /// On hold: not open yet either (its delay is censored, not missing).
+    case suspendu = "SUSPENDU"
+    /// Given up (DATE_ABANDON given).
+    case abandonne = "ABANDONNE"
 }

@@ -44,17 +44,28 @@ public enum ExportColumns {
         .init("ANOMALIES", required: false),
     ]
 
+    public static let projets: [ColumnSpec] = [
+        .init("N_PROJET"), .init("CAF"), .init("COMMUNE"), .init("SIREN_PORTEUR"), .init("NOM_PORTEUR"),
+        .init("STATUT_PORTEUR"), .init("NATURE"), .init("PLACES_DECIDEES"), .init("DATE_DECISION"),
+        .init("AIDE_INVESTISSEMENT", required: false), .init("DATE_OUVERTURE_PREVUE"), .init("ETAT"),
+        .init("PLACES_OUVERTES", required: false), .init("DATE_OUVERTURE", required: false),
+        .init("DATE_ABANDON", required: false), .init("N_DOSSIER", required: false), .init("QPV", required: false),
+        .init("ZRR", required: false),
+    ]
+
     public static func columns(of kind: ExportKind) -> [ColumnSpec] {
         switch kind {
         case .equipements: equipements
         case .declarations: declarations
         case .controles: controles
+        case .projets: projets
         }
     }
 
     /// The kind whose distinctive column the header holds (names already trimmed, upper-cased).
     public static func kind(ofHeader names: [String]) -> ExportKind? {
         let set = Set(names)
+        if set.contains("N_PROJET") { return .projets }
         if set.contains("ID_CONTROLE") { return .controles }
         if set.contains("NATURE_DECLARATION") { return .declarations }
         if set.contains("SIRET") || set.contains("PLACES_AGREES") || set.contains("NOM_GESTIONNAIRE") {

@@ -147,3 +147,56 @@ public struct Controle: Hashable, Sendable {
         self.anomalies = anomalies
     }
 }
+
+/// A place-creation project, as the `projets` export describes it at the date of its file.
+public struct Projet: Hashable, Sendable {
+    public var numeroProjet: String
+    public var caf: String
+    public var commune: String
+    public var sirenPorteur: String
+    public var nomPorteur: String
+    public var statutPorteur: StatutGestionnaire
+    /// EAJE natures, MICRO_CRECHE_PSU, MICRO_CRECHE_PAJE or MAM.
+    public var nature: String
+    /// Places in the funding decision (1–500).
+    public var placesDecidees: Int
+    public var dateDecision: CalendarDate
+    /// Investment aid decided, euros.
+    public var aideInvestissement: Double?
+    public var dateOuverturePrevue: CalendarDate
+    public var etat: EtatProjet
+    /// Places actually opened (OUVERT only).
+    public var placesOuvertes: Int?
+    public var dateOuverture: CalendarDate?
+    public var dateAbandon: CalendarDate?
+    /// The equipment once open.
+    public var numeroDossier: String?
+    public var qpv: Bool
+    public var zrr: Bool
+
+    public init(
+        numeroProjet: String, caf: String, commune: String, sirenPorteur: String, nomPorteur: String, statutPorteur: StatutGestionnaire,
+        nature: String, placesDecidees: Int, dateDecision: CalendarDate, aideInvestissement: Double?, dateOuverturePrevue: CalendarDate,
+        etat: EtatProjet, placesOuvertes: Int?, dateOuverture: CalendarDate?, dateAbandon: CalendarDate?, numeroDossier: String?,
+        qpv: Bool, zrr: Bool
+    ) {
+        self.numeroProjet = numeroProjet
+        self.caf = caf
+        self.commune = commune
+        self.sirenPorteur = sirenPorteur
+        self.nomPorteur = nomPorteur
+        self.statutPorteur = statutPorteur
+        self.nature = nature
+        self.placesDecidees = placesDecidees
+        self.dateDecision = dateDecision
+        self.aideInvestissement = aideInvestissement
+        self.dateOuverturePrevue = dateOuverturePrevue
+        self.etat = etat
+        self.placesOuvertes = placesOuvertes
+        self.dateOuverture = dateOuverture
+        self.dateAbandon = dateAbandon
+        self.numeroDossier = numeroDossier
+        self.qpv = qpv
+        self.zrr = zrr
+    }
+}

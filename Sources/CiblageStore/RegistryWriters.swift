@@ -143,3 +143,61 @@ public final class ControleWriter {
         }
     }
 }
+
+/// Stores place-creation projects of one file: a new N_PROJET is inserted; a known one with other
+/// values is replaced and its former row goes to `projet_historique`; every new state (first
+/// sight included) is recorded in `projet_etat` with this file.
+public final class ProjetWriter {
+    private let db: Database
+    private let fileId: Int64
+    /// Projects whose values this file changed.
+    public private(set) var corrections = 0
+
+    static let columns = [
+        "n_projet", "caf", "commune", "siren_porteur", "nom_porteur", "statut_porteur", "nature", "places_decidees",
+        "date_decision", "aide_investissement", "date_ouverture_prevue", "etat", "places_ouvertes", "date_ouverture",
+        "date_abandon", "n_dossier", "qpv", "zrr",
+    ]
+
+    public init(db: Database, fileId: Int64) {
+        self.db = db
+        self.fileId = fileId
+    }
+
+    static func values(_ p: Projet) -> [DatabaseValueConvertible?] {
+        [
+            p.numeroProjet, p.caf, p.commune, p.sirenPorteur, p.nomPorteur, p.statutPorteur.rawValue, p.nature, p.placesDecidees,
+            p.dateDecision.yyyymmdd, p.aideInvestissement, p.dateOuverturePrevue.yyyymmdd, p.etat.rawValue, p.placesOuvertes,
+            p.dateOuverture?.yyyymmdd, p.dateAbandon?.yyyymmdd, p.numeroDossier, p.qpv, p.zrr,
+        ]
+    }
+
+    /// Stores one project read at `line`.
+    public func upsert(_ p: Projet, line: Int) throws {
+        let values = Self.values(p)
+        let list = Self.columns.joined(separator: ", ")
+        if let existing = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT \(list), etat FROM projet WHERE n_projet = ?"), arguments: [p.numeroProjet])
+        {
+            let same = zip(Self.columns.indices, values).allSatisfy { i, v in existing[i] == (v?.databaseValue ?? .null) }
+            if same { return }
+            corrections += 1
+            try db.cachedStatement(
+                sql: "INSERT INTO projet_historique SELECT *, ? FROM projet WHERE n_projet = ?"
+            ).execute(arguments: [fileId, p.numeroProjet])
+            try db.cachedStatement(sql: "DELETE FROM projet WHERE n_projet = ?").execute(arguments: [p.numeroProjet])
+            if existing[11] as String != p.etat.rawValue { try recordState(p) }
+        } else {
+            try recordState(p)
+        }
+        let placeholders = Array(repeating: "?", count: Self.columns.count + 2).joined(separator: ", ")
+        try db.cachedStatement(sql: "INSERT INTO projet (\(list), fichier_id, ligne) VALUES (\(placeholders))")
+            .execute(arguments: StatementArguments(values + [fileId, line]))
+    }
+
+    private func recordState(_ p: Projet) throws {
+        // Primary-key columns first: SQLite's quick_check misreads a WITHOUT ROWID table otherwise.
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO projet_etat (n_projet, fichier_id, etat) VALUES (?, ?, ?)")
+            .execute(arguments: [p.numeroProjet, fileId, p.etat.rawValue])
+    }
+}

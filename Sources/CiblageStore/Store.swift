@@ -102,12 +102,52 @@ public final class Store {
         migrator.registerMigration("v5-rejets") { db in
             try db.execute(sql: Schema.v5)
         }
+        migrator.registerMigration("v6-projets") { db in
+            try db.execute(sql: Schema.v6)
+        }
         return migrator
     }
 }
 
 /// The SQL of each schema version.
 enum Schema {
+    /// Place-creation projects (IDA): the current row of each project, every earlier row a later
+    /// file replaced, and each project's states with the file (and its ingestion time) that
+    /// brought them, so that decided → suspended → open can be read back. Dates `yyyymmdd`.
+    static let v6 = """
+        CREATE TABLE projet (
+            n_projet TEXT PRIMARY KEY,
+            caf TEXT NOT NULL,
+            commune TEXT NOT NULL,
+            siren_porteur TEXT NOT NULL,
+            nom_porteur TEXT NOT NULL,
+            statut_porteur TEXT NOT NULL,
+            nature TEXT NOT NULL,
+            places_decidees INTEGER NOT NULL,
+            date_decision INTEGER NOT NULL,
+            aide_investissement REAL,
+            date_ouverture_prevue INTEGER NOT NULL,
+            etat TEXT NOT NULL,
+            places_ouvertes INTEGER,
+            date_ouverture INTEGER,
+            date_abandon INTEGER,
+            n_dossier TEXT,
+            qpv INTEGER NOT NULL,
+            zrr INTEGER NOT NULL,
+            fichier_id INTEGER NOT NULL REFERENCES fichier(id),
+            ligne INTEGER NOT NULL
+        );
+        CREATE INDEX projet_caf ON projet(caf);
+        CREATE TABLE projet_historique AS SELECT *, 0 AS remplace_par_fichier_id FROM projet WHERE 0;
+        CREATE INDEX projet_historique_projet ON projet_historique(n_projet);
+        CREATE TABLE projet_etat (
+            n_projet TEXT NOT NULL,
+            fichier_id INTEGER NOT NULL REFERENCES fichier(id),
+            etat TEXT NOT NULL,
+            PRIMARY KEY (n_projet, fichier_id)
+        ) WITHOUT ROWID;
+        """
+
     /// Rejects kept with their file, in the file's transaction, so that a rejects file can be
     /// written again at any time and a killed or failed run never loses one.
     /// `fichier.rejets_livres` is 1 once the file's rejects went into a rejects file (or it had

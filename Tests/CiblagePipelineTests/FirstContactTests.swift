@@ -137,7 +137,7 @@ final class FirstContactTests: XCTestCase {
 
     func testHelpTextsHaveNoStraySpacesAndNoEnglish() throws {
         for tool in [
-            "ciblage-ingest", "ciblage-score", "ciblage-select", "ciblage-export", "ciblage-reperes", "ciblage-bilan", "ciblage-run",
+            "ciblage-ingest", "ciblage-score", "ciblage-select", "ciblage-export", "ciblage-reperes", "ciblage-bilan", "ciblage-run", "ciblage-dossier",
             "ciblage-generate", "ciblage-bench",
         ] {
             let run = try combined(tool, ["--help"])
@@ -147,6 +147,10 @@ final class FirstContactTests: XCTestCase {
             }
             for english in ["(default:", "Show help", "USAGE:", "OPTIONS:\n", "ARGUMENTS:"] {
                 XCTAssertFalse(run.output.contains(english), "\(tool): \(english)")
+            }
+            // The run ledger's path as the runner writes it.
+            if tool == "ciblage-run" {
+                XCTAssertTrue(run.output.contains("<rapports>/runs/<aaaammjj-hhmmss>-<nom>/manifest.json"), run.output)
             }
         }
     }

@@ -152,6 +152,13 @@ final class ReperesStageTests: XCTestCase {
         XCTAssertTrue(lines.contains { $0.hasPrefix("ENSEMBLE;ENSEMBLE;PRIX_REVIENT_PLACE;") })
         let html = try String(contentsOf: folder.appendingPathComponent("reperes-2024.html"), encoding: .utf8)
         XCTAssertTrue(html.contains("Secret statistique") && html.contains("17 500 €"))
+        // Headings name what a reader knows (the code kept beside), rules with their accents,
+        // and a chart with every cell blanked says so in words rather than drawing nothing.
+        XCTAssertTrue(html.contains("<h2>Prix de revient par place (PRIX_REVIENT_PLACE)</h2>"), html)
+        XCTAssertFalse(html.contains("<h2>PRIX_REVIENT_PLACE</h2>"))
+        XCTAssertTrue(html.contains("non (fréquence)") && !html.contains("(frequence)"))
+        XCTAssertTrue(html.contains("<td>fréquence</td>") && html.contains("<td>secret secondaire</td>"), html)
+        XCTAssertTrue(html.contains("aucune donnée à représenter"))
         XCTAssertThrowsError(try ReperesStage(store: store, referentiel: .bundled).run(exercice: 2010, axes: [.nature], output: folder))
     }
 
