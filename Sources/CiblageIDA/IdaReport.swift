@@ -9,7 +9,13 @@ enum IdaReport {
         model: ProjectRiskModel, suivi: [FollowUpLine], capacity: Int, fragileCount: Int
     ) -> HTMLReport {
         var r = HTMLReport(title: "IDA — places décidées et ouvertes au \(reference.french)")
-        let national = gaps[0]
+        guard let national = gaps.first else {
+            r.paragraph(
+                "Aucun projet de création de places décidé au plus tard le \(reference.french) dans le store : ni écart, ni délais, ni projet à "
+                    + "risque (le fichier projets n'a pas encore été ingéré). La liste de suivi ne compte que les équipements fragiles.")
+            suiviSection(&r, suivi: suivi, capacity: capacity, fragileCount: fragileCount)
+            return r
+        }
         r.paragraph(
             "\(FrenchFormat.count(national.projects, "projet décidé", "projets décidés")) jusqu'au \(reference.french) : "
                 + "\(FrenchFormat.count(national.decided, "place décidée", "places décidées")), \(FrenchFormat.readable(Double(national.opened))) ouvertes, "
@@ -88,6 +94,11 @@ enum IdaReport {
                         + "échelle experte versionnée.")
                 + " Le retard sur l'ouverture prévue et une suspension sont donnés dans les motifs.")
 
+        suiviSection(&r, suivi: suivi, capacity: capacity, fragileCount: fragileCount)
+        return r
+    }
+
+    static func suiviSection(_ r: inout HTMLReport, suivi: [FollowUpLine], capacity: Int, fragileCount: Int) {
         r.heading("Liste de suivi de l'année")
         r.paragraph(
             "Jusqu'à \(capacity) lignes, réparties entre pôles au prorata de leurs places en attente : projets à risque (SCORE : probabilité "
@@ -100,6 +111,5 @@ enum IdaReport {
                 header: ["pôle", "rang", "type", "identifiant", "Caf", "nom", "SCORE", "motifs"],
                 rows: suivi.map { [$0.pole, String($0.rang), $0.type, $0.identifiant, $0.caf, $0.nom, FrenchFormat.percent($0.score), $0.motifs.joined(separator: " ; ")] })
         }
-        return r
     }
 }

@@ -27,15 +27,6 @@ public struct IdaSummary: Sendable {
     public var pendingScores: [(nProjet: String, score: Double, decision: CalendarDate)]
 }
 
-public enum IdaError: Error, CustomStringConvertible {
-    case noProject(reference: CalendarDate)
-    public var description: String {
-        switch self {
-        case .noProject(let d): "aucun projet décidé au plus tard le \(d.french) dans le store (ingérer d'abord le fichier projets)"
-        }
-    }
-}
-
 /// The `ciblage-ida` stage: the gap between places decided and opened, delays as competing
 /// risks, projects at risk and the yearly follow-up list.
 public struct IdaStage {
@@ -75,7 +66,6 @@ public struct IdaStage {
             let fragile = try year.map { Screening.fragility(try StudyStore.load(db, exercice: $0, referentiel: referentiel), caf: nil) } ?? []
             return (projects, fragile)
         }
-        guard !projects.isEmpty else { throw IdaError.noProject(reference: reference) }
         let times = projects.map { $0.time(at: reference) }
 
         // Projects at risk.
@@ -92,7 +82,8 @@ public struct IdaStage {
         let poleOf: (String) -> String = { referentiel.departements[$0]?.pole ?? "" }
         var pendingPlaces: [String: Int] = [:]
         for (p, _, _) in atRisk { pendingPlaces[p.pole, default: 0] += p.places }
-        let shares = Self.share(capacity, by: pendingPlaces)
+        // No pending place anywhere (no project yet): the fragile equipments share it by their number.
+        let shares = Self.share(capacity, by: pendingPlaces.values.reduce(0, +) > 0 ? pendingPlaces : fragileCount(fragile, poleOf))
         var candidates: [String: [FollowUpLine]] = [:]
         for (p, score, reasons) in atRisk {
             candidates[p.pole, default: []].append(
@@ -136,7 +127,7 @@ public struct IdaStage {
         let delais = try FrenchCSVWriter(
             url: url("delais-\(stamp).csv"),
             header: ["GROUPE", "MOIS", "A_RISQUE", "OUVERTURES", "ABANDONS", "CENSURES", "PART_OUVERTS", "PART_ABANDONNES"], batch: batch)
-        let groups = [("ENSEMBLE", times)] + Set(projects.map(\.nature)).sorted().map { nature in
+        let groups = (times.isEmpty ? [] : [("ENSEMBLE", times)]) + Set(projects.map(\.nature)).sorted().map { nature in
             (nature, zip(projects, times).filter { $0.0.nature == nature }.map(\.1))
         }
         var curves: [(String, [IncidenceStep])] = []
@@ -165,6 +156,12 @@ public struct IdaStage {
         return IdaSummary(
             projets: projects.count, enAttente: atRisk.count, suivi: suivi, model: model, files: files,
             pendingScores: atRisk.map { ($0.0.nProjet, $0.1, $0.0.decision) })
+    }
+
+    func fragileCount(_ fragile: [Fragility], _ poleOf: (String) -> String) -> [String: Int] {
+        var out: [String: Int] = [:]
+        for f in fragile { out[poleOf(f.equipment.caf), default: 0] += 1 }
+        return out
     }
 
     /// `total` shared in proportion to `weights` (largest remainders, ties by key): sums to `total`.
@@ -216,6 +213,7 @@ public struct IdaStage {
             return g
         }
         let pairs = Array(zip(projects, times))
+        guard !pairs.isEmpty else { return [] }
         var out = [gap("NATIONAL", "", pairs)]
         for (level, key) in [("POLE", \ProjectRow.pole), ("CAF", \ProjectRow.caf), ("NATURE", \ProjectRow.nature)] {
             let grouped = Dictionary(grouping: pairs) { $0.0[keyPath: key] }

@@ -17,7 +17,8 @@ import TOMLKit
 /// the drop folder (`--depot`, default `depot`), `{run}` the run's folder under
 /// `rapports/runs/` and `{exercice}` the exercice to work on: `--exercice` of `ciblage-run`,
 /// else the latest exercice with réel declarations in the store when the stage starts (so that
-/// a nightly scores the exercice its ingest just brought). Every stage receives `--store` first.
+/// a nightly scores the exercice its ingest just brought), `{date}` the run's date (UTC,
+/// `jj/mm/aaaa`). Every stage receives `--store` first.
 public struct Pipeline: Sendable, Equatable {
     public struct Stage: Sendable, Equatable {
         public var commande: String
@@ -31,7 +32,7 @@ public struct Pipeline: Sendable, Equatable {
     public var text: String
 
     public static let commands: Set<String> = [
-        "ciblage-ingest", "ciblage-score", "ciblage-select", "ciblage-export", "ciblage-reperes", "ciblage-bilan", "ciblage-dossier",
+        "ciblage-ingest", "ciblage-score", "ciblage-select", "ciblage-export", "ciblage-reperes", "ciblage-bilan", "ciblage-dossier", "ciblage-ida",
     ]
 
     public static func load(_ url: URL) throws -> Pipeline {
@@ -90,17 +91,20 @@ public struct Pipeline: Sendable, Equatable {
     /// The stage's arguments with `{store}`, `{rapports}`, `{run}`, `{depot}` and `{exercice}`
     /// replaced, `--store` first.
     public static func expand(
-        _ stage: Stage, store: String, rapports: String, run: String, depot: String = "depot", exercice: String = "{exercice}"
+        _ stage: Stage, store: String, rapports: String, run: String, depot: String = "depot", exercice: String = "{exercice}",
+        date: String? = nil
     ) -> [String] {
-        ["--store", store] + stage.arguments.map { substitute($0, store: store, rapports: rapports, run: run, depot: depot, exercice: exercice) }
+        ["--store", store]
+            + stage.arguments.map { substitute($0, store: store, rapports: rapports, run: run, depot: depot, exercice: exercice, date: date) }
     }
 
     public static func substitute(
-        _ text: String, store: String, rapports: String, run: String, depot: String, exercice: String = "{exercice}"
+        _ text: String, store: String, rapports: String, run: String, depot: String, exercice: String = "{exercice}", date: String? = nil
     ) -> String {
         text.replacingOccurrences(of: "{store}", with: store).replacingOccurrences(of: "{rapports}", with: rapports)
             .replacingOccurrences(of: "{run}", with: run).replacingOccurrences(of: "{depot}", with: depot)
             .replacingOccurrences(of: "{exercice}", with: exercice)
+            .replacingOccurrences(of: "{date}", with: date ?? "{date}")
     }
 
     /// Whether a stage's arguments name `{exercice}`.

@@ -114,7 +114,8 @@ public struct Runner {
         for (i, stage) in pipeline.stages.enumerated() {
             let year = Pipeline.needsExercice(stage) ? try resolvedExercice(for: stage) : nil
             let arguments = Pipeline.expand(
-                stage, store: store, rapports: rapports, run: folder.path, depot: depot, exercice: year.map(String.init) ?? "{exercice}")
+                stage, store: store, rapports: rapports, run: folder.path, depot: depot, exercice: year.map(String.init) ?? "{exercice}",
+                date: Self.frenchDate(now))
             let log = folder.appendingPathComponent(String(format: "%02d-%@.log", i + 1, stage.commande))
             lock.update("pipeline \(pipeline.nom), pid \(getpid()), depuis \(stamp), étape \(i + 1)/\(pipeline.stages.count) \(stage.commande)")
             let label = "[\(i + 1)/\(pipeline.stages.count)] \(stage.commande)"
@@ -176,6 +177,15 @@ public struct Runner {
     }
 
     /// `aaaammjj-hhmmss`, UTC.
+    /// The run's date, `jj/mm/aaaa` (UTC), for `{date}`.
+    static func frenchDate(_ date: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "dd/MM/yyyy"
+        return f.string(from: date)
+    }
+
     static func timestamp(_ date: Date) -> String {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")

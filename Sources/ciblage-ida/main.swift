@@ -23,7 +23,10 @@ struct IdaCommand: ParsableCommand {
             répartie entre pôles au prorata de leurs places en attente, jusqu'à --capacite lignes ;
             - ida-<date>.html : le rapport (écarts, courbes avec bandes à 95 %, modèle, liste).
 
-            Codes de sortie : 0 succès ; 1 aucun projet dans le store, store absent, disque plein ; 2 usage.
+            Sans projet dans le store, les fichiers le disent (en-têtes seuls, rapport en mots) et la \
+            liste de suivi ne compte que les équipements fragiles.
+
+            Codes de sortie : 0 succès ; 1 store absent, disque plein ; 2 usage.
             """)
 
     @OptionGroup var options: StoreOptions
@@ -48,17 +51,13 @@ struct IdaCommand: ParsableCommand {
     func run() throws {
         let ref = try options.loadReferentiel()
         try options.requireStore()
-        do {
-            let summary = try IdaStage(store: try Store(path: options.store), referentiel: ref)
-                .run(reference: CalendarDate(french: dateReference)!, capacity: capacite, output: URL(fileURLWithPath: sortie))
-            if !quiet {
-                print(
-                    "IDA au \(dateReference) : \(FrenchFormat.count(summary.projets, "projet", "projets")) dont \(summary.enAttente) en attente ; "
-                        + "modèle \(summary.model.kind.rawValue) (\(summary.model.trainingProjects) projets à l'issue connue) ; "
-                        + "liste de suivi : \(FrenchFormat.count(summary.suivi.count, "ligne", "lignes")) ; dossier : \(sortie)")
-            }
-        } catch let error as IdaError {
-            throw CommandFailure("\(error)")
+        let summary = try IdaStage(store: try Store(path: options.store), referentiel: ref)
+            .run(reference: CalendarDate(french: dateReference)!, capacity: capacite, output: URL(fileURLWithPath: sortie))
+        if !quiet {
+            print(
+                "IDA au \(dateReference) : \(FrenchFormat.count(summary.projets, "projet", "projets")) dont \(summary.enAttente) en attente ; "
+                    + "modèle \(summary.model.kind.rawValue) (\(summary.model.trainingProjects) projets à l'issue connue) ; "
+                    + "liste de suivi : \(FrenchFormat.count(summary.suivi.count, "ligne", "lignes")) ; dossier : \(sortie)")
         }
     }
 }

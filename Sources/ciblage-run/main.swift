@@ -24,7 +24,8 @@ struct RunCommand: ParsableCommand {
             (--forcer pour relancer).
 
             Dans les arguments des étapes : {store}, {rapports}, {depot}, {run} (le dossier de \
-            l'exécution) et {exercice} : --exercice, sinon le dernier exercice qui a des \
+            l'exécution), {date} (le jour de l'exécution, JJ/MM/AAAA, UTC) et {exercice} : \
+            --exercice, sinon le dernier exercice qui a des \
             déclarations réelles dans le store au moment où l'étape démarre (la chaîne nocturne \
             score ainsi l'exercice que son ingestion vient d'apporter).
 

@@ -181,3 +181,24 @@ final class IdaStageTests: XCTestCase {
         _ = b
     }
 }
+
+extension IdaStageTests {
+    /// No project yet: files with their headers only, the page says so, the list keeps the
+    /// fragile equipments.
+    func testWithoutProjectsTheFilesSaySoAndTheListKeepsFragileEquipments() throws {
+        _ = try Generator(configuration: GeneratorConfiguration(equipements: 1200, seed: 8, cafs: ["34", "66"])).write(to: folder)
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("exports/projets.csv"))
+        let store = try Store(path: folder.appendingPathComponent("s.sqlite").path)
+        _ = try Ingestor(store: store, referentiel: .bundled).ingest([folder.appendingPathComponent("exports")])
+        let summary = try IdaStage(store: store, referentiel: .bundled).run(reference: CalendarDate(french: "31/12/2024")!, capacity: 20, output: folder.appendingPathComponent("o"))
+        XCTAssertEqual(summary.projets, 0)
+        for name in ["ecart-20241231.csv", "delais-20241231.csv"] {
+            let lines = try String(contentsOf: folder.appendingPathComponent("o/\(name)"), encoding: .utf8).components(separatedBy: "\r\n").filter { !$0.isEmpty }
+            XCTAssertEqual(lines.count, 1, "\(name): header only")
+        }
+        XCTAssertTrue(summary.suivi.allSatisfy { $0.type == "EQUIPEMENT" })
+        XCTAssertFalse(summary.suivi.isEmpty)
+        let html = try String(contentsOf: folder.appendingPathComponent("o/ida-20241231.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains("Aucun projet de création de places décidé au plus tard le 31/12/2024"))
+    }
+}
