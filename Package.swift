@@ -101,7 +101,7 @@ let package = Package(
             name: "CiblageBench",
             dependencies: [
                 "CiblageIngest", "CiblageGenerate", "CiblageStore", "CiblageModel", "CiblageScoring", "CiblageSelection",
-                "CiblageBilan", "CiblagePipeline", .product(name: "GRDB", package: "GRDB.swift"),
+                "CiblageBilan", "CiblagePipeline", "CiblageIDA", .product(name: "GRDB", package: "GRDB.swift"),
             ]),
 
         // What every command line shares: exit codes, logging setup.

@@ -2,7 +2,8 @@
 # The README's main command: installs what is missing, builds (release, with testing enabled so
 # that scripts/test.sh reuses this build), then on sample-data/ (five complete Cafs) runs the
 # nightly pipeline, the 2025 national campaign, a quarterly local campaign, the fragility list,
-# the backtest of the ranking and the bilan of the past campaign 2024-T2; ends with a summary.
+# the backtest of the ranking, the IDA follow-up at the exports' date and the bilan of the past
+# campaign 2024-T2; ends with a summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -27,7 +28,10 @@ fragiles=$($bin/ciblage-reperes --store "$store" --exercice 2024 --par nature --
 echo "$fragiles"
 echo "== 6. ciblage-score --evaluer : backtest des classements sur les contrôles du store"
 $bin/ciblage-score --store "$store" --exercice 2024 --evaluer --rapports reports > reports/evaluation-2024.txt
-echo "== 7. ciblage-bilan : bilan de la campagne passée 2024-T2"
+echo "== 7. ciblage-ida au 31/12/2024 (date des exports de sample-data) : places décidées et ouvertes, délais, liste de suivi"
+ida=$($bin/ciblage-ida --store "$store" --date-reference 31/12/2024 --sortie reports/ida)
+echo "$ida"
+echo "== 8. ciblage-bilan : bilan de la campagne passée 2024-T2"
 t2=$($bin/ciblage-bilan --store "$store" --campagne 2024-T2 --sortie reports/bilan)
 echo "$t2"
 nightly=$(run_log nightly)
@@ -47,4 +51,5 @@ fragiles=${fragiles##*valeurs atypiques ; }
 echo "  Fragilité   : ${fragiles%% ; fichiers*} → reports/reperes-nature/fragilite-2024.csv"
 echo "  Backtest    : $(sed -n 2p reports/evaluation-2024.txt) → reports/evaluation-2024.{txt,csv,html}"
 echo "  Bilan 2024-T2 : ${t2%% ; fichiers*} → reports/bilan/bilan-2024-T2.{csv,html}"
+echo "  IDA         : ${ida%% ; dossier*} → reports/ida/{ecart,delais,suivi-ida}-20241231.csv, ida-20241231.html"
 echo "  Registre des exécutions : reports/runs/*/manifest.json (entrées, étapes, durées, mémoire, journaux)"

@@ -2,18 +2,19 @@ import CiblageModel
 import CiblageReports
 import Foundation
 
-/// `ida-<date>.html`: the gap, the delays, the model, the follow-up list.
+/// `ida-<date>.html`: the gap, the delays, the model (``report``), then the follow-up list
+/// (``suiviSection``, added once the fragility screening is done).
 enum IdaReport {
     static func report(
         reference: CalendarDate, projects: [ProjectRow], times: [ProjectTime], gaps: [IdaStage.Gap], curves: [(String, [IncidenceStep])],
-        model: ProjectRiskModel, suivi: [FollowUpLine], capacity: Int, fragileCount: Int
+        bands: (opened: [(low: Double, high: Double)], abandoned: [(low: Double, high: Double)]), horizon: Int,
+        model: ProjectRiskModel
     ) -> HTMLReport {
         var r = HTMLReport(title: "IDA — places décidées et ouvertes au \(reference.french)")
         guard let national = gaps.first else {
             r.paragraph(
                 "Aucun projet de création de places décidé au plus tard le \(reference.french) dans le store : ni écart, ni délais, ni projet à "
                     + "risque (le fichier projets n'a pas encore été ingéré). La liste de suivi ne compte que les équipements fragiles.")
-            suiviSection(&r, suivi: suivi, capacity: capacity, fragileCount: fragileCount)
             return r
         }
         r.paragraph(
@@ -63,9 +64,7 @@ enum IdaReport {
             ])
         }
         r.table(header: ["groupe", "projets", "délai médian d'ouverture", "ouverts à 12 mois", "à 24 mois", "à 36 mois", "abandonnés à 36 mois"], rows: rows)
-        let horizon = min(72, times.map(\.months).max() ?? 0)
-        if horizon > 0, let all = curves.first?.1 {
-            let bands = CompetingRisks.bands(times, horizon: horizon)
+        if horizon > 0, let all = curves.first?.1, bands.opened.count == horizon + 1 {
             func line(_ name: String, _ color: String, _ values: [Double], dashed: Bool = false) -> HTMLReport.Line {
                 HTMLReport.Line(name: name, color: color, points: values.enumerated().map { (Double($0.offset) / Double(horizon), $0.element) }, dashed: dashed)
             }
@@ -94,7 +93,6 @@ enum IdaReport {
                         + "échelle experte versionnée.")
                 + " Le retard sur l'ouverture prévue et une suspension sont donnés dans les motifs.")
 
-        suiviSection(&r, suivi: suivi, capacity: capacity, fragileCount: fragileCount)
         return r
     }
 

@@ -16,6 +16,24 @@ public struct FollowUpLine: Sendable {
     public var motifs: [String]
 }
 
+/// Work run on its own thread, waited for later.
+final class Background<Output: Sendable>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<Output, any Error>?
+
+    init(_ work: @escaping @Sendable () throws -> Output) {
+        Thread.detachNewThread { [self] in
+            result = Result { try work() }
+            done.signal()
+        }
+    }
+
+    func wait() throws -> Output {
+        done.wait()
+        return try result!.get()
+    }
+}
+
 /// What `ciblage-ida` computed.
 public struct IdaSummary: Sendable {
     public var projets: Int
@@ -57,15 +75,19 @@ public struct IdaStage {
     }
 
     public func run(reference: CalendarDate, capacity: Int = 200, output: URL) throws -> IdaSummary {
-        let (projects, fragile) = try store.dbQueue.read { db -> ([ProjectRow], [Fragility]) in
-            let projects = try Self.load(db, reference: reference, referentiel: referentiel)
-            // Fragile open equipments: the screening of the latest exercice with réel declarations up to the reference year.
-            let year = try Int.fetchOne(
-                db, sql: "SELECT max(exercice) FROM declaration WHERE exercice <= ? AND nature = ?",
-                arguments: [reference.year, NatureDeclaration.reel.rawValue])
-            let fragile = try year.map { Screening.fragility(try StudyStore.load(db, exercice: $0, referentiel: referentiel), caf: nil) } ?? []
-            return (projects, fragile)
+        // Fragile open equipments (the screening of the latest exercice with réel declarations up to
+        // the reference year) on a second connection and thread, while the projects are worked on.
+        let referentiel = referentiel
+        let path = store.path
+        let screening = Background {
+            try Store(path: path).dbQueue.read { db -> [Fragility] in
+                let year = try Int.fetchOne(
+                    db, sql: "SELECT max(exercice) FROM declaration WHERE exercice <= ? AND nature = ?",
+                    arguments: [reference.year, NatureDeclaration.reel.rawValue])
+                return try year.map { Screening.fragility(try StudyStore.load(db, exercice: $0, referentiel: referentiel), caf: nil) } ?? []
+            }
         }
+        let projects = try store.dbQueue.read { try Self.load($0, reference: reference, referentiel: referentiel) }
         let times = projects.map { $0.time(at: reference) }
 
         // Projects at risk.
@@ -78,6 +100,46 @@ public struct IdaStage {
             atRisk.append((p, s.probability, ProjectRiskModel.reasons(p, x: x, contributions: s.contributions, reference: reference)))
         }
 
+        // The delays and their bands, still while the screening runs.
+        let groups = (times.isEmpty ? [] : [("ENSEMBLE", times)]) + Set(projects.map(\.nature)).sorted().map { nature in
+            (nature, zip(projects, times).filter { $0.0.nature == nature }.map(\.1))
+        }
+        let curves = groups.map { ($0.0, CompetingRisks.aalenJohansen($0.1)) }
+        let horizon = min(72, times.map(\.months).max() ?? 0)
+        let bands = CompetingRisks.bands(times, horizon: horizon)
+        let stamp = String(format: "%04d%02d%02d", reference.year, reference.month, reference.day)
+        let batch = OutputBatch()
+        var files: [URL] = []
+        func url(_ name: String) -> URL {
+            let u = output.appendingPathComponent(name)
+            files.append(u)
+            return u
+        }
+        let ecart = try FrenchCSVWriter(
+            url: url("ecart-\(stamp).csv"),
+            header: ["NIVEAU", "CODE", "PROJETS", "PLACES_DECIDEES", "PLACES_OUVERTES", "PLACES_EN_ATTENTE", "PLACES_ABANDONNEES", "TAUX_REALISATION"],
+            batch: batch)
+        let gaps = Self.gaps(projects, times, reference: reference)
+        for g in gaps {
+            try ecart.writeRow([
+                g.level, g.code, String(g.projects), String(g.decided), String(g.opened), String(g.pending), String(g.abandoned),
+                g.rate.map { FrenchFormat.decimal($0, fractionDigits: 4) } ?? "",
+            ])
+        }
+        let delais = try FrenchCSVWriter(
+            url: url("delais-\(stamp).csv"),
+            header: ["GROUPE", "MOIS", "A_RISQUE", "OUVERTURES", "ABANDONS", "CENSURES", "PART_OUVERTS", "PART_ABANDONNES"], batch: batch)
+        for (group, steps) in curves {
+            for s in steps {
+                try delais.writeRow([
+                    group, String(s.month), String(s.atRisk), String(s.openings), String(s.abandonments), String(s.censored),
+                    FrenchFormat.decimal(s.opened, fractionDigits: 6), FrenchFormat.decimal(s.abandoned, fractionDigits: 6),
+                ])
+            }
+        }
+        var report = IdaReport.report(
+            reference: reference, projects: projects, times: times, gaps: gaps, curves: curves, bands: bands, horizon: horizon, model: model)
+        let fragile = try screening.wait()
         // The follow-up list: the capacity shared by the pôles in proportion to their pending places.
         let poleOf: (String) -> String = { referentiel.departements[$0]?.pole ?? "" }
         var pendingPlaces: [String: Int] = [:]
@@ -105,42 +167,6 @@ public struct IdaStage {
             }
         }
 
-        let stamp = String(format: "%04d%02d%02d", reference.year, reference.month, reference.day)
-        let batch = OutputBatch()
-        var files: [URL] = []
-        func url(_ name: String) -> URL {
-            let u = output.appendingPathComponent(name)
-            files.append(u)
-            return u
-        }
-        let ecart = try FrenchCSVWriter(
-            url: url("ecart-\(stamp).csv"),
-            header: ["NIVEAU", "CODE", "PROJETS", "PLACES_DECIDEES", "PLACES_OUVERTES", "PLACES_EN_ATTENTE", "PLACES_ABANDONNEES", "TAUX_REALISATION"],
-            batch: batch)
-        let gaps = Self.gaps(projects, times, reference: reference)
-        for g in gaps {
-            try ecart.writeRow([
-                g.level, g.code, String(g.projects), String(g.decided), String(g.opened), String(g.pending), String(g.abandoned),
-                g.rate.map { FrenchFormat.decimal($0, fractionDigits: 4) } ?? "",
-            ])
-        }
-        let delais = try FrenchCSVWriter(
-            url: url("delais-\(stamp).csv"),
-            header: ["GROUPE", "MOIS", "A_RISQUE", "OUVERTURES", "ABANDONS", "CENSURES", "PART_OUVERTS", "PART_ABANDONNES"], batch: batch)
-        let groups = (times.isEmpty ? [] : [("ENSEMBLE", times)]) + Set(projects.map(\.nature)).sorted().map { nature in
-            (nature, zip(projects, times).filter { $0.0.nature == nature }.map(\.1))
-        }
-        var curves: [(String, [IncidenceStep])] = []
-        for (group, groupTimes) in groups {
-            let steps = CompetingRisks.aalenJohansen(groupTimes)
-            curves.append((group, steps))
-            for s in steps {
-                try delais.writeRow([
-                    group, String(s.month), String(s.atRisk), String(s.openings), String(s.abandonments), String(s.censored),
-                    FrenchFormat.decimal(s.opened, fractionDigits: 6), FrenchFormat.decimal(s.abandoned, fractionDigits: 6),
-                ])
-            }
-        }
         let list = try FrenchCSVWriter(url: url("suivi-ida-\(stamp).csv"), header: ["RANG", "TYPE", "IDENTIFIANT", "CAF", "POLE", "NOM", "SCORE", "MOTIFS"], batch: batch)
         for line in suivi {
             try list.writeRow([
@@ -148,9 +174,7 @@ public struct IdaStage {
                 line.motifs.joined(separator: " | "),
             ])
         }
-        let report = IdaReport.report(
-            reference: reference, projects: projects, times: times, gaps: gaps, curves: curves, model: model, suivi: suivi,
-            capacity: capacity, fragileCount: fragile.count)
+        IdaReport.suiviSection(&report, suivi: suivi, capacity: capacity, fragileCount: fragile.count)
         try report.write(to: url("ida-\(stamp).html"), in: batch)
         try batch.commit()
         return IdaSummary(

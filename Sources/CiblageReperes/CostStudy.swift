@@ -54,8 +54,8 @@ public enum StudyStore {
                 nDossier: r[1], nom: r[2], nature: r[3], siren: r[4], nomGestionnaire: r[5], statut: r[6], caf: r[7], places: r[8])
         }
         var reel: [Int: [Int64: DeclarationFigures]] = [:]
-        try Store.scanDeclarations(db, exercices: (exercice - 1)...exercice) { d in
-            if d.nature == .reel { reel[d.exercice, default: [:]][d.equipementId] = d.figures }
+        try Store.scanDeclarations(db, exercices: (exercice - 1)...exercice, only: .reel) { d in
+            reel[d.exercice, default: [:]][d.equipementId] = d.figures
         }
         var out: [StudyEquipment] = []
         for (id, f) in reel[exercice] ?? [:] {

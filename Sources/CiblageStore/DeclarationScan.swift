@@ -19,8 +19,9 @@ extension Store {
     ///
     /// Reads columns straight from SQLite's statement: on a national store this is the
     /// stages' largest read (about a million rows), and GRDB's `Row` costs twice as much per row.
+    /// `only`: one nature of declaration (SQLite skips the others before any column is read).
     public static func scanDeclarations(
-        _ db: Database, exercices: ClosedRange<Int>, _ body: (StoredDeclaration) throws -> Void
+        _ db: Database, exercices: ClosedRange<Int>, only: NatureDeclaration? = nil, _ body: (StoredDeclaration) throws -> Void
     ) throws {
         let statement = try RawStatement(
             db,
@@ -29,11 +30,12 @@ extension Store {
                     heures_ouverture, heures_realisees, heures_facturees, total_charges, charges_personnel,
                     total_produits, participations_familles, prestation_caf, bonus_caf,
                     subventions_collectivites, etp
-                FROM declaration WHERE exercice BETWEEN ? AND ?
+                FROM declaration WHERE exercice BETWEEN ? AND ?\(only == nil ? "" : " AND nature = ?")
                 ORDER BY exercice, equipement_id, nature, date_depot
                 """)
         statement.bind(1, exercices.lowerBound)
         statement.bind(2, exercices.upperBound)
+        if let only { statement.bind(3, only.rawValue) }
         defer { statement.reset() }
         while try statement.step() {
             guard let exercice = statement.int(0), let id = statement.int(1),

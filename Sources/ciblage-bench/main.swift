@@ -21,6 +21,11 @@ struct BenchCommand: ParsableCommand {
             ciblage-dossier (processus fils) qui écrit les dossiers de toutes ses lignes, de ses groupes \
             et les index des Caf (cible : 10 s, 300 Mio).
 
+            ida : génère et ingère un monde national avec ses projets (environ 15 000), chronomètre \
+            ciblage-ida au 31/12/2024 (cible : 2 s, 300 Mio), puis mesure le score des projets à \
+            risque contre la vérité du générateur (lift à 20 % face à « les plus anciens d'abord ») \
+            sur ce monde et deux mondes de 12 000 équipements d'autres graines.
+
             bilan : sur --mondes mondes générés (--equipements par monde, 3 000 conseillé), planifie une \
             campagne, réalise ses contrôles d'après la vérité terrain, les ingère, lance le bilan et \
             compte combien de fois l'IC à 95 % du taux d'anomalie de la population contient le vrai taux.
@@ -41,7 +46,7 @@ struct BenchCommand: ParsableCommand {
             Code de sortie 1 si une cible n'est pas atteinte.
             """)
 
-    @Argument(help: "Le banc à lancer : ingestion, score (sur le store du banc ingestion), campagne et dossiers (après le banc score), reperes, bilan, bout-en-bout, fuzz.")
+    @Argument(help: "Le banc à lancer : ingestion, score (sur le store du banc ingestion), campagne et dossiers (après le banc score), ida, reperes, bilan, bout-en-bout, fuzz.")
     var banc: String = "ingestion"
 
     @Option(help: "Nombre d'équipements du jeu généré.")
@@ -72,8 +77,8 @@ struct BenchCommand: ParsableCommand {
     var duree: DecimalOption = DecimalOption(600)
 
     func validate() throws {
-        guard ["ingestion", "score", "campagne", "dossiers", "reperes", "bilan", "bout-en-bout", "fuzz", "fuzz-travail"].contains(banc) else {
-            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, score, campagne, dossiers, reperes, bilan, bout-en-bout, fuzz)")
+        guard ["ingestion", "score", "campagne", "dossiers", "ida", "reperes", "bilan", "bout-en-bout", "fuzz", "fuzz-travail"].contains(banc) else {
+            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, score, campagne, dossiers, ida, reperes, bilan, bout-en-bout, fuzz)")
         }
         guard FuzzBenchmark.Reader(rawValue: lecteur) != nil else {
             throw ValidationError("--lecteur attend csv ou xml, pas « \(lecteur) »")
@@ -116,6 +121,11 @@ struct BenchCommand: ParsableCommand {
             ? try BilanCoverageBenchmark(worlds: mondes, equipements: equipements, workDirectory: folder).run(log: log)
             : banc == "reperes"
             ? try ReperesBenchmark(workDirectory: folder, reperesExecutable: reperes, runs: max(1, repetitions)).run(log: log)
+            : banc == "ida"
+            ? try IdaBenchmark(
+                equipements: equipements, seed: graine, workDirectory: folder,
+                idaExecutable: binaries.appendingPathComponent("ciblage-ida"), ingestExecutable: executable, runs: max(1, repetitions)
+            ).run(log: log)
             : banc == "dossiers"
             ? try CampaignBenchmark(
                 workDirectory: folder, selectExecutable: selector,
