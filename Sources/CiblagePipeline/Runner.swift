@@ -178,19 +178,15 @@ public struct Runner {
 
     /// `aaaammjj-hhmmss`, UTC.
     /// The run's date, `jj/mm/aaaa` (UTC), for `{date}`.
-    static func frenchDate(_ date: Date) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "dd/MM/yyyy"
-        return f.string(from: date)
-    }
+    static func frenchDate(_ date: Date) -> String { utc("dd/MM/yyyy", date) }
 
-    static func timestamp(_ date: Date) -> String {
+    static func timestamp(_ date: Date) -> String { utc("yyyyMMdd-HHmmss", date) }
+
+    static func utc(_ format: String, _ date: Date) -> String {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd-HHmmss"
+        f.dateFormat = format
         return f.string(from: date)
     }
 
