@@ -45,20 +45,26 @@ enum Synthesis {
 
         r.heading("Plans multi-départementaux par pôle")
         let poles = Set(plan.groups.map(\.pole)).union(c.capacitesPoles.keys).sorted()
-        r.barChart(
-            title: "Groupes retenus et sites à contrôler par pôle", categories: poles,
-            series: [
-                HTMLReport.Series(name: "groupes", color: "#6a3d9a", values: poles.map { p in Double(plan.groups.filter { $0.pole == p }.count) }),
-                HTMLReport.Series(
-                    name: "sites", color: "#b2a0d0",
-                    values: poles.map { p in Double(plan.groups.filter { $0.pole == p }.reduce(0) { $0 + $1.sites.count }) }),
-            ], stacked: false, format: { String(Int($0)) })
-        r.table(
-            header: ["pôle", "rang", "SIREN", "gestionnaire", "départements", "équipements", "indu attendu", "sites"],
-            rows: plan.groups.map { g in
-                [g.pole, String(g.rang), g.siren, g.nom, String(g.departements.count), String(g.equipements), FrenchFormat.euros(g.scoreGroupe),
-                 g.sites.map(\.candidate.nDossier).joined(separator: " ")]
-            })
+        if c.capacitesPoles.isEmpty {
+            r.paragraph("Cette campagne n'a pas de plan multi-départemental (aucune capacité par pôle dans [plan_multi.capacites]).")
+        } else if plan.groups.isEmpty {
+            r.paragraph("Aucun groupe multi-départemental retenu : \(plan.groupesEligibles) éligible(s) dans les pôles de la campagne.")
+        } else {
+            r.barChart(
+                title: "Groupes retenus et sites à contrôler par pôle", categories: poles,
+                series: [
+                    HTMLReport.Series(name: "groupes", color: "#6a3d9a", values: poles.map { p in Double(plan.groups.filter { $0.pole == p }.count) }),
+                    HTMLReport.Series(
+                        name: "sites", color: "#b2a0d0",
+                        values: poles.map { p in Double(plan.groups.filter { $0.pole == p }.reduce(0) { $0 + $1.sites.count }) }),
+                ], stacked: false, format: { String(Int($0)) })
+            r.table(
+                header: ["pôle", "rang", "SIREN", "gestionnaire", "départements", "équipements", "indu attendu", "sites"],
+                rows: plan.groups.map { g in
+                    [g.pole, String(g.rang), g.siren, g.nom, String(g.departements.count), String(g.equipements), FrenchFormat.euros(g.scoreGroupe),
+                     g.sites.map(\.candidate.nDossier).joined(separator: " ")]
+                })
+        }
 
         r.heading("Composition de la sélection")
         let chosen = candidates.filter { selected.contains($0.equipementId) }

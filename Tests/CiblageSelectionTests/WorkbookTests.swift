@@ -129,3 +129,19 @@ final class WorkbookTests: XCTestCase {
         return try XCTUnwrap(book.sheet("Plan Caf \(caf)"))
     }
 }
+
+extension WorkbookTests {
+    /// A campaign without a multi plan says so in its synthesis, instead of an empty chart and table.
+    func testASynthesisWithoutMultiPlanSaysSo() throws {
+        let path = folder.appendingPathComponent("s.sqlite")
+        try FileManager.default.copyItem(at: CampaignStageTests.world.appendingPathComponent("store.sqlite"), to: path)
+        let config = try CampaignConfig.parse(
+            "[campagne]\nid = \"L-1\"\nexercice = 2024\ngraine = 3\n[plan_local]\ntaux_controle = 0.1\npart_aleatoire = 0.2\n",
+            file: "l.toml", referentiel: .bundled)
+        let output = folder.appendingPathComponent("l")
+        _ = try CampaignStage(store: try Store(path: path.path), referentiel: .bundled).run(config, output: output)
+        let html = try String(contentsOf: output.appendingPathComponent("synthese.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains("pas de plan multi-départemental"), html)
+        XCTAssertFalse(html.contains("Groupes retenus et sites à contrôler par pôle"))
+    }
+}
