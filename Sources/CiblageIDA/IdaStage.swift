@@ -16,24 +16,6 @@ public struct FollowUpLine: Sendable {
     public var motifs: [String]
 }
 
-/// Work run on its own thread, waited for later.
-final class Background<Output: Sendable>: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private var result: Result<Output, any Error>?
-
-    init(_ work: @escaping @Sendable () throws -> Output) {
-        Thread.detachNewThread { [self] in
-            result = Result { try work() }
-            done.signal()
-        }
-    }
-
-    func wait() throws -> Output {
-        done.wait()
-        return try result!.get()
-    }
-}
-
 /// What `ciblage-ida` computed.
 public struct IdaSummary: Sendable {
     public var projets: Int
@@ -79,7 +61,7 @@ public struct IdaStage {
         // the reference year) on a second connection and thread, while the projects are worked on.
         let referentiel = referentiel
         let path = store.path
-        let screening = Background {
+        let screening = BackgroundWork {
             try Store(path: path).dbQueue.read { db -> [Fragility] in
                 let year = try Int.fetchOne(
                     db, sql: "SELECT max(exercice) FROM declaration WHERE exercice <= ? AND nature = ?",

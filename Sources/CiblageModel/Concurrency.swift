@@ -69,3 +69,26 @@ public final class ProducerThread: @unchecked Sendable {
 
     public func join() { done.wait() }
 }
+
+/// Work run on a thread of its own (``ProducerThread``) while the caller goes on; ``wait()``
+/// gives its result or rethrows its error.
+public final class BackgroundWork<Output>: @unchecked Sendable {
+    private final class Box: @unchecked Sendable {
+        var result: Result<Output, any Error>?
+    }
+
+    private let box: Box
+    private let thread: ProducerThread
+
+    public init(_ work: @escaping @Sendable () throws -> Output) {
+        let box = Box()
+        self.box = box
+        thread = ProducerThread { box.result = Result { try work() } }
+    }
+
+    /// Waits for the work to end; its result, or its error rethrown.
+    public func wait() throws -> Output {
+        thread.join()
+        return try box.result!.get()
+    }
+}

@@ -63,13 +63,14 @@ public struct ScoreStage {
             let lines = try RiskScoring.score(prepared.rows, model: model, exercice: exercice)
             t = lap("scores et motifs", since: t)
             let asOf = prepared.asOf
-            let listing = Background(output != nil) { try Self.writeRanking(lines, to: output!) }
-            let sheet = Background(workbook != nil) {
-                try Self.rankingWorkbook(lines, exercice: exercice, model: model, asOf: asOf).finish(to: workbook!)
+            // The list and its workbook are written on other threads while the store saves.
+            let listing = output.map { url in BackgroundWork { try Self.writeRanking(lines, to: url) } }
+            let sheet = workbook.map { url in
+                BackgroundWork { try Self.rankingWorkbook(lines, exercice: exercice, model: model, asOf: asOf).finish(to: url) }
             }
             let modelId = try Self.save(db, exercice: exercice, asOf: prepared.asOf, model: model, lines: lines, computedAt: stamp)
-            let writer = try listing.wait()
-            let book = try sheet.wait()
+            let writer = try listing?.wait()
+            let book = try sheet?.wait()
             t = lap("stockage des scores et liste classée", since: t)
             return (ScoreSummary(exercice: exercice, model: model, scored: lines.count, modelId: modelId, lines: lines), writer, book)
         }
@@ -77,29 +78,6 @@ public struct ScoreStage {
         try writer?.commit()
         try book?.commit()
         return summary
-    }
-
-    /// A file written on another thread (under its temporary name) while the store saves.
-    final class Background<Output>: @unchecked Sendable {
-        private let done = DispatchSemaphore(value: 0)
-        private var result: Result<Output?, any Error> = .success(nil)
-
-        /// Runs `work` on its own thread; with `enabled` false, does nothing and gives `nil`.
-        init(_ enabled: Bool, _ work: @escaping @Sendable () throws -> Output) {
-            guard enabled else {
-                done.signal()
-                return
-            }
-            Thread.detachNewThread { [self] in
-                result = Result { try work() }
-                done.signal()
-            }
-        }
-
-        func wait() throws -> Output? {
-            done.wait()
-            return try result.get()
-        }
     }
 
     /// Writes and syncs the ranked list under a temporary name; the caller commits it (renames it
