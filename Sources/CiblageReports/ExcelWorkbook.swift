@@ -205,8 +205,8 @@ public final class ExcelWorkbook {
         return try Data(contentsOf: scratch.appendingPathComponent("classeur.xlsx"))
     }
 
-    /// Writes the workbook to `url` (temporary name, sync, rename) and returns the finished,
-    /// unpublished file for the caller to commit; or adds it to `batch`.
+    /// Writes the workbook to `url` (temporary name, sync, rename), or adds it to `batch`, which
+    /// publishes it with its other files.
     public func write(to url: URL, in batch: OutputBatch? = nil) throws {
         let data = try bytes()
         if let batch {

@@ -118,13 +118,12 @@ final class DossierTests: XCTestCase {
 
     func testALineWithoutDeclarationsForAnExerciceSaysSo() throws {
         let s = try store()
-        let (id, n) = try s.dbQueue.write { db -> (Int64, String) in
+        let n = try s.dbQueue.write { db -> String in
             let row = try Row.fetchOne(
                 db, sql: "SELECT e.id, e.n_dossier FROM campagne_ligne l JOIN equipement e ON e.id = l.equipement_id WHERE l.campagne_id = 'D-1' AND l.plan = 'LOCAL' ORDER BY l.rang LIMIT 1")!
             try db.execute(sql: "DELETE FROM declaration WHERE equipement_id = ? AND exercice = 2023", arguments: [row["id"] as Int64])
-            return (row["id"], row["n_dossier"])
+            return row["n_dossier"]
         }
-        _ = id
         let output = folder.appendingPathComponent("d")
         let summary = try DossierStage(store: s, referentiel: .bundled).run(campagne: "D-1", nDossier: n, output: output)
         XCTAssertEqual(summary.dossiers, 1)

@@ -160,7 +160,7 @@ final class IdaStageTests: XCTestCase {
         XCTAssertEqual(report.rejects.filter { $0.file == "projets.csv" }.count, expected, "the projects file's rejects are the injected ones")
         let reference = CalendarDate(french: "31/12/2024")!
         let a = try IdaStage(store: store, referentiel: .bundled).run(reference: reference, capacity: 60, output: folder.appendingPathComponent("a"))
-        let b = try IdaStage(store: store, referentiel: .bundled).run(reference: reference, capacity: 60, output: folder.appendingPathComponent("b"))
+        _ = try IdaStage(store: store, referentiel: .bundled).run(reference: reference, capacity: 60, output: folder.appendingPathComponent("b"))
         XCTAssertEqual(a.files.map(\.lastPathComponent).sorted(), ["delais-20241231.csv", "ecart-20241231.csv", "ida-20241231.html", "suivi-ida-20241231.csv"])
         for file in a.files {
             XCTAssertEqual(try Data(contentsOf: file), try Data(contentsOf: folder.appendingPathComponent("b").appendingPathComponent(file.lastPathComponent)), file.lastPathComponent)
@@ -178,7 +178,6 @@ final class IdaStageTests: XCTestCase {
         XCTAssertTrue(delais.first?.hasPrefix("ENSEMBLE;") ?? false)
         let html = try String(contentsOf: a.files.first { $0.pathExtension == "html" }!, encoding: .utf8)
         XCTAssertTrue(html.contains("Aalen–Johansen") && html.contains("Liste de suivi"))
-        _ = b
     }
 }
 
