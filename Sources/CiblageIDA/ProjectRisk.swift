@@ -105,16 +105,7 @@ public struct ProjectRiskModel: Sendable {
         let y = old.map { failed($0, at: reference) ? 1.0 : 0.0 }
         let positives = Int(y.reduce(0, +))
         let k = Self.features.count
-        var means = [Double](repeating: 0, count: k), scales = [Double](repeating: 1, count: k)
-        if !x.isEmpty {
-            for j in 0..<k {
-                let column = x.map { $0[j] }
-                let mean = column.reduce(0, +) / Double(column.count)
-                let sd = (column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(column.count)).squareRoot()
-                means[j] = mean
-                scales[j] = sd > 1e-9 ? sd : 1
-            }
-        }
+        let (means, scales) = RiskScoring.standardisation(x.map { $0.map(Optional.some) }, count: k)
         guard old.count >= 100, positives >= 20, old.count - positives >= 20,
             let regression = try? LogisticRegression.fit(
                 x: x.map { row in (0..<k).map { (row[$0] - means[$0]) / scales[$0] } }, y: y, lambda: 1)

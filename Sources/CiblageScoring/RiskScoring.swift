@@ -351,7 +351,7 @@ public enum RiskScoring {
 
     /// Mean and standard deviation of each feature over the rows where it is present
     /// (scale 1 when a feature does not vary, so it contributes nothing).
-    static func standardisation(_ rows: [[Double?]], count: Int) -> (means: [Double], scales: [Double]) {
+    public static func standardisation(_ rows: [[Double?]], count: Int) -> (means: [Double], scales: [Double]) {
         var means = [Double](repeating: 0, count: count)
         var scales = [Double](repeating: 1, count: count)
         for j in 0..<count {
