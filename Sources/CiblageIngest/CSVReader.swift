@@ -8,6 +8,9 @@ public struct CSVRecord {
     public let line: Int
     /// The record's bytes as in the file, line ends excluded at its end.
     public let raw: UnsafeBufferPointer<UInt8>
+    /// Byte offset in the file of the record's first byte (of `raw`): the record can be read
+    /// again with `pread` (``CSVReader/rawText(of:in:encoding:)``) without parsing the file again.
+    public let offset: Int
     public let fieldCount: Int
     let arena: UnsafePointer<UInt8>
     let starts: UnsafePointer<Int>
@@ -53,6 +56,7 @@ public final class CSVReader {
     private let state: UnsafeMutablePointer<ParseState>
     private var rawRecord: [UInt8] = []
     private var recordStartLine = 0
+    private var recordStartOffset = 0
     private var options: UInt8 = UInt8(CSV_STRICT | CSV_STRICT_FINI | CSV_EMPTY_IS_NULL)
 
     public init(url: URL) {
@@ -80,6 +84,8 @@ public final class CSVReader {
         var buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
         defer { buffer.deallocate() }
         var filled = 0
+        /// File offset of `buffer[0]`.
+        var bufferOffset = 0
         var first = true
         var discardingLongLine = false
         var parserReady = false
@@ -101,6 +107,7 @@ public final class CSVReader {
                             raw: UnsafeBufferPointer(start: buffer, count: min(filled, 200)))
                         discardingLongLine = true
                     }
+                    bufferOffset += filled
                     filled = 0
                 }
             }
@@ -124,7 +131,7 @@ public final class CSVReader {
                 if discardingLongLine {
                     discardingLongLine = false
                 } else {
-                    try feedLine(UnsafeBufferPointer(start: buffer + start, count: end - start), lineCount, &sink)
+                    try feedLine(UnsafeBufferPointer(start: buffer + start, count: end - start), lineCount, bufferOffset + start, &sink)
                 }
                 start = end
             }
@@ -132,7 +139,7 @@ public final class CSVReader {
                 if start < filled {
                     lineCount += 1
                     if !discardingLongLine {
-                        try feedLine(UnsafeBufferPointer(start: buffer + start, count: filled - start), lineCount, &sink)
+                        try feedLine(UnsafeBufferPointer(start: buffer + start, count: filled - start), lineCount, bufferOffset + start, &sink)
                     }
                 }
                 if parserReady { try finish(&sink) }
@@ -141,8 +148,26 @@ public final class CSVReader {
             if start > 0 {
                 (buffer).update(from: buffer + start, count: filled - start)
                 filled -= start
+                bufferOffset += start
             }
         }
+    }
+
+    /// The raw text of records already read, by their span (offset, byte count) in the file at
+    /// `path`: read back with `pread`, without parsing the file again.
+    public static func rawText(of spans: [Int: (offset: Int, count: Int)], in path: String, encoding: TextEncoding) throws -> [Int: String] {
+        guard !spans.isEmpty else { return [:] }
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw CSVReadError.unreadable(path, String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var texts: [Int: String] = [:]
+        for (line, span) in spans {
+            var bytes = [UInt8](repeating: 0, count: span.count)
+            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, span.count, off_t(span.offset)) }
+            if n < 0 { throw CSVReadError.unreadable(path, String(cString: strerror(errno))) }
+            texts[line] = bytes.withUnsafeBufferPointer { encoding.decode(UnsafeBufferPointer(rebasing: $0[0..<n])) }
+        }
+        return texts
     }
 
     static func detectDelimiter(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt8 {
@@ -171,12 +196,13 @@ public final class CSVReader {
     /// Feeds one physical line. The raw text of a record on one line is the line itself; only a
     /// record spanning lines is copied into `rawRecord`.
     private func feedLine<Sink: CSVRecordSink>(
-        _ line: UnsafeBufferPointer<UInt8>, _ number: Int, _ sink: inout Sink
+        _ line: UnsafeBufferPointer<UInt8>, _ number: Int, _ offset: Int, _ sink: inout Sink
     ) throws {
         let continuing = !rawRecord.isEmpty
         if !continuing {
             if Self.isBlank(line) { return }
             recordStartLine = number
+            recordStartOffset = offset
         }
         let consumed = csv_parse(parser, line.baseAddress, line.count, csvFieldCallback, csvRecordCallback, state)
         if consumed < line.count {
@@ -219,7 +245,7 @@ public final class CSVReader {
         state.pointee.clearRecord()  // counters only: the arena stays valid for the sink's call
         try sink.record(
             CSVRecord(
-                line: recordStartLine, raw: UnsafeBufferPointer(rebasing: raw[0..<rawCount]),
+                line: recordStartLine, raw: UnsafeBufferPointer(rebasing: raw[0..<rawCount]), offset: recordStartOffset,
                 fieldCount: s.fieldCount, arena: s.arena, starts: s.starts, lengths: s.lengths))
     }
 
@@ -227,6 +253,7 @@ public final class CSVReader {
     private func resync<Sink: CSVRecordSink>(_ reason: String, _ sink: inout Sink) throws {
         let pending = rawRecord
         let startLine = recordStartLine
+        let startOffset = recordStartOffset
         rawRecord.removeAll(keepingCapacity: true)
         try resetParser()
         let firstEnd = (pending.firstIndex(of: 0x0A).map { $0 + 1 }) ?? pending.count
@@ -238,7 +265,7 @@ public final class CSVReader {
             var number = startLine + 1
             while start < all.count {
                 let end = (all[start...].firstIndex(of: 0x0A).map { $0 + 1 }) ?? all.count
-                try feedLine(UnsafeBufferPointer(rebasing: all[start..<end]), number, &sink)
+                try feedLine(UnsafeBufferPointer(rebasing: all[start..<end]), number, startOffset + start, &sink)
                 number += 1
                 start = end
             }

@@ -119,7 +119,7 @@ public final class Ingestor {
     var logger: Logger
     private var cachedIndex: EquipementIndex?
     /// The next file's parse, started while the current file commits.
-    private var prefetched: (url: URL, fingerprint: FileFingerprint, parse: DeclarationParse)?
+    private var prefetched: (url: URL, parse: DeclarationParse)?
 
     public init(store: Store, referentiel: Referentiel, maxRejectPercent: Double? = nil, logger: Logger? = nil) {
         self.store = store
@@ -220,12 +220,18 @@ public final class Ingestor {
         let t0 = Date()
         defer { logger.debug("\(url.lastPathComponent) : \(String(format: "%.2f", Date().timeIntervalSince(t0))) s au total") }
         let fingerprint: FileFingerprint
-        if let prefetched, prefetched.url == url {
-            fingerprint = prefetched.fingerprint
-        } else {
-            do { fingerprint = try FileFingerprint.compute(url) } catch {
-                throw FileRefusal(line: 0, reason: "\(error)")
+        do {
+            if let prefetched, prefetched.url == url {
+                fingerprint = try prefetched.parse.fingerprint()
+            } else {
+                fingerprint = try FileFingerprint.compute(url)
             }
+        } catch {
+            if prefetched?.url == url {
+                prefetched?.parse.cancel()
+                prefetched = nil
+            }
+            throw FileRefusal(line: 0, reason: "\(error)")
         }
         logger.debug("\(url.lastPathComponent) : empreinte en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
         summary.encoding = isXML ? nil : fingerprint.encoding
@@ -238,6 +244,10 @@ public final class Ingestor {
             let undelivered = (row["rejets_livres"] as Int64) == 0
             return (row, recall || undelivered ? try StoredRejects.load(db, fileId: row["id"]) : [])
         }) {
+            if let parse = prefetched?.parse, prefetched?.url == url {
+                parse.cancel()
+                prefetched = nil
+            }
             summary.status = .alreadyIngested(previousName: previous.0["nom"], on: previous.0["ingere_le"])
             let id: Int64 = previous.0["id"]
             // A file delivered twice in one run: its rejects are reported once.
@@ -348,14 +358,18 @@ public final class Ingestor {
             self.prefetched = nil
         } else {
             parse = DeclarationParse(
-                url: url, encoding: encoding, parser: DeclarationRowParser(equipements: try equipementIds(db)),
-                fileName: rejects.fileName)
+                url: url, fingerprint: FileFingerprint(sha256: "", size: 0, encoding: encoding),
+                parser: DeclarationRowParser(equipements: try equipementIds(db)), fileName: rejects.fileName)
         }
         var storer = DeclarationStorer(writer: try DeclarationWriter(db: db, fileId: fileId))
         var stored = RejectCollector(fileName: rejects.fileName)
+        var spans = RawSpans()
         do {
             while let batch = try parse.channel.receive() {
-                for item in batch { try storer.store(item.row, line: item.line, content: nil, &stored) }
+                for item in batch {
+                    spans.append(line: item.line, item.span)
+                    try storer.store(item.row, line: item.line, content: nil, &stored)
+                }
             }
         } catch {
             parse.cancel()
@@ -368,25 +382,23 @@ public final class Ingestor {
         var counts = storer.counts
         counts.read = parse.result.read
         counts.corrections = try storer.writer.finish()
-        if !rejects.pendingContent.isEmpty { try fillCSVContent(url, encoding, &rejects) }
+        rejects.fillContent(try CSVReader.rawText(of: spans.spans(of: rejects.pendingContent), in: url.path, encoding: encoding))
         return counts
     }
 
-    /// Starts parsing `url` (CSV declarations) on its own thread, unless its content is already
-    /// in the store (or is the file being committed, read through the same transaction).
+    /// Starts fingerprinting and parsing `url` (CSV declarations) on its own thread; the file is
+    /// checked against the store's fingerprints when its turn comes (``ingestFile``), and its
+    /// parse cancelled if it is already there.
     ///
     /// Called last before the current file commits, so its equipment index may hold rows of a
     /// registry file not yet committed. That is safe: a file refused whole throws before this
     /// point, and a commit that fails throws out of ``ingest(_:)``, whose `defer` cancels the
     /// prefetched parse before anything of it is stored.
     private func prefetch(_ url: URL, _ db: Database) throws {
-        guard let fingerprint = try? FileFingerprint.compute(url) else { return }
-        let known = try Bool.fetchOne(db, sql: "SELECT 1 FROM fichier WHERE sha256 = ?", arguments: [fingerprint.sha256]) ?? false
-        guard !known else { return }
         let parse = DeclarationParse(
-            url: url, encoding: fingerprint.encoding, parser: DeclarationRowParser(equipements: try equipementIds(db)),
+            url: url, fingerprint: nil, parser: DeclarationRowParser(equipements: try equipementIds(db)),
             fileName: url.lastPathComponent)
-        prefetched = (url, fingerprint, parse)
+        prefetched = (url, parse)
     }
 
     private func ingestXMLDeclarations(
@@ -480,7 +492,8 @@ public final class Ingestor {
         logger.debug("\(url.lastPathComponent) : lecture et contrôles en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
         var collector = sink.rejects
         let kept = Self.resolveDuplicates(sink.handler.rows, key: key, &collector)
-        if !collector.pendingContent.isEmpty { try fillCSVContent(url, encoding, &collector) }
+        collector.fillContent(
+            try CSVReader.rawText(of: sink.handler.spans.spans(of: collector.pendingContent), in: url.path, encoding: encoding))
         rejects = collector
         return (kept, sink.read, sink.handler.rows.count - kept.count - collector.conflictCount)
     }
@@ -524,22 +537,6 @@ public final class Ingestor {
         let index = EquipementIndex(ids)
         cachedIndex = index
         return index
-    }
-
-    /// Fills the raw text of rejects found after their line was read (the first row of a conflict).
-    private func fillCSVContent(_ url: URL, _ encoding: TextEncoding, _ rejects: inout RejectCollector) throws {
-        struct RawCapture: CSVRecordSink {
-            let wanted: Set<Int>
-            let encoding: TextEncoding
-            var found: [Int: String] = [:]
-            mutating func record(_ record: CSVRecord) throws {
-                if wanted.contains(record.line) { found[record.line] = encoding.decode(record.raw) }
-            }
-            mutating func malformed(line: Int, reason: String, raw: UnsafeBufferPointer<UInt8>) throws {}
-        }
-        var capture = RawCapture(wanted: rejects.pendingContent, encoding: encoding)
-        try CSVReader(url: url).read(into: &capture)
-        rejects.fillContent(capture.found)
     }
 
     // MARK: Sniffing

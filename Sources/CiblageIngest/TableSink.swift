@@ -48,10 +48,51 @@ struct CSVFieldSource: FieldSource {
     func fieldName(_ column: Int) -> String { names[column] }
 }
 
+/// Where a record's raw text lies in its file: read back with ``CSVReader/rawText(of:in:encoding:)``
+/// when a reject found after the record was read needs it.
+struct RawSpan: Sendable {
+    var offset: Int
+    var count: Int32
+
+    init(_ record: CSVRecord) {
+        offset = record.offset
+        count = Int32(clamping: record.raw.count)
+    }
+}
+
+/// The spans of the rows of one file, by line, appended in file order (8 + 4 + 4 bytes a row),
+/// so that the raw text of any earlier row can be read back without parsing the file again.
+struct RawSpans {
+    private var lines: [Int32] = []
+    private var offsets: [Int] = []
+    private var counts: [Int32] = []
+
+    mutating func append(line: Int, _ span: RawSpan) {
+        lines.append(Int32(clamping: line))
+        offsets.append(span.offset)
+        counts.append(span.count)
+    }
+
+    /// The spans of `wanted` lines that were appended.
+    func spans(of wanted: Set<Int>) -> [Int: (offset: Int, count: Int)] {
+        var found: [Int: (offset: Int, count: Int)] = [:]
+        for line in wanted {
+            var low = 0
+            var high = lines.count
+            while low < high {
+                let mid = (low + high) / 2
+                if Int(lines[mid]) < line { low = mid + 1 } else { high = mid }
+            }
+            if low < lines.count, Int(lines[low]) == line { found[line] = (offsets[low], Int(counts[low])) }
+        }
+        return found
+    }
+}
+
 /// What a ``TableSink`` does with each well-formed row of the right width.
 protocol RowHandler {
     mutating func handle(
-        _ reader: FieldReader<CSVFieldSource>, line: Int, _ rejects: inout RejectCollector, raw: () -> String
+        _ reader: FieldReader<CSVFieldSource>, line: Int, span: RawSpan, _ rejects: inout RejectCollector, raw: () -> String
     ) throws
 }
 
@@ -95,7 +136,7 @@ struct TableSink<Handler: RowHandler>: CSVRecordSink {
         }
         let encoding = self.encoding
         let source = CSVFieldSource(record: record, fieldIndex: fieldIndex, names: columnNames, encoding: encoding)
-        try handler.handle(FieldReader(source), line: record.line, &rejects) { encoding.decode(record.raw) }
+        try handler.handle(FieldReader(source), line: record.line, span: RawSpan(record), &rejects) { encoding.decode(record.raw) }
     }
 
     /// Control characters (C0 but tab, CR and LF: NUL…) reject a row, and so do invalid bytes in
@@ -162,8 +203,8 @@ struct TableSink<Handler: RowHandler>: CSVRecordSink {
 }
 
 /// A row kept in memory until the whole file is read (registry and controls: small files whose
-/// duplicate keys are resolved after reading). Its raw text is fetched again only if a key
-/// conflict rejects it.
+/// duplicate keys are resolved after reading). Its raw text is read again from its span only if
+/// a key conflict rejects it.
 struct CollectedRow<Value> {
     var line: Int
     var value: Value
@@ -172,14 +213,16 @@ struct CollectedRow<Value> {
 struct CollectingHandler<Value>: RowHandler {
     let parse: (FieldReader<CSVFieldSource>) throws(RowReject) -> Value
     var rows: [CollectedRow<Value>] = []
+    var spans = RawSpans()
 
     init(_ parse: @escaping (FieldReader<CSVFieldSource>) throws(RowReject) -> Value) { self.parse = parse }
 
     mutating func handle(
-        _ reader: FieldReader<CSVFieldSource>, line: Int, _ rejects: inout RejectCollector, raw: () -> String
+        _ reader: FieldReader<CSVFieldSource>, line: Int, span: RawSpan, _ rejects: inout RejectCollector, raw: () -> String
     ) throws {
         do {
             rows.append(CollectedRow(line: line, value: try parse(reader)))
+            spans.append(line: line, span)
         } catch {
             rejects.add(line: line, field: error.field, reason: error.reason, content: raw())
         }
@@ -189,15 +232,15 @@ struct CollectingHandler<Value>: RowHandler {
 /// Parses declaration rows on the producer thread and hands them over by batches.
 struct DeclarationParseHandler: RowHandler {
     let parser: DeclarationRowParser
-    let channel: BatchChannel<(line: Int, row: ParsedDeclaration)>
-    var batch: [(line: Int, row: ParsedDeclaration)] = []
+    let channel: BatchChannel<ParsedDeclarationLine>
+    var batch: [ParsedDeclarationLine] = []
     static let batchSize = 4096
 
     mutating func handle(
-        _ reader: FieldReader<CSVFieldSource>, line: Int, _ rejects: inout RejectCollector, raw: () -> String
+        _ reader: FieldReader<CSVFieldSource>, line: Int, span: RawSpan, _ rejects: inout RejectCollector, raw: () -> String
     ) throws {
         do {
-            batch.append((line, try parser.parse(reader)))
+            batch.append(ParsedDeclarationLine(line: line, span: span, row: try parser.parse(reader)))
         } catch {
             rejects.add(line: line, field: error.field, reason: error.reason, content: raw())
         }
@@ -211,8 +254,15 @@ struct DeclarationParseHandler: RowHandler {
     }
 }
 
+/// A declaration read at `line`, whose raw text lies at `span` in its file.
+struct ParsedDeclarationLine: Sendable {
+    var line: Int
+    var span: RawSpan
+    var row: ParsedDeclaration
+}
+
 /// Stores parsed declarations; a key met twice in the file with other values rejects both rows
-/// (and any later one). Rows whose content is not at hand get it by reading the file again.
+/// (and any later one). Rows whose content is not at hand get it from their span in the file.
 struct DeclarationStorer {
     let writer: DeclarationWriter
     var counts = Ingestor.Counts()

@@ -163,9 +163,20 @@ public struct Referentiel: Sendable {
     /// A département code as typed or exported: upper-cased, trimmed, and `1`…`9` read as
     /// `01`…`09` (a spreadsheet drops the leading zero). Not checked against the table.
     public static func departementCode(_ text: some StringProtocol) -> String {
-        var code = text.trimmingCharacters(in: .whitespaces).uppercased()
-        if code.count == 1, code.utf8.first.map({ $0 >= 0x31 && $0 <= 0x39 }) == true { code = "0" + code }
-        return code
+        // Byte fast path for the usual short ASCII code (once per registry row).
+        let utf8 = Array(text.utf8)
+        var low = 0
+        var high = utf8.count
+        while low < high, utf8[low] == 0x20 || utf8[low] == 0x09 { low += 1 }
+        while high > low, utf8[high - 1] == 0x20 || utf8[high - 1] == 0x09 { high -= 1 }
+        guard utf8[low..<high].allSatisfy({ $0 < 0x80 }) else {
+            var code = text.trimmingCharacters(in: .whitespaces).uppercased()
+            if code.count == 1, code.utf8.first.map({ $0 >= 0x31 && $0 <= 0x39 }) == true { code = "0" + code }
+            return code
+        }
+        var bytes = utf8[low..<high].map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }
+        if bytes.count == 1, bytes[0] >= 0x31 && bytes[0] <= 0x39 { bytes.insert(0x30, at: 0) }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The département code an INSEE commune code starts with: three characters overseas
