@@ -319,6 +319,7 @@ public final class Ingestor {
                         """, arguments: [summary.read, summary.stored, summary.rejected, summary.ignored, fileId])
                 try StoredRejects.store(db, fileId: fileId, rejects.sorted { $0.line < $1.line })
                 try beforeCommit(db)
+                logger.debug("\(url.lastPathComponent) : prêt à valider à \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
                 checkpoint(.beforeCommit, committedFiles + 1)
                 return .commit
             }
@@ -448,8 +449,10 @@ public final class Ingestor {
         let rows = try readKeyed(
             url, encoding, ExportColumns.equipements, key: \Equipement.numeroDossier, &rejects
         ) { (reader) throws(RowReject) in try parser.parse(reader) }
+        let t0 = Date()
         let writer = try EquipementWriter(db: db, fileId: fileId)
         for row in rows.kept { try writer.upsert(row.value, line: row.line) }
+        logger.debug("\(url.lastPathComponent) : stockage en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
         return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: try writer.corrections())
     }
 

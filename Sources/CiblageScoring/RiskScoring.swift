@@ -85,11 +85,17 @@ public enum RiskScoring {
     /// A control is a training example for the last exercice it covered before the year it took
     /// place, with the equipment's features and history as known at the end of that exercice.
     ///
+    /// With `cacheStamp`, the examples of earlier exercices are read from the store
+    /// (``TrainingCache``) when their inputs have not changed since they were stored, and those
+    /// computed are stored (stamped `cacheStamp`; the caller must be in a write transaction): the
+    /// declarations are then read from the earliest exercice computed, two years before it at
+    /// most, and a nightly run reads three exercices of declarations, not the whole history.
+    ///
     /// `indicatorsOfExercice` is called on the calling thread with the indicators of `exercice`
     /// as soon as they are computed, while its features are being built on other threads (the
     /// stage stores them meanwhile).
     public static func inputs(
-        _ db: Database, exercice: Int, asOf: CalendarDate? = nil, referentiel: Referentiel,
+        _ db: Database, exercice: Int, asOf: CalendarDate? = nil, referentiel: Referentiel, cacheStamp: String? = nil,
         indicatorsOfExercice: ([EquipmentIndicators]) throws -> Void = { _ in }
     ) throws -> ScoringInputs {
         // An exercice nobody declared would be scored on stakes of 0: refused, naming those there are.
@@ -117,6 +123,22 @@ public enum RiskScoring {
         }
         let labelled = labelledByYear
 
+        // Earlier exercices whose stored examples still hold; the others are computed (and stored).
+        var stored: [Int: [TrainingExample]] = [:]
+        var signatures: [Int: String] = [:]
+        if cacheStamp != nil {
+            for e in labelled.keys.sorted() where e < exercice {
+                let signature = try TrainingCache.signature(db, exercice: e, profiles: profiles, controls: controls, referentiel: referentiel)
+                if let examples = try TrainingCache.load(db, exercice: e, signature: signature) {
+                    stored[e] = examples
+                } else {
+                    signatures[e] = signature
+                }
+            }
+        }
+        let computing = Set(labelled.keys.filter { $0 == exercice || stored[$0] == nil }).union([exercice])
+        let scanned = (computing.min() ?? exercice)...exercice
+
         // Each exercice's features are built on a worker thread while the scan reads the next
         // exercice; the features of the scored exercice are built in two halves at once.
         let worker = DispatchQueue(label: "ciblage.score.exercices")
@@ -125,17 +147,17 @@ public enum RiskScoring {
         var computed: [EquipmentYear] = []
         var scoredYear: [EquipmentIndicators] = []
         try IndicatorStore.forEachEquipmentYear(
-            db, exercices: years, profiles: profiles, controls: controls,
+            db, exercices: scanned, profiles: profiles, controls: controls,
             asOf: { $0 == exercice ? cutoff : IndicatorStore.defaultAsOf($0) },
             { input in
                 // Indicators at once: the figures are not held beyond their equipment.
-                if input.exercice == exercice || labelled[input.exercice] != nil { computed.append(EquipmentYear(input)) }
+                if computing.contains(input.exercice) { computed.append(EquipmentYear(input)) }
             },
             endOfExercice: { e in
             let examples = labelled[e] ?? []
             let batch = computed
             computed.removeAll(keepingCapacity: true)
-            guard e == exercice || !examples.isEmpty else { return }
+            guard computing.contains(e) else { return }
             worker.async(group: group) {
                 let historyCut = e == exercice ? cutoff : IndicatorStore.defaultAsOf(e)
                 let builder = FeatureBuilder(
@@ -147,46 +169,56 @@ public enum RiskScoring {
                     rows = builder.rows(batch.compactMap { byId[$0.indicators.equipementId] })
                     for (k, r) in rows.enumerated() { position[r.profile.id] = k }
                 }
-                var training: [TrainingExample] = []
-                var later: [TrainingExample] = []
+                var all: [TrainingExample] = []
                 for c in examples {
                     if position[c.equipementId] == nil, let r = byId[c.equipementId].flatMap(builder.row) {
                         position[c.equipementId] = rows.count
                         rows.append(r)
                     }
                     guard let r = position[c.equipementId].map({ rows[$0] }) else { continue }
-                    let example = TrainingExample(
+                    all.append(TrainingExample(
                         exercice: e, equipementId: c.equipementId, values: r.values,
                         positive: c.anomalie && c.indu >= RiskModel.induThreshold, indu: c.indu,
                         enjeu: r.indicators.enjeuEuros, origine: c.origine, type: c.type, date: c.date,
-                        nature: r.profile.nature, rules: Evaluation.fixedRules(r))
-                    if c.date < cutoff { training.append(example) } else if e == exercice { later.append(example) }
+                        nature: r.profile.nature, rules: Evaluation.fixedRules(r)))
                 }
                 if e == exercice { collected.set(rows: Array(rows.prefix(batch.count))) }
-                collected.append(exercice: e, training: training, later: later)
+                collected.append(exercice: e, all: all)
             }
             if e == exercice { scoredYear = batch.map(\.indicators) }
         })
         // Stored on the store's thread, while the features of the exercice are being built.
         try indicatorsOfExercice(scoredYear)
         group.wait()
-        return ScoringInputs(exercice: exercice, asOf: cutoff, rows: collected.rows, training: collected.training, later: collected.later)
+        var byExercice = collected.examples
+        if let cacheStamp {
+            for (e, signature) in signatures.sorted(by: { $0.key < $1.key }) {
+                try TrainingCache.save(db, exercice: e, signature: signature, byExercice[e] ?? [], computedAt: cacheStamp)
+            }
+        }
+        for (e, examples) in stored { byExercice[e] = examples }
+        var training: [TrainingExample] = []
+        var later: [TrainingExample] = []
+        for e in byExercice.keys.sorted() {
+            for example in byExercice[e]! {
+                if example.date < cutoff { training.append(example) } else if e == exercice { later.append(example) }
+            }
+        }
+        return ScoringInputs(exercice: exercice, asOf: cutoff, rows: collected.rows, training: training, later: later)
     }
 
-    /// What the worker threads of ``inputs(_:exercice:asOf:referentiel:)`` produce; read back
-    /// in exercice order, whatever order the threads finished in.
+    /// What the worker threads of ``inputs(_:exercice:asOf:referentiel:cacheStamp:indicatorsOfExercice:)``
+    /// produce; read back in exercice order, whatever order the threads finished in.
     private final class Collected: @unchecked Sendable {
         private let lock = NSLock()
         private var _rows: [FeatureRow] = []
-        private var byExercice: [Int: (training: [TrainingExample], later: [TrainingExample])] = [:]
+        private var byExercice: [Int: [TrainingExample]] = [:]
 
         func set(rows: [FeatureRow]) { lock.withLock { _rows = rows } }
-        func append(exercice: Int, training: [TrainingExample], later: [TrainingExample]) {
-            lock.withLock { byExercice[exercice] = (training, later) }
-        }
+        func append(exercice: Int, all: [TrainingExample]) { lock.withLock { byExercice[exercice] = all } }
         var rows: [FeatureRow] { lock.withLock { _rows } }
-        var training: [TrainingExample] { lock.withLock { byExercice.keys.sorted().flatMap { byExercice[$0]!.training } } }
-        var later: [TrainingExample] { lock.withLock { byExercice.keys.sorted().flatMap { byExercice[$0]!.later } } }
+        /// Every labelled control of each computed exercice, whatever its date.
+        var examples: [Int: [TrainingExample]] { lock.withLock { byExercice } }
     }
 
     /// The training-only covariates: control origin (random is the reference) and documents-only.

@@ -49,19 +49,26 @@ public struct ScoreStage {
         let stamp = ISO8601DateFormatter().string(from: now)
         let referentiel = referentiel
         var t = DispatchTime.now()
-        // One transaction: the indicators of the exercice are stored while its features are
-        // built, then the model and the scores; the list is written meanwhile on another thread
-        // and renamed into place once the store has committed.
+        // One transaction: the indicators of the exercice are stored while the model is trained
+        // and the equipments scored, then the model and the scores; the list is written
+        // meanwhile on another thread and renamed into place once the store has committed.
         let (summary, writer, book) = try store.dbQueue.write { db -> (ScoreSummary, FrenchCSVWriter?, OutputFile?) in
-            let prepared = try RiskScoring.inputs(db, exercice: exercice, asOf: asOf, referentiel: referentiel) {
-                try IndicatorStore.save(db, exercice: exercice, $0, computedAt: stamp)
+            var indicators: [EquipmentIndicators] = []
+            let prepared = try RiskScoring.inputs(db, exercice: exercice, asOf: asOf, referentiel: referentiel, cacheStamp: stamp) {
+                indicators = $0
             }
             t = lap("lecture, indicateurs et caractéristiques", since: t)
             guard !prepared.rows.isEmpty else { throw ScoreError.noActiveEquipment(exercice: exercice) }
-            let model = try RiskScoring.train(prepared.training, population: prepared.rows, kind: kind)
-            t = lap("modèle (\(prepared.training.count) contrôles)", since: t)
-            let lines = try RiskScoring.score(prepared.rows, model: model, exercice: exercice)
-            t = lap("scores et motifs", since: t)
+            // The model is trained and the equipments scored on another thread while this one,
+            // the store's, saves the indicators.
+            let modelling = BackgroundWork { () throws -> (RiskModel, [ScoredLine]) in
+                let model = try RiskScoring.train(prepared.training, population: prepared.rows, kind: kind)
+                return (model, try RiskScoring.score(prepared.rows, model: model, exercice: exercice))
+            }
+            try IndicatorStore.save(db, exercice: exercice, indicators, computedAt: stamp)
+            t = lap("indicateurs stockés", since: t)
+            let (model, lines) = try modelling.wait()
+            t = lap("modèle (\(prepared.training.count) contrôles), scores et motifs", since: t)
             let asOf = prepared.asOf
             // The list and its workbook are written on other threads while the store saves.
             let listing = output.map { url in BackgroundWork { try Self.writeRanking(lines, to: url) } }

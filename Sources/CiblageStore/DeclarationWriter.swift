@@ -40,6 +40,9 @@ public final class DeclarationWriter {
     private let fileId: Int64
     private let upsertStatement: RawStatement
     private let selectStatement: RawStatement
+    /// Exercices this file stored rows of (recorded in `fichier_exercice` by ``finish()``).
+    private var exercices: Set<Int> = []
+    private var lastExercice = Int.min
 
     static let figureColumns = [
         "places", "jours_ouverture", "nb_enfants", "heures_ouverture", "heures_realisees",
@@ -74,6 +77,10 @@ public final class DeclarationWriter {
     public func upsert(_ key: DeclarationKey, _ figures: DeclarationFigures, line: Int) throws
         -> DeclarationUpsertOutcome
     {
+        if key.exercice != lastExercice {
+            exercices.insert(key.exercice)
+            lastExercice = key.exercice
+        }
         let s = upsertStatement
         s.reset()
         Self.bindKey(s, key)
@@ -123,10 +130,18 @@ public final class DeclarationWriter {
         }
     }
 
-    /// Ends the file: forgets re-deliveries that changed no value (kept only for ``undo(_:)``).
+    /// Ends the file: forgets re-deliveries that changed no value (kept only for ``undo(_:)``),
+    /// records the exercices it touched (`fichier_exercice`, read by the score's example cache).
     /// Returns the number of corrections (values changed by this file).
     @discardableResult
     public func finish() throws -> Int {
+        let record = try RawStatement(db, sql: "INSERT OR IGNORE INTO fichier_exercice (exercice, fichier_id) VALUES (?, ?)")
+        for exercice in exercices.sorted() {
+            record.reset()
+            record.bind(1, exercice)
+            record.bind(2, fileId)
+            try record.run()
+        }
         try db.execute(
             sql: "DELETE FROM declaration_correction WHERE fichier_id = ? AND valeurs_modifiees = 0",
             arguments: [fileId])

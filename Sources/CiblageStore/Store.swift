@@ -105,12 +105,57 @@ public final class Store {
         migrator.registerMigration("v6-projets") { db in
             try db.execute(sql: Schema.v6)
         }
+        migrator.registerMigration("v7-exemples") { db in
+            try db.execute(sql: Schema.v7)
+        }
         return migrator
     }
 }
 
 /// The SQL of each schema version.
 enum Schema {
+    /// What lets the score stage reuse the labelled examples of closed exercices instead of
+    /// computing them again every night:
+    /// - `fichier_exercice`: the exercices each declarations file stored or corrected rows of
+    ///   (so that "has a declaration of exercice N changed since?" is one indexed lookup);
+    /// - `exemple_entrainement`: the labelled controls of an exercice with the features of the
+    ///   equipment at its end (`valeurs`: the features in ``Feature`` order, 8-byte
+    ///   little-endian doubles, a missing value as a reserved NaN), in their training order
+    ///   (`rang`);
+    /// - `exemple_exercice`: for each exercice whose examples are stored, the signature of
+    ///   everything they were computed from (feature set, declarations files of N-2…N,
+    ///   registry, controls, référentiel). A different signature means: compute them again.
+    static let v7 = """
+        CREATE TABLE fichier_exercice (
+            exercice INTEGER NOT NULL,
+            fichier_id INTEGER NOT NULL REFERENCES fichier(id),
+            PRIMARY KEY (exercice, fichier_id)
+        ) WITHOUT ROWID;
+        INSERT OR IGNORE INTO fichier_exercice SELECT DISTINCT exercice, fichier_id FROM declaration;
+        INSERT OR IGNORE INTO fichier_exercice SELECT DISTINCT exercice, fichier_id FROM declaration_correction;
+        CREATE TABLE exemple_exercice (
+            exercice INTEGER PRIMARY KEY,
+            signature TEXT NOT NULL,
+            exemples INTEGER NOT NULL,
+            calcule_le TEXT NOT NULL
+        );
+        CREATE TABLE exemple_entrainement (
+            exercice INTEGER NOT NULL REFERENCES exemple_exercice(exercice) ON DELETE CASCADE,
+            rang INTEGER NOT NULL,
+            equipement_id INTEGER NOT NULL,
+            date_controle INTEGER NOT NULL,
+            origine TEXT NOT NULL,
+            type_controle TEXT NOT NULL,
+            positif INTEGER NOT NULL,
+            indu REAL NOT NULL,
+            enjeu REAL NOT NULL,
+            nature TEXT NOT NULL,
+            regles REAL NOT NULL,
+            valeurs BLOB NOT NULL,
+            PRIMARY KEY (exercice, rang)
+        ) WITHOUT ROWID;
+        """
+
     /// Place-creation projects (IDA): the current row of each project, every earlier row a later
     /// file replaced, and each project's states with the file (and its ingestion time) that
     /// brought them, so that decided → suspended → open can be read back. Dates `yyyymmdd`.

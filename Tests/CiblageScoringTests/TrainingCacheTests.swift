@@ -1,0 +1,122 @@
+import CiblageGenerate
+import CiblageIngest
+import CiblageModel
+import CiblageStore
+import Foundation
+import GRDB
+import XCTest
+
+@testable import CiblageScoring
+
+/// The labelled examples of closed exercices kept in the store: a nightly run reads them instead
+/// of computing them again, gives the same list as a run that computes everything, and computes
+/// again exactly the exercices whose declarations or controls changed.
+final class TrainingCacheTests: XCTestCase {
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("cache-\(UUID().uuidString)")
+        _ = try CiblageGenerate.Generator(configuration: GeneratorConfiguration(equipements: 2000, seed: 43, malformedRate: 0))
+            .write(to: folder)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+
+    /// Stamps of the stored exercices (`calcule_le`), by exercice.
+    func stamps(_ store: Store) throws -> [Int: String] {
+        try store.dbQueue.read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT exercice, calcule_le FROM exemple_exercice").map {
+                ($0[0] as Int, $0[1] as String)
+            })
+        }
+    }
+
+    /// The training examples computed from scratch (no cache read nor written).
+    func fresh(_ store: Store) throws -> [TrainingExample] {
+        try store.dbQueue.read { try RiskScoring.inputs($0, exercice: 2024, referentiel: .bundled).training }
+    }
+
+    func assertSame(_ a: [TrainingExample], _ b: [TrainingExample], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count, file: file, line: line)
+        for (x, y) in zip(a, b) {
+            XCTAssertEqual(x.exercice, y.exercice, file: file, line: line)
+            XCTAssertEqual(x.equipementId, y.equipementId, file: file, line: line)
+            XCTAssertEqual(x.date, y.date, file: file, line: line)
+            XCTAssertEqual(x.positive, y.positive, file: file, line: line)
+            XCTAssertEqual(x.indu, y.indu, file: file, line: line)
+            XCTAssertEqual(x.enjeu, y.enjeu, file: file, line: line)
+            XCTAssertEqual(x.rules, y.rules, file: file, line: line)
+            XCTAssertEqual(x.nature, y.nature, file: file, line: line)
+            XCTAssertEqual(x.values.map { $0?.bitPattern }, y.values.map { $0?.bitPattern }, file: file, line: line)
+        }
+    }
+
+    func testARunReadingStoredExamplesGivesTheSameListAsARunComputingThem() throws {
+        let store = try Store(path: folder.appendingPathComponent("store.sqlite").path)
+        _ = try Ingestor(store: store, referentiel: .bundled).ingest([folder.appendingPathComponent("exports")])
+        let stage = ScoreStage(store: store, referentiel: .bundled)
+        let first = folder.appendingPathComponent("premier.csv")
+        let second = folder.appendingPathComponent("second.csv")
+        _ = try stage.run(exercice: 2024, output: first, now: Date(timeIntervalSince1970: 1_800_000_000))
+        let stored = try stamps(store)
+        XCTAssertEqual(stored.keys.sorted(), [2021, 2022, 2023], "the exercices before the scored one, labelled by later controls")
+
+        _ = try stage.run(exercice: 2024, output: second, now: Date(timeIntervalSince1970: 1_800_086_400))
+        XCTAssertEqual(try stamps(store), stored, "nothing changed: every exercice read back, none computed again")
+        XCTAssertEqual(try Data(contentsOf: first), try Data(contentsOf: second))
+        let cached = try store.dbQueue.write { db in
+            try RiskScoring.inputs(db, exercice: 2024, referentiel: .bundled, cacheStamp: "relu").training
+        }
+        assertSame(cached, try fresh(store))
+    }
+
+    func testADeclarationOfAnExerciceRecomputesThatExerciceAndTheTwoAfterIt() throws {
+        let store = try Store(path: folder.appendingPathComponent("store.sqlite").path)
+        _ = try Ingestor(store: store, referentiel: .bundled).ingest([folder.appendingPathComponent("exports")])
+        let stage = ScoreStage(store: store, referentiel: .bundled)
+        _ = try stage.run(exercice: 2024, now: Date(timeIntervalSince1970: 1_800_000_000))
+        let before = try stamps(store)
+
+        // A later réel of 2022 for one equipment: it becomes its current réel of 2022, which the
+        // examples of 2022 (N), 2023 (N-1) and 2024 read; those of 2021 do not.
+        let source = try String(contentsOf: folder.appendingPathComponent("exports/declarations-2022.csv"), encoding: .isoLatin1)
+        let lines = source.components(separatedBy: .newlines)
+        let reel = try XCTUnwrap(lines.first { $0.contains(";2022;REEL;") && $0.split(separator: ";").count == 18 })
+        var fields = reel.components(separatedBy: ";")
+        fields[3] = "30/09/2023"
+        fields[10] = "999999"
+        let delivery = folder.appendingPathComponent("rectificatif-2022.csv")
+        try ([lines[0], fields.joined(separator: ";")].joined(separator: "\r\n") + "\r\n").write(to: delivery, atomically: true, encoding: .isoLatin1)
+        let report = try Ingestor(store: store, referentiel: .bundled).ingest([delivery])
+        XCTAssertEqual(report.files.first?.stored, 1)
+
+        let output = folder.appendingPathComponent("apres.csv")
+        _ = try stage.run(exercice: 2024, output: output, now: Date(timeIntervalSince1970: 1_800_086_400))
+        let after = try stamps(store)
+        XCTAssertEqual(after[2021], before[2021], "2021 does not read 2022's declarations: kept")
+        XCTAssertNotEqual(after[2022], before[2022])
+        XCTAssertNotEqual(after[2023], before[2023])
+        let cached = try store.dbQueue.write { db in
+            try RiskScoring.inputs(db, exercice: 2024, referentiel: .bundled, cacheStamp: "relu").training
+        }
+        assertSame(cached, try fresh(store))
+
+        // A control labelled 2021 (covering 2021, made in 2022) changes the history of every
+        // later exercice and the labels of 2021: all are computed again.
+        let equipment = fields[0]
+        let control = folder.appendingPathComponent("controle-2022.csv")
+        try """
+            ID_CONTROLE;N_DOSSIER;EXERCICES;DATE_CONTROLE;TYPE_CONTROLE;ORIGINE;CAMPAGNE;RESULTAT;MONTANT_INDU;MONTANT_RAPPEL;ANOMALIES\r
+            C-TEST-CACHE;\(equipment);2021;15/06/2022;SUR_PLACE;SIGNALEMENT;;ANOMALIE;4 000;;HEURES_FACTUREES\r
+
+            """.write(to: control, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try Ingestor(store: store, referentiel: .bundled).ingest([control]).files.first?.stored, 1)
+        _ = try stage.run(exercice: 2024, now: Date(timeIntervalSince1970: 1_800_172_800))
+        let last = try stamps(store)
+        for year in [2021, 2022, 2023] { XCTAssertNotEqual(last[year], after[year], "\(year)") }
+        let reread = try store.dbQueue.write { db in
+            try RiskScoring.inputs(db, exercice: 2024, referentiel: .bundled, cacheStamp: "relu").training
+        }
+        assertSame(reread, try fresh(store))
+    }
+}
