@@ -108,7 +108,7 @@ let package = Package(
         .target(
             name: "CiblageCLI",
             dependencies: [
-                "CiblageModel", "CiblageStore", .product(name: "GRDB", package: "GRDB.swift"),
+                "CiblageModel", "CiblageStore", "CiblageReports", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CiblageModel
+import CiblageReports
 import CiblageStore
 import Foundation
 import GRDB
@@ -71,8 +72,10 @@ public enum CommandRunner {
     /// errors by their cause (disk full, permission, name too long…), never a raw message.
     public static func describe(_ error: any Error) -> String { StoreFailure.french(error) }
 
-    /// Logs to stderr; `quiet` keeps errors only.
+    /// Logs to stderr; `quiet` keeps errors only. Also sets up the progress line of long steps
+    /// (``Progress``): on stderr when it is a terminal, unless `quiet`.
     public static func makeLogger(label: String, quiet: Bool) -> Logger {
+        Progress.shared.enable(quiet: quiet)
         var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = quiet ? .error : .info
         if let level = ProcessInfo.processInfo.environment["CIBLAGE_LOG"].flatMap(Logger.Level.init(rawValue:)) {

@@ -268,6 +268,8 @@ public final class Ingestor {
         defer { if kind == .equipements { cachedIndex = nil } }
         var outcome = Counts()
         var fileRejects = RejectCollector(fileName: name)
+        let progress = kind == .declarations && !isXML ? nil : Progress.shared.step("ingestion de \(name)", unit: "lignes")
+        defer { progress?.finish() }
         var storedId: Int64?
         try store.dbQueue.writeWithoutTransaction { db in
             // Declarations resolve their equipment in memory before they are stored, so the
@@ -290,7 +292,8 @@ public final class Ingestor {
                 case (.declarations, true):
                     outcome = try ingestXMLDeclarations(url, db: db, fileId: fileId, &fileRejects)
                 case (.declarations, false):
-                    outcome = try ingestCSVDeclarations(url, fingerprint.encoding, db: db, fileId: fileId, &fileRejects)
+                    outcome = try ingestCSVDeclarations(
+                        url, fingerprint.encoding, size: fingerprint.size, db: db, fileId: fileId, &fileRejects)
                 case (.equipements, _):
                     outcome = try ingestEquipements(url, fingerprint.encoding, db: db, fileId: fileId, &fileRejects)
                 case (.controles, _):
@@ -350,8 +353,11 @@ public final class Ingestor {
     /// Parses on a producer thread while this one stores: the two halves take about the same
     /// time, so the file goes through in about half the time of doing both in turn.
     private func ingestCSVDeclarations(
-        _ url: URL, _ encoding: TextEncoding, db: Database, fileId: Int64, _ rejects: inout RejectCollector
+        _ url: URL, _ encoding: TextEncoding, size: Int, db: Database, fileId: Int64, _ rejects: inout RejectCollector
     ) throws -> Counts {
+        let progress = Progress.shared.step("ingestion de \(url.lastPathComponent)", unit: "lignes")
+        defer { progress.finish() }
+        var rows = 0
         let t0 = Date()
         let parse: DeclarationParse
         if let prefetched, prefetched.url == url {
@@ -371,6 +377,8 @@ public final class Ingestor {
                     spans.append(line: item.line, item.span)
                     try storer.store(item.row, line: item.line, content: nil, &stored)
                 }
+                rows += batch.count
+                if let last = batch.last, size > 0 { progress.advance(to: rows, fraction: Double(last.span.offset) / Double(size)) }
             }
         } catch {
             parse.cancel()

@@ -119,17 +119,25 @@ public struct Runner {
             let log = folder.appendingPathComponent(String(format: "%02d-%@.log", i + 1, stage.commande))
             lock.update("pipeline \(pipeline.nom), pid \(getpid()), depuis \(stamp), étape \(i + 1)/\(pipeline.stages.count) \(stage.commande)")
             let label = "[\(i + 1)/\(pipeline.stages.count)] \(stage.commande)"
+            // The stage keeps its progress line in this file; shown here after the elapsed time.
+            let progressFile = interactive ? folder.appendingPathComponent(".progression-\(i + 1)").path : nil
+            defer { if let progressFile { unlink(progressFile) } }
             let result = try Self.spawn(
                 binaries.appendingPathComponent(stage.commande).path, arguments, log: log.path,
+                environment: progressFile.map { ["CIBLAGE_PROGRESSION": $0] } ?? [:],
                 started: { pid in lock.update("pipeline \(pipeline.nom), pid \(getpid()), depuis \(stamp), étape \(stage.commande) pid \(pid)") },
-                tick: interactive ? { seconds in say("\r\(label) … \(Int(seconds)) s") } : nil)
+                tick: interactive
+                    ? { seconds in
+                        let detail = progressFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? ""
+                        say("\r\u{1B}[K\(label) … \(Int(seconds)) s\(detail.isEmpty ? "" : " — " + detail)")
+                    } : nil)
             manifest.etapes.append(
                 StageRecord(
                     commande: stage.commande, arguments: arguments, secondes: (result.seconds * 1000).rounded() / 1000,
                     memoireMaxMio: (Double(result.peakKB) / 1024 * 10).rounded() / 10, codeSortie: result.status,
                     journal: log.lastPathComponent))
             if interactive {
-                say("\r\(label) : \(String(format: "%.1f", result.seconds).replacingOccurrences(of: ".", with: ",")) s, code \(result.status)\n")
+                say("\r\u{1B}[K\(label) : \(String(format: "%.1f", result.seconds).replacingOccurrences(of: ".", with: ",")) s, code \(result.status)\n")
             }
             // 3: the stage is done but refused some input files whole; the next stages still run
             // on what did arrive, and the run ends with 3 so that cron reports it.
@@ -221,10 +229,12 @@ public struct Runner {
         }
     }
 
-    /// Runs `path` with `arguments`, stdout and stderr to `log`; returns wall seconds, the
-    /// child's peak resident memory (KiB, wait4) and its exit status (128 + signal when killed).
+    /// Runs `path` with `arguments`, stdout and stderr to `log`, this process's environment plus
+    /// `environment`; returns wall seconds, the child's peak resident memory (KiB, wait4) and its
+    /// exit status (128 + signal when killed). `tick` is called about every second meanwhile.
     public static func spawn(
-        _ path: String, _ arguments: [String], log: String, started: (pid_t) -> Void, tick: ((Double) -> Void)?
+        _ path: String, _ arguments: [String], log: String, environment: [String: String] = [:], started: (pid_t) -> Void,
+        tick: ((Double) -> Void)?
     ) throws -> (seconds: Double, peakKB: Int, status: Int32) {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -235,7 +245,11 @@ public struct Runner {
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
         let start = DispatchTime.now()
-        let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        var variables = ProcessInfo.processInfo.environment
+        for (key, value) in environment { variables[key] = value }
+        let envp = variables.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
+        let rc = posix_spawn(&pid, path, &actions, nil, argv, envp)
         guard rc == 0 else { throw PipelineError.unwritable(path: path, reason: "lancement impossible : \(String(cString: strerror(rc)))") }
         started(pid)
         var status: Int32 = 0
@@ -246,7 +260,7 @@ public struct Runner {
             if r == pid { break }
             if r < 0 && errno != EINTR { break }
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-            if let tick, elapsed - lastTick >= 1 {
+            if let tick, elapsed - lastTick >= 0.5 {
                 tick(elapsed)
                 lastTick = elapsed
             }

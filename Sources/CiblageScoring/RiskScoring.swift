@@ -1,4 +1,5 @@
 import CiblageModel
+import CiblageReports
 import CiblageStore
 import Foundation
 import GRDB
@@ -146,10 +147,17 @@ public enum RiskScoring {
         let collected = Collected()
         var computed: [EquipmentYear] = []
         var scoredYear: [EquipmentIndicators] = []
+        let progress = Progress.shared.step(
+            "score \(exercice) : déclarations \(scanned.lowerBound)–\(exercice), indicateurs et caractéristiques",
+            total: profiles.count * scanned.count, unit: "équipements-exercices")
+        defer { progress.finish() }
+        var emitted = 0
         try IndicatorStore.forEachEquipmentYear(
             db, exercices: scanned, profiles: profiles, controls: controls,
             asOf: { $0 == exercice ? cutoff : IndicatorStore.defaultAsOf($0) },
             { input in
+                emitted += 1
+                if emitted & 1023 == 0 { progress.advance(to: emitted) }
                 // Indicators at once: the figures are not held beyond their equipment.
                 if computing.contains(input.exercice) { computed.append(EquipmentYear(input)) }
             },

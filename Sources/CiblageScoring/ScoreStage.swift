@@ -61,6 +61,8 @@ public struct ScoreStage {
             guard !prepared.rows.isEmpty else { throw ScoreError.noActiveEquipment(exercice: exercice) }
             // The model is trained and the equipments scored on another thread while this one,
             // the store's, saves the indicators.
+            let progress = Progress.shared.step("score \(exercice) : modèle, scores et stockage", unit: "étapes")
+            defer { progress.finish() }
             let modelling = BackgroundWork { () throws -> (RiskModel, [ScoredLine]) in
                 let model = try RiskScoring.train(prepared.training, population: prepared.rows, kind: kind)
                 return (model, try RiskScoring.score(prepared.rows, model: model, exercice: exercice))
