@@ -92,3 +92,11 @@ public final class BackgroundWork<Output>: @unchecked Sendable {
         return try box.result!.get()
     }
 }
+
+/// A value shared between threads: guarded by its lock, or handed over at a point that orders
+/// the accesses (a join).
+public final class LockedBox<Value>: @unchecked Sendable {
+    public let lock = NSLock()
+    public var value: Value
+    public init(_ value: Value) { self.value = value }
+}

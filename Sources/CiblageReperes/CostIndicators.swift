@@ -22,6 +22,21 @@ public enum CostIndicator: String, CaseIterable, Sendable, Codable {
     /// Hours billed / hours attended (ratio).
     case tauxFacturation = "TAUX_FACTURATION"
 
+    /// The indicator's rank in ``allCases``.
+    var position: Int {
+        switch self {
+        case .prixRevientPlace: 0
+        case .prixRevientHeure: 1
+        case .prixRevientHeureFacturee: 2
+        case .resteAChargePlace: 3
+        case .partResteACharge: 4
+        case .partFinancementCaf: 5
+        case .participationHoraire: 6
+        case .tauxOccupation: 7
+        case .tauxFacturation: 8
+        }
+    }
+
     /// The name a reader of the report knows, in French (the code stays the CSV's key).
     public var libelle: String {
         switch self {

@@ -26,8 +26,9 @@ public struct ReperesStage {
         let referentiel = referentiel
         let equipments = try store.dbQueue.read { try StudyStore.load($0, exercice: exercice, referentiel: referentiel) }
         guard !equipments.isEmpty else { throw ReperesError.noReel(exercice: exercice) }
+        let screening = BackgroundWork { Screening.outliers(equipments, axes: axes) }
         let study = CostStudy(exercice: exercice, axes: axes, equipments: equipments)
-        let outliers = Screening.outliers(equipments, axes: axes)
+        let outliers = try screening.wait()
 
         let batch = OutputBatch()
         let table = output.appendingPathComponent("reperes-\(exercice).csv")

@@ -465,11 +465,4 @@ func parallelMap<T: Sendable, U: Sendable>(_ items: [T], _ transform: @Sendable 
     return results.value.flatMap { $0 }
 }
 
-/// A value shared between threads: guarded by its lock, or handed over at a point that orders
-/// the accesses (a join).
-final class LockedBox<Value>: @unchecked Sendable {
-    let lock = NSLock()
-    var value: Value
-    init(_ value: Value) { self.value = value }
-}
 
