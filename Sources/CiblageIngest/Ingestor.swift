@@ -460,6 +460,7 @@ public final class Ingestor {
         let t0 = Date()
         let writer = try EquipementWriter(db: db, fileId: fileId)
         for row in rows.kept { try writer.upsert(row.value, line: row.line) }
+        try writer.flush()
         logger.debug("\(url.lastPathComponent) : stockage en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
         return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: try writer.corrections())
     }

@@ -268,6 +268,9 @@ struct DeclarationStorer {
     var counts = Ingestor.Counts()
     /// Keys in conflict in this file → line of their first row.
     var conflicts: [DeclarationKey: Int] = [:]
+    /// Keys met so far in this file: a new one is queued for a multi-row insert, one met again
+    /// goes through the single-row upsert that tells a duplicate from a conflict.
+    var seen: Set<DeclarationKey> = []
 
     /// `content` is the row's raw text for a reject, computed only if one is made (`nil`: fetched later).
     mutating func store(
@@ -277,6 +280,11 @@ struct DeclarationStorer {
             equipementId: row.equipementId, exercice: row.exercice, nature: row.nature, dateDepot: row.dateDepot.yyyymmdd)
         if !conflicts.isEmpty, let first = conflicts[key] {
             rejects.add(line: line, field: "", reason: Self.conflictReason(first), content: content())
+            return
+        }
+        if seen.insert(key).inserted {
+            try writer.insertNew(key, row.figures, line: line)
+            counts.stored += 1
             return
         }
         switch try writer.upsert(key, row.figures, line: line) {

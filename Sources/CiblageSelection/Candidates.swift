@@ -70,14 +70,26 @@ public enum CandidateStore {
     public static func fingerprint(_ candidates: [Candidate], modelVersion: String) -> String {
         var hasher = SHA256()
         hasher.update(data: Data(modelVersion.utf8))
+        // The bytes of one line per candidate (fields joined by `;`), hashed by blocks.
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 16)
         for c in candidates {
-            let line = [
+            let fields = [
                 String(c.equipementId), c.nDossier, c.nature, c.commune, c.siren, c.statut, c.departementSiege, c.caf,
                 String(c.fermeture ?? 0), String(c.score), String(c.enjeu), String(c.priorite), String(c.controles),
                 String(c.dernierControle ?? 0), String(c.anomalies),
-            ].joined(separator: ";")
-            hasher.update(data: Data((line + "\n").utf8))
+            ]
+            for (i, field) in fields.enumerated() {
+                if i > 0 { buffer.append(UInt8(ascii: ";")) }
+                buffer.append(contentsOf: field.utf8)
+            }
+            buffer.append(UInt8(ascii: "\n"))
+            if buffer.count >= 1 << 15 {
+                buffer.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+                buffer.removeAll(keepingCapacity: true)
+            }
         }
+        buffer.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 }

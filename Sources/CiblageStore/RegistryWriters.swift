@@ -2,62 +2,88 @@ import CiblageModel
 import GRDB
 
 /// Stores equipments of one file: a new N_DOSSIER is inserted, a known one takes the new values
-/// and the trigger `equipement_garde_historique` keeps the former ones.
+/// and the trigger `equipement_garde_historique` keeps the former ones. The caller hands each
+/// N_DOSSIER once (duplicates are resolved before): rows are stored by
+/// ``DeclarationWriter/rowsPerStatement`` in one statement.
 public final class EquipementWriter {
-    private let statement: RawStatement
     private let fileId: Int64
     private let db: Database
     private let historyBefore: Int
+    private var pending: [(equipement: Equipement, line: Int)] = []
+    private var statements: [Int: RawStatement] = [:]
 
     public init(db: Database, fileId: Int64) throws {
         self.db = db
         self.fileId = fileId
         historyBefore = try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement_historique") ?? 0
-        statement = try RawStatement(
-            db,
-            sql: """
-                INSERT INTO equipement (n_dossier, nom, nature, siret, siren_gestionnaire, nom_gestionnaire,
-                    statut_gestionnaire, departement_siege, caf, commune, places_agreees, date_ouverture,
-                    date_fermeture, qpv, zrr, ctg, fichier_id, ligne)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (n_dossier) DO UPDATE SET nom = excluded.nom, nature = excluded.nature,
-                    siret = excluded.siret, siren_gestionnaire = excluded.siren_gestionnaire,
-                    nom_gestionnaire = excluded.nom_gestionnaire, statut_gestionnaire = excluded.statut_gestionnaire,
-                    departement_siege = excluded.departement_siege, caf = excluded.caf, commune = excluded.commune,
-                    places_agreees = excluded.places_agreees, date_ouverture = excluded.date_ouverture,
-                    date_fermeture = excluded.date_fermeture, qpv = excluded.qpv, zrr = excluded.zrr,
-                    ctg = excluded.ctg, fichier_id = excluded.fichier_id, ligne = excluded.ligne
-                """)
     }
 
-    /// Stores one equipment read at `line` of this writer's file.
+    static func upsertSQL(rows: Int) -> String {
+        let tuple = "(" + Array(repeating: "?", count: 18).joined(separator: ", ") + ")"
+        return """
+            INSERT INTO equipement (n_dossier, nom, nature, siret, siren_gestionnaire, nom_gestionnaire,
+                statut_gestionnaire, departement_siege, caf, commune, places_agreees, date_ouverture,
+                date_fermeture, qpv, zrr, ctg, fichier_id, ligne)
+            VALUES \(Array(repeating: tuple, count: rows).joined(separator: ", "))
+            ON CONFLICT (n_dossier) DO UPDATE SET nom = excluded.nom, nature = excluded.nature,
+                siret = excluded.siret, siren_gestionnaire = excluded.siren_gestionnaire,
+                nom_gestionnaire = excluded.nom_gestionnaire, statut_gestionnaire = excluded.statut_gestionnaire,
+                departement_siege = excluded.departement_siege, caf = excluded.caf, commune = excluded.commune,
+                places_agreees = excluded.places_agreees, date_ouverture = excluded.date_ouverture,
+                date_fermeture = excluded.date_fermeture, qpv = excluded.qpv, zrr = excluded.zrr,
+                ctg = excluded.ctg, fichier_id = excluded.fichier_id, ligne = excluded.ligne
+            """
+    }
+
+    /// Stores one equipment read at `line` of this writer's file (queued; stored by
+    /// ``flush()``, which ``corrections()`` calls).
     public func upsert(_ e: Equipement, line: Int) throws {
-        let s = statement
+        pending.append((e, line))
+        if pending.count == DeclarationWriter.rowsPerStatement { try flush() }
+    }
+
+    /// Stores the queued equipments.
+    public func flush() throws {
+        guard !pending.isEmpty else { return }
+        let count = pending.count
+        let s: RawStatement
+        if let cached = statements[count] {
+            s = cached
+        } else {
+            s = try RawStatement(db, sql: Self.upsertSQL(rows: count))
+            statements[count] = s
+        }
         s.reset()
-        s.bind(1, e.numeroDossier)
-        s.bind(2, e.nom)
-        s.bind(3, e.nature)
-        s.bind(4, e.siret)
-        s.bind(5, e.sirenGestionnaire)
-        s.bind(6, e.nomGestionnaire)
-        s.bind(7, e.statutGestionnaire.rawValue)
-        s.bind(8, e.departementSiege)
-        s.bind(9, e.caf)
-        s.bind(10, e.commune)
-        s.bind(11, e.placesAgreees)
-        s.bind(12, e.dateOuverture.yyyymmdd)
-        s.bind(13, e.dateFermeture?.yyyymmdd)
-        s.bind(14, e.qpv)
-        s.bind(15, e.zrr)
-        s.bind(16, e.ctg)
-        s.bind(17, fileId)
-        s.bind(18, Int64(line))
+        for (row, p) in pending.enumerated() {
+            let e = p.equipement
+            let o = Int32(row * 18)
+            s.bind(o + 1, e.numeroDossier)
+            s.bind(o + 2, e.nom)
+            s.bind(o + 3, e.nature)
+            s.bind(o + 4, e.siret)
+            s.bind(o + 5, e.sirenGestionnaire)
+            s.bind(o + 6, e.nomGestionnaire)
+            s.bind(o + 7, e.statutGestionnaire.rawValue)
+            s.bind(o + 8, e.departementSiege)
+            s.bind(o + 9, e.caf)
+            s.bind(o + 10, e.commune)
+            s.bind(o + 11, e.placesAgreees)
+            s.bind(o + 12, e.dateOuverture.yyyymmdd)
+            s.bind(o + 13, e.dateFermeture?.yyyymmdd)
+            s.bind(o + 14, e.qpv)
+            s.bind(o + 15, e.zrr)
+            s.bind(o + 16, e.ctg)
+            s.bind(o + 17, fileId)
+            s.bind(o + 18, Int64(p.line))
+        }
         try s.run()
+        pending.removeAll(keepingCapacity: true)
     }
 
     /// Equipments whose values this file changed (their former values are in the history).
     public func corrections() throws -> Int {
-        (try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement_historique") ?? 0) - historyBefore
+        try flush()
+        return (try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement_historique") ?? 0) - historyBefore
     }
 }
 
@@ -72,9 +98,13 @@ public final class ControleWriter {
     /// Controls whose values this file changed.
     public private(set) var corrections = 0
 
+    /// ID_CONTROLE already in the store (a new one needs no lookup of its former values).
+    private let known: Set<String>
+
     public init(db: Database, fileId: Int64) throws {
         self.db = db
         self.fileId = fileId
+        known = Set(try String.fetchAll(db, sql: "SELECT id_controle FROM controle"))
         insert = try RawStatement(
             db,
             sql: """
@@ -90,7 +120,7 @@ public final class ControleWriter {
     public func upsert(_ c: Controle, equipementId: Int64, line: Int) throws {
         let exercices = c.exercices.map(String.init).joined(separator: "|")
         let anomalies = c.anomalies.joined(separator: "|")
-        if let existing = try Row.fetchOne(
+        if known.contains(c.idControle), let existing = try Row.fetchOne(
             db.cachedStatement(sql: "SELECT * FROM controle WHERE id_controle = ?"), arguments: [c.idControle])
         {
             let same =
