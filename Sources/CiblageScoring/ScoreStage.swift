@@ -159,21 +159,20 @@ public struct ScoreStage {
             ])
         let modelId = db.lastInsertedRowID
         try db.execute(sql: "DELETE FROM score WHERE exercice = ?", arguments: [exercice])
-        let s = try RawStatement(db, sql: "INSERT INTO score VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        // In key order, so that the table is written as an append.
-        for line in lines.indices.sorted(by: { lines[$0].row.profile.id < lines[$1].row.profile.id }).lazy.map({ lines[$0] }) {
-            s.reset()
-            s.bind(1, exercice)
-            s.bind(2, line.row.profile.id)
-            s.bind(3, modelId)
-            s.bind(4, line.rank)
-            s.bind(5, line.score)
-            s.bind(6, line.enjeu)
-            s.bind(7, line.priorite)
-            s.bind(8, line.motifsText)
-            s.bind(9, line.contributionsText)
-            try s.run()
+        let batch = BatchInsert<ScoredLine>(db, head: "INSERT INTO score", columns: 9) { s, o, line in
+            s.bind(o + 1, exercice)
+            s.bind(o + 2, line.row.profile.id)
+            s.bind(o + 3, modelId)
+            s.bind(o + 4, line.rank)
+            s.bind(o + 5, line.score)
+            s.bind(o + 6, line.enjeu)
+            s.bind(o + 7, line.priorite)
+            s.bind(o + 8, line.motifsText)
+            s.bind(o + 9, line.contributionsText)
         }
+        // In key order, so that the table is written as an append.
+        for k in lines.indices.sorted(by: { lines[$0].row.profile.id < lines[$1].row.profile.id }) { try batch.append(lines[k]) }
+        try batch.flush()
         return modelId
     }
 }

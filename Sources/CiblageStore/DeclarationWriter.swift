@@ -51,38 +51,29 @@ public final class DeclarationWriter {
     ]
     static let keyColumns = ["exercice", "equipement_id", "nature", "date_depot"]
 
-    /// Declarations whose key is new in this file, waiting to be stored by ``rowsPerStatement``
-    /// in one statement (``flush()``).
-    private var pending: [(key: DeclarationKey, figures: DeclarationFigures, line: Int)] = []
-    /// The multi-row upserts, by row count (full batches, and the last one of the file).
-    private var batchStatements: [Int: RawStatement] = [:]
-    /// Rows per multi-row statement: one statement's fixed cost (its run, its statement
-    /// journal) is shared, about a fifth of the time per row on a national file.
-    public static let rowsPerStatement = 128
+    /// Declarations whose key is new in this file, stored by ``BatchInsert/rowsPerStatement``
+    /// in one statement.
+    private let batch: BatchInsert<(key: DeclarationKey, figures: DeclarationFigures, line: Int)>
 
     public init(db: Database, fileId: Int64) throws {
         self.db = db
         self.fileId = fileId
-        upsertStatement = try RawStatement(db, sql: Self.upsertSQL(rows: 1))
+        let columns = Self.keyColumns + Self.figureColumns + ["fichier_id", "ligne"]
+        let updates = (Self.figureColumns + ["fichier_id", "ligne"]).map { "\($0) = excluded.\($0)" }
+        batch = BatchInsert(
+            db, head: "INSERT INTO declaration (\(columns.joined(separator: ", ")))", columns: columns.count,
+            tail: """
+                ON CONFLICT (exercice, equipement_id, nature, date_depot) DO UPDATE SET \(updates.joined(separator: ", "))
+                WHERE declaration.fichier_id <> excluded.fichier_id
+                """
+        ) { s, o, row in Self.bind(s, offset: o, row.key, row.figures, fileId: fileId, line: row.line) }
+        upsertStatement = try RawStatement(db, sql: batch.sql(rows: 1))
         selectStatement = try RawStatement(
             db,
             sql: """
                 SELECT ligne, \(Self.figureColumns.joined(separator: ", ")) FROM declaration
                 WHERE exercice = ? AND equipement_id = ? AND nature = ? AND date_depot = ?
                 """)
-    }
-
-    static func upsertSQL(rows: Int) -> String {
-        let columns = keyColumns + figureColumns + ["fichier_id", "ligne"]
-        let updates = (figureColumns + ["fichier_id", "ligne"]).map { "\($0) = excluded.\($0)" }
-        let tuple = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
-        return """
-            INSERT INTO declaration (\(columns.joined(separator: ", ")))
-            VALUES \(Array(repeating: tuple, count: rows).joined(separator: ", "))
-            ON CONFLICT (exercice, equipement_id, nature, date_depot) DO UPDATE SET
-            \(updates.joined(separator: ", "))
-            WHERE declaration.fichier_id <> excluded.fichier_id
-            """
     }
 
     /// Stores one declaration read at `line` of this writer's file.
@@ -93,7 +84,7 @@ public final class DeclarationWriter {
         noteExercice(key.exercice)
         let s = upsertStatement
         s.reset()
-        bind(s, row: 0, key, figures, line: line)
+        Self.bind(s, offset: 0, key, figures, fileId: fileId, line: line)
         try s.run()
         if s.changes > 0 { return .stored }
         guard let (storedLine, storedFigures) = try fetch(key) else { return .stored }
@@ -101,30 +92,15 @@ public final class DeclarationWriter {
     }
 
     /// Stores one declaration whose key the caller knows to be new in this file (inserted, or
-    /// replacing an earlier file's row): queued, and stored with the next ``rowsPerStatement``
-    /// in one statement. ``upsert(_:_:line:)``, ``undo(_:)`` and ``finish()`` store the queue first.
+    /// replacing an earlier file's row): queued, and stored with the next ones in one statement.
+    /// ``upsert(_:_:line:)``, ``undo(_:)`` and ``finish()`` store the queue first.
     public func insertNew(_ key: DeclarationKey, _ figures: DeclarationFigures, line: Int) throws {
         noteExercice(key.exercice)
-        pending.append((key, figures, line))
-        if pending.count == Self.rowsPerStatement { try flush() }
+        try batch.append((key, figures, line))
     }
 
     /// Stores the queued declarations.
-    public func flush() throws {
-        guard !pending.isEmpty else { return }
-        let count = pending.count
-        let s: RawStatement
-        if let cached = batchStatements[count] {
-            s = cached
-        } else {
-            s = try RawStatement(db, sql: Self.upsertSQL(rows: count))
-            batchStatements[count] = s
-        }
-        s.reset()
-        for (row, p) in pending.enumerated() { bind(s, row: row, p.key, p.figures, line: p.line) }
-        try s.run()
-        pending.removeAll(keepingCapacity: true)
-    }
+    public func flush() throws { try batch.flush() }
 
     private func noteExercice(_ exercice: Int) {
         if exercice != lastExercice {
@@ -133,9 +109,10 @@ public final class DeclarationWriter {
         }
     }
 
-    /// Binds one row's 20 values at row `row` of a (multi-row) upsert.
-    private func bind(_ s: RawStatement, row: Int, _ key: DeclarationKey, _ figures: DeclarationFigures, line: Int) {
-        let o = Int32(row * 20)
+    /// Binds one row's 20 values from parameter `offset + 1` on.
+    private static func bind(
+        _ s: RawStatement, offset o: Int32, _ key: DeclarationKey, _ figures: DeclarationFigures, fileId: Int64, line: Int
+    ) {
         s.bind(o + 1, Int64(key.exercice))
         s.bind(o + 2, key.equipementId)
         s.bind(o + 3, Int64(key.nature.rawValue))

@@ -3,60 +3,33 @@ import GRDB
 
 /// Stores equipments of one file: a new N_DOSSIER is inserted, a known one takes the new values
 /// and the trigger `equipement_garde_historique` keeps the former ones. The caller hands each
-/// N_DOSSIER once (duplicates are resolved before): rows are stored by
-/// ``DeclarationWriter/rowsPerStatement`` in one statement.
+/// N_DOSSIER once (duplicates are resolved before): rows go by ``BatchInsert`` statements.
 public final class EquipementWriter {
-    private let fileId: Int64
     private let db: Database
     private let historyBefore: Int
-    private var pending: [(equipement: Equipement, line: Int)] = []
-    private var statements: [Int: RawStatement] = [:]
+    private let batch: BatchInsert<(equipement: Equipement, line: Int)>
 
     public init(db: Database, fileId: Int64) throws {
         self.db = db
-        self.fileId = fileId
         historyBefore = try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement_historique") ?? 0
-    }
-
-    static func upsertSQL(rows: Int) -> String {
-        let tuple = "(" + Array(repeating: "?", count: 18).joined(separator: ", ") + ")"
-        return """
-            INSERT INTO equipement (n_dossier, nom, nature, siret, siren_gestionnaire, nom_gestionnaire,
-                statut_gestionnaire, departement_siege, caf, commune, places_agreees, date_ouverture,
-                date_fermeture, qpv, zrr, ctg, fichier_id, ligne)
-            VALUES \(Array(repeating: tuple, count: rows).joined(separator: ", "))
-            ON CONFLICT (n_dossier) DO UPDATE SET nom = excluded.nom, nature = excluded.nature,
-                siret = excluded.siret, siren_gestionnaire = excluded.siren_gestionnaire,
-                nom_gestionnaire = excluded.nom_gestionnaire, statut_gestionnaire = excluded.statut_gestionnaire,
-                departement_siege = excluded.departement_siege, caf = excluded.caf, commune = excluded.commune,
-                places_agreees = excluded.places_agreees, date_ouverture = excluded.date_ouverture,
-                date_fermeture = excluded.date_fermeture, qpv = excluded.qpv, zrr = excluded.zrr,
-                ctg = excluded.ctg, fichier_id = excluded.fichier_id, ligne = excluded.ligne
-            """
-    }
-
-    /// Stores one equipment read at `line` of this writer's file (queued; stored by
-    /// ``flush()``, which ``corrections()`` calls).
-    public func upsert(_ e: Equipement, line: Int) throws {
-        pending.append((e, line))
-        if pending.count == DeclarationWriter.rowsPerStatement { try flush() }
-    }
-
-    /// Stores the queued equipments.
-    public func flush() throws {
-        guard !pending.isEmpty else { return }
-        let count = pending.count
-        let s: RawStatement
-        if let cached = statements[count] {
-            s = cached
-        } else {
-            s = try RawStatement(db, sql: Self.upsertSQL(rows: count))
-            statements[count] = s
-        }
-        s.reset()
-        for (row, p) in pending.enumerated() {
-            let e = p.equipement
-            let o = Int32(row * 18)
+        batch = BatchInsert(
+            db,
+            head: """
+                INSERT INTO equipement (n_dossier, nom, nature, siret, siren_gestionnaire, nom_gestionnaire,
+                    statut_gestionnaire, departement_siege, caf, commune, places_agreees, date_ouverture,
+                    date_fermeture, qpv, zrr, ctg, fichier_id, ligne)
+                """, columns: 18,
+            tail: """
+                ON CONFLICT (n_dossier) DO UPDATE SET nom = excluded.nom, nature = excluded.nature,
+                    siret = excluded.siret, siren_gestionnaire = excluded.siren_gestionnaire,
+                    nom_gestionnaire = excluded.nom_gestionnaire, statut_gestionnaire = excluded.statut_gestionnaire,
+                    departement_siege = excluded.departement_siege, caf = excluded.caf, commune = excluded.commune,
+                    places_agreees = excluded.places_agreees, date_ouverture = excluded.date_ouverture,
+                    date_fermeture = excluded.date_fermeture, qpv = excluded.qpv, zrr = excluded.zrr,
+                    ctg = excluded.ctg, fichier_id = excluded.fichier_id, ligne = excluded.ligne
+                """
+        ) { s, o, row in
+            let e = row.equipement
             s.bind(o + 1, e.numeroDossier)
             s.bind(o + 2, e.nom)
             s.bind(o + 3, e.nature)
@@ -74,11 +47,16 @@ public final class EquipementWriter {
             s.bind(o + 15, e.zrr)
             s.bind(o + 16, e.ctg)
             s.bind(o + 17, fileId)
-            s.bind(o + 18, Int64(p.line))
+            s.bind(o + 18, Int64(row.line))
         }
-        try s.run()
-        pending.removeAll(keepingCapacity: true)
     }
+
+    /// Stores one equipment read at `line` of this writer's file (queued; written by
+    /// ``flush()``, which ``corrections()`` calls).
+    public func upsert(_ e: Equipement, line: Int) throws { try batch.append((e, line)) }
+
+    /// Stores the queued equipments.
+    public func flush() throws { try batch.flush() }
 
     /// Equipments whose values this file changed (their former values are in the history).
     public func corrections() throws -> Int {
