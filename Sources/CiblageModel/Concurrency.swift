@@ -100,3 +100,20 @@ public final class LockedBox<Value>: @unchecked Sendable {
     public var value: Value
     public init(_ value: Value) { self.value = value }
 }
+
+/// Memory the allocator keeps after a phase frees it.
+public enum Memory {
+    /// Gives freed heap memory back to the system (glibc keeps it in its per-thread arenas
+    /// otherwise, and a stage's peak then adds the phases' leftovers).
+    public static func returnFreed() {
+        #if os(Linux)
+        _ = glibcMallocTrim(0)
+        #endif
+    }
+}
+
+#if os(Linux)
+/// glibc's `malloc_trim` (declared in `malloc.h`, which the Glibc module leaves out).
+@_silgen_name("malloc_trim")
+private func glibcMallocTrim(_ pad: Int) -> Int32
+#endif

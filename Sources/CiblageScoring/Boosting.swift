@@ -16,7 +16,7 @@ public final class BoostedTrees {
     public static let rounds = 60
     static let parameters: [(String, String)] = [
         ("objective", "binary:logistic"), ("max_depth", "3"), ("eta", "0.15"), ("min_child_weight", "5"), ("lambda", "2"),
-        ("subsample", "1"), ("colsample_bytree", "1"), ("tree_method", "hist"), ("max_bin", "64"), ("nthread", "2"),
+        ("subsample", "1"), ("colsample_bytree", "1"), ("tree_method", "hist"), ("max_bin", "64"), ("nthread", "1"),
         ("seed", "0"), ("verbosity", "0"),
     ]
 

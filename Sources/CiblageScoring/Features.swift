@@ -104,7 +104,7 @@ public struct FeatureRow: Sendable {
     /// One value per ``Feature`` (its `rawValue`), `nil` when the inputs are missing.
     public var values: [Double?]
     /// Peer medians quoted by the reasons, by feature.
-    public var peerMedians: [Feature: Double]
+    public var peerMedians: PeerMedians
     /// The manager's first-two digits MAD and the number of amounts it was computed on.
     public var digitMAD: Double?
     public var digitCount: Int
@@ -113,6 +113,41 @@ public struct FeatureRow: Sendable {
     public var managerAnomalies: Int
     /// The latest past control with an anomaly: the year it took place and its indu (euros).
     public var lastAnomaly: (year: Int, indu: Double)?
+}
+
+/// The medians of the peer group of an equipment for the features compared with peers, held
+/// inline (no heap storage: one per scored equipment, 240 000 at four times the country).
+public struct PeerMedians: Sendable, Equatable {
+    private var occupation, coutHeure, coutPlace, participation, enfantsParPlace, etpParPlace: Double?
+
+    public init() {}
+
+    /// The median of `feature`'s peer group, `nil` for a feature not compared with peers or
+    /// without a peer group.
+    public subscript(feature: Feature) -> Double? {
+        get {
+            switch feature {
+            case .occupation: occupation
+            case .coutHeure: coutHeure
+            case .coutPlace: coutPlace
+            case .participation: participation
+            case .enfantsParPlace: enfantsParPlace
+            case .etpParPlace: etpParPlace
+            default: nil
+            }
+        }
+        set {
+            switch feature {
+            case .occupation: occupation = newValue
+            case .coutHeure: coutHeure = newValue
+            case .coutPlace: coutPlace = newValue
+            case .participation: participation = newValue
+            case .enfantsParPlace: enfantsParPlace = newValue
+            case .etpParPlace: etpParPlace = newValue
+            default: precondition(newValue == nil, "\(feature.code) n'est pas comparé aux pairs")
+            }
+        }
+    }
 }
 
 /// What the features keep of an equipment-year once its figures are read: its indicators and
@@ -208,7 +243,7 @@ public struct FeatureBuilder: Sendable {
         let hourly = referentiel.natures[profile.nature]?.activiteHoraire ?? false
         let band = i.places.flatMap { referentiel.sizeBand(places: $0)?.code }
         var values = [Double?](repeating: nil, count: Feature.allCases.count)
-        var medians: [Feature: Double] = [:]
+        var medians = PeerMedians()
         func set(_ f: Feature, _ v: Double?) { values[f.rawValue] = v.flatMap { $0.isFinite ? $0 : nil } }
         func peer(_ f: Feature, _ groups: PeerGroups, _ value: Double?) {
             guard let value, let stats = groups.stats(nature: profile.nature, band: band)?.stats else { return }

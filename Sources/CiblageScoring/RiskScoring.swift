@@ -52,11 +52,10 @@ public struct ScoredLine: Sendable {
     public var severity: Double
     /// The ranking key (``RiskModel/priority(score:severity:)``), read in euros.
     public var priorite: Double
-    public var contributions: [Double]
-    public var motifs: [String]
-    /// MOTIFS as written: the reasons separated by ` | `.
+    /// MOTIFS as written: the reasons separated by ` | `, the most important first.
     public var motifsText: String
-    /// The contributions as stored: thousandths of log-odds, comma-separated, in feature order.
+    /// Each feature's contribution to the log-odds as stored: thousandths, comma-separated, in
+    /// feature order (only the text is kept: a line per equipment stays small).
     public var contributionsText: String
 }
 
@@ -415,8 +414,8 @@ public enum RiskScoring {
             let motifs = Reasons.motifs(row, contributions: contributions, exercice: exercice)
             return ScoredLine(
                 rank: 0, row: row, score: score, enjeu: enjeu, severity: severity,
-                priorite: model.priority(score: score, severity: severity), contributions: contributions, motifs: motifs,
-                motifsText: motifs.joined(separator: " | "), contributionsText: thousandths(contributions))
+                priorite: model.priority(score: score, severity: severity), motifsText: motifs.joined(separator: " | "),
+                contributionsText: thousandths(contributions))
         }
         // Sort positions, not the lines: a line is over a kilobyte, and swapping them costs more
         // than comparing.

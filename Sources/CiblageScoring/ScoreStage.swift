@@ -33,8 +33,16 @@ public struct ScoreStage {
     func lap(_ phase: String, since start: DispatchTime) -> DispatchTime {
         let now = DispatchTime.now()
         let seconds = Double(now.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-        logger.debug("\(phase) : \(FrenchFormat.decimal(seconds, fractionDigits: 3)) s")
+        logger.debug("\(phase) : \(FrenchFormat.decimal(seconds, fractionDigits: 3)) s, mémoire résidente \(Self.residentMiB()) Mio")
         return now
+    }
+
+    /// The process's resident memory now, MiB (`/proc/self/statm`; 0 elsewhere).
+    static func residentMiB() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+            let pages = text.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE))) / (1 << 20)
     }
 
     /// Scores `exercice` with the history known before `asOf`, replaces the stored indicators
@@ -57,6 +65,7 @@ public struct ScoreStage {
             let prepared = try RiskScoring.inputs(db, exercice: exercice, asOf: asOf, referentiel: referentiel, cacheStamp: stamp) {
                 indicators = $0
             }
+            Memory.returnFreed()
             t = lap("lecture, indicateurs et caractéristiques", since: t)
             guard !prepared.rows.isEmpty else { throw ScoreError.noActiveEquipment(exercice: exercice) }
             // The model is trained and the equipments scored on another thread while this one,
@@ -70,6 +79,7 @@ public struct ScoreStage {
             try IndicatorStore.save(db, exercice: exercice, indicators, computedAt: stamp)
             t = lap("indicateurs stockés", since: t)
             let (model, lines) = try modelling.wait()
+            Memory.returnFreed()
             t = lap("modèle (\(prepared.training.count) contrôles), scores et motifs", since: t)
             let asOf = prepared.asOf
             // The list and its workbook are written on other threads while the store saves.
