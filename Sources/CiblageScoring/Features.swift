@@ -175,7 +175,9 @@ public struct FeatureBuilder: Sendable {
     public let exercice: Int
     public let referentiel: Referentiel
     private let peers: PeerTable
-    private let indicators: [Int64: EquipmentIndicators]
+    /// The equipment-years the builder was given (shared, not copied) and each one's position.
+    private let years: [EquipmentYear]
+    private let position: [Int64: Int]
     private let digits: [Int: FirstTwoDigitsTest]
     /// Per manager (``EquipmentProfile/managerKey``): controls and anomalies before the scoring date.
     private let managerHistory: [Int: (controls: Int, anomalies: Int)]
@@ -201,14 +203,14 @@ public struct FeatureBuilder: Sendable {
     ) {
         self.exercice = exercice
         self.referentiel = referentiel
-        var byId: [Int64: EquipmentIndicators] = [:]
-        byId.reserveCapacity(years.count)
+        var position: [Int64: Int] = [:]
+        position.reserveCapacity(years.count)
         var cells: [(nature: String, band: String?)] = []
         cells.reserveCapacity(years.count)
         var digits: [Int: FirstTwoDigitsTest] = [:]
-        for year in years {
+        for (k, year) in years.enumerated() {
             let indicator = year.indicators
-            byId[indicator.equipementId] = indicator
+            position[indicator.equipementId] = k
             let profile = profiles[indicator.equipementId]
             cells.append((profile?.nature ?? "", indicator.places.flatMap { referentiel.sizeBand(places: $0)?.code }))
             if let profile, !year.firstTwoDigits.isEmpty {
@@ -217,7 +219,8 @@ public struct FeatureBuilder: Sendable {
                 digits[profile.managerKey] = test
             }
         }
-        indicators = byId
+        self.years = years
+        self.position = position
         peers = PeerTable(years.map(\.indicators), cells: cells)
         self.digits = digits
 
@@ -239,7 +242,8 @@ public struct FeatureBuilder: Sendable {
 
     /// The features of one equipment, `nil` when it was not active during the exercice.
     public func row(_ profile: EquipmentProfile) -> FeatureRow? {
-        guard let i = indicators[profile.id] else { return nil }
+        guard let at = position[profile.id] else { return nil }
+        let i = years[at].indicators
         let hourly = referentiel.natures[profile.nature]?.activiteHoraire ?? false
         let band = i.places.flatMap { referentiel.sizeBand(places: $0)?.code }
         var values = [Double?](repeating: nil, count: Feature.allCases.count)
@@ -290,7 +294,8 @@ public struct FeatureBuilder: Sendable {
 
     /// The rows of `profiles` (skipping inactive ones), in order, built on two threads.
     public func rows(_ profiles: [EquipmentProfile]) -> [FeatureRow] {
-        parallelMap(profiles, row).compactMap { $0 }
+        let active = profiles.filter { position[$0.id] != nil }
+        return parallelMap(active) { row($0)! }
     }
 
     func clip(_ v: Double, _ limit: Double) -> Double { min(limit, max(-limit, v)) }

@@ -254,7 +254,9 @@ public enum IndicatorStore {
     static let batchSize = 2048
 
     /// Replaces the indicators of `exercice` by `indicators` (call inside the stage's transaction).
-    public static func save(_ db: Database, exercice: Int, _ indicators: [EquipmentIndicators], computedAt: String) throws {
+    public static func save(
+        _ db: Database, exercice: Int, _ indicators: some Sequence<EquipmentIndicators>, computedAt: String
+    ) throws {
         try db.execute(sql: "DELETE FROM indicateur WHERE exercice = ?", arguments: [exercice])
         let batch = BatchInsert<EquipmentIndicators>(db, head: "INSERT INTO indicateur", columns: 28) { s, o, i in
             s.bind(o + 1, i.exercice)

@@ -91,12 +91,9 @@ public enum RiskScoring {
     /// declarations are then read from the earliest exercice computed, two years before it at
     /// most, and a nightly run reads three exercices of declarations, not the whole history.
     ///
-    /// `indicatorsOfExercice` is called on the calling thread with the indicators of `exercice`
-    /// as soon as they are computed, while its features are being built on other threads (the
-    /// stage stores them meanwhile).
+    /// The indicators of `exercice` are those of its rows (``FeatureRow/indicators``).
     public static func inputs(
-        _ db: Database, exercice: Int, asOf: CalendarDate? = nil, referentiel: Referentiel, cacheStamp: String? = nil,
-        indicatorsOfExercice: ([EquipmentIndicators]) throws -> Void = { _ in }
+        _ db: Database, exercice: Int, asOf: CalendarDate? = nil, referentiel: Referentiel, cacheStamp: String? = nil
     ) throws -> ScoringInputs {
         // An exercice nobody declared would be scored on stakes of 0: refused, naming those there are.
         guard try Bool.fetchOne(db, sql: "SELECT 1 FROM declaration WHERE exercice = ? LIMIT 1", arguments: [exercice]) ?? false else {
@@ -145,7 +142,6 @@ public enum RiskScoring {
         let group = DispatchGroup()
         let collected = Collected()
         var computed: [EquipmentYear] = []
-        var scoredYear: [EquipmentIndicators] = []
         let progress = Progress.shared.step(
             "score \(exercice) : déclarations \(scanned.lowerBound)–\(exercice), indicateurs et caractéristiques",
             total: profiles.count * scanned.count, unit: "équipements-exercices")
@@ -189,13 +185,14 @@ public enum RiskScoring {
                         enjeu: r.indicators.enjeuEuros, origine: c.origine, type: c.type, date: c.date,
                         nature: r.profile.nature, rules: Evaluation.fixedRules(r)))
                 }
-                if e == exercice { collected.set(rows: Array(rows.prefix(batch.count))) }
+                if e == exercice {
+                    // The rows of the exercice, without those added for its labelled controls (in place).
+                    if rows.count > batch.count { rows.removeSubrange(batch.count...) }
+                    collected.set(rows: rows)
+                }
                 collected.append(exercice: e, all: all)
             }
-            if e == exercice { scoredYear = batch.map(\.indicators) }
         })
-        // Stored on the store's thread, while the features of the exercice are being built.
-        try indicatorsOfExercice(scoredYear)
         group.wait()
         var byExercice = collected.examples
         if let cacheStamp {
@@ -214,7 +211,7 @@ public enum RiskScoring {
         return ScoringInputs(exercice: exercice, asOf: cutoff, rows: collected.rows, training: training, later: later)
     }
 
-    /// What the worker threads of ``inputs(_:exercice:asOf:referentiel:cacheStamp:indicatorsOfExercice:)``
+    /// What the worker threads of ``inputs(_:exercice:asOf:referentiel:cacheStamp:)``
     /// produce; read back in exercice order, whatever order the threads finished in.
     private final class Collected: @unchecked Sendable {
         private let lock = NSLock()
@@ -404,11 +401,28 @@ public enum RiskScoring {
         return (means, scales)
     }
 
+    /// Reorders `items` in place so that `items[r]` becomes the former `items[order[r]]`
+    /// (`order` a permutation of the indices): each cycle of the permutation is followed once.
+    static func permute<T>(_ items: inout [T], to order: [Int]) {
+        var placed = [Bool](repeating: false, count: items.count)
+        for start in items.indices where !placed[start] {
+            var r = start
+            while true {
+                placed[r] = true
+                let source = order[r]
+                if source == start { break }
+                items.swapAt(r, source)
+                r = source
+            }
+        }
+    }
+
     /// Scores and ranks `rows`: by PRIORITE, then SCORE, then dossier number.
     public static func score(_ rows: [FeatureRow], model: RiskModel, exercice: Int) throws -> [ScoredLine] {
         let explained = try model.explain(rows.map(\.values))
-        var lines = parallelMap(Array(zip(rows, explained))) { row, explanation -> ScoredLine in
-            let (score, contributions) = explanation
+        var lines = parallelIndices(rows.count) { k -> ScoredLine in
+            let row = rows[k]
+            let (score, contributions) = explained[k]
             let enjeu = row.indicators.enjeuEuros
             let severity = model.severity(values: row.values, enjeu: enjeu, nature: row.profile.nature)
             let motifs = Reasons.motifs(row, contributions: contributions, exercice: exercice)
@@ -417,14 +431,16 @@ public enum RiskScoring {
                 priorite: model.priority(score: score, severity: severity), motifsText: motifs.joined(separator: " | "),
                 contributionsText: thousandths(contributions))
         }
-        // Sort positions, not the lines: a line is over a kilobyte, and swapping them costs more
-        // than comparing.
+        // Sort positions, not the lines (a line is over half a kilobyte: moving them costs more
+        // than comparing), then put each line at its rank in place, cycle by cycle, rather than
+        // in a second array.
         let order = lines.indices.sorted {
             (lines[$0].priorite, lines[$0].score, lines[$1].row.profile.nDossier)
                 > (lines[$1].priorite, lines[$1].score, lines[$0].row.profile.nDossier)
         }
         for (rank, i) in order.enumerated() { lines[i].rank = rank + 1 }
-        return order.map { lines[$0] }
+        Self.permute(&lines, to: order)
+        return lines
     }
 }
 
@@ -453,15 +469,27 @@ func thousandths(_ values: [Double]) -> String {
 /// `transform` applied to every element on two threads (the machines this runs on have two
 /// cores), results in the order of `items`.
 func parallelMap<T: Sendable, U: Sendable>(_ items: [T], _ transform: @Sendable (T) -> U) -> [U] {
-    let parts = 2
-    guard items.count >= 1000 else { return items.map(transform) }
-    let results = LockedBox([[U]](repeating: [], count: parts))
-    DispatchQueue.concurrentPerform(iterations: parts) { p in
-        let slice = items[(p * items.count / parts)..<((p + 1) * items.count / parts)]
-        let mapped = slice.map(transform)
-        results.lock.withLock { results.value[p] = mapped }
+    parallelIndices(items.count) { transform(items[$0]) }
+}
+
+/// The storage of an array being built, each thread initialising its own part.
+private final class UninitializedSlots<U>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<U>
+    init(_ base: UnsafeMutablePointer<U>) { self.base = base }
+}
+
+/// `[transform(0), …, transform(count − 1)]`, computed on two threads straight into the result
+/// (no per-thread arrays joined afterwards: at four times the country those copies were hundreds
+/// of megabytes at the stage's peak).
+func parallelIndices<U: Sendable>(_ count: Int, _ transform: @Sendable (Int) -> U) -> [U] {
+    guard count >= 1000 else { return (0..<count).map(transform) }
+    return [U](unsafeUninitializedCapacity: count) { buffer, initialized in
+        let slots = UninitializedSlots(buffer.baseAddress!)
+        DispatchQueue.concurrentPerform(iterations: 2) { p in
+            for i in (p * count / 2)..<((p + 1) * count / 2) { (slots.base + i).initialize(to: transform(i)) }
+        }
+        initialized = count
     }
-    return results.value.flatMap { $0 }
 }
 
 

@@ -61,10 +61,7 @@ public struct ScoreStage {
         // and the equipments scored, then the model and the scores; the list is written
         // meanwhile on another thread and renamed into place once the store has committed.
         let (summary, writer, book) = try store.dbQueue.write { db -> (ScoreSummary, FrenchCSVWriter?, OutputFile?) in
-            var indicators: [EquipmentIndicators] = []
-            let prepared = try RiskScoring.inputs(db, exercice: exercice, asOf: asOf, referentiel: referentiel, cacheStamp: stamp) {
-                indicators = $0
-            }
+            let prepared = try RiskScoring.inputs(db, exercice: exercice, asOf: asOf, referentiel: referentiel, cacheStamp: stamp)
             Memory.returnFreed()
             t = lap("lecture, indicateurs et caractéristiques", since: t)
             guard !prepared.rows.isEmpty else { throw ScoreError.noActiveEquipment(exercice: exercice) }
@@ -76,7 +73,7 @@ public struct ScoreStage {
                 let model = try RiskScoring.train(prepared.training, population: prepared.rows, kind: kind)
                 return (model, try RiskScoring.score(prepared.rows, model: model, exercice: exercice))
             }
-            try IndicatorStore.save(db, exercice: exercice, indicators, computedAt: stamp)
+            try IndicatorStore.save(db, exercice: exercice, prepared.rows.lazy.map { $0.indicators }, computedAt: stamp)
             t = lap("indicateurs stockés", since: t)
             let (model, lines) = try modelling.wait()
             Memory.returnFreed()

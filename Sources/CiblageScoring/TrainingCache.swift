@@ -6,7 +6,7 @@ import GRDB
 /// The labelled examples of closed exercices, kept in the store (`exemple_entrainement`) so that
 /// a nightly score reads them instead of computing every exercice's features again.
 ///
-/// The examples of exercice N are the controls labelled N (``RiskScoring/inputs(_:exercice:asOf:referentiel:cache:indicatorsOfExercice:)``)
+/// The examples of exercice N are the controls labelled N (``RiskScoring/inputs(_:exercice:asOf:referentiel:cacheStamp:)``)
 /// with the equipment's features at the end of N. They depend on the declarations of N-2…N, the
 /// registry (profiles and peer groups), the controls dated before 1 January N+1 and those
 /// labelled N, the référentiel and the feature set. Their ``signature(_:exercice:profiles:controls:referentiel:)``
