@@ -102,6 +102,7 @@ let package = Package(
             dependencies: [
                 "CiblageIngest", "CiblageGenerate", "CiblageStore", "CiblageModel", "CiblageScoring", "CiblageSelection",
                 "CiblageBilan", "CiblagePipeline", "CiblageIDA", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
 
         // What every command line shares: exit codes, logging setup.

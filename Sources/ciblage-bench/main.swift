@@ -37,6 +37,12 @@ struct BenchCommand: ParsableCommand {
             reperes : chronomètre ciblage-reperes (processus fils) sur le store national, par \
             nature × taille.
 
+            incremental : la nuit où la livraison est le fichier d'une seule Caf (environ 3 000 lignes de \
+            déclarations 2024, redéposées un jour plus tard) : sur le store national de la veille (ingéré, \
+            scoré, repères faits), chronomètre l'ingestion du fichier, le score et les repères de 2024 \
+            (processus fils, cible : 2 s en tout), puis vérifie que le store et les sorties sont ceux d'une \
+            ré-ingestion complète des mêmes fichiers dans un store neuf, scoré de zéro.
+
             fuzz : ingère pendant --duree secondes des exports mutés (graine --graine) lus par le \
             lecteur --lecteur (csv ou xml) dans un store jetable, dans un processus fils relancé \
             après chaque plantage ; l'entrée qui l'a fait planter est gardée sous \
@@ -46,7 +52,7 @@ struct BenchCommand: ParsableCommand {
             Code de sortie 1 si une cible n'est pas atteinte.
             """)
 
-    @Argument(help: "Le banc à lancer : ingestion, score (sur le store du banc ingestion), campagne et dossiers (après le banc score), ida, reperes, bilan, bout-en-bout, fuzz.")
+    @Argument(help: "Le banc à lancer : ingestion, score (sur le store du banc ingestion), campagne et dossiers (après le banc score), ida, reperes, incremental, bilan, bout-en-bout, fuzz.")
     var banc: String = "ingestion"
 
     @Option(help: "Nombre d'équipements du jeu généré.")
@@ -77,8 +83,8 @@ struct BenchCommand: ParsableCommand {
     var duree: DecimalOption = DecimalOption(600)
 
     func validate() throws {
-        guard ["ingestion", "score", "campagne", "dossiers", "ida", "reperes", "bilan", "bout-en-bout", "fuzz", "fuzz-travail"].contains(banc) else {
-            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, score, campagne, dossiers, ida, reperes, bilan, bout-en-bout, fuzz)")
+        guard ["ingestion", "score", "campagne", "dossiers", "ida", "reperes", "incremental", "bilan", "bout-en-bout", "fuzz", "fuzz-travail"].contains(banc) else {
+            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, score, campagne, dossiers, ida, reperes, incremental, bilan, bout-en-bout, fuzz)")
         }
         guard FuzzBenchmark.Reader(rawValue: lecteur) != nil else {
             throw ValidationError("--lecteur attend csv ou xml, pas « \(lecteur) »")
@@ -119,6 +125,8 @@ struct BenchCommand: ParsableCommand {
             ).run(log: log)
             : banc == "bilan"
             ? try BilanCoverageBenchmark(worlds: mondes, equipements: equipements, workDirectory: folder).run(log: log)
+            : banc == "incremental"
+            ? try IncrementalBenchmark(seed: graine, workDirectory: folder, binaries: binaries, runs: max(1, repetitions)).run(log: log)
             : banc == "reperes"
             ? try ReperesBenchmark(workDirectory: folder, reperesExecutable: reperes, runs: max(1, repetitions)).run(log: log)
             : banc == "ida"
