@@ -47,17 +47,20 @@ public struct EndToEndBenchmark {
             let stages: [(String, [String])] = [
                 ("ciblage-ingest", ["--quiet", "--store", store, "--rejets", run.appendingPathComponent("rejets.csv").path, data.appendingPathComponent("exports").path]),
                 ("ciblage-score", ["--quiet", "--store", store, "--exercice", "2024", "--sortie", run.appendingPathComponent("score.csv").path]),
+                // The next night's score: the examples of the closed exercices are read back.
+                ("ciblage-score (exemples stockés)", ["--quiet", "--store", store, "--exercice", "2024", "--sortie", run.appendingPathComponent("score-2.csv").path]),
                 ("ciblage-reperes", ["--store", store, "--exercice", "2024", "--sortie", run.appendingPathComponent("reperes").path]),
                 ("ciblage-select", ["--quiet", "--store", store, "--campagne", campaign.path, "--sortie", run.appendingPathComponent("campagne").path]),
                 ("ciblage-bilan", ["--quiet", "--store", store, "--campagne", "2025-MULTI", "--sortie", run.appendingPathComponent("bilan").path]),
             ]
-            for (command, arguments) in stages {
+            for (stage, arguments) in stages {
+                let command = String(stage.prefix { $0 != " " })
                 let result = try Runner.spawn(
                     binaries.appendingPathComponent(command).path, arguments, log: run.appendingPathComponent("\(command).log").path,
                     started: { _ in }, tick: nil)
-                guard result.status == 0 else { throw BenchmarkError.failed("\(command) ×\(factor) : code \(result.status)") }
-                rows.append(Row(factor: factor, stage: command, seconds: result.seconds, mib: Double(result.peakKB) / 1024))
-                log(String(format: "×%d %@ : %.2f s, %.0f Mio", factor, command, result.seconds, Double(result.peakKB) / 1024))
+                guard result.status == 0 else { throw BenchmarkError.failed("\(stage) ×\(factor) : code \(result.status)") }
+                rows.append(Row(factor: factor, stage: stage, seconds: result.seconds, mib: Double(result.peakKB) / 1024))
+                log(String(format: "×%d %@ : %.2f s, %.0f Mio", factor, stage, result.seconds, Double(result.peakKB) / 1024))
             }
             let duck = try Runner.spawn(
                 "/usr/bin/env", ["python3", duckdbScript.path, data.appendingPathComponent("exports").path, "2024", run.appendingPathComponent("duckdb.csv").path],
@@ -71,15 +74,29 @@ public struct EndToEndBenchmark {
         var measures: [Measure] = []
         for factor in factors {
             let ours = rows.filter { $0.factor == factor && !$0.stage.hasPrefix("DuckDB") }
-            let total = ours.reduce(0) { $0 + $1.seconds }
+            func seconds(_ stage: String) -> Double { ours.first { $0.stage == stage }?.seconds ?? 0 }
+            let nightly = seconds("ciblage-ingest") + seconds("ciblage-score") + seconds("ciblage-reperes")
             let peak = ours.map(\.mib).max() ?? 0
-            let ingestScore = ours.filter { $0.stage == "ciblage-ingest" || $0.stage == "ciblage-score" }.reduce(0) { $0 + $1.seconds }
+            let ingestScore = seconds("ciblage-ingest") + seconds("ciblage-score")
             let duck = rows.first { $0.factor == factor && $0.stage.hasPrefix("DuckDB") }!.seconds
-            measures.append(Measure(name: "×\(factor) : chaîne complète", value: total, unit: "s", target: factor == 1 ? "≤ 10 s" : nil, met: factor == 1 ? total <= 10 : nil))
+            // The targets are for the national set (×1); larger sets are measured for
+            // their cost per equipment and their memory.
+            func timed(_ name: String, _ value: Double, _ target: Double) -> Measure {
+                let text = "≤ " + String(format: "%g", target).replacingOccurrences(of: ".", with: ",") + " s"
+                return Measure(name: "×\(factor) : \(name)", value: value, unit: "s", target: factor == 1 ? text : nil, met: factor == 1 ? value <= target : nil)
+            }
+            measures.append(timed("ingestion", seconds("ciblage-ingest"), 3))
+            measures.append(timed("score (premier, exemples calculés)", seconds("ciblage-score"), 3))
+            measures.append(timed("score (exemples stockés relus)", seconds("ciblage-score (exemples stockés)"), 1.5))
+            measures.append(timed("repères", seconds("ciblage-reperes"), 1))
+            measures.append(timed("nuit (ingestion, score, repères)", nightly, 6))
+            measures.append(timed("campagne (sélection, bilan)", seconds("ciblage-select") + seconds("ciblage-bilan"), 2))
             measures.append(Measure(name: "×\(factor) : mémoire maximale d'une étape", value: peak, unit: "Mio", target: "≤ 500 Mio", met: peak <= 500))
             measures.append(Measure(name: "×\(factor) : (ingestion + score) / script DuckDB", value: ingestScore / duck, unit: "ratio", target: "≤ 1", met: ingestScore / duck <= 1))
-            if factor != factors[0], let base = measures.first(where: { $0.name == "×\(factors[0]) : chaîne complète" }) {
-                measures.append(Measure(name: "×\(factor) : coût relatif à ×\(factors[0]) par équipement", value: total / base.value / Double(factor / factors[0]), unit: "ratio", target: nil, met: nil))
+            if factor != factors[0] {
+                let base = rows.filter { $0.factor == factors[0] && !$0.stage.hasPrefix("DuckDB") }.reduce(0) { $0 + $1.seconds }
+                let total = ours.reduce(0) { $0 + $1.seconds }
+                measures.append(Measure(name: "×\(factor) : coût par équipement relatif à ×\(factors[0])", value: total / base / Double(factor / factors[0]), unit: "ratio", target: nil, met: nil))
             }
         }
         return measures

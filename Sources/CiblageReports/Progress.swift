@@ -22,6 +22,9 @@ public final class Progress: @unchecked Sendable {
     private var destination = Destination.none
     private var lastWrite: UInt64 = 0
 
+    /// A progress line shown nowhere until ``enable(quiet:environment:)``.
+    public init() {}
+
     /// Shows progress on stderr when it is a terminal and `quiet` is off, else in the file
     /// `CIBLAGE_PROGRESSION` names, else nowhere.
     public func enable(quiet: Bool, environment: [String: String] = ProcessInfo.processInfo.environment) {

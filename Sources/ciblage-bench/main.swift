@@ -30,9 +30,13 @@ struct BenchCommand: ParsableCommand {
             campagne, réalise ses contrôles d'après la vérité terrain, les ingère, lance le bilan et \
             compte combien de fois l'IC à 95 % du taux d'anomalie de la population contient le vrai taux.
 
-            bout-en-bout : génère les jeux ×1, ×2, ×4 (--facteurs), lance chaque étape (ingestion, score, \
-            repères, campagne, bilan) en processus fils avec sa durée et sa mémoire, et à côté le script \
-            DuckDB scripts/duckdb-reference.py sur les mêmes fichiers (installé par pip s'il manque).
+            bout-en-bout : génère les jeux ×1, ×2, ×4 (--facteurs), lance chaque étape (ingestion ; score \
+            deux fois, le premier calculant les exemples d'entraînement, le second les relisant comme la \
+            nuit suivante ; repères ; campagne ; bilan) en processus fils avec sa durée et sa mémoire, et \
+            à côté le script DuckDB scripts/duckdb-reference.py sur les mêmes fichiers (installé par pip \
+            s'il manque). Cibles au national (×1) : ingestion 3 s, score relu 1,5 s, repères 1 s, nuit \
+            6 s, campagne 2 s ; à tous les facteurs, 500 Mio par étape et ingestion + score au plus le \
+            temps du script DuckDB.
 
             reperes : chronomètre ciblage-reperes (processus fils) sur le store national, par \
             nature × taille.
