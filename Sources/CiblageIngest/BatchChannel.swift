@@ -43,6 +43,58 @@ final class DeclarationParse: @unchecked Sendable {
         }
     }
 
+    /// Declarations of one XML file, read and validated against the XSD on a producer thread.
+    /// Rows reach ``channel`` without their text (a conflict found when storing fetches it by
+    /// reading the file again); schema and field rejects keep theirs. A file libxml2 cannot read
+    /// ends the channel with a ``Ingestor/FileRefusal``.
+    init(xml url: URL, parser: DeclarationRowParser, fileName: String) {
+        let channel = self.channel
+        let result = self.result
+        let fingerprinted = self.fingerprinted
+        thread = ProducerThread {
+            do {
+                result.fingerprint = .success(try FileFingerprint.compute(url))
+                fingerprinted.signal()
+            } catch {
+                result.fingerprint = .failure(error)
+                fingerprinted.signal()
+                channel.finish(error)
+                return
+            }
+            var rejects = RejectCollector(fileName: fileName)
+            var read = 0
+            var batch: [ParsedDeclarationLine] = []
+            do {
+                try XMLDeclarationReader(url: url).read { element in
+                    read += 1
+                    if let error = element.schemaErrors.first {
+                        rejects.add(
+                            line: element.line, field: error.field, reason: "non conforme au schéma XSD : \(error.message)",
+                            content: element.content)
+                        return
+                    }
+                    do {
+                        let row = try parser.parse(FieldReader(element))
+                        batch.append(ParsedDeclarationLine(line: element.line, span: RawSpan(offset: 0, count: 0), row: row))
+                    } catch let reject as RowReject {
+                        rejects.add(line: element.line, field: reject.field, reason: reject.reason, content: element.content)
+                    }
+                    if batch.count == DeclarationParseHandler.batchSize {
+                        guard channel.send(batch) else { throw CancellationError() }
+                        batch.removeAll(keepingCapacity: true)
+                    }
+                }
+                if !batch.isEmpty, !channel.send(batch) { throw CancellationError() }
+                result.set(rejects: rejects, read: read)
+                channel.finish()
+            } catch let error as XMLFileError {
+                channel.finish(Ingestor.FileRefusal(line: error.line, reason: error.message))
+            } catch {
+                channel.finish(error)
+            }
+        }
+    }
+
     /// The file's fingerprint, once the producer has computed it (or its error).
     func fingerprint() throws -> FileFingerprint {
         fingerprinted.wait()

@@ -179,8 +179,8 @@ public final class Ingestor {
             let next = index + 1 < planned.count ? planned[index + 1] : nil
             do {
                 try ingestFile(item.url, kind: item.kind, isXML: item.isXML, &summary, &rejects) { db in
-                    // While this file commits, the next one (CSV declarations) starts being parsed.
-                    if let next, next.kind == .declarations, !next.isXML { try self.prefetch(next.url, db) }
+                    // While this file commits, the next one (declarations) starts being parsed.
+                    if let next, next.kind == .declarations { try self.prefetch(next.url, isXML: next.isXML, db) }
                 }
             } catch let refusal as FileRefusal {
                 summary.status = .refused(refusal.reason)
@@ -395,7 +395,7 @@ public final class Ingestor {
         return counts
     }
 
-    /// Starts fingerprinting and parsing `url` (CSV declarations) on its own thread; the file is
+    /// Starts fingerprinting and parsing `url` (declarations, CSV or XML) on its own thread; the file is
     /// checked against the store's fingerprints when its turn comes (``ingestFile``), and its
     /// parse cancelled if it is already there.
     ///
@@ -403,41 +403,42 @@ public final class Ingestor {
     /// registry file not yet committed. That is safe: a file refused whole throws before this
     /// point, and a commit that fails throws out of ``ingest(_:)``, whose `defer` cancels the
     /// prefetched parse before anything of it is stored.
-    private func prefetch(_ url: URL, _ db: Database) throws {
-        let parse = DeclarationParse(
-            url: url, fingerprint: nil, parser: DeclarationRowParser(equipements: try equipementIds(db)),
-            fileName: url.lastPathComponent)
+    private func prefetch(_ url: URL, isXML: Bool, _ db: Database) throws {
+        let parser = DeclarationRowParser(equipements: try equipementIds(db))
+        let parse =
+            isXML
+            ? DeclarationParse(xml: url, parser: parser, fileName: url.lastPathComponent)
+            : DeclarationParse(url: url, fingerprint: nil, parser: parser, fileName: url.lastPathComponent)
         prefetched = (url, parse)
     }
 
+    /// Reads and validates on a producer thread (prefetched while the previous file committed)
+    /// while this one stores, as for CSV files.
     private func ingestXMLDeclarations(
         _ url: URL, db: Database, fileId: Int64, _ rejects: inout RejectCollector
     ) throws -> Counts {
-        let parser = DeclarationRowParser(equipements: try equipementIds(db))
-        var storer = DeclarationStorer(writer: try DeclarationWriter(db: db, fileId: fileId))
-        var read = 0
-        var collector = rejects
-        do {
-            try XMLDeclarationReader(url: url).read { element in
-                read += 1
-                if let error = element.schemaErrors.first {
-                    collector.add(
-                        line: element.line, field: error.field,
-                        reason: "non conforme au schéma XSD : \(error.message)", content: element.content)
-                    return
-                }
-                do {
-                    let row = try parser.parse(FieldReader(element))
-                    try storer.store(row, line: element.line, content: element.content, &collector)
-                } catch let reject as RowReject {
-                    collector.add(line: element.line, field: reject.field, reason: reject.reason, content: element.content)
-                }
-            }
-        } catch let error as XMLFileError {
-            throw FileRefusal(line: error.line, reason: error.message)
+        let parse: DeclarationParse
+        if let prefetched, prefetched.url == url {
+            parse = prefetched.parse
+            self.prefetched = nil
+        } else {
+            parse = DeclarationParse(xml: url, parser: DeclarationRowParser(equipements: try equipementIds(db)), fileName: rejects.fileName)
         }
+        var storer = DeclarationStorer(writer: try DeclarationWriter(db: db, fileId: fileId))
+        var stored = RejectCollector(fileName: rejects.fileName)
+        do {
+            while let batch = try parse.channel.receive() {
+                for item in batch { try storer.store(item.row, line: item.line, content: nil, &stored) }
+            }
+        } catch {
+            parse.cancel()
+            throw error
+        }
+        parse.join()
+        var collector = parse.result.rejects!
+        collector.merge(stored)
         var counts = storer.counts
-        counts.read = read
+        counts.read = parse.result.read
         counts.corrections = try storer.writer.finish()
         if !collector.pendingContent.isEmpty {
             var contents: [Int: String] = [:]

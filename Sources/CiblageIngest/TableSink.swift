@@ -58,6 +58,11 @@ struct RawSpan: Sendable {
         offset = record.offset
         count = Int32(clamping: record.raw.count)
     }
+
+    init(offset: Int, count: Int32) {
+        self.offset = offset
+        self.count = count
+    }
 }
 
 /// The spans of the rows of one file, by line, appended in file order (8 + 4 + 4 bytes a row),
