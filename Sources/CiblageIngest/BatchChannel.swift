@@ -17,17 +17,7 @@ final class DeclarationParse: @unchecked Sendable {
         let result = self.result
         let fingerprinted = self.fingerprinted
         thread = ProducerThread {
-            let fingerprint: FileFingerprint
-            do {
-                fingerprint = try known ?? FileFingerprint.compute(url)
-                result.fingerprint = .success(fingerprint)
-                fingerprinted.signal()
-            } catch {
-                result.fingerprint = .failure(error)
-                fingerprinted.signal()
-                channel.finish(error)
-                return
-            }
+            guard let fingerprint = Self.handOverFingerprint(url, known: known, result, fingerprinted, channel) else { return }
             var sink = TableSink(
                 columns: ExportColumns.declarations, encoding: fingerprint.encoding, rejects: RejectCollector(fileName: fileName),
                 handler: DeclarationParseHandler(parser: parser, channel: channel))
@@ -52,15 +42,7 @@ final class DeclarationParse: @unchecked Sendable {
         let result = self.result
         let fingerprinted = self.fingerprinted
         thread = ProducerThread {
-            do {
-                result.fingerprint = .success(try FileFingerprint.compute(url))
-                fingerprinted.signal()
-            } catch {
-                result.fingerprint = .failure(error)
-                fingerprinted.signal()
-                channel.finish(error)
-                return
-            }
+            guard Self.handOverFingerprint(url, known: nil, result, fingerprinted, channel) != nil else { return }
             var rejects = RejectCollector(fileName: fileName)
             var read = 0
             var batch: [ParsedDeclarationLine] = []
@@ -92,6 +74,24 @@ final class DeclarationParse: @unchecked Sendable {
             } catch {
                 channel.finish(error)
             }
+        }
+    }
+
+    /// Computes the file's fingerprint (unless `known`) and hands it over through `result` and
+    /// `signal`; `nil` when it failed, the channel then ended with the error.
+    private static func handOverFingerprint(
+        _ url: URL, known: FileFingerprint?, _ result: ProducerResult, _ signal: DispatchSemaphore,
+        _ channel: BatchChannel<ParsedDeclarationLine>
+    ) -> FileFingerprint? {
+        defer { signal.signal() }
+        do {
+            let fingerprint = try known ?? FileFingerprint.compute(url)
+            result.fingerprint = .success(fingerprint)
+            return fingerprint
+        } catch {
+            result.fingerprint = .failure(error)
+            channel.finish(error)
+            return nil
         }
     }
 
