@@ -127,7 +127,8 @@ public enum StudyStore {
                     resultatPrecedent: last.flatMap { l in l.totalProduits.flatMap { pr in l.totalCharges.map { pr - $0 } } },
                     chargesPrecedentes: last?.totalCharges))
         }
-        return out.sorted { $0.nDossier < $1.nDossier }
+        out.sort { $0.nDossier < $1.nDossier }  // in place: a second array of every equipment is the load's peak
+        return out
     }
 }
 
