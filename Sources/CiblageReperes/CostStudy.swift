@@ -99,16 +99,16 @@ public enum StudyStore {
             profiles[Int64(statement.int(0) ?? 0)] = Profile(
                 nDossier: t(1), nom: t(2), nature: t(3), siren: t(4), nomGestionnaire: t(5), statut: t(6), caf: t(7), places: statement.int(8))
         }
-        var reel: [Int: [Int64: DeclarationFigures]] = [:]
-        try Store.scanDeclarations(db, exercices: (exercice - 1)...exercice, only: .reel) { d in
-            reel[d.exercice, default: [:]][d.equipementId] = d.figures
-        }
+        // One ordered scan (N-1, then N; by equipment, the latest filed last): the réels of N-1
+        // are kept, each equipment of N is built as soon as its last réel is read, so that the
+        // figures of N are never all held at once.
+        var previousYear: [Int64: DeclarationFigures] = [:]
         var out: [StudyEquipment] = []
-        for (id, f) in reel[exercice] ?? [:] {
-            guard let p = profiles[id], let charges = f.totalCharges else { continue }
+        func add(_ id: Int64, _ f: DeclarationFigures) {
+            guard let p = profiles[id], let charges = f.totalCharges else { return }
             let places = f.places ?? p.places
             let band = places.flatMap { $0 > 0 ? referentiel.sizeBand(places: $0)?.code : nil } ?? "SANS_PLACES"
-            let last = reel[exercice - 1]?[id]
+            let last = previousYear[id]
             var values = IndicatorValues()
             var previous = IndicatorValues()
             for indicator in CostIndicator.allCases {
@@ -127,6 +127,16 @@ public enum StudyStore {
                     resultatPrecedent: last.flatMap { l in l.totalProduits.flatMap { pr in l.totalCharges.map { pr - $0 } } },
                     chargesPrecedentes: last?.totalCharges))
         }
+        var pending: (id: Int64, figures: DeclarationFigures)?
+        try Store.scanDeclarations(db, exercices: (exercice - 1)...exercice, only: .reel) { d in
+            if d.exercice != exercice {
+                previousYear[d.equipementId] = d.figures
+                return
+            }
+            if let p = pending, p.id != d.equipementId { add(p.id, p.figures) }
+            pending = (d.equipementId, d.figures)
+        }
+        if let p = pending { add(p.id, p.figures) }
         out.sort { $0.nDossier < $1.nDossier }  // in place: a second array of every equipment is the load's peak
         return out
     }
