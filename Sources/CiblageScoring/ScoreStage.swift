@@ -61,6 +61,9 @@ public struct ScoreStage {
         // and the equipments scored, then the model and the scores; the list is written
         // meanwhile on another thread and renamed into place once the store has committed.
         let (summary, writer, book) = try store.dbQueue.write { db -> (ScoreSummary, FrenchCSVWriter?, OutputFile?) in
+            // Ordered reads, then appends: a 16 MiB page cache holds what is reused (the store's
+            // 64 MiB would add some fifty megabytes at the stage's peak).
+            try db.execute(sql: "PRAGMA cache_size = -16384")
             let prepared = try RiskScoring.inputs(db, exercice: exercice, asOf: asOf, referentiel: referentiel, cacheStamp: stamp)
             Memory.returnFreed()
             t = lap("lecture, indicateurs et caractéristiques", since: t)
