@@ -1,8 +1,8 @@
 import CiblageModel
 import Foundation
 
-/// Declarations of one CSV file being read and checked on a producer thread, handed over by
-/// batches through ``channel``. Without a fingerprint given, the thread first computes it
+/// Declarations of one file (CSV, or XML) being read and checked on a producer thread, handed
+/// over by batches through ``channel``. Without a fingerprint given, the thread first computes it
 /// (SHA-256 and encoding, a full read of the file) and hands it over (``fingerprint()``) before
 /// it parses: a file prefetched while another one commits costs the storing thread nothing.
 final class DeclarationParse: @unchecked Sendable {
@@ -37,12 +37,12 @@ final class DeclarationParse: @unchecked Sendable {
     /// Rows reach ``channel`` without their text (a conflict found when storing fetches it by
     /// reading the file again); schema and field rejects keep theirs. A file libxml2 cannot read
     /// ends the channel with a ``Ingestor/FileRefusal``.
-    init(xml url: URL, parser: DeclarationRowParser, fileName: String) {
+    init(xml url: URL, fingerprint known: FileFingerprint?, parser: DeclarationRowParser, fileName: String) {
         let channel = self.channel
         let result = self.result
         let fingerprinted = self.fingerprinted
         thread = ProducerThread {
-            guard Self.handOverFingerprint(url, known: nil, result, fingerprinted, channel) != nil else { return }
+            guard Self.handOverFingerprint(url, known: known, result, fingerprinted, channel) != nil else { return }
             var rejects = RejectCollector(fileName: fileName)
             var read = 0
             var batch: [ParsedDeclarationLine] = []

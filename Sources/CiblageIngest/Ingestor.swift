@@ -227,10 +227,7 @@ public final class Ingestor {
                 fingerprint = try FileFingerprint.compute(url)
             }
         } catch {
-            if prefetched?.url == url {
-                prefetched?.parse.cancel()
-                prefetched = nil
-            }
+            dropPrefetch(of: url)
             throw FileRefusal(line: 0, reason: "\(error)")
         }
         logger.debug("\(url.lastPathComponent) : empreinte en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
@@ -244,10 +241,7 @@ public final class Ingestor {
             let undelivered = (row["rejets_livres"] as Int64) == 0
             return (row, recall || undelivered ? try StoredRejects.load(db, fileId: row["id"]) : [])
         }) {
-            if let parse = prefetched?.parse, prefetched?.url == url {
-                parse.cancel()
-                prefetched = nil
-            }
+            dropPrefetch(of: url)
             summary.status = .alreadyIngested(previousName: previous.0["nom"], on: previous.0["ingere_le"])
             let id: Int64 = previous.0["id"]
             // A file delivered twice in one run: its rejects are reported once.
@@ -268,8 +262,8 @@ public final class Ingestor {
         defer { if kind == .equipements { cachedIndex = nil } }
         var outcome = Counts()
         var fileRejects = RejectCollector(fileName: name)
-        let progress = kind == .declarations && !isXML ? nil : Progress.shared.step("ingestion de \(name)", unit: "lignes")
-        defer { progress?.finish() }
+        let progress = Progress.shared.step("ingestion de \(name)", unit: "lignes")
+        defer { progress.finish() }
         var storedId: Int64?
         try store.dbQueue.writeWithoutTransaction { db in
             // Declarations resolve their equipment in memory before they are stored, so the
@@ -289,11 +283,9 @@ public final class Ingestor {
                     ])
                 let fileId = db.lastInsertedRowID
                 switch (kind, isXML) {
-                case (.declarations, true):
-                    outcome = try ingestXMLDeclarations(url, db: db, fileId: fileId, &fileRejects)
-                case (.declarations, false):
-                    outcome = try ingestCSVDeclarations(
-                        url, fingerprint.encoding, size: fingerprint.size, db: db, fileId: fileId, &fileRejects)
+                case (.declarations, _):
+                    outcome = try ingestDeclarations(
+                        url, isXML: isXML, fingerprint, progress: progress, db: db, fileId: fileId, &fileRejects)
                 case (.equipements, _):
                     outcome = try ingestEquipements(url, fingerprint.encoding, db: db, fileId: fileId, &fileRejects)
                 case (.controles, _):
@@ -350,35 +342,35 @@ public final class Ingestor {
         var corrections = 0
     }
 
-    /// Parses on a producer thread while this one stores: the two halves take about the same
-    /// time, so the file goes through in about half the time of doing both in turn.
-    private func ingestCSVDeclarations(
-        _ url: URL, _ encoding: TextEncoding, size: Int, db: Database, fileId: Int64, _ rejects: inout RejectCollector
+    /// Parses (CSV, or XML validated against the XSD) on a producer thread while this one
+    /// stores: the two halves take about the same time, so the file goes through in about half
+    /// the time of doing both in turn. The parse was usually started while the previous file
+    /// committed (``prefetch(_:isXML:_:)``).
+    private func ingestDeclarations(
+        _ url: URL, isXML: Bool, _ fingerprint: FileFingerprint, progress: ProgressStep, db: Database, fileId: Int64,
+        _ rejects: inout RejectCollector
     ) throws -> Counts {
-        let progress = Progress.shared.step("ingestion de \(url.lastPathComponent)", unit: "lignes")
-        defer { progress.finish() }
-        var rows = 0
         let t0 = Date()
         let parse: DeclarationParse
         if let prefetched, prefetched.url == url {
             parse = prefetched.parse
             self.prefetched = nil
         } else {
-            parse = DeclarationParse(
-                url: url, fingerprint: FileFingerprint(sha256: "", size: 0, encoding: encoding),
-                parser: DeclarationRowParser(equipements: try equipementIds(db)), fileName: rejects.fileName)
+            parse = try startParse(url, isXML: isXML, fingerprint: fingerprint, db)
         }
         var storer = DeclarationStorer(writer: try DeclarationWriter(db: db, fileId: fileId))
         var stored = RejectCollector(fileName: rejects.fileName)
         var spans = RawSpans()
+        var rows = 0
         do {
             while let batch = try parse.channel.receive() {
                 for item in batch {
-                    spans.append(line: item.line, item.span)
+                    if !isXML { spans.append(line: item.line, item.span) }
                     try storer.store(item.row, line: item.line, content: nil, &stored)
                 }
                 rows += batch.count
-                if let last = batch.last, size > 0 { progress.advance(to: rows, fraction: Double(last.span.offset) / Double(size)) }
+                let share = isXML || fingerprint.size == 0 ? nil : batch.last.map { Double($0.span.offset) / Double(fingerprint.size) }
+                progress.advance(to: rows, fraction: share)
             }
         } catch {
             parse.cancel()
@@ -386,13 +378,36 @@ public final class Ingestor {
         }
         parse.join()
         logger.debug("\(url.lastPathComponent) : lecture, contrôles et stockage en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
-        rejects = parse.result.rejects!
-        rejects.merge(stored)
+        var collector = parse.result.rejects!
+        collector.merge(stored)
         var counts = storer.counts
         counts.read = parse.result.read
         counts.corrections = try storer.writer.finish()
-        rejects.fillContent(try CSVReader.rawText(of: spans.spans(of: rejects.pendingContent), in: url.path, encoding: encoding))
+        // Rejects found after their row was read (the first row of a conflict) get its text: from
+        // its span in a CSV file, by reading an XML file again (its elements have no span).
+        if isXML {
+            if !collector.pendingContent.isEmpty {
+                var contents: [Int: String] = [:]
+                try XMLDeclarationReader(url: url).read { element in
+                    if collector.pendingContent.contains(element.line) { contents[element.line] = element.content }
+                }
+                collector.fillContent(contents)
+            }
+        } else {
+            collector.fillContent(
+                try CSVReader.rawText(of: spans.spans(of: collector.pendingContent), in: url.path, encoding: fingerprint.encoding))
+        }
+        rejects = collector
         return counts
+    }
+
+    /// Starts parsing `url` (declarations) on a producer thread, with the equipments the store
+    /// knows now; `fingerprint` when already computed, else the thread computes it first.
+    private func startParse(_ url: URL, isXML: Bool, fingerprint: FileFingerprint?, _ db: Database) throws -> DeclarationParse {
+        let parser = DeclarationRowParser(equipements: try equipementIds(db))
+        return isXML
+            ? DeclarationParse(xml: url, fingerprint: fingerprint, parser: parser, fileName: url.lastPathComponent)
+            : DeclarationParse(url: url, fingerprint: fingerprint, parser: parser, fileName: url.lastPathComponent)
     }
 
     /// Starts fingerprinting and parsing `url` (declarations, CSV or XML) on its own thread; the file is
@@ -404,51 +419,14 @@ public final class Ingestor {
     /// point, and a commit that fails throws out of ``ingest(_:)``, whose `defer` cancels the
     /// prefetched parse before anything of it is stored.
     private func prefetch(_ url: URL, isXML: Bool, _ db: Database) throws {
-        let parser = DeclarationRowParser(equipements: try equipementIds(db))
-        let parse =
-            isXML
-            ? DeclarationParse(xml: url, parser: parser, fileName: url.lastPathComponent)
-            : DeclarationParse(url: url, fingerprint: nil, parser: parser, fileName: url.lastPathComponent)
-        prefetched = (url, parse)
+        prefetched = (url, try startParse(url, isXML: isXML, fingerprint: nil, db))
     }
 
-    /// Reads and validates on a producer thread (prefetched while the previous file committed)
-    /// while this one stores, as for CSV files.
-    private func ingestXMLDeclarations(
-        _ url: URL, db: Database, fileId: Int64, _ rejects: inout RejectCollector
-    ) throws -> Counts {
-        let parse: DeclarationParse
-        if let prefetched, prefetched.url == url {
-            parse = prefetched.parse
-            self.prefetched = nil
-        } else {
-            parse = DeclarationParse(xml: url, parser: DeclarationRowParser(equipements: try equipementIds(db)), fileName: rejects.fileName)
-        }
-        var storer = DeclarationStorer(writer: try DeclarationWriter(db: db, fileId: fileId))
-        var stored = RejectCollector(fileName: rejects.fileName)
-        do {
-            while let batch = try parse.channel.receive() {
-                for item in batch { try storer.store(item.row, line: item.line, content: nil, &stored) }
-            }
-        } catch {
-            parse.cancel()
-            throw error
-        }
-        parse.join()
-        var collector = parse.result.rejects!
-        collector.merge(stored)
-        var counts = storer.counts
-        counts.read = parse.result.read
-        counts.corrections = try storer.writer.finish()
-        if !collector.pendingContent.isEmpty {
-            var contents: [Int: String] = [:]
-            try XMLDeclarationReader(url: url).read { element in
-                if collector.pendingContent.contains(element.line) { contents[element.line] = element.content }
-            }
-            collector.fillContent(contents)
-        }
-        rejects = collector
-        return counts
+    /// Cancels the prefetched parse of `url`, if there is one (the file is refused or already stored).
+    private func dropPrefetch(of url: URL) {
+        guard let prefetched, prefetched.url == url else { return }
+        prefetched.parse.cancel()
+        self.prefetched = nil
     }
 
     private func ingestEquipements(

@@ -133,7 +133,7 @@ public enum RiskScoring {
                 }
             }
         }
-        let computing = Set(labelled.keys.filter { $0 == exercice || stored[$0] == nil }).union([exercice])
+        let computing = Set(labelled.keys.filter { stored[$0] == nil }).union([exercice])
         let scanned = (computing.min() ?? exercice)...exercice
 
         // Each exercice's features are built on a worker thread while the scan reads the next
