@@ -1,5 +1,6 @@
 import CiblageGenerate
 import CiblageModel
+import CiblagePipeline
 import CiblageStore
 import Crypto
 import Foundation
@@ -30,12 +31,13 @@ public struct IncrementalBenchmark {
 
     func tool(_ name: String) -> URL { binaries.appendingPathComponent(name) }
 
-    /// Runs `name` with `arguments`; its wall seconds and peak memory (KiB).
-    func step(_ name: String, _ arguments: [String]) throws -> (seconds: Double, peakKB: Int) {
+    /// Runs `name` with `arguments` (output to `log`); its wall seconds and its own peak memory
+    /// (KiB, `wait4` of that child alone).
+    func step(_ name: String, _ arguments: [String], log: URL) throws -> (seconds: Double, peakKB: Int) {
         let quiet = name == "ciblage-reperes" ? [] : ["--quiet"]
-        let (wall, peak, status, _) = try IngestBenchmark.runMeasured(tool(name), quiet + arguments)
-        guard status == 0 else { throw BenchmarkError.failed("\(name) a fini avec le code \(status)") }
-        return (wall, peak)
+        let result = try Runner.spawn(tool(name).path, quiet + arguments, log: log.path, started: { _ in }, tick: nil)
+        guard result.status == 0 else { throw BenchmarkError.failed("\(name) a fini avec le code \(result.status) (voir \(log.path))") }
+        return (result.seconds, result.peakKB)
     }
 
     public func run(log: (String) -> Void) throws -> [Measure] {
@@ -49,6 +51,11 @@ public struct IncrementalBenchmark {
         try? FileManager.default.removeItem(at: folder)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+        var logs = 0
+        func step(_ name: String, _ arguments: [String]) throws -> (seconds: Double, peakKB: Int) {
+            logs += 1
+            return try self.step(name, arguments, log: folder.appendingPathComponent(String(format: "%02d-%@.log", logs, name)))
+        }
 
         // The national store of the night before: ingested, scored (its examples stored), studied.
         log("store national de la veille : ingestion, score, repères…")
