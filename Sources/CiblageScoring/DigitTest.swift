@@ -4,8 +4,11 @@ import Foundation
 /// absolute deviation (MAD) and Nigrini's conformity thresholds for first-two digits.
 public struct FirstTwoDigitsTest: Sendable {
     /// Counts of first-two digits 10…99 (index 0 is 10).
-    public private(set) var counts = [Int](repeating: 0, count: 90)
+    public var counts: [Int] { tally.map(Int.init) }
     public private(set) var total = 0
+    /// The counts, 4 bytes each: the score keeps one test per manager (some 48 000 at four times
+    /// the country).
+    private var tally = [UInt32](repeating: 0, count: 90)
 
     /// Fewer amounts than this and the test says nothing: the MAD of a small sample is large by
     /// chance alone (Nigrini advises a thousand or more; 300 keeps the medium-sized managers).
@@ -24,7 +27,7 @@ public struct FirstTwoDigitsTest: Sendable {
     /// Adds an amount by its first-two digits (10–99).
     public mutating func add(firstTwoDigits d: Int) {
         guard (10...99).contains(d) else { return }
-        counts[d - 10] += 1
+        tally[d - 10] += 1
         total += 1
     }
 
@@ -43,7 +46,7 @@ public struct FirstTwoDigitsTest: Sendable {
         guard total >= Self.minimumCount else { return nil }
         let n = Double(total)
         var sum = 0.0
-        for d in 10...99 { sum += abs(Double(counts[d - 10]) / n - Self.expectedShare(d)) }
+        for d in 10...99 { sum += abs(Double(tally[d - 10]) / n - Self.expectedShare(d)) }
         return sum / 90
     }
 

@@ -102,7 +102,14 @@ public struct FeatureRow: Sendable {
     public var profile: EquipmentProfile
     public var indicators: EquipmentIndicators
     /// One value per ``Feature`` (its `rawValue`), `nil` when the inputs are missing.
-    public var values: [Double?]
+    public var values: [Double?] {
+        get { packed.map { $0.isNaN ? nil : $0 } }
+        set { packed = newValue.map { $0 ?? .nan } }
+    }
+    /// ``values`` as held: NaN where a value is missing, 8 bytes a feature rather than 16 (a row
+    /// per active equipment, 240 000 at four times the country). A feature's value is never
+    /// NaN: the builder takes non-finite values as missing.
+    var packed: [Double]
     /// Peer medians quoted by the reasons, by feature.
     public var peerMedians: PeerMedians
     /// The manager's first-two digits MAD and the number of amounts it was computed on.
@@ -113,40 +120,70 @@ public struct FeatureRow: Sendable {
     public var managerAnomalies: Int
     /// The latest past control with an anomaly: the year it took place and its indu (euros).
     public var lastAnomaly: (year: Int, indu: Double)?
+
+    /// The value of `feature`, `nil` when its inputs are missing.
+    public func value(_ feature: Feature) -> Double? {
+        let v = packed[feature.rawValue]
+        return v.isNaN ? nil : v
+    }
+
+    init(
+        profile: EquipmentProfile, indicators: EquipmentIndicators, packed: [Double], peerMedians: PeerMedians,
+        digitMAD: Double?, digitCount: Int, managerControls: Int, managerAnomalies: Int, lastAnomaly: (year: Int, indu: Double)?
+    ) {
+        self.profile = profile
+        self.indicators = indicators
+        self.packed = packed
+        self.peerMedians = peerMedians
+        self.digitMAD = digitMAD
+        self.digitCount = digitCount
+        self.managerControls = managerControls
+        self.managerAnomalies = managerAnomalies
+        self.lastAnomaly = lastAnomaly
+    }
 }
 
 /// The medians of the peer group of an equipment for the features compared with peers, held
-/// inline (no heap storage: one per scored equipment, 240 000 at four times the country).
+/// inline (no heap storage: one per scored equipment, 240 000 at four times the country), NaN
+/// where there is none (8 bytes a median rather than 16).
 public struct PeerMedians: Sendable, Equatable {
-    private var occupation, coutHeure, coutPlace, participation, enfantsParPlace, etpParPlace: Double?
+    private var occupation = Double.nan, coutHeure = Double.nan, coutPlace = Double.nan
+    private var participation = Double.nan, enfantsParPlace = Double.nan, etpParPlace = Double.nan
 
     public init() {}
 
     /// The median of `feature`'s peer group, `nil` for a feature not compared with peers or
-    /// without a peer group.
+    /// without a peer group (a median is never NaN: it is taken over finite values).
     public subscript(feature: Feature) -> Double? {
         get {
-            switch feature {
-            case .occupation: occupation
-            case .coutHeure: coutHeure
-            case .coutPlace: coutPlace
-            case .participation: participation
-            case .enfantsParPlace: enfantsParPlace
-            case .etpParPlace: etpParPlace
-            default: nil
-            }
+            let median: Double =
+                switch feature {
+                case .occupation: occupation
+                case .coutHeure: coutHeure
+                case .coutPlace: coutPlace
+                case .participation: participation
+                case .enfantsParPlace: enfantsParPlace
+                case .etpParPlace: etpParPlace
+                default: .nan
+                }
+            return median.isNaN ? nil : median
         }
         set {
+            let median = newValue ?? .nan
             switch feature {
-            case .occupation: occupation = newValue
-            case .coutHeure: coutHeure = newValue
-            case .coutPlace: coutPlace = newValue
-            case .participation: participation = newValue
-            case .enfantsParPlace: enfantsParPlace = newValue
-            case .etpParPlace: etpParPlace = newValue
+            case .occupation: occupation = median
+            case .coutHeure: coutHeure = median
+            case .coutPlace: coutPlace = median
+            case .participation: participation = median
+            case .enfantsParPlace: enfantsParPlace = median
+            case .etpParPlace: etpParPlace = median
             default: precondition(newValue == nil, "\(feature.code) n'est pas comparé aux pairs")
             }
         }
+    }
+
+    public static func == (a: PeerMedians, b: PeerMedians) -> Bool {
+        Feature.allCases.allSatisfy { a[$0] == b[$0] }
     }
 }
 
@@ -154,17 +191,24 @@ public struct PeerMedians: Sendable, Equatable {
 /// the first-two digits (10–99) of its declared amounts, for its manager's digit test.
 public struct EquipmentYear: Sendable {
     public var indicators: EquipmentIndicators
-    public var firstTwoDigits: [UInt8]
+    /// The first-two digits of the (at most eight) amounts, in order.
+    public var firstTwoDigits: [UInt8] {
+        (0..<Int(digitCount)).map { UInt8(truncatingIfNeeded: digitBytes >> (8 * $0)) }
+    }
+    /// The digits a byte each, held inline (an array would be a heap block per equipment-year).
+    private var digitBytes: UInt64 = 0
+    private var digitCount: UInt8 = 0
 
     public init(_ input: IndicatorInputs) {
         indicators = IndicatorCalculator.compute(input)
-        firstTwoDigits = []
         if let source = indicators.source, let f = input.current[source]?.figures {
             for amount in [
                 f.heuresRealisees, f.heuresFacturees, f.totalCharges, f.chargesPersonnel, f.totalProduits,
                 f.participationsFamilles, f.prestationCaf, f.subventionsCollectivites,
             ] {
-                if let d = amount.flatMap(FirstTwoDigitsTest.firstTwoDigits) { firstTwoDigits.append(UInt8(d)) }
+                guard let d = amount.flatMap(FirstTwoDigitsTest.firstTwoDigits) else { continue }
+                digitBytes |= UInt64(d) << (8 * UInt64(digitCount))
+                digitCount += 1
             }
         }
     }
@@ -191,14 +235,14 @@ public struct FeatureBuilder: Sendable {
         referentiel: Referentiel
     ) {
         self.init(
-            exercice: exercice, years: inputs.map(EquipmentYear.init), profiles: profiles, controls: controls,
-            referentiel: referentiel)
+            exercice: exercice, years: inputs.map(EquipmentYear.init), profiles: EquipmentProfiles(Array(profiles.values)),
+            controls: controls, referentiel: referentiel)
     }
 
     /// As ``init(exercice:inputs:profiles:controls:referentiel:)``, from the indicators already
     /// computed (the scan computes them as it goes, so the figures need not be held).
     public init(
-        exercice: Int, years: [EquipmentYear], profiles: [Int64: EquipmentProfile], controls: [StoredControl],
+        exercice: Int, years: [EquipmentYear], profiles: EquipmentProfiles, controls: [StoredControl],
         referentiel: Referentiel
     ) {
         self.exercice = exercice
@@ -246,9 +290,9 @@ public struct FeatureBuilder: Sendable {
         let i = years[at].indicators
         let hourly = referentiel.natures[profile.nature]?.activiteHoraire ?? false
         let band = i.places.flatMap { referentiel.sizeBand(places: $0)?.code }
-        var values = [Double?](repeating: nil, count: Feature.allCases.count)
+        var values = [Double](repeating: .nan, count: Feature.allCases.count)
         var medians = PeerMedians()
-        func set(_ f: Feature, _ v: Double?) { values[f.rawValue] = v.flatMap { $0.isFinite ? $0 : nil } }
+        func set(_ f: Feature, _ v: Double?) { values[f.rawValue] = v.flatMap { $0.isFinite ? $0 : nil } ?? .nan }
         func peer(_ f: Feature, _ groups: PeerGroups, _ value: Double?) {
             guard let value, let stats = groups.stats(nature: profile.nature, band: band)?.stats else { return }
             medians[f] = stats.median
@@ -287,7 +331,7 @@ public struct FeatureBuilder: Sendable {
 
         let last = history[profile.id]?.last(where: \.anomalie)
         return FeatureRow(
-            profile: profile, indicators: i, values: values, peerMedians: medians, digitMAD: test?.mad,
+            profile: profile, indicators: i, packed: values, peerMedians: medians, digitMAD: test?.mad,
             digitCount: test?.total ?? 0, managerControls: otherControls, managerAnomalies: otherAnomalies,
             lastAnomaly: last.map { (year: $0.date.year, indu: $0.indu) })
     }
@@ -296,6 +340,19 @@ public struct FeatureBuilder: Sendable {
     public func rows(_ profiles: [EquipmentProfile]) -> [FeatureRow] {
         let active = profiles.filter { position[$0.id] != nil }
         return parallelMap(active) { row($0)! }
+    }
+
+    /// The rows of every equipment-year the builder was given, in that order, built on two
+    /// threads straight from `profiles` (no list of the active profiles is made: this runs at
+    /// the score stage's peak of memory). Every year's equipment must be in `profiles`.
+    public func rowsOfEveryYear(profiles: EquipmentProfiles) -> [FeatureRow] {
+        parallelIndices(years.count) { k in
+            let id = years[k].indicators.equipementId
+            guard let profile = profiles[id], let row = row(profile) else {
+                preconditionFailure("équipement \(id) absent des profils donnés au constructeur de caractéristiques")
+            }
+            return row
+        }
     }
 
     func clip(_ v: Double, _ limit: Double) -> Double { min(limit, max(-limit, v)) }

@@ -26,6 +26,39 @@ public struct EquipmentProfile: Sendable {
     }
 }
 
+/// The profiles of the registry with a lookup by equipment id that keeps positions, not
+/// copies: a dictionary of the profiles themselves was some 75 MB at four times the country.
+public struct EquipmentProfiles: Sendable {
+    /// Every profile, in the order given.
+    public let all: [EquipmentProfile]
+    /// Position of each id in `all` (-1: none), when ids are the registry's dense row ids.
+    private let slot: [Int32]
+    /// Positions by id otherwise (ids far sparser than the profiles, or negative).
+    private let positions: [Int64: Int]
+
+    public init(_ all: [EquipmentProfile]) {
+        self.all = all
+        let ids = all.map(\.id)
+        let (low, high) = (ids.min() ?? 0, ids.max() ?? 0)
+        if low >= 0, high <= Int64(4 * all.count + 1024), all.count < Int(Int32.max) {
+            var slot = [Int32](repeating: -1, count: Int(high) + 1)
+            for (k, id) in ids.enumerated() { slot[Int(id)] = Int32(k) }
+            self.slot = slot
+            positions = [:]
+        } else {
+            slot = []
+            positions = Dictionary(ids.enumerated().map { ($1, $0) }, uniquingKeysWith: { _, last in last })
+        }
+    }
+
+    /// The profile of equipment `id`, `nil` when the registry has none.
+    public subscript(id: Int64) -> EquipmentProfile? {
+        if slot.isEmpty { return positions[id].map { all[$0] } }
+        guard id >= 0, id < Int64(slot.count), slot[Int(id)] >= 0 else { return nil }
+        return all[Int(slot[Int(id)])]
+    }
+}
+
 /// A stored control outcome, as the history indicators and the training of the score see it.
 public struct StoredControl: Sendable {
     public var equipementId: Int64

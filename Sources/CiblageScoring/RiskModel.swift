@@ -84,16 +84,24 @@ public struct RiskModel: Codable, Sendable, Equatable {
     /// exact SHAP values, or coefficient × standardised value), in ``features`` order. The
     /// training-only covariates, fixed at « random, on site », go with the bias.
     public func explain(_ values: [[Double?]]) throws -> [(probability: Double, contributions: [Double])] {
+        try explain(count: values.count) { values[$0] }
+    }
+
+    /// As ``explain(_:)`` for the lines `row(0)`, …, `row(count − 1)`, asked for one at a time
+    /// (the lines' values are not all made at once).
+    public func explain(
+        count: Int, _ row: @Sendable (Int) -> [Double?]
+    ) throws -> [(probability: Double, contributions: [Double])] {
         if let trees = try ensemble() {
             let zeros = RiskScoring.nuisanceNames.map { _ in Double?.some(0) }
-            let count = features.count
-            return parallelMap(values) { v in
-                let c = trees.contributions(v + zeros)
-                return (1 / (1 + exp(-c.reduce(0, +))), Array(c.prefix(count)))
+            let width = features.count
+            return parallelIndices(count) { k in
+                let c = trees.contributions(row(k) + zeros)
+                return (1 / (1 + exp(-c.reduce(0, +))), Array(c.prefix(width)))
             }
         }
-        return values.map { v in
-            let contributions = contributions(standardised(v))
+        return (0..<count).map { k in
+            let contributions = contributions(standardised(row(k)))
             return (1 / (1 + exp(-(intercept + contributions.reduce(0, +)))), contributions)
         }
     }

@@ -40,10 +40,20 @@ public struct TrainingExample: Sendable {
     }
 }
 
+/// The feature rows of one scored exercice, shared by its lines (a line refers to its row
+/// rather than copying it: at four times the country the copies were 165 MB at the stage's peak).
+final class SharedRows: Sendable {
+    let rows: [FeatureRow]
+    init(_ rows: [FeatureRow]) { self.rows = rows }
+}
+
 /// One scored equipment.
 public struct ScoredLine: Sendable {
     public var rank: Int
-    public var row: FeatureRow
+    /// The equipment's features (shared with the other lines of the exercice, not copied).
+    public var row: FeatureRow { shared.rows[position] }
+    private let shared: SharedRows
+    private let position: Int
     /// 0–1, see ``RiskModel/target``.
     public var score: Double
     /// Euros: Caf funding over the exercices a control would cover.
@@ -57,6 +67,21 @@ public struct ScoredLine: Sendable {
     /// Each feature's contribution to the log-odds as stored: thousandths, comma-separated, in
     /// feature order (only the text is kept: a line per equipment stays small).
     public var contributionsText: String
+
+    init(
+        rank: Int, rows: SharedRows, position: Int, score: Double, enjeu: Double, severity: Double, priorite: Double,
+        motifsText: String, contributionsText: String
+    ) {
+        self.rank = rank
+        self.shared = rows
+        self.position = position
+        self.score = score
+        self.enjeu = enjeu
+        self.severity = severity
+        self.priorite = priorite
+        self.motifsText = motifsText
+        self.contributionsText = contributionsText
+    }
 }
 
 /// Everything the score of one exercice is computed from.
@@ -107,7 +132,7 @@ public enum RiskScoring {
         }
         let cutoff = asOf ?? IndicatorStore.defaultAsOf(exercice)
         let profiles = try IndicatorStore.profiles(db)
-        let byId = Dictionary(uniqueKeysWithValues: profiles.map { ($0.id, $0) })
+        let byId = EquipmentProfiles(profiles)
         let controls = try IndicatorStore.controls(db)
         let firstYear = try Int.fetchOne(db, sql: "SELECT min(exercice) FROM declaration") ?? exercice
         let years = min(firstYear, exercice)...exercice
@@ -120,14 +145,15 @@ public enum RiskScoring {
         }
         let labelled = labelledByYear
 
-        // Earlier exercices whose stored examples still hold; the others are computed (and stored).
-        var stored: [Int: [TrainingExample]] = [:]
+        // Earlier exercices whose stored examples still hold (read once the features are built:
+        // not held at the stage's peak of memory); the others are computed (and stored).
+        var stored: [Int: String] = [:]
         var signatures: [Int: String] = [:]
         if cacheStamp != nil {
             for e in labelled.keys.sorted() where e < exercice {
                 let signature = try TrainingCache.signature(db, exercice: e, profiles: profiles, controls: controls, referentiel: referentiel)
-                if let examples = try TrainingCache.load(db, exercice: e, signature: signature) {
-                    stored[e] = examples
+                if try TrainingCache.holds(db, exercice: e, signature: signature) {
+                    stored[e] = signature
                 } else {
                     signatures[e] = signature
                 }
@@ -158,8 +184,10 @@ public enum RiskScoring {
             },
             endOfExercice: { e in
             let examples = labelled[e] ?? []
+            // Handed over whole: emptying `computed` while keeping its capacity would allocate a
+            // second buffer of that size for the next exercice, at the stage's peak of memory.
             let batch = computed
-            computed.removeAll(keepingCapacity: true)
+            computed = []
             guard computing.contains(e) else { return }
             worker.async(group: group) {
                 let historyCut = e == exercice ? cutoff : IndicatorStore.defaultAsOf(e)
@@ -169,7 +197,7 @@ public enum RiskScoring {
                 var rows: [FeatureRow] = []
                 var position: [Int64: Int] = [:]
                 if e == exercice {
-                    rows = builder.rows(batch.compactMap { byId[$0.indicators.equipementId] })
+                    rows = builder.rowsOfEveryYear(profiles: byId)
                     for (k, r) in rows.enumerated() { position[r.profile.id] = k }
                 }
                 var all: [TrainingExample] = []
@@ -200,7 +228,14 @@ public enum RiskScoring {
                 try TrainingCache.save(db, exercice: e, signature: signature, byExercice[e] ?? [], computedAt: cacheStamp)
             }
         }
-        for (e, examples) in stored { byExercice[e] = examples }
+        for (e, signature) in stored.sorted(by: { $0.key < $1.key }) {
+            guard let examples = try TrainingCache.load(db, exercice: e, signature: signature) else {
+                // Stored examples that cannot be read back: forgotten, and everything computed again.
+                try TrainingCache.forget(db, exercice: e)
+                return try inputs(db, exercice: exercice, asOf: asOf, referentiel: referentiel, cacheStamp: cacheStamp)
+            }
+            byExercice[e] = examples
+        }
         var training: [TrainingExample] = []
         var later: [TrainingExample] = []
         for e in byExercice.keys.sorted() {
@@ -419,7 +454,8 @@ public enum RiskScoring {
 
     /// Scores and ranks `rows`: by PRIORITE, then SCORE, then dossier number.
     public static func score(_ rows: [FeatureRow], model: RiskModel, exercice: Int) throws -> [ScoredLine] {
-        let explained = try model.explain(rows.map(\.values))
+        let explained = try model.explain(count: rows.count) { rows[$0].values }
+        let shared = SharedRows(rows)
         var lines = parallelIndices(rows.count) { k -> ScoredLine in
             let row = rows[k]
             let (score, contributions) = explained[k]
@@ -427,13 +463,12 @@ public enum RiskScoring {
             let severity = model.severity(values: row.values, enjeu: enjeu, nature: row.profile.nature)
             let motifs = Reasons.motifs(row, contributions: contributions, exercice: exercice)
             return ScoredLine(
-                rank: 0, row: row, score: score, enjeu: enjeu, severity: severity,
+                rank: 0, rows: shared, position: k, score: score, enjeu: enjeu, severity: severity,
                 priorite: model.priority(score: score, severity: severity), motifsText: motifs.joined(separator: " | "),
                 contributionsText: thousandths(contributions))
         }
-        // Sort positions, not the lines (a line is over half a kilobyte: moving them costs more
-        // than comparing), then put each line at its rank in place, cycle by cycle, rather than
-        // in a second array.
+        // Sort positions, not the lines, then put each line at its rank in place, cycle by cycle,
+        // rather than in a second array.
         let order = lines.indices.sorted {
             (lines[$0].priorite, lines[$0].score, lines[$1].row.profile.nDossier)
                 > (lines[$1].priorite, lines[$1].score, lines[$0].row.profile.nDossier)

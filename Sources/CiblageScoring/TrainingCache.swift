@@ -37,9 +37,7 @@ public enum TrainingCache {
     /// The stored examples of `exercice` when their signature is `signature`, in training order;
     /// `nil` when none are stored or they were computed from other inputs.
     public static func load(_ db: Database, exercice: Int, signature: String) throws -> [TrainingExample]? {
-        guard let stored = try String.fetchOne(db, sql: "SELECT signature FROM exemple_exercice WHERE exercice = ?", arguments: [exercice]),
-            stored == signature
-        else { return nil }
+        guard try holds(db, exercice: exercice, signature: signature) else { return nil }
         let count = Feature.allCases.count
         var examples: [TrainingExample] = []
         let rows = try Row.fetchCursor(
@@ -58,6 +56,16 @@ public enum TrainingCache {
                     enjeu: row[6], origine: origine, type: type, date: date, nature: row[7], rules: row[8]))
         }
         return examples
+    }
+
+    /// Whether the examples stored for `exercice` were computed from inputs of this signature.
+    public static func holds(_ db: Database, exercice: Int, signature: String) throws -> Bool {
+        try String.fetchOne(db, sql: "SELECT signature FROM exemple_exercice WHERE exercice = ?", arguments: [exercice]) == signature
+    }
+
+    /// Forgets the examples stored for `exercice`: the next run computes them again.
+    public static func forget(_ db: Database, exercice: Int) throws {
+        try db.execute(sql: "DELETE FROM exemple_exercice WHERE exercice = ?", arguments: [exercice])
     }
 
     /// Replaces the stored examples of `exercice` (call inside the stage's transaction).

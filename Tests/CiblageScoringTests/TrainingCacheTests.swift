@@ -70,6 +70,54 @@ final class TrainingCacheTests: XCTestCase {
         assertSame(cached, try fresh(store))
     }
 
+    func testStoredExamplesThatCannotBeReadBackAreComputedAgain() throws {
+        let store = try Store(path: folder.appendingPathComponent("store.sqlite").path)
+        _ = try Ingestor(store: store, referentiel: .bundled).ingest([folder.appendingPathComponent("exports")])
+        let stage = ScoreStage(store: store, referentiel: .bundled)
+        let first = folder.appendingPathComponent("premier.csv")
+        let second = folder.appendingPathComponent("second.csv")
+        _ = try stage.run(exercice: 2024, output: first, now: Date(timeIntervalSince1970: 1_800_000_000))
+        let before = try stamps(store)
+        // One example of 2022 damaged (its values cut short); the signatures still match.
+        try store.dbQueue.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE exemple_entrainement SET valeurs = substr(valeurs, 1, 8)
+                    WHERE exercice = 2022 AND rang = (SELECT min(rang) FROM exemple_entrainement WHERE exercice = 2022)
+                    """)
+            XCTAssertEqual(db.changesCount, 1)
+        }
+
+        _ = try stage.run(exercice: 2024, output: second, now: Date(timeIntervalSince1970: 1_800_086_400))
+        let after = try stamps(store)
+        XCTAssertNotEqual(after[2022], before[2022], "2022 could not be read back: computed and stored again")
+        XCTAssertEqual(after[2021], before[2021], "2021 still read back")
+        XCTAssertEqual(try Data(contentsOf: first), try Data(contentsOf: second), "the same list as the first run")
+        let cached = try store.dbQueue.write { db in
+            try RiskScoring.inputs(db, exercice: 2024, referentiel: .bundled, cacheStamp: "relu").training
+        }
+        assertSame(cached, try fresh(store))
+    }
+
+    func testProfilesAreFoundByIdWhetherIdsAreDenseOrSparse() {
+        func profile(_ id: Int64) -> EquipmentProfile {
+            EquipmentProfile(
+                id: id, nDossier: "D\(id)", nature: "PSU", sirenGestionnaire: "", statut: "", caf: "", qpv: false, zrr: false,
+                placesAgreees: nil, ouverture: 0, fermeture: nil)
+        }
+        let dense = EquipmentProfiles([3, 1, 2].map(profile))
+        XCTAssertEqual(dense[1]?.nDossier, "D1")
+        XCTAssertEqual(dense[3]?.nDossier, "D3")
+        XCTAssertNil(dense[0])
+        XCTAssertNil(dense[4])
+        XCTAssertNil(dense[-1])
+        let sparse = EquipmentProfiles([7_000_000_000, -5, 2].map(profile))
+        XCTAssertEqual(sparse[7_000_000_000]?.nDossier, "D7000000000")
+        XCTAssertEqual(sparse[-5]?.nDossier, "D-5")
+        XCTAssertEqual(sparse[2]?.nDossier, "D2")
+        XCTAssertNil(sparse[3])
+    }
+
     func testADeclarationOfAnExerciceRecomputesThatExerciceAndTheTwoAfterIt() throws {
         let store = try Store(path: folder.appendingPathComponent("store.sqlite").path)
         _ = try Ingestor(store: store, referentiel: .bundled).ingest([folder.appendingPathComponent("exports")])
