@@ -436,22 +436,6 @@ public enum RiskScoring {
         return (means, scales)
     }
 
-    /// Reorders `items` in place so that `items[r]` becomes the former `items[order[r]]`
-    /// (`order` a permutation of the indices): each cycle of the permutation is followed once.
-    static func permute<T>(_ items: inout [T], to order: [Int]) {
-        var placed = [Bool](repeating: false, count: items.count)
-        for start in items.indices where !placed[start] {
-            var r = start
-            while true {
-                placed[r] = true
-                let source = order[r]
-                if source == start { break }
-                items.swapAt(r, source)
-                r = source
-            }
-        }
-    }
-
     /// Scores and ranks `rows`: by PRIORITE, then SCORE, then dossier number.
     public static func score(_ rows: [FeatureRow], model: RiskModel, exercice: Int) throws -> [ScoredLine] {
         let explained = try model.explain(count: rows.count) { rows[$0].values }
@@ -474,7 +458,7 @@ public enum RiskScoring {
                 > (lines[$1].priorite, lines[$1].score, lines[$0].row.profile.nDossier)
         }
         for (rank, i) in order.enumerated() { lines[i].rank = rank + 1 }
-        Self.permute(&lines, to: order)
+        lines.permute(to: order)
         return lines
     }
 }

@@ -26,25 +26,29 @@ public struct CampaignStage {
                 arguments: [config.exercice]) ?? "")
         }
         guard !candidates.isEmpty else { throw CampaignError.noScores(exercice: config.exercice) }
+        // The fingerprint of what was read is computed on another thread while the plans are made.
+        let fingerprint = BackgroundWork { CandidateStore.fingerprint(candidates, modelVersion: modelVersion) }
         let plan = Planner(config: config, referentiel: referentiel).plan(candidates)
         let manifest = try CampaignOutputs.manifest(
-            plan, fingerprint: CandidateStore.fingerprint(candidates, modelVersion: modelVersion), modelVersion: modelVersion,
-            referentielVersion: referentiel.version)
+            plan, fingerprint: try fingerprint.wait(), modelVersion: modelVersion, referentielVersion: referentiel.version)
 
         // Every file written and synced under a temporary name first, then the store, then the
         // renames: a full disk or a failed transaction leaves neither files nor a stored campaign.
         let batch = OutputBatch()
+        let poles = Set(plan.groups.map(\.pole)).union(config.capacitesPoles.keys).sorted()
+        // The workbook is made on another thread while the CSVs and the synthesis are written.
+        let workbook = BackgroundWork { try CampaignWorkbook.campaign(plan, manifest: manifest, poles: poles).bytes() }
         for local in plan.locals {
             try CampaignOutputs.writeLocal(local.lines, to: output.appendingPathComponent("plan-local-\(local.caf).csv"), batch: batch)
         }
-        let poles = Set(plan.groups.map(\.pole)).union(config.capacitesPoles.keys).sorted()
         for pole in poles {
             try CampaignOutputs.writeMulti(
                 plan.groups.filter { $0.pole == pole }, to: output.appendingPathComponent("plan-multi-\(pole).csv"), batch: batch)
         }
         try batch.add(output.appendingPathComponent("campagne.json"), manifest)
-        try CampaignWorkbook.campaign(plan, manifest: manifest, poles: poles).write(to: output.appendingPathComponent("campagne.xlsx"), in: batch)
-        try Synthesis.report(plan, candidates: candidates).write(to: output.appendingPathComponent("synthese.html"), in: batch)
+        let synthesis = Synthesis.report(plan, candidates: candidates)
+        try batch.add(output.appendingPathComponent("campagne.xlsx"), try workbook.wait())
+        try synthesis.write(to: output.appendingPathComponent("synthese.html"), in: batch)
         try batch.finish()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
