@@ -41,15 +41,17 @@ public struct Candidate: Sendable, Equatable {
 public enum CandidateStore {
     /// Every equipment scored for `exercice`, in rank order, with its control history.
     ///
-    /// Read straight from SQLite's statement, with the controls counted in one grouped pass,
-    /// and ranked here (SQLite's sort of the whole rows, texts included, was a third of the read).
+    /// Read straight from SQLite's statement, with the controls counted in one grouped pass.
+    /// SQLite sorts the rows by rank: built in that order, the candidates' texts lie in memory
+    /// in the order the planner and the synthesis walk them (read unsorted and ranked here, the
+    /// load was 0.08 s faster and the synthesis 0.11 s slower, from cache misses).
     public static func load(_ db: Database, exercice: Int) throws -> [Candidate] {
         let statement = try RawStatement(
             db,
             sql: """
                 SELECT e.id, e.n_dossier, e.nom, e.nature, e.commune, e.siren_gestionnaire, e.nom_gestionnaire,
                     e.statut_gestionnaire, e.departement_siege, e.caf, e.qpv, e.zrr, e.date_fermeture,
-                    s.score, s.enjeu_euros, s.priorite, s.motifs, c.n, c.derniere, c.anomalies, s.rang
+                    s.score, s.enjeu_euros, s.priorite, s.motifs, c.n, c.derniere, c.anomalies
                 FROM score s JOIN equipement e ON e.id = s.equipement_id
                 LEFT JOIN (
                     SELECT equipement_id, count(*) AS n, max(date_controle) AS derniere,
@@ -62,7 +64,6 @@ public enum CandidateStore {
         defer { statement.reset() }
         statement.bind(1, exercice)
         var out: [Candidate] = []
-        var ranks: [Int] = []
         while try statement.step() {
             let t = { (column: Int32) in statement.text(column) ?? "" }
             out.append(
@@ -73,7 +74,6 @@ public enum CandidateStore {
                     score: statement.double(13) ?? 0, enjeu: statement.double(14) ?? 0, priorite: statement.double(15) ?? 0,
                     motifs: t(16), controles: statement.int(17) ?? 0, dernierControle: statement.int(18),
                     anomalies: statement.int(19) ?? 0))
-            ranks.append(statement.int(20) ?? 0)
         }
         return out
     }
