@@ -128,7 +128,8 @@ public enum StudyStore {
                     chargesPrecedentes: last?.totalCharges))
         }
         var pending: (id: Int64, figures: DeclarationFigures)?
-        try Store.scanDeclarations(db, exercices: (exercice - 1)...exercice, only: .reel) { d in
+        // SQLite reads on this thread while the equipments are built on the other.
+        try Store.scanDeclarationsOverlapped(db, exercices: (exercice - 1)...exercice, only: .reel) { d in
             if d.exercice != exercice {
                 previousYear[d.equipementId] = d.figures
                 return

@@ -155,9 +155,11 @@ public enum IndicatorStore {
     /// Memory does not grow with the declarations: besides the equipment being read, only the
     /// most advanced declaration of N-1 and the yearly funding of each equipment are kept.
     ///
-    /// The rows are read from SQLite on the calling thread (the store's) and handed by batches
-    /// to a second thread, which runs `body` and `endOfExercice`: reading and assembling the
-    /// million rows of a national store overlap. Neither closure may use `db`.
+    /// The rows are read from SQLite on the calling thread (the store's) and assembled on a
+    /// second thread (``Store/scanDeclarationsOverlapped(_:exercices:only:_:)``), which runs
+    /// `body` and `endOfExercice` (those of the last exercice run on the calling thread once the
+    /// read is over): reading and assembling the million rows of a national store overlap.
+    /// Neither closure may use `db`.
     public static func forEachEquipmentYear(
         _ db: Database, exercices: ClosedRange<Int>, profiles: [EquipmentProfile], controls: [StoredControl],
         asOf: @escaping (Int) -> CalendarDate, _ body: @escaping (IndicatorInputs) throws -> Void,
@@ -251,40 +253,10 @@ public enum IndicatorStore {
             fundingAmount[f] = IndicatorStore.stake(d.figures)
         }
 
-        let channel = BatchChannel<StoredDeclaration>(capacity: 8)
-        // The reader never touches the assembly's state, and reads the outcome after `join`.
-        let assembly = LockedBox {
-            while let batch = try channel.receive() { for d in batch { try add(d) } }
-            while year <= exercices.upperBound { try closeYear() }
-        }
-        let outcome = LockedBox<(any Error)?>(nil)
-        let consumer = ProducerThread {
-            do { try assembly.value() } catch {
-                outcome.lock.withLock { outcome.value = error }
-                channel.cancel()
-            }
-        }
-        var batch: [StoredDeclaration] = []
-        batch.reserveCapacity(batchSize)
-        do {
-            try Store.scanDeclarations(db, exercices: first...exercices.upperBound) { d in
-                batch.append(d)
-                if batch.count == batchSize {
-                    guard channel.send(batch) else { throw CancellationError() }
-                    batch.removeAll(keepingCapacity: true)
-                }
-            }
-            _ = channel.send(batch)
-            channel.finish()
-        } catch {
-            channel.finish(error)
-        }
-        consumer.join()
-        if let error = outcome.value { throw error }
+        try Store.scanDeclarationsOverlapped(db, exercices: first...exercices.upperBound, add)
+        while year <= exercices.upperBound { try closeYear() }
     }
 
-    /// Declarations per hand-over between the reading and the assembling thread.
-    static let batchSize = 2048
 
     /// Replaces the indicators of `exercice` by `indicators` (call inside the stage's transaction).
     public static func save(

@@ -60,4 +60,45 @@ extension Store {
             try body(StoredDeclaration(exercice: exercice, equipementId: Int64(id), nature: nature, dateDepot: date, figures: f))
         }
     }
+
+    /// As ``scanDeclarations(_:exercices:only:_:)``, with `body` run on a second thread while
+    /// this one (the store's) reads on: SQLite's reading and the caller's assembling of the
+    /// rows overlap on the two cores, and no more than a few batches of rows are held between
+    /// them. `body` must not use `db`; its state may be read once this returns. An error of
+    /// `body` stops the read and is rethrown here, as is an error of the read.
+    public static func scanDeclarationsOverlapped(
+        _ db: Database, exercices: ClosedRange<Int>, only: NatureDeclaration? = nil,
+        _ body: @escaping (StoredDeclaration) throws -> Void
+    ) throws {
+        let channel = BatchChannel<StoredDeclaration>(capacity: 8)
+        // The reader never touches the consumer's state, and reads its outcome after `join`.
+        let consume = LockedBox { while let batch = try channel.receive() { for d in batch { try body(d) } } }
+        let outcome = LockedBox<(any Error)?>(nil)
+        let consumer = ProducerThread {
+            do { try consume.value() } catch {
+                outcome.lock.withLock { outcome.value = error }
+                channel.cancel()
+            }
+        }
+        var batch: [StoredDeclaration] = []
+        batch.reserveCapacity(overlapBatchSize)
+        do {
+            try scanDeclarations(db, exercices: exercices, only: only) { d in
+                batch.append(d)
+                if batch.count == overlapBatchSize {
+                    guard channel.send(batch) else { throw CancellationError() }
+                    batch.removeAll(keepingCapacity: true)
+                }
+            }
+            _ = channel.send(batch)
+            channel.finish()
+        } catch {
+            channel.finish(error)
+        }
+        consumer.join()
+        if let error = outcome.value { throw error }
+    }
+
+    /// Declarations per hand-over between the reading and the consuming thread.
+    static let overlapBatchSize = 2048
 }
