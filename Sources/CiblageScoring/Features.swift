@@ -120,6 +120,8 @@ public struct FeatureRow: Sendable {
     public var managerAnomalies: Int
     /// The latest past control with an anomaly: the year it took place and its indu (euros).
     public var lastAnomaly: (year: Int, indu: Double)?
+    /// The first-two digits of the equipment-year's amounts (``EquipmentYear/packedDigits``).
+    public var packedDigits: Int64 = 0
 
     /// The value of `feature`, `nil` when its inputs are missing.
     public func value(_ feature: Feature) -> Double? {
@@ -129,7 +131,8 @@ public struct FeatureRow: Sendable {
 
     init(
         profile: EquipmentProfile, indicators: EquipmentIndicators, packed: [Double], peerMedians: PeerMedians,
-        digitMAD: Double?, digitCount: Int, managerControls: Int, managerAnomalies: Int, lastAnomaly: (year: Int, indu: Double)?
+        digitMAD: Double?, digitCount: Int, managerControls: Int, managerAnomalies: Int, lastAnomaly: (year: Int, indu: Double)?,
+        packedDigits: Int64
     ) {
         self.profile = profile
         self.indicators = indicators
@@ -140,6 +143,7 @@ public struct FeatureRow: Sendable {
         self.managerControls = managerControls
         self.managerAnomalies = managerAnomalies
         self.lastAnomaly = lastAnomaly
+        self.packedDigits = packedDigits
     }
 }
 
@@ -198,6 +202,17 @@ public struct EquipmentYear: Sendable {
     /// The digits a byte each, held inline (an array would be a heap block per equipment-year).
     private var digitBytes: UInt64 = 0
     private var digitCount: UInt8 = 0
+
+    /// The digits as stored (``IndicatorCache``): a byte each, the first in the low byte. A
+    /// digit is 10–99, so the count is that of the non-zero bytes and the value is positive.
+    public var packedDigits: Int64 { Int64(bitPattern: digitBytes) }
+
+    /// An equipment-year read back from the store.
+    public init(indicators: EquipmentIndicators, packedDigits: Int64) {
+        self.indicators = indicators
+        digitBytes = UInt64(bitPattern: packedDigits)
+        while digitCount < 8, (digitBytes >> (8 * UInt64(digitCount))) & 0xFF != 0 { digitCount += 1 }
+    }
 
     public init(_ input: IndicatorInputs) {
         indicators = IndicatorCalculator.compute(input)
@@ -333,7 +348,7 @@ public struct FeatureBuilder: Sendable {
         return FeatureRow(
             profile: profile, indicators: i, packed: values, peerMedians: medians, digitMAD: test?.mad,
             digitCount: test?.total ?? 0, managerControls: otherControls, managerAnomalies: otherAnomalies,
-            lastAnomaly: last.map { (year: $0.date.year, indu: $0.indu) })
+            lastAnomaly: last.map { (year: $0.date.year, indu: $0.indu) }, packedDigits: years[at].packedDigits)
     }
 
     /// The rows of `profiles` (skipping inactive ones), in order, built on two threads.

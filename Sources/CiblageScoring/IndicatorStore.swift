@@ -160,17 +160,21 @@ public enum IndicatorStore {
     /// `body` and `endOfExercice` (those of the last exercice run on the calling thread once the
     /// read is over): reading and assembling the million rows of a national store overlap.
     /// Neither closure may use `db`.
+    ///
+    /// With `declarationsOfProfilesOnly`, only the declarations of `profiles` are read, by key
+    /// (``Store/scanDeclarations(_:exercices:equipments:_:)``), on the calling thread: for a few
+    /// equipments out of the registry.
     public static func forEachEquipmentYear(
         _ db: Database, exercices: ClosedRange<Int>, profiles: [EquipmentProfile], controls: [StoredControl],
-        asOf: @escaping (Int) -> CalendarDate, _ body: @escaping (IndicatorInputs) throws -> Void,
-        endOfExercice: @escaping (Int) throws -> Void
+        asOf: @escaping (Int) -> CalendarDate, declarationsOfProfilesOnly: Bool = false,
+        _ body: @escaping (IndicatorInputs) throws -> Void, endOfExercice: @escaping (Int) throws -> Void
     ) throws {
-        try scan(db, exercices, profiles, controls, asOf, body, endOfExercice)
+        try scan(db, exercices, profiles, controls, asOf, declarationsOfProfilesOnly, body, endOfExercice)
     }
 
     private static func scan(
         _ db: Database, _ exercices: ClosedRange<Int>, _ profiles: [EquipmentProfile], _ controls: [StoredControl],
-        _ asOf: @escaping (Int) -> CalendarDate, _ body: @escaping (IndicatorInputs) throws -> Void,
+        _ asOf: @escaping (Int) -> CalendarDate, _ profilesOnly: Bool, _ body: @escaping (IndicatorInputs) throws -> Void,
         _ endOfExercice: @escaping (Int) throws -> Void
     ) throws {
         // Equipment ids are the registry's row ids, dense from 1: a table beats a dictionary on
@@ -253,17 +257,24 @@ public enum IndicatorStore {
             fundingAmount[f] = IndicatorStore.stake(d.figures)
         }
 
-        try Store.scanDeclarationsOverlapped(db, exercices: first...exercices.upperBound, add)
+        if profilesOnly {
+            try Store.scanDeclarations(db, exercices: first...exercices.upperBound, equipments: profiles.map(\.id), add)
+        } else {
+            try Store.scanDeclarationsOverlapped(db, exercices: first...exercices.upperBound, add)
+        }
         while year <= exercices.upperBound { try closeYear() }
     }
 
 
     /// Replaces the indicators of `exercice` by `indicators` (call inside the stage's transaction).
+    ///
+    /// With `only`, the indicators of those equipments are replaced and the others kept.
     public static func save(
-        _ db: Database, exercice: Int, _ indicators: some Sequence<EquipmentIndicators>, computedAt: String
+        _ db: Database, exercice: Int, _ indicators: some Sequence<EquipmentIndicators>, computedAt: String,
+        only: Set<Int64>? = nil
     ) throws {
-        try db.execute(sql: "DELETE FROM indicateur WHERE exercice = ?", arguments: [exercice])
-        let batch = BatchInsert<EquipmentIndicators>(db, head: "INSERT INTO indicateur", columns: 28) { s, o, i in
+        if only == nil { try db.execute(sql: "DELETE FROM indicateur WHERE exercice = ?", arguments: [exercice]) }
+        let batch = BatchInsert<EquipmentIndicators>(db, head: "INSERT OR REPLACE INTO indicateur", columns: 28) { s, o, i in
             s.bind(o + 1, i.exercice)
             s.bind(o + 2, i.equipementId)
             s.bind(o + 3, i.source?.rawValue)
@@ -293,7 +304,7 @@ public enum IndicatorStore {
             s.bind(o + 27, i.enjeuEuros)
             s.bind(o + 28, computedAt)
         }
-        for i in indicators where i.exercice == exercice { try batch.append(i) }
+        for i in indicators where i.exercice == exercice && only?.contains(i.equipementId) ?? true { try batch.append(i) }
         try batch.flush()
     }
 }

@@ -94,6 +94,15 @@ public struct ScoringInputs: Sendable {
     public var training: [TrainingExample]
     /// Controls dated from `asOf` on that covered the exercice: what a time split tests on.
     public var later: [TrainingExample]
+    /// What the indicators of the rows were computed from, when the caller keeps them
+    /// (``IndicatorCache/save(_:exercice:stamp:rows:computedAt:)``).
+    public var indicatorStamp: IndicatorCache.Stamp?
+    /// The equipment-years of the exercice computed from the declarations; the others were read
+    /// back from the stored indicators.
+    public var recomputedYears: Int
+    /// When the indicators were read back: the equipments whose indicators were computed again
+    /// (only theirs need storing); `nil` when every one was computed.
+    public var recomputedEquipments: Set<Int64>?
 }
 
 /// The scoring stage: indicators, features, the model (trained or expert), scores and reasons.
@@ -167,6 +176,55 @@ public enum RiskScoring {
         let worker = DispatchQueue(label: "ciblage.score.exercices")
         let group = DispatchGroup()
         let collected = Collected()
+        let build: @Sendable (Int, [EquipmentYear]) -> Void = { e, batch in
+            let examples = labelled[e] ?? []
+            let historyCut = e == exercice ? cutoff : IndicatorStore.defaultAsOf(e)
+            let builder = FeatureBuilder(
+                exercice: e, years: batch, profiles: byId, controls: controls.filter { $0.date < historyCut },
+                referentiel: referentiel)
+            var rows: [FeatureRow] = []
+            var position: [Int64: Int] = [:]
+            if e == exercice {
+                rows = builder.rowsOfEveryYear(profiles: byId)
+                for (k, r) in rows.enumerated() { position[r.profile.id] = k }
+            }
+            var all: [TrainingExample] = []
+            for c in examples {
+                if position[c.equipementId] == nil, let r = byId[c.equipementId].flatMap(builder.row) {
+                    position[c.equipementId] = rows.count
+                    rows.append(r)
+                }
+                guard let r = position[c.equipementId].map({ rows[$0] }) else { continue }
+                all.append(TrainingExample(
+                    exercice: e, equipementId: c.equipementId, values: r.values,
+                    positive: c.anomalie && c.indu >= RiskModel.induThreshold, indu: c.indu,
+                    enjeu: r.indicators.enjeuEuros, origine: c.origine, type: c.type, date: c.date,
+                    nature: r.profile.nature, rules: Evaluation.fixedRules(r)))
+            }
+            if e == exercice {
+                // The rows of the exercice, without those added for its labelled controls (in place).
+                if rows.count > batch.count { rows.removeSubrange(batch.count...) }
+                collected.set(rows: rows)
+            }
+            collected.append(exercice: e, all: all)
+        }
+
+        // The indicators of the scored exercice: read back for the equipments whose inputs have
+        // not changed since they were stored, when only the scored exercice is to be computed.
+        let indicatorStamp = cacheStamp == nil
+            ? nil : try IndicatorCache.currentStamp(db, exercice: exercice, profiles: profiles, controls: controls, asOf: cutoff)
+        if computing == [exercice], let indicatorStamp,
+            let (batch, recomputed) = try storedYears(
+                db, exercice: exercice, stamp: indicatorStamp, profiles: profiles, controls: controls, asOf: cutoff)
+        {
+            let progress = Progress.shared.step("score \(exercice) : caractéristiques", unit: "étapes")
+            defer { progress.finish() }
+            build(exercice, batch)
+            return try finish(
+                db, exercice: exercice, asOf: asOf, cutoff: cutoff, referentiel: referentiel, cacheStamp: cacheStamp,
+                collected: collected, signatures: [:], stored: stored, indicatorStamp: indicatorStamp, recomputed: recomputed)
+        }
+
         var computed: [EquipmentYear] = []
         let progress = Progress.shared.step(
             "score \(exercice) : déclarations \(scanned.lowerBound)–\(exercice), indicateurs et caractéristiques",
@@ -183,45 +241,26 @@ public enum RiskScoring {
                 if computing.contains(input.exercice) { computed.append(EquipmentYear(input)) }
             },
             endOfExercice: { e in
-            let examples = labelled[e] ?? []
-            // Handed over whole: emptying `computed` while keeping its capacity would allocate a
-            // second buffer of that size for the next exercice, at the stage's peak of memory.
-            let batch = computed
-            computed = []
-            guard computing.contains(e) else { return }
-            worker.async(group: group) {
-                let historyCut = e == exercice ? cutoff : IndicatorStore.defaultAsOf(e)
-                let builder = FeatureBuilder(
-                    exercice: e, years: batch, profiles: byId, controls: controls.filter { $0.date < historyCut },
-                    referentiel: referentiel)
-                var rows: [FeatureRow] = []
-                var position: [Int64: Int] = [:]
-                if e == exercice {
-                    rows = builder.rowsOfEveryYear(profiles: byId)
-                    for (k, r) in rows.enumerated() { position[r.profile.id] = k }
-                }
-                var all: [TrainingExample] = []
-                for c in examples {
-                    if position[c.equipementId] == nil, let r = byId[c.equipementId].flatMap(builder.row) {
-                        position[c.equipementId] = rows.count
-                        rows.append(r)
-                    }
-                    guard let r = position[c.equipementId].map({ rows[$0] }) else { continue }
-                    all.append(TrainingExample(
-                        exercice: e, equipementId: c.equipementId, values: r.values,
-                        positive: c.anomalie && c.indu >= RiskModel.induThreshold, indu: c.indu,
-                        enjeu: r.indicators.enjeuEuros, origine: c.origine, type: c.type, date: c.date,
-                        nature: r.profile.nature, rules: Evaluation.fixedRules(r)))
-                }
-                if e == exercice {
-                    // The rows of the exercice, without those added for its labelled controls (in place).
-                    if rows.count > batch.count { rows.removeSubrange(batch.count...) }
-                    collected.set(rows: rows)
-                }
-                collected.append(exercice: e, all: all)
-            }
-        })
+                // Handed over whole: emptying `computed` while keeping its capacity would allocate a
+                // second buffer of that size for the next exercice, at the stage's peak of memory.
+                let batch = computed
+                computed = []
+                guard computing.contains(e) else { return }
+                worker.async(group: group) { build(e, batch) }
+            })
         group.wait()
+        return try finish(
+            db, exercice: exercice, asOf: asOf, cutoff: cutoff, referentiel: referentiel, cacheStamp: cacheStamp,
+            collected: collected, signatures: signatures, stored: stored, indicatorStamp: indicatorStamp, recomputed: nil)
+    }
+
+    /// The end of ``inputs(_:exercice:asOf:referentiel:cacheStamp:)`` once the features are
+    /// built: stores the examples computed, reads back those stored, splits them at the date.
+    private static func finish(
+        _ db: Database, exercice: Int, asOf: CalendarDate?, cutoff: CalendarDate, referentiel: Referentiel, cacheStamp: String?,
+        collected: Collected, signatures: [Int: String], stored: [Int: String], indicatorStamp: IndicatorCache.Stamp?,
+        recomputed: Set<Int64>?
+    ) throws -> ScoringInputs {
         var byExercice = collected.examples
         if let cacheStamp {
             for (e, signature) in signatures.sorted(by: { $0.key < $1.key }) {
@@ -243,7 +282,45 @@ public enum RiskScoring {
                 if example.date < cutoff { training.append(example) } else if e == exercice { later.append(example) }
             }
         }
-        return ScoringInputs(exercice: exercice, asOf: cutoff, rows: collected.rows, training: training, later: later)
+        return ScoringInputs(
+            exercice: exercice, asOf: cutoff, rows: collected.rows, training: training, later: later, indicatorStamp: indicatorStamp,
+            recomputedYears: recomputed?.count ?? collected.rows.count, recomputedEquipments: recomputed)
+    }
+
+    /// The equipment-years of `exercice` from the stored indicators, those of the equipments
+    /// with a declaration stored or corrected since computed again (``IndicatorCache``), and
+    /// which were; `nil` when the stored ones cannot serve (computed from another registry,
+    /// other controls or date, a quarter of the equipments or more changed, a row missing).
+    static func storedYears(
+        _ db: Database, exercice: Int, stamp: IndicatorCache.Stamp, profiles: [EquipmentProfile], controls: [StoredControl],
+        asOf cutoff: CalendarDate
+    ) throws -> ([EquipmentYear], Set<Int64>)? {
+        guard let stored = try IndicatorCache.storedStamp(db, exercice: exercice),
+            stored.signature == stamp.signature, stored.lastFile <= stamp.lastFile
+        else { return nil }
+        let changed = Set(
+            stored.lastFile == stamp.lastFile ? [] : try IndicatorCache.changedEquipments(db, exercice: exercice, since: stored.lastFile))
+        guard changed.count * 4 < profiles.count else { return nil }
+        var fresh: [Int64: EquipmentYear] = [:]
+        try IndicatorStore.forEachEquipmentYear(
+            db, exercices: exercice...exercice, profiles: profiles.filter { changed.contains($0.id) }, controls: controls,
+            asOf: { _ in cutoff }, declarationsOfProfilesOnly: true, { fresh[$0.equipementId] = EquipmentYear($0) },
+            endOfExercice: { _ in })
+        // In the scan's order: every equipment active during the exercice, by id.
+        let reader = try IndicatorCache.StoredYears(db, exercice: exercice)
+        var next = try reader.next()
+        var years: [EquipmentYear] = []
+        for p in profiles where p.isActive(during: exercice) {
+            while let y = next, y.indicators.equipementId < p.id { next = try reader.next() }
+            if let y = fresh[p.id] {
+                years.append(y)
+            } else if let y = next, y.indicators.equipementId == p.id {
+                years.append(y)
+            } else {
+                return nil
+            }
+        }
+        return (years, Set(fresh.keys))
     }
 
     /// What the worker threads of ``inputs(_:exercice:asOf:referentiel:cacheStamp:)``
@@ -434,6 +511,32 @@ public enum RiskScoring {
             scales[j] = variance > 1e-12 ? variance.squareRoot() : 1
         }
         return (means, scales)
+    }
+
+    /// A digest of everything ``train(_:population:kind:)`` reads of `training` (and of the
+    /// forced kind), `nil` when too few controls make it fall back to the expert weights (which
+    /// also read the population): the same digest, the same model.
+    public static func trainingDigest(_ training: [TrainingExample], kind: RiskModel.Kind?) -> String? {
+        guard enough(training) else { return nil }
+        var h = StableHasher()
+        h.combine(modelVersion)
+        h.combine(boostedVersion)
+        h.combine(TrainingCache.featureSetVersion)
+        h.combine(kind?.rawValue ?? "auto")
+        for e in training {
+            h.combine(e.exercice)
+            h.combine(e.equipementId)
+            for v in e.values { h.combine(v.map { Int64(bitPattern: $0.bitPattern) } ?? Int64.min) }
+            h.combine(e.positive ? 1 : 0)
+            h.combine(Int64(bitPattern: e.indu.bitPattern))
+            h.combine(Int64(bitPattern: e.enjeu.bitPattern))
+            h.combine(e.origine.rawValue)
+            h.combine(e.type.rawValue)
+            h.combine(e.date.yyyymmdd)
+            h.combine(e.nature)
+            h.combine(Int64(bitPattern: e.rules.bitPattern))
+        }
+        return "\(training.count):" + h.hex
     }
 
     /// Scores and ranks `rows`: by PRIORITE, then SCORE, then dossier number.

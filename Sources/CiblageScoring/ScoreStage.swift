@@ -66,17 +66,30 @@ public struct ScoreStage {
             try db.execute(sql: "PRAGMA cache_size = -16384")
             let prepared = try RiskScoring.inputs(db, exercice: exercice, asOf: asOf, referentiel: referentiel, cacheStamp: stamp)
             Memory.returnFreed()
-            t = lap("lecture, indicateurs et caractéristiques", since: t)
+            t = lap(
+                "lecture, indicateurs (\(prepared.recomputedYears) équipements sur \(prepared.rows.count) calculés, "
+                    + "les autres relus) et caractéristiques", since: t)
             guard !prepared.rows.isEmpty else { throw ScoreError.noActiveEquipment(exercice: exercice) }
             // The model is trained and the equipments scored on another thread while this one,
             // the store's, saves the indicators.
             let progress = Progress.shared.step("score \(exercice) : modèle, scores et stockage", unit: "étapes")
             defer { progress.finish() }
+            // A model fitted on the same examples is read back rather than fitted again.
+            let digest = RiskScoring.trainingDigest(prepared.training, kind: kind)
+            let fitted = try digest.flatMap { digest in
+                try String.fetchOne(
+                    db, sql: "SELECT parametres FROM modele_score WHERE entrainement = ? ORDER BY id DESC LIMIT 1", arguments: [digest])
+            }.flatMap { try? JSONDecoder().decode(RiskModel.self, from: Data($0.utf8)) }
             let modelling = BackgroundWork { () throws -> (RiskModel, [ScoredLine]) in
-                let model = try RiskScoring.train(prepared.training, population: prepared.rows, kind: kind)
+                let model = try fitted ?? RiskScoring.train(prepared.training, population: prepared.rows, kind: kind)
                 return (model, try RiskScoring.score(prepared.rows, model: model, exercice: exercice))
             }
-            try IndicatorStore.save(db, exercice: exercice, prepared.rows.lazy.map { $0.indicators }, computedAt: stamp)
+            // Read back, the indicators of the equipments not computed again are stored already.
+            let changed = prepared.recomputedEquipments
+            try IndicatorStore.save(db, exercice: exercice, prepared.rows.lazy.map { $0.indicators }, computedAt: stamp, only: changed)
+            if let indicatorStamp = prepared.indicatorStamp {
+                try IndicatorCache.save(db, exercice: exercice, stamp: indicatorStamp, rows: prepared.rows, computedAt: stamp, only: changed)
+            }
             t = lap("indicateurs stockés", since: t)
             let (model, lines) = try modelling.wait()
             Memory.returnFreed()
@@ -87,7 +100,8 @@ public struct ScoreStage {
             let sheet = workbook.map { url in
                 BackgroundWork { try Self.rankingWorkbook(lines, exercice: exercice, model: model, asOf: asOf).finish(to: url) }
             }
-            let modelId = try Self.save(db, exercice: exercice, asOf: prepared.asOf, model: model, lines: lines, computedAt: stamp)
+            let modelId = try Self.save(
+                db, exercice: exercice, asOf: prepared.asOf, model: model, trainingDigest: digest, lines: lines, computedAt: stamp)
             let writer = try listing?.wait()
             let book = try sheet?.wait()
             t = lap("stockage des scores et liste classée", since: t)
@@ -152,7 +166,8 @@ public struct ScoreStage {
 
     /// Stores the model and replaces the scores of `exercice`; returns the model's id.
     static func save(
-        _ db: Database, exercice: Int, asOf: CalendarDate, model: RiskModel, lines: [ScoredLine], computedAt: String
+        _ db: Database, exercice: Int, asOf: CalendarDate, model: RiskModel, trainingDigest: String?, lines: [ScoredLine],
+        computedAt: String
     ) throws -> Int64 {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -160,12 +175,12 @@ public struct ScoreStage {
         try db.execute(
             sql: """
                 INSERT INTO modele_score (exercice, version, nature_modele, date_reference, cible, n_controles,
-                    n_positifs, n_aleatoires, parametres, cree_le)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    n_positifs, n_aleatoires, parametres, cree_le, entrainement)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 exercice, model.version, model.kind.rawValue, asOf.yyyymmdd, RiskModel.target, model.trainingControls,
-                model.trainingPositives, model.randomControls, json, computedAt,
+                model.trainingPositives, model.randomControls, json, computedAt, trainingDigest,
             ])
         let modelId = db.lastInsertedRowID
         try db.execute(sql: "DELETE FROM score WHERE exercice = ?", arguments: [exercice])

@@ -131,8 +131,13 @@ public enum TrainingCache {
     /// and the labels (controls whose last exercice covered before their year is N).
     static func controlDigest(_ controls: [StoredControl], exercice: Int) -> String {
         let end = IndicatorStore.defaultAsOf(exercice)
+        return digest(controls.lazy.filter { c in c.date < end || c.exercices.last(where: { $0 < c.date.year }) == exercice })
+    }
+
+    /// A digest of every field of `controls`, in their order.
+    static func digest(_ controls: some Sequence<StoredControl>) -> String {
         var h = StableHasher()
-        for c in controls where c.date < end || c.exercices.last(where: { $0 < c.date.year }) == exercice {
+        for c in controls {
             h.combine(c.equipementId)
             h.combine(c.date.yyyymmdd)
             for e in c.exercices { h.combine(e) }

@@ -26,10 +26,7 @@ extension Store {
         let statement = try RawStatement(
             db,
             sql: """
-                SELECT exercice, equipement_id, nature, date_depot, places, jours_ouverture, nb_enfants,
-                    heures_ouverture, heures_realisees, heures_facturees, total_charges, charges_personnel,
-                    total_produits, participations_familles, prestation_caf, bonus_caf,
-                    subventions_collectivites, etp
+                SELECT \(declarationColumns)
                 FROM declaration WHERE exercice BETWEEN ? AND ?\(only == nil ? "" : " AND nature = ?")
                 ORDER BY exercice, equipement_id, nature, date_depot
                 """)
@@ -37,6 +34,43 @@ extension Store {
         statement.bind(2, exercices.upperBound)
         if let only { statement.bind(3, only.rawValue) }
         defer { statement.reset() }
+        try readDeclarations(statement, body)
+    }
+
+    /// Calls `body` with every declaration of the equipments `ids` for `exercices`, in the order
+    /// of ``scanDeclarations(_:exercices:only:_:)``: a few lookups by key per equipment rather
+    /// than a scan of the exercices (what changed since a stage last ran).
+    public static func scanDeclarations(
+        _ db: Database, exercices: ClosedRange<Int>, equipments ids: [Int64], _ body: (StoredDeclaration) throws -> Void
+    ) throws {
+        guard !ids.isEmpty else { return }
+        let statement = try RawStatement(
+            db,
+            sql: """
+                SELECT \(declarationColumns) FROM declaration
+                WHERE exercice = ? AND equipement_id IN (SELECT value FROM json_each(?))
+                ORDER BY equipement_id, nature, date_depot
+                """)
+        defer { statement.reset() }
+        let list = "[" + ids.map(String.init).joined(separator: ",") + "]"
+        for exercice in exercices {
+            statement.reset()
+            statement.bind(1, exercice)
+            statement.bind(2, list)
+            try readDeclarations(statement, body)
+        }
+    }
+
+    /// The columns ``readDeclarations(_:_:)`` reads, in its order.
+    static let declarationColumns = """
+        exercice, equipement_id, nature, date_depot, places, jours_ouverture, nb_enfants,
+            heures_ouverture, heures_realisees, heures_facturees, total_charges, charges_personnel,
+            total_produits, participations_familles, prestation_caf, bonus_caf,
+            subventions_collectivites, etp
+        """
+
+    /// Steps `statement` (selecting ``declarationColumns``) to its end, one declaration each row.
+    private static func readDeclarations(_ statement: RawStatement, _ body: (StoredDeclaration) throws -> Void) throws {
         while try statement.step() {
             guard let exercice = statement.int(0), let id = statement.int(1),
                 let nature = statement.int(2).flatMap(NatureDeclaration.init(rawValue:)),

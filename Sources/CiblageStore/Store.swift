@@ -108,6 +108,9 @@ public final class Store {
         migrator.registerMigration("v7-exemples") { db in
             try db.execute(sql: Schema.v7)
         }
+        migrator.registerMigration("v8-indicateurs-relus") { db in
+            try db.execute(sql: Schema.v8)
+        }
         return migrator
     }
 }
@@ -125,6 +128,32 @@ enum Schema {
     /// - `exemple_exercice`: for each exercice whose examples are stored, the signature of
     ///   everything they were computed from (feature set, declarations files of N-2…N,
     ///   registry, controls, référentiel). A different signature means: compute them again.
+    /// What lets the score read back the indicators of the equipments whose inputs have not
+    /// changed since it last stored them (`indicateur`), instead of reading every declaration:
+    /// - `indicateur_exercice`: for the exercice, what its stored indicators were computed from
+    ///   besides the declarations (signature: date, registry, controls) and the last
+    ///   declarations file of N-2…N they saw;
+    /// - `chiffres_indicateur`: each equipment-year's first-two digits of its amounts (a byte
+    ///   each, the first in the low byte), which the managers' digit test adds up;
+    /// - `modele_score.entrainement`: a digest of the examples a trained model was fitted on, so
+    ///   that a run with the same examples reads the model back instead of fitting it again.
+    static let v8 = """
+        ALTER TABLE modele_score ADD COLUMN entrainement TEXT;
+        CREATE INDEX modele_score_entrainement ON modele_score(entrainement);
+        CREATE TABLE indicateur_exercice (
+            exercice INTEGER PRIMARY KEY,
+            signature TEXT NOT NULL,
+            dernier_fichier INTEGER NOT NULL,
+            calcule_le TEXT NOT NULL
+        );
+        CREATE TABLE chiffres_indicateur (
+            exercice INTEGER NOT NULL,
+            equipement_id INTEGER NOT NULL,
+            chiffres INTEGER NOT NULL,
+            PRIMARY KEY (exercice, equipement_id)
+        ) WITHOUT ROWID;
+        """
+
     static let v7 = """
         CREATE TABLE fichier_exercice (
             exercice INTEGER NOT NULL,

@@ -99,6 +99,66 @@ final class TrainingCacheTests: XCTestCase {
         assertSame(cached, try fresh(store))
     }
 
+    func testADeliveryOfTheScoredExerciceComputesOnlyItsEquipmentsAgainAndGivesTheFullList() throws {
+        let store = try Store(path: folder.appendingPathComponent("store.sqlite").path)
+        _ = try Ingestor(store: store, referentiel: .bundled).ingest([folder.appendingPathComponent("exports")])
+        let stage = ScoreStage(store: store, referentiel: .bundled)
+        _ = try stage.run(exercice: 2024, now: Date(timeIntervalSince1970: 1_800_000_000))
+
+        // A later réel of 2024 for one equipment, as a Caf's delivery would bring.
+        let source = try String(contentsOf: folder.appendingPathComponent("exports/declarations-2024.csv"), encoding: .isoLatin1)
+        let lines = source.components(separatedBy: .newlines)
+        let reel = try XCTUnwrap(lines.first { $0.contains(";2024;REEL;") && $0.split(separator: ";").count == 18 })
+        var fields = reel.components(separatedBy: ";")
+        fields[3] = "30/09/2025"
+        fields[10] = "999999"
+        let delivery = folder.appendingPathComponent("rectificatif-2024.csv")
+        try ([lines[0], fields.joined(separator: ";")].joined(separator: "\r\n") + "\r\n").write(to: delivery, atomically: true, encoding: .isoLatin1)
+        XCTAssertEqual(try Ingestor(store: store, referentiel: .bundled).ingest([delivery]).files.first?.stored, 1)
+        let equipment = try XCTUnwrap(
+            try store.dbQueue.read { try Int64.fetchOne($0, sql: "SELECT id FROM equipement WHERE n_dossier = ?", arguments: [fields[0]]) })
+
+        // Only that equipment's indicators are computed; every row equals a computation from scratch.
+        let probe = try store.dbQueue.write { try RiskScoring.inputs($0, exercice: 2024, referentiel: .bundled, cacheStamp: "sonde") }
+        XCTAssertEqual(probe.recomputedEquipments, [equipment])
+        XCTAssertEqual(probe.recomputedYears, 1)
+        let scratch = try store.dbQueue.read { try RiskScoring.inputs($0, exercice: 2024, referentiel: .bundled) }
+        XCTAssertNil(scratch.recomputedEquipments)
+        XCTAssertEqual(probe.rows.count, scratch.rows.count)
+        for (a, b) in zip(probe.rows, scratch.rows) {
+            XCTAssertEqual(a.profile.id, b.profile.id)
+            XCTAssertEqual(a.indicators, b.indicators)
+            XCTAssertEqual(a.packedDigits, b.packedDigits)
+            XCTAssertEqual(a.values.map { $0?.bitPattern }, b.values.map { $0?.bitPattern })
+        }
+
+        // The stage gives the list and the indicators a full computation gives (on a copy whose
+        // stored indicators are forgotten), and reads back the model fitted on the same examples.
+        let copy = folder.appendingPathComponent("copie.sqlite")
+        try FileManager.default.copyItem(atPath: store.path, toPath: copy.path)
+        let full = try Store(path: copy.path)
+        try full.dbQueue.write { try $0.execute(sql: "DELETE FROM indicateur_exercice") }
+        let incremental = folder.appendingPathComponent("incremental.csv")
+        let fromScratch = folder.appendingPathComponent("complet.csv")
+        _ = try stage.run(exercice: 2024, output: incremental, now: Date(timeIntervalSince1970: 1_800_086_400))
+        _ = try ScoreStage(store: full, referentiel: .bundled).run(
+            exercice: 2024, output: fromScratch, now: Date(timeIntervalSince1970: 1_800_086_400))
+        XCTAssertEqual(try Data(contentsOf: incremental), try Data(contentsOf: fromScratch))
+        let indicators = "SELECT * FROM indicateur WHERE exercice = 2024 ORDER BY equipement_id"
+        let kept = try store.dbQueue.read { try Row.fetchAll($0, sql: indicators) }
+        let computed = try full.dbQueue.read { try Row.fetchAll($0, sql: indicators) }
+        XCTAssertEqual(kept.count, computed.count)
+        for (a, b) in zip(kept, computed) {
+            XCTAssertEqual(Array(a.databaseValues.dropLast()), Array(b.databaseValues.dropLast()), "all but calcule_le")
+        }
+        let models = try store.dbQueue.read {
+            try Row.fetchAll($0, sql: "SELECT entrainement, parametres FROM modele_score ORDER BY id DESC LIMIT 2")
+        }
+        XCTAssertNotNil(models[0]["entrainement"] as String?)
+        XCTAssertEqual(models[0]["entrainement"] as String?, models[1]["entrainement"] as String?, "the same examples")
+        XCTAssertEqual(models[0]["parametres"] as String, models[1]["parametres"] as String, "the model read back")
+    }
+
     func testProfilesAreFoundByIdWhetherIdsAreDenseOrSparse() {
         func profile(_ id: Int64) -> EquipmentProfile {
             EquipmentProfile(

@@ -1,0 +1,142 @@
+import CiblageModel
+import CiblageStore
+import Foundation
+import GRDB
+
+/// The indicators of the scored exercice, read back from the store for the equipments whose
+/// inputs have not changed since the score last stored them.
+///
+/// An equipment-year's indicators (``EquipmentYear``) depend on its declarations of N-2…N, its
+/// registry row, its controls dated before the scoring date, and that date. The score stores
+/// them in `indicateur`, their first-two digits in `chiffres_indicateur`, and in
+/// `indicateur_exercice` the ``signature(profiles:controls:asOf:)`` of the registry, the
+/// controls and the date, with the last declarations file of N-2…N they saw. While the
+/// signature holds, only the equipments with a declaration stored or corrected by a later file
+/// are computed again (``changedEquipments(_:exercice:since:)``): a delivery of one Caf's file
+/// costs that file, not the country.
+public enum IndicatorCache {
+    /// Bump when the indicators or the way they are computed change: every stored exercice is
+    /// then computed again.
+    public static let version = "indicateurs-1"
+
+    /// What the stored indicators of one exercice were computed from.
+    public struct Stamp: Sendable, Equatable {
+        /// The registry, the controls and the date (``signature(profiles:controls:asOf:)``).
+        public var signature: String
+        /// The last declarations file of N-2…N seen (file ids only grow).
+        public var lastFile: Int64
+    }
+
+    /// The signature of what the indicators read besides the declarations.
+    public static func signature(profiles: [EquipmentProfile], controls: [StoredControl], asOf: CalendarDate) -> String {
+        [
+            version, "date:\(asOf.yyyymmdd)", "registre:\(TrainingCache.registryDigest(profiles))",
+            "controles:\(TrainingCache.digest(controls.lazy.filter { $0.date < asOf }))",
+        ].joined(separator: ";")
+    }
+
+    /// The stamp the indicators of `exercice` would have if computed now.
+    public static func currentStamp(
+        _ db: Database, exercice: Int, profiles: [EquipmentProfile], controls: [StoredControl], asOf: CalendarDate
+    ) throws -> Stamp {
+        let lastFile = try Int64.fetchOne(
+            db, sql: "SELECT max(fichier_id) FROM fichier_exercice WHERE exercice BETWEEN ? AND ?",
+            arguments: [exercice - 2, exercice]) ?? 0
+        return Stamp(signature: signature(profiles: profiles, controls: controls, asOf: asOf), lastFile: lastFile)
+    }
+
+    /// The stamp of the stored indicators of `exercice`, if any.
+    public static func storedStamp(_ db: Database, exercice: Int) throws -> Stamp? {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT signature, dernier_fichier FROM indicateur_exercice WHERE exercice = ?", arguments: [exercice])
+        else { return nil }
+        return Stamp(signature: row[0], lastFile: row[1])
+    }
+
+    /// The equipments with a declaration of N-2…N stored or corrected by a file after `lastFile`,
+    /// by id.
+    public static func changedEquipments(_ db: Database, exercice: Int, since lastFile: Int64) throws -> [Int64] {
+        try Int64.fetchAll(
+            db,
+            sql: """
+                SELECT DISTINCT equipement_id FROM declaration
+                WHERE exercice BETWEEN ? AND ? AND fichier_id > ? ORDER BY equipement_id
+                """, arguments: [exercice - 2, exercice, lastFile])
+    }
+
+    /// Records that the indicators of `rows` (every active equipment of the exercice, just
+    /// stored in `indicateur`) were computed from `stamp` (call inside the stage's transaction,
+    /// after ``IndicatorStore/save(_:exercice:_:computedAt:only:)``). With `only`, the digits
+    /// of those equipments are replaced and the others kept, as their indicators were.
+    public static func save(
+        _ db: Database, exercice: Int, stamp: Stamp, rows: [FeatureRow], computedAt: String, only: Set<Int64>? = nil
+    ) throws {
+        if only == nil { try db.execute(sql: "DELETE FROM chiffres_indicateur WHERE exercice = ?", arguments: [exercice]) }
+        let batch = BatchInsert<FeatureRow>(db, head: "INSERT OR REPLACE INTO chiffres_indicateur", columns: 3) { s, o, row in
+            s.bind(o + 1, exercice)
+            s.bind(o + 2, row.profile.id)
+            s.bind(o + 3, row.packedDigits)
+        }
+        for row in rows where only?.contains(row.profile.id) ?? true { try batch.append(row) }
+        try batch.flush()
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO indicateur_exercice (exercice, signature, dernier_fichier, calcule_le) VALUES (?, ?, ?, ?)",
+            arguments: [exercice, stamp.signature, stamp.lastFile, computedAt])
+    }
+
+    /// Reads the stored equipment-years of one exercice in equipment order, one at a time.
+    final class StoredYears {
+        private let statement: RawStatement
+
+        init(_ db: Database, exercice: Int) throws {
+            statement = try RawStatement(
+                db,
+                sql: """
+                    SELECT i.equipement_id, i.source_nature, i.source_date_depot, i.places, i.taux_facturation,
+                        i.bande_psu, i.taux_occupation, i.heures_par_place, i.variation_heures_par_place, i.cout_heure,
+                        i.cout_place, i.ecart_previsionnel_heures, i.ecart_previsionnel_charges, i.participation_horaire,
+                        i.variation_participation_horaire, i.enfants_par_place, i.etp_par_place, i.reel_manquant,
+                        i.jours_retard_reel, i.chiffres_ronds, i.chiffres_examines, i.dernier_controle,
+                        i.controles_passes, i.anomalies_passees, i.indus_passes, i.enjeu_euros, c.chiffres
+                    FROM indicateur i JOIN chiffres_indicateur c ON c.exercice = i.exercice AND c.equipement_id = i.equipement_id
+                    WHERE i.exercice = ?
+                    ORDER BY i.equipement_id
+                    """)
+            statement.bind(1, exercice)
+            self.exercice = exercice
+        }
+
+        private let exercice: Int
+
+        deinit { statement.reset() }
+
+        /// The next stored equipment-year, `nil` after the last.
+        func next() throws -> EquipmentYear? {
+            guard try statement.step() else { return nil }
+            let s = statement
+            var i = EquipmentIndicators(
+                equipementId: Int64(s.int(0) ?? 0), exercice: exercice, source: s.int(1).flatMap(NatureDeclaration.init(rawValue:)),
+                places: s.int(3), reelManquant: s.int(17) == 1, chiffresRonds: s.int(19) ?? 0, chiffresExamines: s.int(20) ?? 0,
+                controlesPasses: s.int(22) ?? 0, anomaliesPassees: s.int(23) ?? 0, indusPasses: s.double(24) ?? 0,
+                enjeuEuros: s.double(25) ?? 0)
+            i.sourceDateDepot = s.int(2).flatMap(CalendarDate.init(yyyymmdd:))
+            i.tauxFacturation = s.double(4)
+            i.bandePSU = s.int(5)
+            i.tauxOccupation = s.double(6)
+            i.heuresParPlace = s.double(7)
+            i.variationHeuresParPlace = s.double(8)
+            i.coutHeure = s.double(9)
+            i.coutPlace = s.double(10)
+            i.ecartPrevisionnelHeures = s.double(11)
+            i.ecartPrevisionnelCharges = s.double(12)
+            i.participationHoraire = s.double(13)
+            i.variationParticipationHoraire = s.double(14)
+            i.enfantsParPlace = s.double(15)
+            i.etpParPlace = s.double(16)
+            i.joursRetardReel = s.int(18)
+            i.dernierControle = s.int(21).flatMap(CalendarDate.init(yyyymmdd:))
+            return EquipmentYear(indicators: i, packedDigits: Int64(s.int(26) ?? 0))
+        }
+    }
+}
