@@ -84,7 +84,7 @@ public struct PeerTable: Sendable {
     public let occupation, coutHeure, coutPlace, participation, enfantsParPlace, etpParPlace: PeerGroups
 
     /// `cells`: nature code and size band code of each equipment, in the order of `indicators`.
-    public init(_ indicators: [EquipmentIndicators], cells: [(nature: String, band: String?)]) {
+    public init(_ indicators: some Collection<EquipmentIndicators>, cells: [(nature: String, band: String?)]) {
         func groups(_ value: (EquipmentIndicators) -> Double?) -> PeerGroups {
             PeerGroups(zip(indicators, cells).compactMap { i, c in value(i).map { (c.nature, c.band, $0) } })
         }
@@ -280,7 +280,9 @@ public struct FeatureBuilder: Sendable {
         }
         self.years = years
         self.position = position
-        peers = PeerTable(years.map(\.indicators), cells: cells)
+        // Read in place: a copy of every equipment's indicators was some 95 MB at four times the
+        // country, while the scan fills the next exercice.
+        peers = PeerTable(years.lazy.map(\.indicators), cells: cells)
         self.digits = digits
 
         var managerHistory: [Int: (controls: Int, anomalies: Int)] = [:]

@@ -55,7 +55,8 @@ public struct PastControl: Hashable, Sendable {
 }
 
 /// The indicators of one equipment for one exercice. Ratios are plain ratios (1.12 = 112 %),
-/// amounts in euros, hours in hours. `nil` means the inputs needed are missing.
+/// amounts in euros, hours in hours. `nil` means the inputs needed are missing (the ratios are
+/// held in 8 bytes each, ``NaNCoded``: a NaN would read as missing).
 public struct EquipmentIndicators: Hashable, Sendable {
     public var equipementId: Int64
     public var exercice: Int
@@ -66,30 +67,30 @@ public struct EquipmentIndicators: Hashable, Sendable {
     /// Places used as denominator (declared, else agréées).
     public var places: Int?
     /// Hours billed / hours attended.
-    public var tauxFacturation: Double?
+    @NaNCoded public var tauxFacturation: Double? = nil
     /// PSU band of the taux de facturation: 1 (≤ 107 %), 2 (≤ 117 %), 3 (> 117 %).
     public var bandePSU: Int?
     /// Hours attended / (places × opening hours).
-    public var tauxOccupation: Double?
+    @NaNCoded public var tauxOccupation: Double? = nil
     /// Hours attended per place, hours.
-    public var heuresParPlace: Double?
+    @NaNCoded public var heuresParPlace: Double? = nil
     /// Change of hours per place since N-1 (0.31 = +31 %), only when places did not change.
-    public var variationHeuresParPlace: Double?
+    @NaNCoded public var variationHeuresParPlace: Double? = nil
     /// Total costs per hour attended, euros.
-    public var coutHeure: Double?
+    @NaNCoded public var coutHeure: Double? = nil
     /// Total costs per place, euros.
-    public var coutPlace: Double?
+    @NaNCoded public var coutPlace: Double? = nil
     /// Réel / prévisionnel − 1 for hours attended and for total costs.
-    public var ecartPrevisionnelHeures: Double?
-    public var ecartPrevisionnelCharges: Double?
+    @NaNCoded public var ecartPrevisionnelHeures: Double? = nil
+    @NaNCoded public var ecartPrevisionnelCharges: Double? = nil
     /// Family participations per billed hour, euros.
-    public var participationHoraire: Double?
+    @NaNCoded public var participationHoraire: Double? = nil
     /// Change of the family participation per billed hour since N-1.
-    public var variationParticipationHoraire: Double?
+    @NaNCoded public var variationParticipationHoraire: Double? = nil
     /// Children enrolled per place.
-    public var enfantsParPlace: Double?
+    @NaNCoded public var enfantsParPlace: Double? = nil
     /// Staff FTE per place.
-    public var etpParPlace: Double?
+    @NaNCoded public var etpParPlace: Double? = nil
     /// No réel declaration for the exercice.
     public var reelManquant: Bool
     /// Days the réel was filed after 31 March of N+1 (0 when on time, `nil` without réel).
