@@ -183,8 +183,7 @@ public struct ScoreStage {
                 model.trainingPositives, model.randomControls, json, computedAt, trainingDigest,
             ])
         let modelId = db.lastInsertedRowID
-        try db.execute(sql: "DELETE FROM score WHERE exercice = ?", arguments: [exercice])
-        let batch = BatchInsert<ScoredLine>(db, head: "INSERT INTO score", columns: 9) { s, o, line in
+        let batch = BatchInsert<ScoredLine>(db, head: "INSERT OR REPLACE INTO score", columns: 9) { s, o, line in
             s.bind(o + 1, exercice)
             s.bind(o + 2, line.row.profile.id)
             s.bind(o + 3, modelId)
@@ -198,6 +197,7 @@ public struct ScoreStage {
         // In key order, so that the table is written as an append.
         for k in lines.indices.sorted(by: { lines[$0].row.profile.id < lines[$1].row.profile.id }) { try batch.append(lines[k]) }
         try batch.flush()
+        try db.execute(sql: "DELETE FROM score WHERE exercice = ? AND modele_id <> ?", arguments: [exercice, modelId])
         return modelId
     }
 }

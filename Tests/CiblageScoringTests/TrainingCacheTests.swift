@@ -157,6 +157,26 @@ final class TrainingCacheTests: XCTestCase {
         XCTAssertNotNil(models[0]["entrainement"] as String?)
         XCTAssertEqual(models[0]["entrainement"] as String?, models[1]["entrainement"] as String?, "the same examples")
         XCTAssertEqual(models[0]["parametres"] as String, models[1]["parametres"] as String, "the model read back")
+
+        // A control dated before the scoring date changes the history indicators read: every
+        // equipment is computed again, and the model fitted again on the new examples.
+        let control = folder.appendingPathComponent("controle-2024.csv")
+        try """
+            ID_CONTROLE;N_DOSSIER;EXERCICES;DATE_CONTROLE;TYPE_CONTROLE;ORIGINE;CAMPAGNE;RESULTAT;MONTANT_INDU;MONTANT_RAPPEL;ANOMALIES\r
+            C-TEST-INDIC;\(fields[0]);2023;15/06/2024;SUR_PLACE;SIGNALEMENT;;ANOMALIE;4 000;;HEURES_FACTUREES\r
+
+            """.write(to: control, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try Ingestor(store: store, referentiel: .bundled).ingest([control]).files.first?.stored, 1)
+        let afterControl = try store.dbQueue.write {
+            try RiskScoring.inputs($0, exercice: 2024, referentiel: .bundled, cacheStamp: "sonde")
+        }
+        XCTAssertNil(afterControl.recomputedEquipments)
+        XCTAssertEqual(afterControl.recomputedYears, afterControl.rows.count)
+        _ = try stage.run(exercice: 2024, now: Date(timeIntervalSince1970: 1_800_172_800))
+        let refitted = try store.dbQueue.read {
+            try String.fetchOne($0, sql: "SELECT entrainement FROM modele_score ORDER BY id DESC LIMIT 1")
+        }
+        XCTAssertNotEqual(refitted, models[0]["entrainement"] as String?)
     }
 
     func testProfilesAreFoundByIdWhetherIdsAreDenseOrSparse() {
