@@ -39,10 +39,9 @@ public enum IndicatorCache {
     public static func currentStamp(
         _ db: Database, exercice: Int, profiles: [EquipmentProfile], controls: [StoredControl], asOf: CalendarDate
     ) throws -> Stamp {
-        let lastFile = try Int64.fetchOne(
-            db, sql: "SELECT max(fichier_id) FROM fichier_exercice WHERE exercice BETWEEN ? AND ?",
-            arguments: [exercice - 2, exercice]) ?? 0
-        return Stamp(signature: signature(profiles: profiles, controls: controls, asOf: asOf), lastFile: lastFile)
+        Stamp(
+            signature: signature(profiles: profiles, controls: controls, asOf: asOf),
+            lastFile: try TrainingCache.lastDeclarationsFile(db, exercice: exercice))
     }
 
     /// The stamp of the stored indicators of `exercice`, if any.

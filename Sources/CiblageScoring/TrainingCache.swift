@@ -24,14 +24,20 @@ public enum TrainingCache {
     public static func signature(
         _ db: Database, exercice: Int, profiles: [EquipmentProfile], controls: [StoredControl], referentiel: Referentiel
     ) throws -> String {
-        let lastFile = try Int64.fetchOne(
-            db, sql: "SELECT max(fichier_id) FROM fichier_exercice WHERE exercice BETWEEN ? AND ?",
-            arguments: [exercice - 2, exercice]) ?? 0
+        let lastFile = try lastDeclarationsFile(db, exercice: exercice)
         return [
             featureSetVersion, Feature.allCases.map(\.code).joined(separator: ","), "declarations:\(lastFile)",
             "registre:\(registryDigest(profiles))", "controles:\(controlDigest(controls, exercice: exercice))",
             "referentiel:\(referentielDigest(referentiel))",
         ].joined(separator: ";")
+    }
+
+    /// The last file that stored or corrected a declaration of N-2…N (`fichier_exercice`: file
+    /// ids only grow), 0 when none did.
+    public static func lastDeclarationsFile(_ db: Database, exercice: Int) throws -> Int64 {
+        try Int64.fetchOne(
+            db, sql: "SELECT max(fichier_id) FROM fichier_exercice WHERE exercice BETWEEN ? AND ?",
+            arguments: [exercice - 2, exercice]) ?? 0
     }
 
     /// The stored examples of `exercice` when their signature is `signature`, in training order;

@@ -51,13 +51,37 @@ final class TrainingCacheTests: XCTestCase {
         }
     }
 
-    func testARunReadingStoredExamplesGivesTheSameListAsARunComputingThem() throws {
+    /// The generated exports ingested into a new store and scored once (list at `first`).
+    func scoredStore(first: URL? = nil) throws -> (Store, ScoreStage) {
         let store = try Store(path: folder.appendingPathComponent("store.sqlite").path)
         _ = try Ingestor(store: store, referentiel: .bundled).ingest([folder.appendingPathComponent("exports")])
         let stage = ScoreStage(store: store, referentiel: .bundled)
+        _ = try stage.run(exercice: 2024, output: first, now: Date(timeIntervalSince1970: 1_800_000_000))
+        return (store, stage)
+    }
+
+    /// Delivers into `store` a later réel of `exercice` for the first equipment that filed one
+    /// (filed on 30 September of the next year, its total costs at 999 999 €); returns its
+    /// fields (the dossier number first).
+    func deliverLaterReel(of exercice: Int, into store: Store) throws -> [String] {
+        let source = try String(
+            contentsOf: folder.appendingPathComponent("exports/declarations-\(exercice).csv"), encoding: .isoLatin1)
+        let lines = source.components(separatedBy: .newlines)
+        let reel = try XCTUnwrap(lines.first { $0.contains(";\(exercice);REEL;") && $0.split(separator: ";").count == 18 })
+        var fields = reel.components(separatedBy: ";")
+        fields[3] = "30/09/\(exercice + 1)"
+        fields[10] = "999999"
+        let delivery = folder.appendingPathComponent("rectificatif-\(exercice).csv")
+        try ([lines[0], fields.joined(separator: ";")].joined(separator: "\r\n") + "\r\n").write(
+            to: delivery, atomically: true, encoding: .isoLatin1)
+        XCTAssertEqual(try Ingestor(store: store, referentiel: .bundled).ingest([delivery]).files.first?.stored, 1)
+        return fields
+    }
+
+    func testARunReadingStoredExamplesGivesTheSameListAsARunComputingThem() throws {
         let first = folder.appendingPathComponent("premier.csv")
         let second = folder.appendingPathComponent("second.csv")
-        _ = try stage.run(exercice: 2024, output: first, now: Date(timeIntervalSince1970: 1_800_000_000))
+        let (store, stage) = try scoredStore(first: first)
         let stored = try stamps(store)
         XCTAssertEqual(stored.keys.sorted(), [2021, 2022, 2023], "the exercices before the scored one, labelled by later controls")
 
@@ -71,12 +95,9 @@ final class TrainingCacheTests: XCTestCase {
     }
 
     func testStoredExamplesThatCannotBeReadBackAreComputedAgain() throws {
-        let store = try Store(path: folder.appendingPathComponent("store.sqlite").path)
-        _ = try Ingestor(store: store, referentiel: .bundled).ingest([folder.appendingPathComponent("exports")])
-        let stage = ScoreStage(store: store, referentiel: .bundled)
         let first = folder.appendingPathComponent("premier.csv")
         let second = folder.appendingPathComponent("second.csv")
-        _ = try stage.run(exercice: 2024, output: first, now: Date(timeIntervalSince1970: 1_800_000_000))
+        let (store, stage) = try scoredStore(first: first)
         let before = try stamps(store)
         // One example of 2022 damaged (its values cut short); the signatures still match.
         try store.dbQueue.write { db in
@@ -100,21 +121,10 @@ final class TrainingCacheTests: XCTestCase {
     }
 
     func testADeliveryOfTheScoredExerciceComputesOnlyItsEquipmentsAgainAndGivesTheFullList() throws {
-        let store = try Store(path: folder.appendingPathComponent("store.sqlite").path)
-        _ = try Ingestor(store: store, referentiel: .bundled).ingest([folder.appendingPathComponent("exports")])
-        let stage = ScoreStage(store: store, referentiel: .bundled)
-        _ = try stage.run(exercice: 2024, now: Date(timeIntervalSince1970: 1_800_000_000))
+        let (store, stage) = try scoredStore()
 
         // A later réel of 2024 for one equipment, as a Caf's delivery would bring.
-        let source = try String(contentsOf: folder.appendingPathComponent("exports/declarations-2024.csv"), encoding: .isoLatin1)
-        let lines = source.components(separatedBy: .newlines)
-        let reel = try XCTUnwrap(lines.first { $0.contains(";2024;REEL;") && $0.split(separator: ";").count == 18 })
-        var fields = reel.components(separatedBy: ";")
-        fields[3] = "30/09/2025"
-        fields[10] = "999999"
-        let delivery = folder.appendingPathComponent("rectificatif-2024.csv")
-        try ([lines[0], fields.joined(separator: ";")].joined(separator: "\r\n") + "\r\n").write(to: delivery, atomically: true, encoding: .isoLatin1)
-        XCTAssertEqual(try Ingestor(store: store, referentiel: .bundled).ingest([delivery]).files.first?.stored, 1)
+        let fields = try deliverLaterReel(of: 2024, into: store)
         let equipment = try XCTUnwrap(
             try store.dbQueue.read { try Int64.fetchOne($0, sql: "SELECT id FROM equipement WHERE n_dossier = ?", arguments: [fields[0]]) })
 
@@ -199,24 +209,12 @@ final class TrainingCacheTests: XCTestCase {
     }
 
     func testADeclarationOfAnExerciceRecomputesThatExerciceAndTheTwoAfterIt() throws {
-        let store = try Store(path: folder.appendingPathComponent("store.sqlite").path)
-        _ = try Ingestor(store: store, referentiel: .bundled).ingest([folder.appendingPathComponent("exports")])
-        let stage = ScoreStage(store: store, referentiel: .bundled)
-        _ = try stage.run(exercice: 2024, now: Date(timeIntervalSince1970: 1_800_000_000))
+        let (store, stage) = try scoredStore()
         let before = try stamps(store)
 
         // A later réel of 2022 for one equipment: it becomes its current réel of 2022, which the
         // examples of 2022 (N), 2023 (N-1) and 2024 read; those of 2021 do not.
-        let source = try String(contentsOf: folder.appendingPathComponent("exports/declarations-2022.csv"), encoding: .isoLatin1)
-        let lines = source.components(separatedBy: .newlines)
-        let reel = try XCTUnwrap(lines.first { $0.contains(";2022;REEL;") && $0.split(separator: ";").count == 18 })
-        var fields = reel.components(separatedBy: ";")
-        fields[3] = "30/09/2023"
-        fields[10] = "999999"
-        let delivery = folder.appendingPathComponent("rectificatif-2022.csv")
-        try ([lines[0], fields.joined(separator: ";")].joined(separator: "\r\n") + "\r\n").write(to: delivery, atomically: true, encoding: .isoLatin1)
-        let report = try Ingestor(store: store, referentiel: .bundled).ingest([delivery])
-        XCTAssertEqual(report.files.first?.stored, 1)
+        let fields = try deliverLaterReel(of: 2022, into: store)
 
         let output = folder.appendingPathComponent("apres.csv")
         _ = try stage.run(exercice: 2024, output: output, now: Date(timeIntervalSince1970: 1_800_086_400))
