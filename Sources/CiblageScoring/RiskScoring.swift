@@ -95,7 +95,7 @@ public struct ScoringInputs: Sendable {
     /// Controls dated from `asOf` on that covered the exercice: what a time split tests on.
     public var later: [TrainingExample]
     /// What the indicators of the rows were computed from, when the caller keeps them
-    /// (``IndicatorCache/save(_:exercice:stamp:rows:computedAt:)``).
+    /// (``IndicatorCache/save(_:exercice:stamp:rows:computedAt:only:)``).
     public var indicatorStamp: IndicatorCache.Stamp?
     /// The equipment-years of the exercice computed from the declarations; the others were read
     /// back from the stored indicators.
