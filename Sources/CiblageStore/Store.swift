@@ -117,17 +117,6 @@ public final class Store {
 
 /// The SQL of each schema version.
 enum Schema {
-    /// What lets the score stage reuse the labelled examples of closed exercices instead of
-    /// computing them again every night:
-    /// - `fichier_exercice`: the exercices each declarations file stored or corrected rows of
-    ///   (so that "has a declaration of exercice N changed since?" is one indexed lookup);
-    /// - `exemple_entrainement`: the labelled controls of an exercice with the features of the
-    ///   equipment at its end (`valeurs`: the features in ``Feature`` order, 8-byte
-    ///   little-endian doubles, a missing value as a reserved NaN), in their training order
-    ///   (`rang`);
-    /// - `exemple_exercice`: for each exercice whose examples are stored, the signature of
-    ///   everything they were computed from (feature set, declarations files of N-2…N,
-    ///   registry, controls, référentiel). A different signature means: compute them again.
     /// What lets the score read back the indicators of the equipments whose inputs have not
     /// changed since it last stored them (`indicateur`), instead of reading every declaration:
     /// - `indicateur_exercice`: for the exercice, what its stored indicators were computed from
@@ -154,6 +143,17 @@ enum Schema {
         ) WITHOUT ROWID;
         """
 
+    /// What lets the score stage reuse the labelled examples of closed exercices instead of
+    /// computing them again every night:
+    /// - `fichier_exercice`: the exercices each declarations file stored or corrected rows of
+    ///   (so that "has a declaration of exercice N changed since?" is one indexed lookup);
+    /// - `exemple_entrainement`: the labelled controls of an exercice with the features of the
+    ///   equipment at its end (`valeurs`: the features in ``Feature`` order, 8-byte
+    ///   little-endian doubles, a missing value as a reserved NaN), in their training order
+    ///   (`rang`);
+    /// - `exemple_exercice`: for each exercice whose examples are stored, the signature of
+    ///   everything they were computed from (feature set, declarations files of N-2…N,
+    ///   registry, controls, référentiel). A different signature means: compute them again.
     static let v7 = """
         CREATE TABLE fichier_exercice (
             exercice INTEGER NOT NULL,
