@@ -123,12 +123,6 @@ public struct FeatureRow: Sendable {
     /// The first-two digits of the equipment-year's amounts (``EquipmentYear/packedDigits``).
     public var packedDigits: Int64 = 0
 
-    /// The value of `feature`, `nil` when its inputs are missing.
-    public func value(_ feature: Feature) -> Double? {
-        let v = packed[feature.rawValue]
-        return v.isNaN ? nil : v
-    }
-
     init(
         profile: EquipmentProfile, indicators: EquipmentIndicators, packed: [Double], peerMedians: PeerMedians,
         digitMAD: Double?, digitCount: Int, managerControls: Int, managerAnomalies: Int, lastAnomaly: (year: Int, indu: Double)?,
@@ -148,46 +142,43 @@ public struct FeatureRow: Sendable {
 }
 
 /// The medians of the peer group of an equipment for the features compared with peers, held
-/// inline (no heap storage: one per scored equipment, 240 000 at four times the country), NaN
-/// where there is none (8 bytes a median rather than 16).
+/// inline (no heap storage: one per scored equipment, 240 000 at four times the country), 8
+/// bytes each (``NaNCoded``: a median is taken over finite values, never NaN).
 public struct PeerMedians: Sendable, Equatable {
-    private var occupation = Double.nan, coutHeure = Double.nan, coutPlace = Double.nan
-    private var participation = Double.nan, enfantsParPlace = Double.nan, etpParPlace = Double.nan
+    @NaNCoded private var occupation: Double? = nil
+    @NaNCoded private var coutHeure: Double? = nil
+    @NaNCoded private var coutPlace: Double? = nil
+    @NaNCoded private var participation: Double? = nil
+    @NaNCoded private var enfantsParPlace: Double? = nil
+    @NaNCoded private var etpParPlace: Double? = nil
 
     public init() {}
 
     /// The median of `feature`'s peer group, `nil` for a feature not compared with peers or
-    /// without a peer group (a median is never NaN: it is taken over finite values).
+    /// without a peer group.
     public subscript(feature: Feature) -> Double? {
         get {
-            let median: Double =
-                switch feature {
-                case .occupation: occupation
-                case .coutHeure: coutHeure
-                case .coutPlace: coutPlace
-                case .participation: participation
-                case .enfantsParPlace: enfantsParPlace
-                case .etpParPlace: etpParPlace
-                default: .nan
-                }
-            return median.isNaN ? nil : median
+            switch feature {
+            case .occupation: occupation
+            case .coutHeure: coutHeure
+            case .coutPlace: coutPlace
+            case .participation: participation
+            case .enfantsParPlace: enfantsParPlace
+            case .etpParPlace: etpParPlace
+            default: nil
+            }
         }
         set {
-            let median = newValue ?? .nan
             switch feature {
-            case .occupation: occupation = median
-            case .coutHeure: coutHeure = median
-            case .coutPlace: coutPlace = median
-            case .participation: participation = median
-            case .enfantsParPlace: enfantsParPlace = median
-            case .etpParPlace: etpParPlace = median
+            case .occupation: occupation = newValue
+            case .coutHeure: coutHeure = newValue
+            case .coutPlace: coutPlace = newValue
+            case .participation: participation = newValue
+            case .enfantsParPlace: enfantsParPlace = newValue
+            case .etpParPlace: etpParPlace = newValue
             default: precondition(newValue == nil, "\(feature.code) n'est pas comparé aux pairs")
             }
         }
-    }
-
-    public static func == (a: PeerMedians, b: PeerMedians) -> Bool {
-        Feature.allCases.allSatisfy { a[$0] == b[$0] }
     }
 }
 
@@ -272,9 +263,10 @@ public struct FeatureBuilder: Sendable {
             position[indicator.equipementId] = k
             let profile = profiles[indicator.equipementId]
             cells.append((profile?.nature ?? "", indicator.places.flatMap { referentiel.sizeBand(places: $0)?.code }))
-            if let profile, !year.firstTwoDigits.isEmpty {
+            let amounts = year.firstTwoDigits
+            if let profile, !amounts.isEmpty {
                 var test = digits.removeValue(forKey: profile.managerKey) ?? FirstTwoDigitsTest()
-                for d in year.firstTwoDigits { test.add(firstTwoDigits: Int(d)) }
+                for d in amounts { test.add(firstTwoDigits: Int(d)) }
                 digits[profile.managerKey] = test
             }
         }
@@ -351,12 +343,6 @@ public struct FeatureBuilder: Sendable {
             profile: profile, indicators: i, packed: values, peerMedians: medians, digitMAD: test?.mad,
             digitCount: test?.total ?? 0, managerControls: otherControls, managerAnomalies: otherAnomalies,
             lastAnomaly: last.map { (year: $0.date.year, indu: $0.indu) }, packedDigits: years[at].packedDigits)
-    }
-
-    /// The rows of `profiles` (skipping inactive ones), in order, built on two threads.
-    public func rows(_ profiles: [EquipmentProfile]) -> [FeatureRow] {
-        let active = profiles.filter { position[$0.id] != nil }
-        return parallelMap(active) { row($0)! }
     }
 
     /// The rows of every equipment-year the builder was given, in that order, built on two
