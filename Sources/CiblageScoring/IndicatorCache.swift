@@ -9,7 +9,7 @@ import GRDB
 /// An equipment-year's indicators (``EquipmentYear``) depend on its declarations of N-2…N, its
 /// registry row, its controls dated before the scoring date, and that date. The score stores
 /// them in `indicateur`, their first-two digits in `chiffres_indicateur`, and in
-/// `indicateur_exercice` the ``signature(profiles:controls:asOf:)`` of the registry, the
+/// `indicateur_exercice` the ``signature(registry:controls:asOf:)`` of the registry, the
 /// controls and the date, with the last declarations file of N-2…N they saw. While the
 /// signature holds, only the equipments with a declaration stored or corrected by a later file
 /// are computed again (``changedEquipments(_:exercice:since:)``): a delivery of one Caf's file
@@ -21,26 +21,27 @@ public enum IndicatorCache {
 
     /// What the stored indicators of one exercice were computed from.
     public struct Stamp: Sendable, Equatable {
-        /// The registry, the controls and the date (``signature(profiles:controls:asOf:)``).
+        /// The registry, the controls and the date (``signature(registry:controls:asOf:)``).
         public var signature: String
         /// The last declarations file of N-2…N seen (file ids only grow).
         public var lastFile: Int64
     }
 
-    /// The signature of what the indicators read besides the declarations.
-    public static func signature(profiles: [EquipmentProfile], controls: [StoredControl], asOf: CalendarDate) -> String {
+    /// The signature of what the indicators read besides the declarations (`registry`:
+    /// ``TrainingCache/registryDigest(_:)``).
+    public static func signature(registry: String, controls: [StoredControl], asOf: CalendarDate) -> String {
         [
-            version, "date:\(asOf.yyyymmdd)", "registre:\(TrainingCache.registryDigest(profiles))",
+            version, "date:\(asOf.yyyymmdd)", "registre:\(registry)",
             "controles:\(TrainingCache.digest(controls.lazy.filter { $0.date < asOf }))",
         ].joined(separator: ";")
     }
 
     /// The stamp the indicators of `exercice` would have if computed now.
     public static func currentStamp(
-        _ db: Database, exercice: Int, profiles: [EquipmentProfile], controls: [StoredControl], asOf: CalendarDate
+        _ db: Database, exercice: Int, registry: String, controls: [StoredControl], asOf: CalendarDate
     ) throws -> Stamp {
         Stamp(
-            signature: signature(profiles: profiles, controls: controls, asOf: asOf),
+            signature: signature(registry: registry, controls: controls, asOf: asOf),
             lastFile: try TrainingCache.lastDeclarationsFile(db, exercice: exercice))
     }
 
@@ -87,6 +88,7 @@ public enum IndicatorCache {
     /// Reads the stored equipment-years of one exercice in equipment order, one at a time.
     final class StoredYears {
         private let statement: RawStatement
+        private let exercice: Int
 
         init(_ db: Database, exercice: Int) throws {
             statement = try RawStatement(
@@ -105,8 +107,6 @@ public enum IndicatorCache {
             statement.bind(1, exercice)
             self.exercice = exercice
         }
-
-        private let exercice: Int
 
         deinit { statement.reset() }
 

@@ -158,9 +158,10 @@ public enum RiskScoring {
         // not held at the stage's peak of memory); the others are computed (and stored).
         var stored: [Int: String] = [:]
         var signatures: [Int: String] = [:]
-        if cacheStamp != nil {
+        let registry = cacheStamp.map { _ in TrainingCache.registryDigest(profiles) }
+        if let registry {
             for e in labelled.keys.sorted() where e < exercice {
-                let signature = try TrainingCache.signature(db, exercice: e, profiles: profiles, controls: controls, referentiel: referentiel)
+                let signature = try TrainingCache.signature(db, exercice: e, registry: registry, controls: controls, referentiel: referentiel)
                 if try TrainingCache.holds(db, exercice: e, signature: signature) {
                     stored[e] = signature
                 } else {
@@ -211,8 +212,9 @@ public enum RiskScoring {
 
         // The indicators of the scored exercice: read back for the equipments whose inputs have
         // not changed since they were stored, when only the scored exercice is to be computed.
-        let indicatorStamp = cacheStamp == nil
-            ? nil : try IndicatorCache.currentStamp(db, exercice: exercice, profiles: profiles, controls: controls, asOf: cutoff)
+        let indicatorStamp = try registry.map {
+            try IndicatorCache.currentStamp(db, exercice: exercice, registry: $0, controls: controls, asOf: cutoff)
+        }
         if computing == [exercice], let indicatorStamp,
             let (batch, recomputed) = try storedYears(
                 db, exercice: exercice, stamp: indicatorStamp, profiles: profiles, controls: controls, asOf: cutoff)

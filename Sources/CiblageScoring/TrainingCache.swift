@@ -9,7 +9,7 @@ import GRDB
 /// The examples of exercice N are the controls labelled N (``RiskScoring/inputs(_:exercice:asOf:referentiel:cacheStamp:)``)
 /// with the equipment's features at the end of N. They depend on the declarations of N-2…N, the
 /// registry (profiles and peer groups), the controls dated before 1 January N+1 and those
-/// labelled N, the référentiel and the feature set. Their ``signature(_:exercice:profiles:controls:referentiel:)``
+/// labelled N, the référentiel and the feature set. Their ``signature(_:exercice:registry:controls:referentiel:)``
 /// names all of these; a stored exercice whose signature differs is computed again and replaced.
 public enum TrainingCache {
     /// Bump when the features or the way they are computed change: every stored example is then
@@ -19,15 +19,16 @@ public enum TrainingCache {
     /// The signature of everything the examples of `exercice` are computed from.
     ///
     /// Declarations enter through the last file that stored or corrected a row of N-2…N
-    /// (`fichier_exercice`: file ids only grow); the registry, the controls and the référentiel
+    /// (`fichier_exercice`: file ids only grow); the registry (`registry`:
+    /// ``registryDigest(_:)``, made once for every exercice), the controls and the référentiel
     /// through a digest of what the features read of them.
     public static func signature(
-        _ db: Database, exercice: Int, profiles: [EquipmentProfile], controls: [StoredControl], referentiel: Referentiel
+        _ db: Database, exercice: Int, registry: String, controls: [StoredControl], referentiel: Referentiel
     ) throws -> String {
         let lastFile = try lastDeclarationsFile(db, exercice: exercice)
         return [
             featureSetVersion, Feature.allCases.map(\.code).joined(separator: ","), "declarations:\(lastFile)",
-            "registre:\(registryDigest(profiles))", "controles:\(controlDigest(controls, exercice: exercice))",
+            "registre:\(registry)", "controles:\(controlDigest(controls, exercice: exercice))",
             "referentiel:\(referentielDigest(referentiel))",
         ].joined(separator: ";")
     }
@@ -115,7 +116,8 @@ public enum TrainingCache {
 
     // MARK: Digests
 
-    static func registryDigest(_ profiles: [EquipmentProfile]) -> String {
+    /// A digest of every profile field the features read.
+    public static func registryDigest(_ profiles: [EquipmentProfile]) -> String {
         var h = StableHasher()
         for p in profiles {
             h.combine(p.id)
