@@ -42,7 +42,7 @@ let package = Package(
         .target(
             name: "CiblageStore",
             dependencies: [
-                "CiblageModel",
+                "CiblageModel", "CZlib",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]),

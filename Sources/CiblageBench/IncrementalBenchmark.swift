@@ -73,7 +73,12 @@ public struct IncrementalBenchmark {
         for r in 1...max(1, runs) {
             let store = path("nuit-\(r).sqlite")
             try? FileManager.default.removeItem(atPath: store)
+            try? FileManager.default.removeItem(atPath: StoreSeal.path(for: store))
             try FileManager.default.copyItem(atPath: base, toPath: store)
+            // The store of the night before comes with the seal its score left beside it.
+            if FileManager.default.fileExists(atPath: StoreSeal.path(for: base)) {
+                try FileManager.default.copyItem(atPath: StoreSeal.path(for: base), toPath: StoreSeal.path(for: store))
+            }
             let timed = [
                 ("ingestion", try step("ciblage-ingest", ["--store", store, "--rejets", path("rejets-nuit-\(r).csv"), path("livraison.csv")])),
                 ("score", try step("ciblage-score", ["--store", store, "--exercice", String(exercice), "--sortie", path("score-nuit-\(r).csv")])),

@@ -126,8 +126,10 @@ public enum RiskScoring {
     /// most, and a nightly run reads three exercices of declarations, not the whole history.
     ///
     /// The indicators of `exercice` are those of its rows (``FeatureRow/indicators``).
+    /// `beforeWriting` runs once the reading is done, before the first of those writes.
     public static func inputs(
-        _ db: Database, exercice: Int, asOf: CalendarDate? = nil, referentiel: Referentiel, cacheStamp: String? = nil
+        _ db: Database, exercice: Int, asOf: CalendarDate? = nil, referentiel: Referentiel, cacheStamp: String? = nil,
+        beforeWriting: () -> Void = {}
     ) throws -> ScoringInputs {
         // An exercice nobody declared would be scored on stakes of 0: refused, naming those there are.
         guard try Bool.fetchOne(db, sql: "SELECT 1 FROM declaration WHERE exercice = ? LIMIT 1", arguments: [exercice]) ?? false else {
@@ -224,7 +226,8 @@ public enum RiskScoring {
             build(exercice, batch)
             return try finish(
                 db, exercice: exercice, asOf: asOf, cutoff: cutoff, referentiel: referentiel, cacheStamp: cacheStamp,
-                collected: collected, signatures: [:], stored: stored, indicatorStamp: indicatorStamp, recomputed: recomputed)
+                collected: collected, signatures: [:], stored: stored, indicatorStamp: indicatorStamp, recomputed: recomputed,
+                beforeWriting: beforeWriting)
         }
 
         var computed: [EquipmentYear] = []
@@ -253,7 +256,8 @@ public enum RiskScoring {
         group.wait()
         return try finish(
             db, exercice: exercice, asOf: asOf, cutoff: cutoff, referentiel: referentiel, cacheStamp: cacheStamp,
-            collected: collected, signatures: signatures, stored: stored, indicatorStamp: indicatorStamp, recomputed: nil)
+            collected: collected, signatures: signatures, stored: stored, indicatorStamp: indicatorStamp, recomputed: nil,
+            beforeWriting: beforeWriting)
     }
 
     /// The end of ``inputs(_:exercice:asOf:referentiel:cacheStamp:)`` once the features are
@@ -261,8 +265,9 @@ public enum RiskScoring {
     private static func finish(
         _ db: Database, exercice: Int, asOf: CalendarDate?, cutoff: CalendarDate, referentiel: Referentiel, cacheStamp: String?,
         collected: Collected, signatures: [Int: String], stored: [Int: String], indicatorStamp: IndicatorCache.Stamp?,
-        recomputed: Set<Int64>?
+        recomputed: Set<Int64>?, beforeWriting: () -> Void
     ) throws -> ScoringInputs {
+        beforeWriting()
         var byExercice = collected.examples
         if let cacheStamp {
             for (e, signature) in signatures.sorted(by: { $0.key < $1.key }) {

@@ -64,7 +64,11 @@ public struct ScoreStage {
             // Ordered reads, then appends: a 16 MiB page cache holds what is reused (the store's
             // 64 MiB would add some fifty megabytes at the stage's peak).
             try db.execute(sql: "PRAGMA cache_size = -16384")
-            let prepared = try RiskScoring.inputs(db, exercice: exercice, asOf: asOf, referentiel: referentiel, cacheStamp: stamp)
+            // Whether the store is still as a stage that knew it sound sealed it: computed while
+            // this transaction reads, settled before it writes; if so, it is sealed again after.
+            let seal = try store.checkSeal(db)
+            let prepared = try RiskScoring.inputs(
+                db, exercice: exercice, asOf: asOf, referentiel: referentiel, cacheStamp: stamp, beforeWriting: seal.settle)
             Memory.returnFreed()
             t = lap(
                 "lecture, indicateurs (\(prepared.recomputedYears) équipements sur \(prepared.rows.count) calculés, "
@@ -107,7 +111,8 @@ public struct ScoreStage {
             t = lap("stockage des scores et liste classée", since: t)
             return (ScoreSummary(exercice: exercice, model: model, scored: lines.count, modelId: modelId, lines: lines), writer, book)
         }
-        t = lap("validation de la transaction", since: t)
+        store.reseal()
+        t = lap("validation de la transaction et sceau du store", since: t)
         try writer?.commit()
         try book?.commit()
         return summary

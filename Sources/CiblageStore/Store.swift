@@ -23,9 +23,28 @@ public final class Store {
         /// No check beyond SQLite's own on the pages it reads.
         case none
         /// `PRAGMA quick_check`: a damaged store is refused (``StoreFailure/damaged(_:_:)``)
-        /// before anything is written to it.
+        /// before anything is written to it. A store whose file still has the bytes of its
+        /// ``StoreSeal`` is not checked again: those bytes passed the check, then changed only
+        /// by the transactions of stages that sealed them.
         case quick
     }
+
+    /// How the store was found sound when it was opened with ``Verification/quick``.
+    public enum Soundness: String, Sendable {
+        /// Its file has the bytes of its seal.
+        case sealed = "sceau"
+        /// `PRAGMA quick_check` passed.
+        case checked = "quick_check"
+    }
+
+    /// How the store was found sound at opening or by ``SealCheck/settle()``; `nil` when
+    /// it was not checked.
+    public private(set) var soundness: Soundness?
+
+    /// The connection's `PRAGMA data_version` when the store was last known sound: while it
+    /// has not moved, no other connection has committed since, and ``reseal()`` may seal what
+    /// this one committed.
+    private var soundVersion: Int?
 
     /// Opens (creating it and its folder if needed) and migrates the store at `path`.
     ///
@@ -48,8 +67,76 @@ public final class Store {
             try db.execute(sql: "PRAGMA cache_size = -65536")  // 64 MiB
         }
         dbQueue = try DatabaseQueue(path: path, configuration: configuration)
-        if verify == .quick { try Self.quickCheck(dbQueue, path: path) }
+        if verify == .quick {
+            do {
+                (soundness, soundVersion) = try dbQueue.read { db in
+                    let version = try Self.holdFile(db)
+                    if StoreSeal.holds(for: path) { return (.sealed, version) }
+                    try Self.quickCheck(db, path: path)
+                    return (.checked, version)
+                }
+            } catch let error as DatabaseError where [ResultCode.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode.primaryResultCode) {
+                throw StoreFailure.damaged(path, [error.message ?? "\(error.resultCode)"])
+            }
+        }
         try Self.migrate(dbQueue)
+    }
+
+    /// Reads the schema, which takes SQLite's shared lock on the file for the rest of the
+    /// transaction (rolling back a hot journal first): no other connection can commit until
+    /// it ends. Returns the connection's `PRAGMA data_version`.
+    static func holdFile(_ db: Database) throws -> Int {
+        _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master")
+        return try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0
+    }
+
+    /// Whether the store's file has the bytes of its seal, computed on other threads while
+    /// the caller's transaction reads.
+    public final class SealCheck {
+        private let store: Store
+        private let version: Int
+        private let work: BackgroundWork<Bool>
+
+        fileprivate init(store: Store, version: Int) {
+            self.store = store
+            self.version = version
+            let path = store.path
+            work = BackgroundWork { StoreSeal.holds(for: path) }
+        }
+
+        /// Waits for the answer; call it before the transaction's first write (which may change
+        /// the file's pages). When the seal held, ``Store/reseal()`` will seal the store again
+        /// after the commit.
+        public func settle() {
+            guard (try? work.wait()) == true else { return }
+            store.soundness = .sealed
+            store.soundVersion = version
+        }
+    }
+
+    /// Starts checking whether the store still has the bytes of its seal, for a stage that
+    /// writes without `PRAGMA quick_check` and would keep the seal: `db` is that stage's
+    /// transaction, whose lock keeps other connections from committing while the file is read.
+    public func checkSeal(_ db: Database) throws -> SealCheck {
+        SealCheck(store: self, version: try Self.holdFile(db))
+    }
+
+    /// Once the stage's last transaction has committed: seals the store as it is now when it
+    /// was known sound and no other connection has committed since (see ``StoreSeal``);
+    /// otherwise removes any seal. Never fails: without a seal, the next ingest checks the
+    /// whole store.
+    public func reseal() {
+        do {
+            try dbQueue.read { db in
+                guard let sound = soundVersion, try Self.holdFile(db) == sound else {
+                    StoreSeal.discard(for: path)
+                    return
+                }
+                try StoreSeal.of(file: path).record(for: path)
+            }
+        } catch {
+            StoreSeal.discard(for: path)
+        }
     }
 
     /// Runs the migrations, taking those that a concurrent process applied meanwhile as done:
@@ -74,13 +161,8 @@ public final class Store {
     }
 
     /// `PRAGMA quick_check`; a store that fails it is refused before any write.
-    static func quickCheck(_ dbQueue: DatabaseQueue, path: String) throws {
-        let messages: [String]
-        do {
-            messages = try dbQueue.read { try String.fetchAll($0, sql: "PRAGMA quick_check(5)") }
-        } catch let error as DatabaseError where [ResultCode.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode.primaryResultCode) {
-            throw StoreFailure.damaged(path, [error.message ?? "\(error.resultCode)"])
-        }
+    static func quickCheck(_ db: Database, path: String) throws {
+        let messages = try String.fetchAll(db, sql: "PRAGMA quick_check(5)")
         guard messages == ["ok"] else { throw StoreFailure.damaged(path, messages) }
     }
 

@@ -26,7 +26,9 @@ struct IngestCommand: ParsableCommand {
             ingérés ; --rappeler-rejets les reprend tous (réécrire un fichier des rejets).
 
             Un store qui échoue à la vérification d'intégrité de SQLite (quick_check) est refusé \
-            avant toute écriture.
+            avant toute écriture. Après ses écritures, l'ingestion laisse à côté du store son \
+            sceau (<store>-sceau : taille et CRC-32 du fichier) ; tant que le fichier a encore ces \
+            octets, la vérification suivante se contente du sceau.
 
             Codes de sortie : 0 succès (même avec des lignes rejetées) ; 1 échec (disque plein, \
             store endommagé, fichier des rejets impossible à écrire…) — les fichiers stockés avant \
@@ -84,6 +86,7 @@ struct IngestCommand: ParsableCommand {
         } catch {
             throw CommandFailure("store inaccessible (\(store)) : \(CommandRunner.describe(error))")
         }
+        logger.debug("store sain d'après \(opened.soundness == .sealed ? "son sceau (quick_check évité)" : "quick_check")")
         let ingestor = Ingestor(store: opened, referentiel: ref, maxRejectPercent: maxRejets?.value, logger: logger)
         ingestor.recallRejects = rappelerRejets
         ingestor.checkpoint = { Self.killIfAsked($0.rawValue, $1) }
@@ -96,7 +99,10 @@ struct IngestCommand: ParsableCommand {
             finish(partial, rejectsFile, rejectsURL, ingestor)
             throw CommandFailure("\(error)")
         }
-        if let failure = finish(report, rejectsFile, rejectsURL, ingestor) { throw failure }
+        let failure = finish(report, rejectsFile, rejectsURL, ingestor)
+        // What was committed here (from a store found sound) is sealed for the next ingest.
+        opened.reseal()
+        if let failure { throw failure }
         if report.anyRefused {
             throw CommandFailure("au moins un fichier a été refusé en entier (voir ci-dessus) ; les autres sont stockés", status: .refused)
         }

@@ -302,6 +302,10 @@ final class FailurePathTests: XCTestCase {
 
     func testADamagedStoreIsRefusedBeforeAnyWrite() throws {
         let store = try scoredStore()
+        // Sealed by an ingest first: its seal must not vouch for the bytes flipped after.
+        let sealing = Self.tool("ciblage-ingest", ["--quiet", "--store", store, "--rejets", folder.appendingPathComponent("r0.csv").path, exports.path], in: folder)
+        XCTAssertEqual(sealing.status, 0, sealing.errors)
+        XCTAssertTrue(StoreSeal.holds(for: store))
         // Flip bytes in the middle of the file (table pages, not the header).
         let handle = try FileHandle(forUpdating: URL(fileURLWithPath: store))
         let size = try handle.seekToEnd()
@@ -317,6 +321,70 @@ final class FailurePathTests: XCTestCase {
         XCTAssertEqual(run.status, 1, run.errors)
         XCTAssertTrue(run.errors.contains("store endommagé"), run.errors)
         XCTAssertEqual(try Self.sha256(store), before, "nothing is written to a damaged store")
+        XCTAssertNotNil(StoreSeal.recorded(for: store), "refused although a seal was there")
+    }
+
+    func testTheSealIsTheFilesSizeAndItsCRC32() throws {
+        func file(_ bytes: [UInt8]) throws -> String {
+            let url = folder.appendingPathComponent("f-\(bytes.count)")
+            try Data(bytes).write(to: url)
+            return url.path
+        }
+        // The standard check value of CRC-32, over an odd size (halves of 4 and 5 bytes).
+        XCTAssertEqual(try StoreSeal.of(file: file(Array("123456789".utf8))), StoreSeal(size: 9, crc32: 0xCBF4_3926))
+        XCTAssertEqual(try StoreSeal.of(file: file([])), StoreSeal(size: 0, crc32: 0))
+        // Several 1 MiB chunks per half, against CRC-32 computed bit by bit.
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<(3 << 20) + 12_345).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+        }
+        let path = try file(bytes)
+        XCTAssertEqual(try StoreSeal.of(file: path), StoreSeal(size: Int64(bytes.count), crc32: ~crc))
+        // Recorded, read back, and no longer holding once one byte changes.
+        try StoreSeal.of(file: path).record(for: path)
+        XCTAssertTrue(StoreSeal.holds(for: path))
+        var changed = bytes
+        changed[2 << 20] ^= 0x10
+        try Data(changed).write(to: URL(fileURLWithPath: path))
+        XCTAssertFalse(StoreSeal.holds(for: path))
+        StoreSeal.discard(for: path)
+        XCTAssertNil(StoreSeal.recorded(for: path))
+    }
+
+    func testTheSealSparesTheFullCheckOnlyWhileStagesThatFoundTheStoreSoundAloneWroteIt() throws {
+        let store = try scoredStore()
+        let debug = ["CIBLAGE_LOG": "debug"]
+        func ingest(_ n: Int) -> String {
+            let run = Self.tool(
+                "ciblage-ingest", ["--quiet", "--store", store, "--rejets", folder.appendingPathComponent("r\(n).csv").path, exports.path],
+                in: folder, environment: debug)
+            XCTAssertEqual(run.status, 0, run.errors)
+            return run.errors
+        }
+        func score() {
+            let run = Self.tool("ciblage-score", ["--quiet", "--store", store, "--exercice", "2024"], in: folder)
+            XCTAssertEqual(run.status, 0, run.errors)
+        }
+        // A copy without its seal is checked in full, then sealed.
+        XCTAssertNil(StoreSeal.recorded(for: store))
+        XCTAssertTrue(ingest(1).contains("d'après quick_check"))
+        XCTAssertTrue(StoreSeal.holds(for: store))
+        // The score found it sealed: it seals what it wrote, and the next ingest trusts that.
+        score()
+        XCTAssertTrue(StoreSeal.holds(for: store))
+        XCTAssertTrue(ingest(2).contains("d'après son sceau"))
+
+        // Another program writes to the store: the seal no longer holds, the score does not
+        // seal again what it wrote on top, and the next ingest checks every page.
+        try DatabaseQueue(path: store).write { try $0.execute(sql: "UPDATE equipement SET commune = commune || ' ' WHERE id = 1") }
+        XCTAssertFalse(StoreSeal.holds(for: store))
+        score()
+        XCTAssertNil(StoreSeal.recorded(for: store), "a store not found sound is not sealed")
+        XCTAssertTrue(ingest(3).contains("d'après quick_check"))
+        XCTAssertTrue(StoreSeal.holds(for: store))
     }
 
     // MARK: Helpers
