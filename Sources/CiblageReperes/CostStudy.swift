@@ -90,7 +90,9 @@ public enum StudyStore {
             var nDossier, nom, nature, siren, nomGestionnaire, statut, caf: String
             var places: Int?
         }
+        let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement") ?? 0
         var profiles: [Int64: Profile] = [:]
+        profiles.reserveCapacity(count)
         let statement = try RawStatement(
             db, sql: "SELECT id, n_dossier, nom, nature, siren_gestionnaire, nom_gestionnaire, statut_gestionnaire, caf, places_agreees FROM equipement")
         defer { statement.reset() }
@@ -103,6 +105,7 @@ public enum StudyStore {
         // are kept, each equipment of N is built as soon as its last réel is read, so that the
         // figures of N are never all held at once.
         var previousYear: [Int64: DeclarationFigures] = [:]
+        previousYear.reserveCapacity(count)
         var out: [StudyEquipment] = []
         func add(_ id: Int64, _ f: DeclarationFigures) {
             guard let p = profiles[id], let charges = f.totalCharges else { return }
