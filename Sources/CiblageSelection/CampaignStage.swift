@@ -19,8 +19,10 @@ public struct CampaignStage {
     }
 
     public func run(_ config: CampaignConfig, output: URL, now: Date = Date()) throws -> CampaignPlan {
-        let (candidates, modelVersion) = try store.dbQueue.read { db in
-            (try CandidateStore.load(db, exercice: config.exercice),
+        // Whether the store is as a stage that knew it sound sealed it: computed while the plans
+        // are made; if so, it is sealed again once the campaign is stored.
+        let (seal, candidates, modelVersion) = try store.dbQueue.read { db in
+            (try store.checkSeal(db), try CandidateStore.load(db, exercice: config.exercice),
              try String.fetchOne(
                 db, sql: "SELECT m.version FROM score s JOIN modele_score m ON m.id = s.modele_id WHERE s.exercice = ? LIMIT 1",
                 arguments: [config.exercice]) ?? "")
@@ -53,6 +55,7 @@ public struct CampaignStage {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let configuration = String(decoding: try encoder.encode(config), as: UTF8.self)
+        seal.settle()
         try store.dbQueue.write { db in
             try db.execute(sql: "DELETE FROM campagne WHERE id = ?", arguments: [config.id])
             try db.execute(
@@ -73,6 +76,7 @@ public struct CampaignStage {
                 }
             }
         }
+        store.reseal()
         try batch.publish()
         return plan
     }

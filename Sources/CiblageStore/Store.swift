@@ -115,8 +115,10 @@ public final class Store {
     }
 
     /// Starts checking whether the store still has the bytes of its seal, for a stage that
-    /// writes without `PRAGMA quick_check` and would keep the seal: `db` is that stage's
-    /// transaction, whose lock keeps other connections from committing while the file is read.
+    /// writes without `PRAGMA quick_check` and would keep the seal. `db` is a transaction of
+    /// that stage: the connection's `PRAGMA data_version` is noted there, and ``reseal()``
+    /// seals again only if no other connection has committed since (so the file read was the
+    /// file this stage then wrote to). Call ``SealCheck/settle()`` before the first write.
     public func checkSeal(_ db: Database) throws -> SealCheck {
         SealCheck(store: self, version: try Self.holdFile(db))
     }

@@ -375,6 +375,13 @@ final class FailurePathTests: XCTestCase {
         // The score found it sealed: it seals what it wrote, and the next ingest trusts that.
         score()
         XCTAssertTrue(StoreSeal.holds(for: store))
+        // So does a campaign.
+        let campaign = Self.tool(
+            "ciblage-select",
+            ["--store", store, "--campagne", Self.world.appendingPathComponent("campagne.toml").path, "--sortie", folder.appendingPathComponent("c").path],
+            in: folder)
+        XCTAssertEqual(campaign.status, 0, campaign.errors)
+        XCTAssertTrue(StoreSeal.holds(for: store))
         XCTAssertTrue(ingest(2).contains("d'après son sceau"))
 
         // Another program writes to the store: the seal no longer holds, the score does not
