@@ -438,14 +438,64 @@ public final class Ingestor {
         _ url: URL, _ encoding: TextEncoding, db: Database, fileId: Int64, _ rejects: inout RejectCollector
     ) throws -> Counts {
         let parser = EquipementRowParser(referentiel: referentiel)
-        let rows = try readKeyed(
-            url, encoding, ExportColumns.equipements, key: \Equipement.numeroDossier, &rejects
-        ) { (reader) throws(RowReject) in try parser.parse(reader) }
+        // The file is read on another thread and stored as it comes, inside a savepoint, on the
+        // bet that no N_DOSSIER repeats in it (a registry export lists each equipment once): read
+        // and storage overlap. A repeated key undoes what was stored, and the file goes the
+        // careful way: duplicates and conflicts resolved before anything is written.
         let t0 = Date()
-        let writer = try EquipementWriter(db: db, fileId: fileId)
-        for row in rows.kept { try writer.upsert(row.value, line: row.line) }
-        try writer.flush()
-        logger.debug("\(url.lastPathComponent) : stockage en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
+        let channel = BatchChannel<CollectedRow<Equipement>>(capacity: 8)
+        let initial = rejects
+        let reading = BackgroundWork { () throws -> TableSink<StreamingHandler<Equipement>> in
+            let handler = StreamingHandler(
+                { (reader: FieldReader<CSVFieldSource>) throws(RowReject) -> Equipement in try parser.parse(reader) }, channel: channel)
+            var sink = TableSink(columns: ExportColumns.equipements, encoding: encoding, rejects: initial, handler: handler)
+            do {
+                try CSVReader(url: url).read(into: &sink)
+                try sink.finish()
+                try sink.handler.flush()
+                channel.finish()
+            } catch {
+                channel.finish(error)
+                throw error
+            }
+            return sink
+        }
+        try db.execute(sql: "SAVEPOINT registre")
+        var writer = try EquipementWriter(db: db, fileId: fileId)
+        var seen = Set<String>()
+        var repeated = false
+        do {
+            while let batch = try channel.receive() {
+                if repeated { continue }  // drained: the reading thread ends
+                for row in batch {
+                    guard seen.insert(row.value.numeroDossier).inserted else {
+                        repeated = true
+                        break
+                    }
+                    try writer.upsert(row.value, line: row.line)
+                }
+            }
+            if !repeated { try writer.flush() }
+        } catch {
+            channel.cancel()
+            _ = try? reading.wait()
+            throw error
+        }
+        channel.cancel()
+        let sink = try reading.wait()
+        logger.debug("\(url.lastPathComponent) : lecture, contrôles et stockage en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
+        // Without a repeated key, every row is kept as it was stored.
+        let rows = try keptRows(of: sink, url, encoding, key: repeated ? \Equipement.numeroDossier : nil, &rejects)
+        if repeated {
+            try db.execute(sql: "ROLLBACK TO registre")
+            try db.execute(sql: "RELEASE registre")
+            writer = try EquipementWriter(db: db, fileId: fileId)
+            for row in rows.kept { try writer.upsert(row.value, line: row.line) }
+            try writer.flush()
+            logger.debug("\(url.lastPathComponent) : clés répétées, stocké à nouveau une fois les doublons résolus")
+        } else {
+            try db.execute(sql: "RELEASE registre")
+        }
         return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: try writer.corrections())
     }
 
@@ -486,12 +536,22 @@ public final class Ingestor {
         try CSVReader(url: url).read(into: &sink)
         try sink.finish()
         logger.debug("\(url.lastPathComponent) : lecture et contrôles en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
+        return try keptRows(of: sink, url, encoding, key: key, &rejects)
+    }
+
+    /// The rows of a file read whole to store, once its duplicate keys are resolved (see
+    /// ``resolveDuplicates(_:key:_:)``; every row without `key`), with the records read and the
+    /// identical duplicates left out; its rejects go to `rejects`.
+    private func keptRows<Value: Hashable, Handler: KeyedRows>(
+        of sink: TableSink<Handler>, _ url: URL, _ encoding: TextEncoding, key: KeyPath<Value, String>?, _ rejects: inout RejectCollector
+    ) throws -> (kept: [CollectedRow<Value>], read: Int, ignored: Int) where Handler.Value == Value {
         var collector = sink.rejects
-        let kept = Self.resolveDuplicates(sink.handler.rows, key: key, &collector)
+        let collected = sink.handler.collected
+        let kept = key.map { Self.resolveDuplicates(collected.rows, key: $0, &collector) } ?? collected.rows
         collector.fillContent(
-            try CSVReader.rawText(of: sink.handler.spans.spans(of: collector.pendingContent), in: url.path, encoding: encoding))
+            try CSVReader.rawText(of: collected.spans.spans(of: collector.pendingContent), in: url.path, encoding: encoding))
         rejects = collector
-        return (kept, sink.read, sink.handler.rows.count - kept.count - collector.conflictCount)
+        return (kept, sink.read, collected.rows.count - kept.count - collector.conflictCount)
     }
 
     /// Keeps one row per key: a key repeated with identical values is kept once; a key repeated

@@ -215,6 +215,20 @@ struct CollectedRow<Value> {
     var value: Value
 }
 
+/// A handler that keeps every row it parsed (with its span in the file).
+protocol KeyedRows: RowHandler {
+    associatedtype Value
+    var collected: CollectingHandler<Value> { get }
+}
+
+extension CollectingHandler: KeyedRows {
+    var collected: CollectingHandler<Value> { self }
+}
+
+extension StreamingHandler: KeyedRows {
+    var collected: CollectingHandler<Value> { collecting }
+}
+
 struct CollectingHandler<Value>: RowHandler {
     let parse: (FieldReader<CSVFieldSource>) throws(RowReject) -> Value
     var rows: [CollectedRow<Value>] = []
@@ -231,6 +245,35 @@ struct CollectingHandler<Value>: RowHandler {
         } catch {
             rejects.add(line: line, field: error.field, reason: error.reason, content: raw())
         }
+    }
+}
+
+/// Collects rows as ``CollectingHandler`` does and also hands each one over by batches, so
+/// that they can be stored while the rest of the file is read.
+struct StreamingHandler<Value>: RowHandler {
+    var collecting: CollectingHandler<Value>
+    let channel: BatchChannel<CollectedRow<Value>>
+    private var batch: [CollectedRow<Value>] = []
+    static var batchSize: Int { 2048 }
+
+    init(_ parse: @escaping (FieldReader<CSVFieldSource>) throws(RowReject) -> Value, channel: BatchChannel<CollectedRow<Value>>) {
+        collecting = CollectingHandler(parse)
+        self.channel = channel
+    }
+
+    mutating func handle(
+        _ reader: FieldReader<CSVFieldSource>, line: Int, span: RawSpan, _ rejects: inout RejectCollector, raw: () -> String
+    ) throws {
+        let before = collecting.rows.count
+        try collecting.handle(reader, line: line, span: span, &rejects, raw: raw)
+        if collecting.rows.count > before { batch.append(collecting.rows[before]) }
+        if batch.count == Self.batchSize { try flush() }
+    }
+
+    mutating func flush() throws {
+        guard !batch.isEmpty else { return }
+        guard channel.send(batch) else { throw CancellationError() }
+        batch.removeAll(keepingCapacity: true)
     }
 }
 

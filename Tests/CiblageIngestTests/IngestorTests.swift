@@ -102,6 +102,29 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(try count("equipement"), 5)
     }
 
+    func testAKeyRepeatedLateInARegistryUndoesTheRowsStoredBeforeIt() throws {
+        try ingest(["equipements-ok.csv"])
+        // Read and stored as it comes: 66-0001 and 66-0002 are changed before 66-0002 comes
+        // again with other values; that conflict must leave 66-0002 as it was, with no history.
+        let lines = try String(contentsOf: fixture("equipements-modifie.csv"), encoding: .utf8).components(separatedBy: "\r\n")
+        let header = lines[0]
+        let first = lines[1]
+        let second = lines[2].replacingOccurrences(of: ";45;", with: ";46;")
+        let again = lines[2].replacingOccurrences(of: ";45;", with: ";47;")
+        // Enough new equipments between them that the changes are written before the repeat.
+        let new = (1000..<1300).map { first.replacingOccurrences(of: "66-0001;", with: "66-\($0);") }
+        let url = folder.appendingPathComponent("equipements-repete.csv")
+        try ([header, first, second] + new + [again]).joined(separator: "\r\n").appending("\r\n").write(to: url, atomically: true, encoding: .utf8)
+        let report = try Ingestor(store: store, referentiel: .bundled).ingest([url])
+        XCTAssertEqual(Set(rejects(report, "equipements-repete.csv").filter { $0.value.reason.contains("conflit") }.keys), [3, 304])
+        XCTAssertEqual(report.files[0].stored, 301)
+        XCTAssertEqual(report.files[0].corrections, 1)
+        XCTAssertEqual(try count("equipement", "n_dossier = '66-0001' AND places_agreees = 36"), 1)
+        XCTAssertEqual(try count("equipement", "n_dossier = '66-0002' AND places_agreees = 45"), 1, "the conflict leaves the stored row")
+        XCTAssertEqual(try count("equipement_historique"), 1, "the undone change left no history")
+        XCTAssertEqual(try count("equipement"), 305)
+    }
+
     // MARK: Declarations
 
     func testStoresEveryQuirkOfWellFormedDeclarations() throws {
