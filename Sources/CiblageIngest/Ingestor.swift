@@ -438,17 +438,69 @@ public final class Ingestor {
         _ url: URL, _ encoding: TextEncoding, db: Database, fileId: Int64, _ rejects: inout RejectCollector
     ) throws -> Counts {
         let parser = EquipementRowParser(referentiel: referentiel)
-        // The file is read on another thread and stored as it comes, inside a savepoint, on the
-        // bet that no N_DOSSIER repeats in it (a registry export lists each equipment once): read
-        // and storage overlap. A repeated key undoes what was stored, and the file goes the
-        // careful way: duplicates and conflicts resolved before anything is written.
+        var writer = try EquipementWriter(db: db, fileId: fileId)
+        let rows = try storeKeyedAsRead(
+            url, encoding, ExportColumns.equipements, key: \Equipement.numeroDossier, db: db, &rejects,
+            parse: { (reader) throws(RowReject) in try parser.parse(reader) },
+            store: { try writer.upsert($0.value, line: $0.line) }, finish: { try writer.flush() },
+            again: { rows in
+                writer = try EquipementWriter(db: db, fileId: fileId)
+                for row in rows { try writer.upsert(row.value, line: row.line) }
+                try writer.flush()
+            })
+        return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: try writer.corrections())
+    }
+
+    private func ingestControles(
+        _ url: URL, _ encoding: TextEncoding, db: Database, fileId: Int64, _ rejects: inout RejectCollector
+    ) throws -> Counts {
+        let parser = ControleRowParser(equipements: try equipementIds(db), referentiel: referentiel)
+        var writer = try ControleWriter(db: db, fileId: fileId)
+        let rows = try storeKeyedAsRead(
+            url, encoding, ExportColumns.controles, key: \ParsedControle.controle.idControle, db: db, &rejects,
+            parse: { (reader) throws(RowReject) in try parser.parse(reader) },
+            store: { try writer.upsert($0.value.controle, equipementId: $0.value.equipementId, line: $0.line) }, finish: {},
+            again: { rows in
+                writer = try ControleWriter(db: db, fileId: fileId)
+                for row in rows { try writer.upsert(row.value.controle, equipementId: row.value.equipementId, line: row.line) }
+            })
+        return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: writer.corrections)
+    }
+
+    private func ingestProjets(
+        _ url: URL, _ encoding: TextEncoding, db: Database, fileId: Int64, _ rejects: inout RejectCollector
+    ) throws -> Counts {
+        let parser = ProjetRowParser(equipements: try equipementIds(db), referentiel: referentiel)
+        var writer = ProjetWriter(db: db, fileId: fileId)
+        let rows = try storeKeyedAsRead(
+            url, encoding, ExportColumns.projets, key: \Projet.numeroProjet, db: db, &rejects,
+            parse: { (reader) throws(RowReject) in try parser.parse(reader) },
+            store: { try writer.upsert($0.value, line: $0.line) }, finish: {},
+            again: { rows in
+                writer = ProjetWriter(db: db, fileId: fileId)
+                for row in rows { try writer.upsert(row.value, line: row.line) }
+            })
+        return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: writer.corrections)
+    }
+
+    /// Reads a whole file of a small keyed kind (registry, controls, projects) on another thread
+    /// and stores each row as it comes (`store`, then `finish`), inside a savepoint, on the bet
+    /// that no key repeats in the file (an export lists each equipment, control or project
+    /// once): reading and storing overlap. A repeated key undoes what was stored, and the rows
+    /// kept once duplicates and conflicts are resolved (``resolveDuplicates(_:key:_:)``) go to
+    /// `again`, as if nothing had been written before. Returns the rows kept, the records read
+    /// and the identical duplicates left out; the file's rejects go to `rejects`.
+    private func storeKeyedAsRead<Value: Hashable & Sendable>(
+        _ url: URL, _ encoding: TextEncoding, _ columns: [ColumnSpec], key: KeyPath<Value, String>, db: Database,
+        _ rejects: inout RejectCollector,
+        parse: @escaping @Sendable (FieldReader<CSVFieldSource>) throws(RowReject) -> Value,
+        store: (CollectedRow<Value>) throws -> Void, finish: () throws -> Void, again: ([CollectedRow<Value>]) throws -> Void
+    ) throws -> (kept: [CollectedRow<Value>], read: Int, ignored: Int) {
         let t0 = Date()
-        let channel = BatchChannel<CollectedRow<Equipement>>(capacity: 8)
+        let channel = BatchChannel<CollectedRow<Value>>(capacity: 8)
         let initial = rejects
-        let reading = BackgroundWork { () throws -> TableSink<StreamingHandler<Equipement>> in
-            let handler = StreamingHandler(
-                { (reader: FieldReader<CSVFieldSource>) throws(RowReject) -> Equipement in try parser.parse(reader) }, channel: channel)
-            var sink = TableSink(columns: ExportColumns.equipements, encoding: encoding, rejects: initial, handler: handler)
+        let reading = BackgroundWork { () throws -> TableSink<StreamingHandler<Value>> in
+            var sink = TableSink(columns: columns, encoding: encoding, rejects: initial, handler: StreamingHandler(parse, channel: channel))
             do {
                 try CSVReader(url: url).read(into: &sink)
                 try sink.finish()
@@ -460,93 +512,50 @@ public final class Ingestor {
             }
             return sink
         }
-        try db.execute(sql: "SAVEPOINT registre")
-        var writer = try EquipementWriter(db: db, fileId: fileId)
+        try db.execute(sql: "SAVEPOINT lecture_stockage")
         var seen = Set<String>()
         var repeated = false
         do {
             while let batch = try channel.receive() {
                 if repeated { continue }  // drained: the reading thread ends
                 for row in batch {
-                    guard seen.insert(row.value.numeroDossier).inserted else {
+                    guard seen.insert(row.value[keyPath: key]).inserted else {
                         repeated = true
                         break
                     }
-                    try writer.upsert(row.value, line: row.line)
+                    try store(row)
                 }
             }
-            if !repeated { try writer.flush() }
+            if !repeated { try finish() }
         } catch {
             channel.cancel()
             _ = try? reading.wait()
             throw error
         }
-        channel.cancel()
         let sink = try reading.wait()
         logger.debug("\(url.lastPathComponent) : lecture, contrôles et stockage en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
         // Without a repeated key, every row is kept as it was stored.
-        let rows = try keptRows(of: sink, url, encoding, key: repeated ? \Equipement.numeroDossier : nil, &rejects)
+        let rows = try keptRows(of: sink, url, encoding, key: repeated ? key : nil, &rejects)
         if repeated {
-            try db.execute(sql: "ROLLBACK TO registre")
-            try db.execute(sql: "RELEASE registre")
-            writer = try EquipementWriter(db: db, fileId: fileId)
-            for row in rows.kept { try writer.upsert(row.value, line: row.line) }
-            try writer.flush()
+            try db.execute(sql: "ROLLBACK TO lecture_stockage")
+            try db.execute(sql: "RELEASE lecture_stockage")
+            try again(rows.kept)
             logger.debug("\(url.lastPathComponent) : clés répétées, stocké à nouveau une fois les doublons résolus")
         } else {
-            try db.execute(sql: "RELEASE registre")
+            try db.execute(sql: "RELEASE lecture_stockage")
         }
-        return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: try writer.corrections())
+        return rows
     }
 
-    private func ingestControles(
-        _ url: URL, _ encoding: TextEncoding, db: Database, fileId: Int64, _ rejects: inout RejectCollector
-    ) throws -> Counts {
-        let parser = ControleRowParser(equipements: try equipementIds(db), referentiel: referentiel)
-        let rows = try readKeyed(
-            url, encoding, ExportColumns.controles, key: \ParsedControle.controle.idControle, &rejects
-        ) { (reader) throws(RowReject) in try parser.parse(reader) }
-        let writer = try ControleWriter(db: db, fileId: fileId)
-        for row in rows.kept { try writer.upsert(row.value.controle, equipementId: row.value.equipementId, line: row.line) }
-        return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: writer.corrections)
-    }
-
-    private func ingestProjets(
-        _ url: URL, _ encoding: TextEncoding, db: Database, fileId: Int64, _ rejects: inout RejectCollector
-    ) throws -> Counts {
-        let parser = ProjetRowParser(equipements: try equipementIds(db), referentiel: referentiel)
-        let rows = try readKeyed(url, encoding, ExportColumns.projets, key: \Projet.numeroProjet, &rejects) {
-            (reader) throws(RowReject) in try parser.parse(reader)
-        }
-        let writer = ProjetWriter(db: db, fileId: fileId)
-        for row in rows.kept { try writer.upsert(row.value, line: row.line) }
-        return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: writer.corrections)
-    }
-
-    /// Reads a whole file of a small kind (registry, controls, projects) and resolves its duplicate keys
-    /// before anything is written: returns the rows to store, the records read and the identical
-    /// duplicates left out.
-    private func readKeyed<Value: Hashable>(
-        _ url: URL, _ encoding: TextEncoding, _ columns: [ColumnSpec], key: KeyPath<Value, String>,
-        _ rejects: inout RejectCollector,
-        parse: @escaping (FieldReader<CSVFieldSource>) throws(RowReject) -> Value
-    ) throws -> (kept: [CollectedRow<Value>], read: Int, ignored: Int) {
-        let t0 = Date()
-        var sink = TableSink(columns: columns, encoding: encoding, rejects: rejects, handler: CollectingHandler(parse))
-        try CSVReader(url: url).read(into: &sink)
-        try sink.finish()
-        logger.debug("\(url.lastPathComponent) : lecture et contrôles en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
-        return try keptRows(of: sink, url, encoding, key: key, &rejects)
-    }
-
-    /// The rows of a file read whole to store, once its duplicate keys are resolved (see
+    /// The rows of a file read whole, once its duplicate keys are resolved (see
     /// ``resolveDuplicates(_:key:_:)``; every row without `key`), with the records read and the
     /// identical duplicates left out; its rejects go to `rejects`.
-    private func keptRows<Value: Hashable, Handler: KeyedRows>(
-        of sink: TableSink<Handler>, _ url: URL, _ encoding: TextEncoding, key: KeyPath<Value, String>?, _ rejects: inout RejectCollector
-    ) throws -> (kept: [CollectedRow<Value>], read: Int, ignored: Int) where Handler.Value == Value {
+    private func keptRows<Value: Hashable>(
+        of sink: TableSink<StreamingHandler<Value>>, _ url: URL, _ encoding: TextEncoding, key: KeyPath<Value, String>?,
+        _ rejects: inout RejectCollector
+    ) throws -> (kept: [CollectedRow<Value>], read: Int, ignored: Int) {
         var collector = sink.rejects
-        let collected = sink.handler.collected
+        let collected = sink.handler.collecting
         let kept = key.map { Self.resolveDuplicates(collected.rows, key: $0, &collector) } ?? collected.rows
         collector.fillContent(
             try CSVReader.rawText(of: collected.spans.spans(of: collector.pendingContent), in: url.path, encoding: encoding))

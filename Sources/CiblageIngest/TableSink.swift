@@ -215,20 +215,6 @@ struct CollectedRow<Value> {
     var value: Value
 }
 
-/// A handler that keeps every row it parsed (with its span in the file).
-protocol KeyedRows: RowHandler {
-    associatedtype Value
-    var collected: CollectingHandler<Value> { get }
-}
-
-extension CollectingHandler: KeyedRows {
-    var collected: CollectingHandler<Value> { self }
-}
-
-extension StreamingHandler: KeyedRows {
-    var collected: CollectingHandler<Value> { collecting }
-}
-
 struct CollectingHandler<Value>: RowHandler {
     let parse: (FieldReader<CSVFieldSource>) throws(RowReject) -> Value
     var rows: [CollectedRow<Value>] = []

@@ -364,6 +364,24 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(try count("controle_anomalie", "code = 'REPAS_COUCHES'"), 1)
     }
 
+    func testAControlIdRepeatedInItsFileUndoesTheCorrectionsStoredBeforeIt() throws {
+        try ingest(["equipements-ok.csv", "controles.csv"])
+        let lines = try String(contentsOf: fixture("controles-correction.csv"), encoding: .utf8)
+            .split(whereSeparator: \.isNewline).map(String.init)
+        // C-2023-002 corrected, then new controls, then C-2023-002 again with another result.
+        let new = (0..<20).map { "C-2024-\(100 + $0);66-0001;2023;10/05/2024;SUR_PLACE;CIBLAGE;;CONFORME;;;" }
+        let again = "C-2023-002;66-0002;2022;20/06/2023;SUR_PLACE;ALEATOIRE;;ANOMALIE;900;;REPAS_COUCHES"
+        let url = folder.appendingPathComponent("controles-repete.csv")
+        try ([lines[0], lines[1]] + new + [again]).joined(separator: "\n").appending("\n").write(to: url, atomically: true, encoding: .utf8)
+        let report = try Ingestor(store: store, referentiel: .bundled).ingest([url])
+        XCTAssertEqual(Set(rejects(report, "controles-repete.csv").filter { $0.value.reason.contains("conflit") }.keys), [2, 23])
+        XCTAssertEqual(report.files[0].stored, 20)
+        XCTAssertEqual(report.files[0].corrections, 0)
+        XCTAssertEqual(try count("controle", "id_controle = 'C-2023-002' AND resultat = 'CONFORME'"), 1, "the conflict leaves the stored control")
+        XCTAssertEqual(try count("controle_historique"), 0, "the undone correction left no history")
+        XCTAssertEqual(try count("controle", "id_controle LIKE 'C-2024-1%'"), 20)
+    }
+
     // MARK: Rejects file
 
     func testRejectsFileFollowsTheContract() throws {
