@@ -273,9 +273,17 @@ public struct CostStudy: Sendable {
         var byManager: [Int: Double] = [:]
         for (m, c) in zip(managers, charges) { byManager[m, default: 0] += c }
         if managers.count < minimumEquipments || byManager.count < minimumManagers { return .frequence }
-        let costs = byManager.values.sorted(by: >)
-        let total = costs.reduce(0, +)
-        if total > 0 && costs.prefix(2).reduce(0, +) / total > dominanceShare { return .dominance }
+        // The two largest managers' costs, in one pass rather than by sorting every manager.
+        var (first, second, total) = (0.0, 0.0, 0.0)
+        for cost in byManager.values {
+            total += cost
+            if cost > first {
+                (first, second) = (cost, first)
+            } else if cost > second {
+                second = cost
+            }
+        }
+        if total > 0 && (first + second) / total > dominanceShare { return .dominance }
         return nil
     }
 
