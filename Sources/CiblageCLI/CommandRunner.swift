@@ -41,6 +41,7 @@ public enum CommandRunner {
             fflush(nil)
             FileHandle.standardError.write(Data(text.utf8))
         }
+        Memory.limitArenas()
         do {
             var command = try type.parseAsRoot()
             try command.run()
