@@ -39,8 +39,11 @@ public struct StoreSeal: Equatable, Sendable {
         let size = Int64(status.st_size)
         let half = size / 2
         let second = BackgroundWork { try Self.crc(fd, from: half, to: size, path: path) }
-        let first = try Self.crc(fd, from: 0, to: half, path: path)
-        let (crc, read) = try second.wait()
+        // Both halves are done before `fd` is closed, even when one fails.
+        let firstHalf = Result { try Self.crc(fd, from: 0, to: half, path: path) }
+        let secondHalf = Result { try second.wait() }
+        let first = try firstHalf.get()
+        let (crc, read) = try secondHalf.get()
         // A file that got shorter while it was read gets the size actually read: not its seal.
         guard first.read == half else { return StoreSeal(size: first.read, crc32: 0) }
         let combined = crc32_combine(first.crc, crc, Int(read))
