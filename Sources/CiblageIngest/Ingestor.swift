@@ -442,12 +442,8 @@ public final class Ingestor {
         let rows = try storeKeyedAsRead(
             url, encoding, ExportColumns.equipements, key: \Equipement.numeroDossier, db: db, &rejects,
             parse: { (reader) throws(RowReject) in try parser.parse(reader) },
-            store: { try writer.upsert($0.value, line: $0.line) }, finish: { try writer.flush() },
-            again: { rows in
-                writer = try EquipementWriter(db: db, fileId: fileId)
-                for row in rows { try writer.upsert(row.value, line: row.line) }
-                try writer.flush()
-            })
+            restart: { writer = try EquipementWriter(db: db, fileId: fileId) },
+            store: { try writer.upsert($0.value, line: $0.line) }, finish: { try writer.flush() })
         return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: try writer.corrections())
     }
 
@@ -459,11 +455,8 @@ public final class Ingestor {
         let rows = try storeKeyedAsRead(
             url, encoding, ExportColumns.controles, key: \ParsedControle.controle.idControle, db: db, &rejects,
             parse: { (reader) throws(RowReject) in try parser.parse(reader) },
-            store: { try writer.upsert($0.value.controle, equipementId: $0.value.equipementId, line: $0.line) }, finish: {},
-            again: { rows in
-                writer = try ControleWriter(db: db, fileId: fileId)
-                for row in rows { try writer.upsert(row.value.controle, equipementId: row.value.equipementId, line: row.line) }
-            })
+            restart: { writer = try ControleWriter(db: db, fileId: fileId) },
+            store: { try writer.upsert($0.value.controle, equipementId: $0.value.equipementId, line: $0.line) }, finish: {})
         return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: writer.corrections)
     }
 
@@ -475,26 +468,24 @@ public final class Ingestor {
         let rows = try storeKeyedAsRead(
             url, encoding, ExportColumns.projets, key: \Projet.numeroProjet, db: db, &rejects,
             parse: { (reader) throws(RowReject) in try parser.parse(reader) },
-            store: { try writer.upsert($0.value, line: $0.line) }, finish: {},
-            again: { rows in
-                writer = ProjetWriter(db: db, fileId: fileId)
-                for row in rows { try writer.upsert(row.value, line: row.line) }
-            })
+            restart: { writer = ProjetWriter(db: db, fileId: fileId) },
+            store: { try writer.upsert($0.value, line: $0.line) }, finish: {})
         return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: writer.corrections)
     }
 
     /// Reads a whole file of a small keyed kind (registry, controls, projects) on another thread
     /// and stores each row as it comes (`store`, then `finish`), inside a savepoint, on the bet
     /// that no key repeats in the file (an export lists each equipment, control or project
-    /// once): reading and storing overlap. A repeated key undoes what was stored, and the rows
-    /// kept once duplicates and conflicts are resolved (``resolveDuplicates(_:key:_:)``) go to
-    /// `again`, as if nothing had been written before. Returns the rows kept, the records read
-    /// and the identical duplicates left out; the file's rejects go to `rejects`.
+    /// once): reading and storing overlap. A repeated key undoes what was stored; then, after
+    /// `restart` (a new writer: the former one counted and queued what was undone), the rows kept
+    /// once duplicates and conflicts are resolved (``resolveDuplicates(_:key:_:)``) are stored
+    /// the same way. Returns the rows kept, the records read and the identical duplicates left
+    /// out; the file's rejects go to `rejects`.
     private func storeKeyedAsRead<Value: Hashable & Sendable>(
         _ url: URL, _ encoding: TextEncoding, _ columns: [ColumnSpec], key: KeyPath<Value, String>, db: Database,
         _ rejects: inout RejectCollector,
         parse: @escaping @Sendable (FieldReader<CSVFieldSource>) throws(RowReject) -> Value,
-        store: (CollectedRow<Value>) throws -> Void, finish: () throws -> Void, again: ([CollectedRow<Value>]) throws -> Void
+        restart: () throws -> Void, store: (CollectedRow<Value>) throws -> Void, finish: () throws -> Void
     ) throws -> (kept: [CollectedRow<Value>], read: Int, ignored: Int) {
         let t0 = Date()
         let channel = BatchChannel<CollectedRow<Value>>(capacity: 8)
@@ -539,7 +530,9 @@ public final class Ingestor {
         if repeated {
             try db.execute(sql: "ROLLBACK TO lecture_stockage")
             try db.execute(sql: "RELEASE lecture_stockage")
-            try again(rows.kept)
+            try restart()
+            for row in rows.kept { try store(row) }
+            try finish()
             logger.debug("\(url.lastPathComponent) : clés répétées, stocké à nouveau une fois les doublons résolus")
         } else {
             try db.execute(sql: "RELEASE lecture_stockage")

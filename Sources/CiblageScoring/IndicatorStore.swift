@@ -265,7 +265,6 @@ public enum IndicatorStore {
         while year <= exercices.upperBound { try closeYear() }
     }
 
-
     /// Replaces the indicators of `exercice` by `indicators` (call inside the stage's transaction).
     ///
     /// With `only`, the indicators of those equipments are replaced and the others kept.

@@ -199,7 +199,7 @@ public struct ScoreStage {
             s.bind(o + 8, line.motifsText)
             s.bind(o + 9, line.contributionsText)
         }
-        // In key order, so that the table is written as an append.
+        // In key order: the rows are replaced page after page (appended on a first run).
         for k in lines.indices.sorted(by: { lines[$0].row.profile.id < lines[$1].row.profile.id }) { try batch.append(lines[k]) }
         try batch.flush()
         try db.execute(sql: "DELETE FROM score WHERE exercice = ? AND modele_id <> ?", arguments: [exercice, modelId])
