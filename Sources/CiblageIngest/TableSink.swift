@@ -304,7 +304,7 @@ struct DeclarationStorer {
     var conflicts: [DeclarationKey: Int] = [:]
     /// Keys met so far in this file: a new one is queued for a multi-row insert, one met again
     /// goes through the single-row upsert that tells a duplicate from a conflict.
-    var seen: Set<DeclarationKey> = []
+    var seen = DeclarationKeySet()
 
     /// `content` is the row's raw text for a reject, computed only if one is made (`nil`: fetched later).
     mutating func store(
@@ -316,7 +316,7 @@ struct DeclarationStorer {
             rejects.add(line: line, field: "", reason: Self.conflictReason(first), content: content())
             return
         }
-        if seen.insert(key).inserted {
+        if seen.insert(key) {
             try writer.insertNew(key, row.figures, line: line)
             counts.stored += 1
             return

