@@ -192,7 +192,7 @@ public struct IncrementalBenchmark {
         ("equipement", "SELECT * FROM equipement ORDER BY id"),
         ("controle", "SELECT * FROM controle ORDER BY id"),
         ("indicateur", "SELECT exercice, equipement_id, enjeu_euros, cout_heure, taux_occupation, reel_manquant FROM indicateur ORDER BY exercice, equipement_id"),
-        ("score", "SELECT exercice, equipement_id, rang, score, enjeu_euros, priorite, motifs, contributions FROM score ORDER BY exercice, equipement_id"),
+        ("score", "SELECT exercice, equipement_id, score, enjeu_euros, priorite, motifs, contributions FROM score ORDER BY exercice, equipement_id"),
     ]
 
     /// SHA-256 of a table's rows (their values' descriptions), in the order of `table.sql`.

@@ -169,7 +169,12 @@ public struct ScoreStage {
         return book
     }
 
-    /// Stores the model and replaces the scores of `exercice`; returns the model's id.
+    /// Stores the model and the scores of `exercice`; returns the model's id.
+    ///
+    /// A model identical to one stored for the exercice (same parameters, examples, date and
+    /// counts) keeps that row, so the scores it gave keep their `modele_id`. Only the rows that
+    /// changed are written: a night with one Caf's delivery rewrites a thousand of the 59 000
+    /// national rows, not the 13 MB table. Rows of equipments no longer scored are removed.
     static func save(
         _ db: Database, exercice: Int, asOf: CalendarDate, model: RiskModel, trainingDigest: String?, lines: [ScoredLine],
         computedAt: String
@@ -177,32 +182,57 @@ public struct ScoreStage {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(model), as: UTF8.self)
-        try db.execute(
+        let description: StatementArguments = [
+            exercice, model.version, model.kind.rawValue, asOf.yyyymmdd, RiskModel.target, model.trainingControls,
+            model.trainingPositives, model.randomControls, json, trainingDigest,
+        ]
+        let modelId: Int64
+        if let stored = try Int64.fetchOne(
+            db,
             sql: """
-                INSERT INTO modele_score (exercice, version, nature_modele, date_reference, cible, n_controles,
-                    n_positifs, n_aleatoires, parametres, cree_le, entrainement)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                exercice, model.version, model.kind.rawValue, asOf.yyyymmdd, RiskModel.target, model.trainingControls,
-                model.trainingPositives, model.randomControls, json, computedAt, trainingDigest,
-            ])
-        let modelId = db.lastInsertedRowID
-        let batch = BatchInsert<ScoredLine>(db, head: "INSERT OR REPLACE INTO score", columns: 9) { s, o, line in
+                SELECT id FROM modele_score
+                WHERE exercice = ? AND version = ? AND nature_modele = ? AND date_reference = ? AND cible = ?
+                    AND n_controles = ? AND n_positifs = ? AND n_aleatoires = ? AND parametres = ? AND entrainement IS ?
+                ORDER BY id DESC LIMIT 1
+                """, arguments: description)
+        {
+            modelId = stored
+        } else {
+            try db.execute(
+                sql: """
+                    INSERT INTO modele_score (exercice, version, nature_modele, date_reference, cible, n_controles,
+                        n_positifs, n_aleatoires, parametres, entrainement, cree_le)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: description + [computedAt])
+            modelId = db.lastInsertedRowID
+        }
+        let changed = ["modele_id", "score", "enjeu_euros", "priorite", "motifs", "contributions"]
+        let batch = BatchInsert<ScoredLine>(
+            db, head: "INSERT INTO score (exercice, equipement_id, \(changed.joined(separator: ", ")))", columns: 8,
+            tail: """
+                ON CONFLICT (exercice, equipement_id) DO UPDATE SET \(changed.map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
+                WHERE \(changed.map { "score.\($0) IS NOT excluded.\($0)" }.joined(separator: " OR "))
+                """
+        ) { s, o, line in
             s.bind(o + 1, exercice)
             s.bind(o + 2, line.row.profile.id)
             s.bind(o + 3, modelId)
-            s.bind(o + 4, line.rank)
-            s.bind(o + 5, line.score)
-            s.bind(o + 6, line.enjeu)
-            s.bind(o + 7, line.priorite)
-            s.bind(o + 8, line.motifsText)
-            s.bind(o + 9, line.contributionsText)
+            s.bind(o + 4, line.score)
+            s.bind(o + 5, line.enjeu)
+            s.bind(o + 6, line.priorite)
+            s.bind(o + 7, line.motifsText)
+            s.bind(o + 8, line.contributionsText)
         }
-        // In key order: the rows are replaced page after page (appended on a first run).
-        for k in lines.indices.sorted(by: { lines[$0].row.profile.id < lines[$1].row.profile.id }) { try batch.append(lines[k]) }
+        // In key order: the rows are met page after page (appended on a first run).
+        let order = lines.indices.sorted(by: { lines[$0].row.profile.id < lines[$1].row.profile.id })
+        for k in order { try batch.append(lines[k]) }
         try batch.flush()
-        try db.execute(sql: "DELETE FROM score WHERE exercice = ? AND modele_id <> ?", arguments: [exercice, modelId])
+        let scored = Set(lines.lazy.map { $0.row.profile.id })
+        let gone = try Int64.fetchAll(db, sql: "SELECT equipement_id FROM score WHERE exercice = ?", arguments: [exercice])
+            .filter { !scored.contains($0) }
+        let remove = try db.makeStatement(sql: "DELETE FROM score WHERE exercice = ? AND equipement_id = ?")
+        for id in gone { try remove.execute(arguments: [exercice, id]) }
         return modelId
     }
 }

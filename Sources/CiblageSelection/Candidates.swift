@@ -42,7 +42,8 @@ public enum CandidateStore {
     /// Every equipment scored for `exercice`, in rank order, with its control history.
     ///
     /// Read straight from SQLite's statement, with the controls counted in one grouped pass.
-    /// SQLite sorts the rows by rank: built in that order, the candidates' texts lie in memory
+    /// SQLite sorts the rows by rank (the ranked list's order: PRIORITE, then SCORE, then
+    /// N_DOSSIER; the store keeps no rank, see `Schema.v9`): built in that order, the candidates' texts lie in memory
     /// in the order the planner and the synthesis walk them (read unsorted and ranked here, the
     /// load was 0.08 s faster and the synthesis 0.11 s slower, from cache misses).
     public static func load(_ db: Database, exercice: Int) throws -> [Candidate] {
@@ -59,7 +60,7 @@ public enum CandidateStore {
                     FROM controle GROUP BY equipement_id
                 ) c ON c.equipement_id = e.id
                 WHERE s.exercice = ?
-                ORDER BY s.rang
+                ORDER BY s.priorite DESC, s.score DESC, e.n_dossier
                 """)
         defer { statement.reset() }
         statement.bind(1, exercice)

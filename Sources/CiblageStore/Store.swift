@@ -198,6 +198,9 @@ public final class Store {
         migrator.registerMigration("v8-indicateurs-relus") { db in
             try db.execute(sql: Schema.v8)
         }
+        migrator.registerMigration("v9-rang-calcule") { db in
+            try db.execute(sql: Schema.v9)
+        }
         return migrator
     }
 }
@@ -213,6 +216,15 @@ enum Schema {
     ///   each, the first in the low byte), which the managers' digit test adds up;
     /// - `modele_score.entrainement`: a digest of the examples a trained model was fitted on, so
     ///   that a run with the same examples reads the model back instead of fitting it again.
+    /// A score row no longer holds its rank: the rank is the row's place in the order
+    /// `priorite DESC, score DESC, n_dossier` (the ranked list's), and stored it made every row
+    /// change whenever one equipment moved, so that each night rewrote the whole table (13 MB,
+    /// 0.7 s with its commit on the national store). Now a night writes only the rows whose
+    /// model, figures or reasons changed.
+    static let v9 = """
+        ALTER TABLE score DROP COLUMN rang;
+        """
+
     static let v8 = """
         ALTER TABLE modele_score ADD COLUMN entrainement TEXT;
         CREATE INDEX modele_score_entrainement ON modele_score(entrainement);

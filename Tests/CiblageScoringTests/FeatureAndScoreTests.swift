@@ -135,7 +135,7 @@ final class ScoreStageTests: XCTestCase {
         XCTAssertEqual(lines.dropFirst().map { $0.split(separator: ";")[0] }, ["1", "2", "3", "4"])
 
         let (scores, models) = try store.dbQueue.read { db in
-            (try Row.fetchAll(db, sql: "SELECT rang, score, enjeu_euros, modele_id, contributions FROM score WHERE exercice = 2024 ORDER BY rang"),
+            (try Row.fetchAll(db, sql: "SELECT score, enjeu_euros, modele_id, contributions FROM score WHERE exercice = 2024 ORDER BY priorite DESC, score DESC"),
              try Row.fetchAll(db, sql: "SELECT version, n_controles, parametres FROM modele_score"))
         }
         XCTAssertEqual(scores.count, 4)
@@ -149,15 +149,43 @@ final class ScoreStageTests: XCTestCase {
         XCTAssertEqual(try store.dbQueue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM indicateur WHERE exercice = 2024") }, 4)
     }
 
-    func testSameStoreGivesByteIdenticalRankingsAndARerunReplacesScores() throws {
+    func testSameStoreGivesByteIdenticalRankingsAndARerunWritesNoScoreRow() throws {
         let store = try fixtureStore()
         let a = folder.appendingPathComponent("a.csv")
         let b = folder.appendingPathComponent("b.csv")
-        _ = try ScoreStage(store: store, referentiel: .bundled).run(exercice: 2024, output: a)
-        _ = try ScoreStage(store: store, referentiel: .bundled).run(exercice: 2024, output: b)
+        let first = try ScoreStage(store: store, referentiel: .bundled).run(exercice: 2024, output: a)
+        // Counts every row the next run inserts, updates or deletes in `score`.
+        try store.dbQueue.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE ecritures_score (nature TEXT);
+                    CREATE TRIGGER t_i AFTER INSERT ON score BEGIN INSERT INTO ecritures_score VALUES ('insert'); END;
+                    CREATE TRIGGER t_u AFTER UPDATE ON score BEGIN INSERT INTO ecritures_score VALUES ('update'); END;
+                    CREATE TRIGGER t_d AFTER DELETE ON score BEGIN INSERT INTO ecritures_score VALUES ('delete'); END;
+                    """)
+        }
+        let second = try ScoreStage(store: store, referentiel: .bundled).run(exercice: 2024, output: b)
         XCTAssertEqual(try Data(contentsOf: a), try Data(contentsOf: b))
+        XCTAssertEqual(second.modelId, first.modelId, "the same model keeps its row")
         XCTAssertEqual(try store.dbQueue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM score") }, 4)
-        XCTAssertEqual(try store.dbQueue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM modele_score") }, 2)
+        XCTAssertEqual(try store.dbQueue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM modele_score") }, 1)
+        XCTAssertEqual(try store.dbQueue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM ecritures_score") }, 0)
+    }
+
+    /// An equipment closed since the last run loses its score row; the others keep theirs
+    /// unless their own figures, model or reasons moved.
+    func testARerunRemovesTheScoreOfAnEquipmentNoLongerActive() throws {
+        let store = try fixtureStore()
+        let first = try ScoreStage(store: store, referentiel: .bundled).run(exercice: 2024)
+        let closed = try XCTUnwrap(first.lines.last?.row.profile.id)
+        try store.dbQueue.write { db in
+            try db.execute(sql: "UPDATE equipement SET date_fermeture = 20231231 WHERE id = ?", arguments: [closed])
+        }
+        let second = try ScoreStage(store: store, referentiel: .bundled).run(exercice: 2024)
+        XCTAssertEqual(second.scored, 3)
+        let ids = try store.dbQueue.read { try Int64.fetchAll($0, sql: "SELECT equipement_id FROM score WHERE exercice = 2024 ORDER BY 1") }
+        XCTAssertEqual(ids, second.lines.map(\.row.profile.id).sorted())
+        XCTAssertFalse(ids.contains(closed))
     }
 
     func testAnExerciceWithoutDeclarationsIsRefusedNamingTheDeclaredOnesAndStoresNothing() throws {
