@@ -29,6 +29,19 @@ struct DeclarationKeySet {
         return place(packed &+ 1)
     }
 
+    /// Whether `key` was added.
+    func contains(_ key: DeclarationKey) -> Bool {
+        guard let packed = Self.pack(key) else { return unpacked.contains(key) }
+        let stored = packed &+ 1
+        let mask = slots.count - 1
+        var i = home(stored)
+        while slots[i] != 0 {
+            if slots[i] == stored { return true }
+            i = (i + 1) & mask
+        }
+        return false
+    }
+
     /// The key in 64 bits: id (37) · exercice − 1900 (8) · nature (2) · date (17: year − 1900,
     /// month, day); `nil` when a part does not fit.
     static func pack(_ key: DeclarationKey) -> UInt64? {
@@ -43,7 +56,7 @@ struct DeclarationKeySet {
 
     private mutating func place(_ stored: UInt64) -> Bool {
         let mask = slots.count - 1
-        var i = Int(truncatingIfNeeded: (stored &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        var i = home(stored)
         while true {
             let slot = slots[i]
             if slot == stored { return false }
@@ -55,6 +68,9 @@ struct DeclarationKeySet {
             i = (i + 1) & mask
         }
     }
+
+    /// The slot a stored key is looked for from (Fibonacci hashing: the top bits of a product).
+    private func home(_ stored: UInt64) -> Int { Int(truncatingIfNeeded: (stored &* 0x9E37_79B9_7F4A_7C15) >> shift) }
 
     private mutating func grow() {
         let old = slots

@@ -64,10 +64,12 @@ public final class Store {
             // 1.7 s against 1.2 s for one exercice of the national set).
             try db.execute(sql: "PRAGMA journal_mode = DELETE")
             try db.execute(sql: "PRAGMA synchronous = FULL")
-            try db.execute(sql: "PRAGMA cache_size = -65536")  // 64 MiB
             // Pages of 16 KiB for a new store (an existing one keeps its own): the national
-            // store takes 110 MB instead of 138, and its ingest 4.9 s instead of 5.0.
+            // store takes 110 MB instead of 138, and its ingest 4.9 s instead of 5.0. Set before
+            // the cache size: set after, the cache kept its count of 4 KiB pages, four times the
+            // memory (ingest at ×2: 341 MB instead of 205).
             try db.execute(sql: "PRAGMA page_size = 16384")
+            try db.execute(sql: "PRAGMA cache_size = -65536")  // 64 MiB
         }
         dbQueue = try DatabaseQueue(path: path, configuration: configuration)
         if verify == .quick {

@@ -21,6 +21,9 @@ final class DeclarationKeySetTests: XCTestCase {
         var reference = Set<DeclarationKey>()
         for key in keys { XCTAssertEqual(set.insert(key), reference.insert(key).inserted) }
         XCTAssertEqual(reference.count, keys.count)
+        let absent = DeclarationKey(equipementId: 4_001, exercice: 2024, nature: .reel, dateDepot: 20_250_131)
+        XCTAssertFalse(set.contains(absent))
+        XCTAssertTrue(keys.allSatisfy { set.contains($0) })
         for key in keys.reversed() { XCTAssertFalse(set.insert(key), "\(key)") }
     }
 
@@ -38,5 +41,7 @@ final class DeclarationKeySetTests: XCTestCase {
         XCTAssertFalse(set.insert(huge))
         XCTAssertFalse(set.insert(farYear))
         XCTAssertFalse(set.insert(near))
+        XCTAssertTrue(set.contains(huge) && set.contains(farYear))
+        XCTAssertFalse(set.contains(DeclarationKey(equipementId: 1 << 41, exercice: 2024, nature: .reel, dateDepot: 20_250_131)))
     }
 }
