@@ -53,36 +53,39 @@ public struct Equipement: Hashable, Sendable {
     }
 }
 
-/// The figures of one declaration. Every figure is optional: missing is never zero.
+/// The figures of one declaration. Every figure is optional: missing is never zero. The
+/// amounts are held in 8 bytes each (``NaNCoded``: 136 bytes a declaration instead of 224),
+/// for the score keeps two of them per equipment while it reads (240 000 at four times the
+/// country).
 public struct DeclarationFigures: Hashable, Sendable {
     /// Places declared.
     public var places: Int?
     /// Opening days in the year (0–366).
     public var joursOuverture: Int?
     /// Opening hours of the year (days × daily amplitude), hours.
-    public var heuresOuverture: Double?
+    @NaNCoded public var heuresOuverture: Double? = nil
     /// Hours children actually attended, hours.
-    public var heuresRealisees: Double?
+    @NaNCoded public var heuresRealisees: Double? = nil
     /// Hours billed to families, hours.
-    public var heuresFacturees: Double?
+    @NaNCoded public var heuresFacturees: Double? = nil
     /// Children enrolled.
     public var nbEnfants: Int?
     /// Total costs, euros.
-    public var totalCharges: Double?
+    @NaNCoded public var totalCharges: Double? = nil
     /// Staff costs, euros.
-    public var chargesPersonnel: Double?
+    @NaNCoded public var chargesPersonnel: Double? = nil
     /// Total income, euros.
-    public var totalProduits: Double?
+    @NaNCoded public var totalProduits: Double? = nil
     /// Family participations, euros.
-    public var participationsFamilles: Double?
+    @NaNCoded public var participationsFamilles: Double? = nil
     /// Prestation de service paid by the Caf, euros.
-    public var prestationCaf: Double?
+    @NaNCoded public var prestationCaf: Double? = nil
     /// Bonuses paid by the Caf (mixité, handicap, territoire, attractivité), euros.
-    public var bonusCaf: Double?
+    @NaNCoded public var bonusCaf: Double? = nil
     /// Local-authority subsidies, euros.
-    public var subventionsCollectivites: Double?
+    @NaNCoded public var subventionsCollectivites: Double? = nil
     /// Staff full-time equivalents.
-    public var etp: Double?
+    @NaNCoded public var etp: Double? = nil
 
     public init() {}
 }

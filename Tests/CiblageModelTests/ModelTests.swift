@@ -181,3 +181,21 @@ final class FrenchCSVTests: XCTestCase {
         XCTAssertEqual(FrenchFormat.date(CalendarDate(year: 2024, month: 1, day: 5)), "05/01/2024")
     }
 }
+
+final class DeclarationFiguresTests: XCTestCase {
+    /// The amounts are held in 8 bytes each, and a missing amount stays missing, never zero.
+    func testAmountsAreHeldInEightBytesAndMissingStaysMissing() {
+        XCTAssertLessThanOrEqual(MemoryLayout<DeclarationFigures>.size, 136)
+        var f = DeclarationFigures()
+        XCTAssertNil(f.totalCharges)
+        f.totalCharges = 0
+        f.etp = 2.5
+        XCTAssertEqual(f.totalCharges, 0)
+        XCTAssertEqual(f.etp, 2.5)
+        var g = f
+        g.totalCharges = nil
+        XCTAssertNil(g.totalCharges)
+        XCTAssertNotEqual(f, g, "0 € and a missing amount differ")
+        XCTAssertNotEqual(Set([f, g]).count, 1)
+    }
+}
