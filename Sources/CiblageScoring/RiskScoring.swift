@@ -141,6 +141,8 @@ public enum RiskScoring {
             }
             throw ScoreError.noDeclaration(exercice: exercice, available: available)
         }
+        // The stored indicators of the exercice are read on a second connection meanwhile.
+        let prefetch = cacheStamp == nil ? nil : try IndicatorCache.prefetch(db, exercice: exercice)
         let cutoff = asOf ?? IndicatorStore.defaultAsOf(exercice)
         let profiles = try IndicatorStore.profiles(db)
         let byId = EquipmentProfiles(profiles)
@@ -217,9 +219,13 @@ public enum RiskScoring {
         let indicatorStamp = try registry.map {
             try IndicatorCache.currentStamp(db, exercice: exercice, registry: $0, controls: controls, asOf: cutoff)
         }
+        // Waited for whatever comes next: the read ends before this transaction writes, and
+        // unused, the years are let go before the scan.
+        let prefetched = try prefetch?.wait()
         if computing == [exercice], let indicatorStamp,
             let (batch, recomputed) = try storedYears(
-                db, exercice: exercice, stamp: indicatorStamp, profiles: profiles, controls: controls, asOf: cutoff)
+                db, exercice: exercice, stamp: indicatorStamp, profiles: profiles, controls: controls, asOf: cutoff,
+                prefetched: prefetched)
         {
             let progress = Progress.shared.step("score \(exercice) : caractéristiques", unit: "étapes")
             defer { progress.finish() }
@@ -300,7 +306,7 @@ public enum RiskScoring {
     /// other controls or date, a quarter of the equipments or more changed, a row missing).
     static func storedYears(
         _ db: Database, exercice: Int, stamp: IndicatorCache.Stamp, profiles: [EquipmentProfile], controls: [StoredControl],
-        asOf cutoff: CalendarDate
+        asOf cutoff: CalendarDate, prefetched: [EquipmentYear]? = nil
     ) throws -> ([EquipmentYear], Set<Int64>)? {
         guard let stored = try IndicatorCache.storedStamp(db, exercice: exercice),
             stored.signature == stamp.signature, stored.lastFile <= stamp.lastFile
@@ -314,11 +320,14 @@ public enum RiskScoring {
             asOf: { _ in cutoff }, declarationsOfProfilesOnly: true, { fresh[$0.equipementId] = EquipmentYear($0) },
             endOfExercice: { _ in })
         // In the scan's order: every equipment active during the exercice, by id.
-        let reader = try IndicatorCache.StoredYears(db, exercice: exercice)
-        var next = try reader.next()
+        // `prefetched` when read on a second connection (``IndicatorCache/prefetch(_:exercice:)``).
+        var early = prefetched?.makeIterator()
+        let reader = prefetched == nil ? try IndicatorCache.StoredYears(db, exercice: exercice) : nil
+        func read() throws -> EquipmentYear? { try reader?.next() ?? early?.next() }
+        var next = try read()
         var years: [EquipmentYear] = []
         for p in profiles where p.isActive(during: exercice) {
-            while let y = next, y.indicators.equipementId < p.id { next = try reader.next() }
+            while let y = next, y.indicators.equipementId < p.id { next = try read() }
             if let y = fresh[p.id] {
                 years.append(y)
             } else if let y = next, y.indicators.equipementId == p.id {

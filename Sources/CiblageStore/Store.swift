@@ -1,6 +1,7 @@
 import CiblageModel
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// The embedded store every stage reads and writes: one SQLite file, opened through GRDB.
 ///
@@ -93,6 +94,23 @@ public final class Store {
     static func holdFile(_ db: Database) throws -> Int {
         _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master")
         return try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0
+    }
+
+    /// A read-only connection to the file `db` reads, for a second thread to read while `db`'s
+    /// own thread reads on; `nil` outside a transaction of `db`, for a database in memory or
+    /// one that will not open. Inside a transaction that holds the file (a stage's, begun
+    /// `IMMEDIATE` by GRDB, or one that has read) no other connection can commit, so both see
+    /// the same store, provided `db` has not written yet: the second connection would not see
+    /// what it changed. Close it (let it go) before `db` writes: a reader still open would hold
+    /// up the commit.
+    public static func secondReader(of db: Database) -> DatabaseQueue? {
+        guard sqlite3_txn_state(db.sqliteConnection, "main") != SQLITE_TXN_NONE,
+            let name = sqlite3_db_filename(db.sqliteConnection, "main"), name.pointee != 0
+        else { return nil }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        return try? DatabaseQueue(path: String(cString: name), configuration: configuration)
     }
 
     /// Whether the store's file has the bytes of its seal, computed on other threads while

@@ -191,6 +191,25 @@ final class TrainingCacheTests: XCTestCase {
         XCTAssertNotEqual(refitted, modelBefore?["entrainement"] as String?)
     }
 
+    /// The stored indicators are read ahead on a second connection only inside a transaction
+    /// (whose lock keeps writers out, so both see one store), and that read gives the rows the
+    /// transaction's own connection reads.
+    func testTheStoredIndicatorsAreReadAheadInsideATransactionAndGiveTheSameRows() throws {
+        let (store, _) = try scoredStore()
+        try DatabaseQueue().write { XCTAssertNil(Store.secondReader(of: $0), "a database in memory") }
+        try store.dbQueue.writeWithoutTransaction { XCTAssertNil(Store.secondReader(of: $0), "outside a transaction") }
+        try store.dbQueue.write { db in
+            let ahead = try XCTUnwrap(try IndicatorCache.prefetch(db, exercice: 2024)).wait()
+            let stored = try IndicatorCache.StoredYears(db, exercice: 2024)
+            var here: [EquipmentYear] = []
+            while let y = try stored.next() { here.append(y) }
+            XCTAssertGreaterThan(here.count, 0)
+            XCTAssertEqual(ahead.map(\.indicators), here.map(\.indicators))
+            XCTAssertEqual(ahead.map(\.packedDigits), here.map(\.packedDigits))
+            XCTAssertNil(try IndicatorCache.prefetch(db, exercice: 2030), "nothing stored for 2030")
+        }
+    }
+
     func testProfilesAreFoundByIdWhetherIdsAreDenseOrSparse() {
         func profile(_ id: Int64) -> EquipmentProfile {
             EquipmentProfile(
