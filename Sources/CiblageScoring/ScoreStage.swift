@@ -224,13 +224,44 @@ public struct ScoreStage {
             s.bind(o + 7, line.motifsText)
             s.bind(o + 8, line.contributionsText)
         }
-        // In key order: the rows are met page after page (appended on a first run).
+        // The stored rows and the lines, both in key order, walked side by side: a line is
+        // written when its row is missing or differs, a row without a line is removed (once the
+        // walk is over: SQLite leaves undefined a read over rows changed under it). Compared here
+        // rather than by the upsert's WHERE clause alone: binding every line took 0.23 s on the
+        // national store.
         let order = lines.indices.sorted(by: { lines[$0].row.profile.id < lines[$1].row.profile.id })
-        for k in order { try batch.append(lines[k]) }
+        let stored = try RawStatement(
+            db,
+            sql: """
+                SELECT equipement_id, modele_id, score, enjeu_euros, priorite, motifs, contributions
+                FROM score WHERE exercice = ? ORDER BY equipement_id
+                """)
+        stored.bind(1, exercice)
+        var write: [Int] = []
+        var gone: [Int64] = []
+        var k = 0
+        while try stored.step() {
+            let id = Int64(stored.int(0) ?? 0)
+            while k < order.count, lines[order[k]].row.profile.id < id {
+                write.append(order[k])
+                k += 1
+            }
+            guard k < order.count, lines[order[k]].row.profile.id == id else {
+                gone.append(id)
+                continue
+            }
+            let line = lines[order[k]]
+            let same =
+                Int64(stored.int(1) ?? 0) == modelId && stored.double(2)?.bitPattern == line.score.bitPattern
+                && stored.double(3)?.bitPattern == line.enjeu.bitPattern && stored.double(4)?.bitPattern == line.priorite.bitPattern
+                && stored.textEquals(5, line.motifsText) && stored.textEquals(6, line.contributionsText)
+            if !same { write.append(order[k]) }
+            k += 1
+        }
+        stored.reset()
+        write.append(contentsOf: order[k...])
+        for i in write { try batch.append(lines[i]) }
         try batch.flush()
-        let scored = Set(lines.lazy.map { $0.row.profile.id })
-        let gone = try Int64.fetchAll(db, sql: "SELECT equipement_id FROM score WHERE exercice = ?", arguments: [exercice])
-            .filter { !scored.contains($0) }
         let remove = try db.makeStatement(sql: "DELETE FROM score WHERE exercice = ? AND equipement_id = ?")
         for id in gone { try remove.execute(arguments: [exercice, id]) }
         return modelId

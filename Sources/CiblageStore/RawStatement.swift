@@ -76,6 +76,14 @@ public struct RawStatement {
         return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
     }
 
+    /// Whether the text of `column` is `text`, compared in place (no string made).
+    public func textEquals(_ column: Int32, _ text: String) -> Bool {
+        guard let bytes = sqlite3_column_text(handle, column) else { return false }
+        let stored = UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(handle, column)))
+        var text = text
+        return text.withUTF8 { $0.elementsEqual(stored) }
+    }
+
     /// Rows changed by the last statement of the connection.
     public var changes: Int32 { sqlite3_changes(db.sqliteConnection) }
 }

@@ -157,6 +157,20 @@ final class TrainingCacheTests: XCTestCase {
         _ = try ScoreStage(store: full, referentiel: .bundled).run(
             exercice: 2024, output: fromScratch, now: Date(timeIntervalSince1970: 1_800_086_400))
         XCTAssertEqual(try Data(contentsOf: incremental), try Data(contentsOf: fromScratch))
+        // The score rows are the lines of the run: the delivered equipment's rewritten, the
+        // others kept as they were.
+        let rows = try store.dbQueue.read {
+            try Row.fetchAll($0, sql: "SELECT equipement_id, score, priorite, motifs, contributions FROM score WHERE exercice = 2024 ORDER BY 1")
+        }
+        let expected = rerun.lines.sorted { $0.row.profile.id < $1.row.profile.id }
+        XCTAssertEqual(rows.count, expected.count)
+        for (row, line) in zip(rows, expected) {
+            XCTAssertEqual(row[0] as Int64, line.row.profile.id)
+            XCTAssertEqual(row[1] as Double, line.score)
+            XCTAssertEqual(row[2] as Double, line.priorite)
+            XCTAssertEqual(row[3] as String, line.motifsText)
+            XCTAssertEqual(row[4] as String, line.contributionsText)
+        }
         let indicators = "SELECT * FROM indicateur WHERE exercice = 2024 ORDER BY equipement_id"
         let kept = try store.dbQueue.read { try Row.fetchAll($0, sql: indicators) }
         let computed = try full.dbQueue.read { try Row.fetchAll($0, sql: indicators) }
