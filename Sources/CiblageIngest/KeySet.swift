@@ -43,11 +43,12 @@ struct DeclarationKeySet {
     }
 
     /// The key in 64 bits: id (37) · exercice − 1900 (8) · nature (2) · date (17: year − 1900,
-    /// month, day); `nil` when a part does not fit.
+    /// month, day); `nil` when a part does not fit. Never all ones (a month is at most 12), so
+    /// the stored `packed + 1` is never 0.
     static func pack(_ key: DeclarationKey) -> UInt64? {
         let year = key.dateDepot / 10_000, month = key.dateDepot / 100 % 100, day = key.dateDepot % 100
         guard key.equipementId >= 0, key.equipementId < 1 << 37, (1900..<2156).contains(key.exercice),
-            (1900..<2156).contains(year), (0..<16).contains(month), (0..<32).contains(day),
+            (1900..<2156).contains(year), (1...12).contains(month), (1...31).contains(day),
             (0..<4).contains(key.nature.rawValue)
         else { return nil }
         let date = UInt64(year - 1900) << 9 | UInt64(month) << 5 | UInt64(day)

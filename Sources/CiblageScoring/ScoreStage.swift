@@ -212,7 +212,6 @@ public struct ScoreStage {
             db, head: "INSERT INTO score (exercice, equipement_id, \(changed.joined(separator: ", ")))", columns: 8,
             tail: """
                 ON CONFLICT (exercice, equipement_id) DO UPDATE SET \(changed.map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
-                WHERE \(changed.map { "score.\($0) IS NOT excluded.\($0)" }.joined(separator: " OR "))
                 """
         ) { s, o, line in
             s.bind(o + 1, exercice)
@@ -227,8 +226,8 @@ public struct ScoreStage {
         // The stored rows and the lines, both in key order, walked side by side: a line is
         // written when its row is missing or differs, a row without a line is removed (once the
         // walk is over: SQLite leaves undefined a read over rows changed under it). Compared here
-        // rather than by the upsert's WHERE clause alone: binding every line took 0.23 s on the
-        // national store.
+        // rather than by a WHERE clause of the upsert: binding every line took 0.23 s on the
+        // national store, the walk 0.04 s.
         let order = lines.indices.sorted(by: { lines[$0].row.profile.id < lines[$1].row.profile.id })
         let stored = try RawStatement(
             db,

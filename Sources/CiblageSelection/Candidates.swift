@@ -43,9 +43,10 @@ public enum CandidateStore {
     ///
     /// Read straight from SQLite's statement, with the controls counted in one grouped pass.
     /// SQLite sorts the rows by rank (the ranked list's order: PRIORITE, then SCORE, then
-    /// N_DOSSIER; the store keeps no rank, see `Schema.v9`): built in that order, the candidates' texts lie in memory
-    /// in the order the planner and the synthesis walk them (read unsorted and ranked here, the
-    /// load was 0.08 s faster and the synthesis 0.11 s slower, from cache misses).
+    /// N_DOSSIER; the store keeps no rank, see `Schema.v9`): built in that order, the
+    /// candidates' texts lie in memory in the order the planner and the synthesis walk them
+    /// (read unsorted and ranked here, the load was 0.08 s faster and the synthesis 0.11 s
+    /// slower, from cache misses).
     public static func load(_ db: Database, exercice: Int) throws -> [Candidate] {
         let statement = try RawStatement(
             db,

@@ -227,15 +227,6 @@ public final class Store {
 
 /// The SQL of each schema version.
 enum Schema {
-    /// What lets the score read back the indicators of the equipments whose inputs have not
-    /// changed since it last stored them (`indicateur`), instead of reading every declaration:
-    /// - `indicateur_exercice`: for the exercice, what its stored indicators were computed from
-    ///   besides the declarations (signature: date, registry, controls) and the last
-    ///   declarations file of N-2…N they saw;
-    /// - `chiffres_indicateur`: each equipment-year's first-two digits of its amounts (a byte
-    ///   each, the first in the low byte), which the managers' digit test adds up;
-    /// - `modele_score.entrainement`: a digest of the examples a trained model was fitted on, so
-    ///   that a run with the same examples reads the model back instead of fitting it again.
     /// A score row no longer holds its rank: the rank is the row's place in the order
     /// `priorite DESC, score DESC, n_dossier` (the ranked list's), and stored it made every row
     /// change whenever one equipment moved, so that each night rewrote the whole table (13 MB,
@@ -245,6 +236,15 @@ enum Schema {
         ALTER TABLE score DROP COLUMN rang;
         """
 
+    /// What lets the score read back the indicators of the equipments whose inputs have not
+    /// changed since it last stored them (`indicateur`), instead of reading every declaration:
+    /// - `indicateur_exercice`: for the exercice, what its stored indicators were computed from
+    ///   besides the declarations (signature: date, registry, controls) and the last
+    ///   declarations file of N-2…N they saw;
+    /// - `chiffres_indicateur`: each equipment-year's first-two digits of its amounts (a byte
+    ///   each, the first in the low byte), which the managers' digit test adds up;
+    /// - `modele_score.entrainement`: a digest of the examples a trained model was fitted on, so
+    ///   that a run with the same examples reads the model back instead of fitting it again.
     static let v8 = """
         ALTER TABLE modele_score ADD COLUMN entrainement TEXT;
         CREATE INDEX modele_score_entrainement ON modele_score(entrainement);
