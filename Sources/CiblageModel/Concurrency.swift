@@ -86,10 +86,13 @@ public final class BackgroundWork<Output>: @unchecked Sendable {
         thread = ProducerThread { box.result = Result { try work() } }
     }
 
-    /// Waits for the work to end; its result, or its error rethrown.
+    /// Waits for the work to end; its result, or its error rethrown. Call it once: the result
+    /// is handed over, not kept (a large array stays uniquely referenced, mutable in place).
     public func wait() throws -> Output {
         thread.join()
-        return try box.result!.get()
+        let result = box.result!
+        box.result = nil
+        return try result.get()
     }
 }
 

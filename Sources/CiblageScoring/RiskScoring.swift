@@ -221,11 +221,11 @@ public enum RiskScoring {
         }
         // Waited for whatever comes next: the read ends before this transaction writes, and
         // unused, the years are let go before the scan.
-        let prefetched = try prefetch?.wait()
+        var prefetched = try prefetch?.wait()
         if computing == [exercice], let indicatorStamp,
             let (batch, recomputed) = try storedYears(
                 db, exercice: exercice, stamp: indicatorStamp, profiles: profiles, controls: controls, asOf: cutoff,
-                prefetched: prefetched)
+                prefetched: &prefetched)
         {
             let progress = Progress.shared.step("score \(exercice) : caractéristiques", unit: "étapes")
             defer { progress.finish() }
@@ -304,9 +304,11 @@ public enum RiskScoring {
     /// with a declaration stored or corrected since computed again (``IndicatorCache``), and
     /// which were; `nil` when the stored ones cannot serve (computed from another registry,
     /// other controls or date, a quarter of the equipments or more changed, a row missing).
+    /// `prefetched`: the stored ones read ahead (``IndicatorCache/prefetch(_:exercice:)``),
+    /// taken and merged in place.
     static func storedYears(
         _ db: Database, exercice: Int, stamp: IndicatorCache.Stamp, profiles: [EquipmentProfile], controls: [StoredControl],
-        asOf cutoff: CalendarDate, prefetched: [EquipmentYear]? = nil
+        asOf cutoff: CalendarDate, prefetched: inout [EquipmentYear]?
     ) throws -> ([EquipmentYear], Set<Int64>)? {
         guard let stored = try IndicatorCache.storedStamp(db, exercice: exercice),
             stored.signature == stamp.signature, stored.lastFile <= stamp.lastFile
@@ -320,14 +322,15 @@ public enum RiskScoring {
             asOf: { _ in cutoff }, declarationsOfProfilesOnly: true, { fresh[$0.equipementId] = EquipmentYear($0) },
             endOfExercice: { _ in })
         // In the scan's order: every equipment active during the exercice, by id.
-        // `prefetched` when read on a second connection (``IndicatorCache/prefetch(_:exercice:)``).
-        var early = prefetched?.makeIterator()
-        let reader = prefetched == nil ? try IndicatorCache.StoredYears(db, exercice: exercice) : nil
-        func read() throws -> EquipmentYear? { try reader?.next() ?? early?.next() }
-        var next = try read()
+        if var years = prefetched.take() {
+            let active = profiles.lazy.filter { $0.isActive(during: exercice) }.map(\.id)
+            return merge(&years, active: active, fresh: fresh) ? (years, Set(fresh.keys)) : nil
+        }
+        let reader = try IndicatorCache.StoredYears(db, exercice: exercice)
+        var next = try reader.next()
         var years: [EquipmentYear] = []
         for p in profiles where p.isActive(during: exercice) {
-            while let y = next, y.indicators.equipementId < p.id { next = try read() }
+            while let y = next, y.indicators.equipementId < p.id { next = try reader.next() }
             if let y = fresh[p.id] {
                 years.append(y)
             } else if let y = next, y.indicators.equipementId == p.id {
@@ -337,6 +340,31 @@ public enum RiskScoring {
             }
         }
         return (years, Set(fresh.keys))
+    }
+
+    /// Makes `years` (stored equipment-years, by id) the years of the `active` equipments (by
+    /// id): each one's from `fresh`, else its stored one; `false` when one has neither. In
+    /// place (a second array of them was 60 MiB at ×4, at the next night's peak): slot `w` is
+    /// written once the years up to it are read; past a year with no slot free before it, the
+    /// rest goes to a tail appended at the end.
+    static func merge(_ years: inout [EquipmentYear], active: some Sequence<Int64>, fresh: [Int64: EquipmentYear]) -> Bool {
+        var w = 0, r = 0
+        var tail: [EquipmentYear] = []
+        for id in active {
+            while r < years.count, years[r].indicators.equipementId < id { r += 1 }
+            let storedHere = r < years.count && years[r].indicators.equipementId == id
+            guard let y = fresh[id] ?? (storedHere ? years[r] : nil) else { return false }
+            if storedHere { r += 1 }
+            if tail.isEmpty && w < r {
+                years[w] = y
+                w += 1
+            } else {
+                tail.append(y)
+            }
+        }
+        years.removeSubrange(w...)
+        years.append(contentsOf: tail)
+        return true
     }
 
     /// What the worker threads of ``inputs(_:exercice:asOf:referentiel:cacheStamp:)``

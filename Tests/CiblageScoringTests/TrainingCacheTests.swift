@@ -224,6 +224,31 @@ final class TrainingCacheTests: XCTestCase {
         }
     }
 
+    /// The stored years read ahead become those of the active equipments in place: stored
+    /// ones kept, recomputed ones put instead, one with nothing stored slotted where a skipped
+    /// row was, or appended after; an active equipment with neither refuses the merge.
+    func testTheYearsReadAheadAreMergedInPlaceInIdOrder() {
+        func year(_ id: Int64, _ places: Int) -> EquipmentYear {
+            EquipmentYear(
+                indicators: EquipmentIndicators(
+                    equipementId: id, exercice: 2024, source: nil, places: places, reelManquant: false, chiffresRonds: 0,
+                    chiffresExamines: 0, controlesPasses: 0, anomaliesPassees: 0, indusPasses: 0, enjeuEuros: 0),
+                packedDigits: 0)
+        }
+        func ids(_ years: [EquipmentYear]) -> [String] { years.map { "\($0.indicators.equipementId):\($0.indicators.places ?? 0)" } }
+        var years = [1, 2, 3, 5, 6].map { year($0, 1) }
+        let fresh = [3: year(3, 2), 4: year(4, 2), 7: year(7, 2)] as [Int64: EquipmentYear]
+        XCTAssertTrue(RiskScoring.merge(&years, active: [1, 3, 4, 5, 7], fresh: fresh))
+        XCTAssertEqual(ids(years), ["1:1", "3:2", "4:2", "5:1", "7:2"])
+
+        var early = [1, 2].map { year($0, 1) }
+        XCTAssertTrue(RiskScoring.merge(&early, active: [0, 1, 2], fresh: [0: year(0, 2)]))
+        XCTAssertEqual(ids(early), ["0:2", "1:1", "2:1"], "no slot before the first: the rest in the tail")
+
+        var missing = [1, 3].map { year($0, 1) }
+        XCTAssertFalse(RiskScoring.merge(&missing, active: [1, 2, 3], fresh: [:]))
+    }
+
     func testProfilesAreFoundByIdWhetherIdsAreDenseOrSparse() {
         func profile(_ id: Int64) -> EquipmentProfile {
             EquipmentProfile(
