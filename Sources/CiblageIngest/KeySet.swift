@@ -32,14 +32,7 @@ struct DeclarationKeySet {
     /// Whether `key` was added.
     func contains(_ key: DeclarationKey) -> Bool {
         guard let packed = Self.pack(key) else { return unpacked.contains(key) }
-        let stored = packed &+ 1
-        let mask = slots.count - 1
-        var i = home(stored)
-        while slots[i] != 0 {
-            if slots[i] == stored { return true }
-            i = (i + 1) & mask
-        }
-        return false
+        return slot(of: packed &+ 1).found
     }
 
     /// The key in 64 bits: id (37) · exercice − 1900 (8) · nature (2) · date (17: year − 1900,
@@ -56,22 +49,24 @@ struct DeclarationKeySet {
     }
 
     private mutating func place(_ stored: UInt64) -> Bool {
-        let mask = slots.count - 1
-        var i = home(stored)
-        while true {
-            let slot = slots[i]
-            if slot == stored { return false }
-            if slot == 0 {
-                slots[i] = stored
-                count += 1
-                return true
-            }
-            i = (i + 1) & mask
-        }
+        let (index, found) = slot(of: stored)
+        if found { return false }
+        slots[index] = stored
+        count += 1
+        return true
     }
 
-    /// The slot a stored key is looked for from (Fibonacci hashing: the top bits of a product).
-    private func home(_ stored: UInt64) -> Int { Int(truncatingIfNeeded: (stored &* 0x9E37_79B9_7F4A_7C15) >> shift) }
+    /// The slot holding `stored`, or the empty one where it would go: probed from the top bits
+    /// of a product (Fibonacci hashing), then slot after slot.
+    private func slot(of stored: UInt64) -> (index: Int, found: Bool) {
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: (stored &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        while slots[i] != 0 {
+            if slots[i] == stored { return (i, true) }
+            i = (i + 1) & mask
+        }
+        return (i, false)
+    }
 
     private mutating func grow() {
         let old = slots

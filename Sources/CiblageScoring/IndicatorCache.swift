@@ -96,14 +96,15 @@ public enum IndicatorCache {
     /// opens. Wait for it before `db` writes (see ``Store/secondReader(of:)``).
     static func prefetch(_ db: Database, exercice: Int) throws -> BackgroundWork<[EquipmentYear]>? {
         guard try storedStamp(db, exercice: exercice) != nil, let reader = Store.secondReader(of: db) else { return nil }
-        return BackgroundWork {
-            try reader.read { db in
-                let stored = try StoredYears(db, exercice: exercice)
-                var years: [EquipmentYear] = []
-                while let y = try stored.next() { years.append(y) }
-                return years
-            }
-        }
+        return BackgroundWork { try reader.read { try storedYears($0, exercice: exercice) } }
+    }
+
+    /// Every stored equipment-year of `exercice`, in equipment order.
+    static func storedYears(_ db: Database, exercice: Int) throws -> [EquipmentYear] {
+        let stored = try StoredYears(db, exercice: exercice)
+        var years: [EquipmentYear] = []
+        while let y = try stored.next() { years.append(y) }
+        return years
     }
 
     /// Reads the stored equipment-years of one exercice in equipment order, one at a time.

@@ -321,25 +321,11 @@ public enum RiskScoring {
             db, exercices: exercice...exercice, profiles: profiles.filter { changed.contains($0.id) }, controls: controls,
             asOf: { _ in cutoff }, declarationsOfProfilesOnly: true, { fresh[$0.equipementId] = EquipmentYear($0) },
             endOfExercice: { _ in })
-        // In the scan's order: every equipment active during the exercice, by id.
-        if var years = prefetched.take() {
-            let active = profiles.lazy.filter { $0.isActive(during: exercice) }.map(\.id)
-            return merge(&years, active: active, fresh: fresh) ? (years, Set(fresh.keys)) : nil
-        }
-        let reader = try IndicatorCache.StoredYears(db, exercice: exercice)
-        var next = try reader.next()
-        var years: [EquipmentYear] = []
-        for p in profiles where p.isActive(during: exercice) {
-            while let y = next, y.indicators.equipementId < p.id { next = try reader.next() }
-            if let y = fresh[p.id] {
-                years.append(y)
-            } else if let y = next, y.indicators.equipementId == p.id {
-                years.append(y)
-            } else {
-                return nil
-            }
-        }
-        return (years, Set(fresh.keys))
+        // In the scan's order: every equipment active during the exercice, by id. Read here when
+        // not read ahead (no second connection: a database in memory).
+        var years = try prefetched.take() ?? IndicatorCache.storedYears(db, exercice: exercice)
+        let active = profiles.lazy.filter { $0.isActive(during: exercice) }.map(\.id)
+        return merge(&years, active: active, fresh: fresh) ? (years, Set(fresh.keys)) : nil
     }
 
     /// Makes `years` (stored equipment-years, by id) the years of the `active` equipments (by

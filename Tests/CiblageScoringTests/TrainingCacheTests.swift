@@ -211,12 +211,10 @@ final class TrainingCacheTests: XCTestCase {
     func testTheStoredIndicatorsAreReadAheadInsideATransactionAndGiveTheSameRows() throws {
         let (store, _) = try scoredStore()
         try DatabaseQueue().write { XCTAssertNil(Store.secondReader(of: $0), "a database in memory") }
-        try store.dbQueue.writeWithoutTransaction { XCTAssertNil(Store.secondReader(of: $0), "outside a transaction") }
+        store.dbQueue.writeWithoutTransaction { XCTAssertNil(Store.secondReader(of: $0), "outside a transaction") }
         try store.dbQueue.write { db in
             let ahead = try XCTUnwrap(try IndicatorCache.prefetch(db, exercice: 2024)).wait()
-            let stored = try IndicatorCache.StoredYears(db, exercice: 2024)
-            var here: [EquipmentYear] = []
-            while let y = try stored.next() { here.append(y) }
+            let here = try IndicatorCache.storedYears(db, exercice: 2024)
             XCTAssertGreaterThan(here.count, 0)
             XCTAssertEqual(ahead.map(\.indicators), here.map(\.indicators))
             XCTAssertEqual(ahead.map(\.packedDigits), here.map(\.packedDigits))
