@@ -68,7 +68,7 @@ public final class Store {
             // Pages of 16 KiB for a new store (an existing one keeps its own): the national
             // store takes 110 MB instead of 138, and its ingest 4.9 s instead of 5.0. Set before
             // the cache size: set after, the cache kept its count of 4 KiB pages, four times the
-            // memory (ingest at ×2: 341 MB instead of 205).
+            // memory (ingest at ×2: 341 MB instead of 201).
             try db.execute(sql: "PRAGMA page_size = 16384")
             try db.execute(sql: "PRAGMA cache_size = -65536")  // 64 MiB
         }
