@@ -47,6 +47,48 @@ public final class FrenchCSVWriter {
         try file.write(row)
     }
 
+    /// Appends one row whose cells `build` appends to ``Cells``: numbers are formatted straight
+    /// into the row's bytes, with no string per cell (the ranked list's 60 000 lines).
+    public func writeRow(_ build: (inout Cells) throws -> Void) throws {
+        var cells = Cells()
+        swap(&cells.bytes, &row)
+        defer { swap(&cells.bytes, &row) }
+        cells.bytes.removeAll(keepingCapacity: true)
+        try build(&cells)
+        cells.bytes.append(0x0D)
+        cells.bytes.append(0x0A)
+        try file.write(cells.bytes)
+    }
+
+    /// The cells of one row, appended in order (see ``writeRow(_:)-(inout Cells)``).
+    public struct Cells {
+        fileprivate var bytes: [UInt8] = []
+        private var count = 0
+
+        private mutating func separate() {
+            if count > 0 { bytes.append(UInt8(ascii: ";")) }
+            count += 1
+        }
+
+        /// A text cell, quoted when it must be and guarded against formulas, as ``writeRow(_:)-([String])`` does.
+        public mutating func text(_ cell: String) {
+            separate()
+            FrenchCSVWriter.appendQuoted(cell, to: &bytes)
+        }
+
+        /// An integer.
+        public mutating func integer(_ value: Int) {
+            separate()
+            FrenchFormat.appendInteger(value, to: &bytes)
+        }
+
+        /// A decimal as ``FrenchFormat/decimal(_:fractionDigits:)`` formats it (empty for `nil`).
+        public mutating func decimal(_ value: Double?, fractionDigits: Int = 2) {
+            separate()
+            FrenchFormat.appendDecimal(value, fractionDigits: fractionDigits, to: &bytes)
+        }
+    }
+
     /// Writes and syncs the whole file under its temporary name: after this only the rename
     /// is left, which a full disk cannot stop.
     public func finish() throws { try file.finish() }
@@ -100,11 +142,62 @@ public enum FrenchFormat {
     /// A decimal with a comma and at most `fractionDigits` digits, no thousands separator
     /// (so that Excel reads it as a number): `1234,5`. Trailing zeros are dropped.
     public static func decimal(_ value: Double?, fractionDigits: Int = 2) -> String {
-        guard let value, value.isFinite else { return "" }
-        let parts = fixedPoint(value, fractionDigits: fractionDigits)
-        var fraction = parts.fraction
-        while fraction.hasSuffix("0") { fraction.removeLast() }
-        return parts.sign + parts.integer + (fraction.isEmpty ? "" : "," + fraction)
+        var bytes: [UInt8] = []
+        appendDecimal(value, fractionDigits: fractionDigits, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends ``decimal(_:fractionDigits:)``'s text to `out` as UTF-8, without making a string.
+    static func appendDecimal(_ value: Double?, fractionDigits: Int, to out: inout [UInt8]) {
+        guard let value, value.isFinite else { return }
+        var scale = 1.0
+        for _ in 0..<fractionDigits { scale *= 10 }
+        guard (abs(value) * scale).rounded() < 9e15 else {
+            // Beyond exact integers in a Double: the C library's digits (``fixedPoint``).
+            let parts = fixedPoint(value, fractionDigits: fractionDigits)
+            var fraction = parts.fraction
+            while fraction.hasSuffix("0") { fraction.removeLast() }
+            out.append(contentsOf: (parts.sign + parts.integer + (fraction.isEmpty ? "" : "," + fraction)).utf8)
+            return
+        }
+        let units = UInt64((abs(value) * scale).rounded())
+        let divisor = UInt64(scale)
+        if value < 0 && units > 0 { out.append(UInt8(ascii: "-")) }
+        appendDigits(units / divisor, width: 1, to: &out)
+        // The fraction without its trailing zeros.
+        var fraction = units % divisor
+        var digits = fractionDigits
+        while digits > 0 && fraction % 10 == 0 {
+            fraction /= 10
+            digits -= 1
+        }
+        guard digits > 0 else { return }
+        out.append(UInt8(ascii: ","))
+        appendDigits(fraction, width: digits, to: &out)
+    }
+
+    /// Appends an integer's decimal digits.
+    static func appendInteger(_ value: Int, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        appendDigits(UInt64(value.magnitude), width: 1, to: &out)
+    }
+
+    /// Appends the digits of `value`, left-padded with zeros to `width`.
+    private static func appendDigits(_ value: UInt64, width: Int, to out: inout [UInt8]) {
+        var count = 1
+        var rest = value / 10
+        while rest > 0 {
+            count += 1
+            rest /= 10
+        }
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: max(count, width)))
+        var v = value
+        var i = out.count - 1
+        while v > 0 {
+            out[i] = UInt8(ascii: "0") + UInt8(v % 10)
+            v /= 10
+            i -= 1
+        }
     }
 
     /// The digits of `value` rounded to `fractionDigits` (half away from zero): sign ("" or "-",

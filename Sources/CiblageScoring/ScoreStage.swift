@@ -124,11 +124,17 @@ public struct ScoreStage {
         let writer = try FrenchCSVWriter(url: url, header: header)
         for line in lines {
             let p = line.row.profile
-            try writer.writeRow([
-                String(line.rank), p.nDossier, p.caf, p.nature, p.sirenGestionnaire,
-                FrenchFormat.decimal(line.score, fractionDigits: 4), FrenchFormat.decimal(line.enjeu, fractionDigits: 0),
-                FrenchFormat.decimal(line.priorite, fractionDigits: 0), line.motifsText,
-            ])
+            try writer.writeRow { cells in
+                cells.integer(line.rank)
+                cells.text(p.nDossier)
+                cells.text(p.caf)
+                cells.text(p.nature)
+                cells.text(p.sirenGestionnaire)
+                cells.decimal(line.score, fractionDigits: 4)
+                cells.decimal(line.enjeu, fractionDigits: 0)
+                cells.decimal(line.priorite, fractionDigits: 0)
+                cells.text(line.motifsText)
+            }
         }
         try writer.finish()
         return writer

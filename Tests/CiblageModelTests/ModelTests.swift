@@ -163,7 +163,36 @@ final class FrenchCSVTests: XCTestCase {
         XCTAssertEqual(lines[9], "Crèche;-0,5")
     }
 
+    func testARowBuiltCellByCellIsTheRowOfFormattedStrings() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cellules-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let strings = try FrenchCSVWriter(url: folder.appendingPathComponent("a.csv"), header: ["A", "B", "C", "D"])
+        let cells = try FrenchCSVWriter(url: folder.appendingPathComponent("b.csv"), header: ["A", "B", "C", "D"])
+        var generator = SystemRandomNumberGenerator()
+        let texts = ["Crèche \"Les Lutins\"; nord", "=SOMME(A1)", "-12,5", "", "EAJE_COLLECTIF"]
+        for k in 0..<2_000 {
+            let value: Double? = k % 97 == 0 ? nil : Double.random(in: -1e7...1e7, using: &generator) / [1, 10, 1e4, 1e9][k % 4]
+            let digits = k % 5
+            let integer = Int.random(in: -1_000_000...1_000_000, using: &generator)
+            let text = texts[k % texts.count]
+            try strings.writeRow([String(integer), text, FrenchFormat.decimal(value, fractionDigits: digits), text])
+            try cells.writeRow { row in
+                row.integer(integer)
+                row.text(text)
+                row.decimal(value, fractionDigits: digits)
+                row.text(text)
+            }
+        }
+        try strings.commit()
+        try cells.commit()
+        XCTAssertEqual(
+            try Data(contentsOf: folder.appendingPathComponent("a.csv")), try Data(contentsOf: folder.appendingPathComponent("b.csv")))
+    }
+
     func testFormatsDecimalsWithACommaAndNoTrailingZeros() {
+        XCTAssertEqual(FrenchFormat.decimal(0.00012, fractionDigits: 4), "0,0001", "zeros kept before the last digit")
+        XCTAssertEqual(FrenchFormat.decimal(1.05), "1,05")
+        XCTAssertEqual(FrenchFormat.decimal(-1e17), "-100000000000000000", "beyond exact integers")
         XCTAssertEqual(FrenchFormat.decimal(17500), "17500")
         XCTAssertEqual(FrenchFormat.decimal(0.126, fractionDigits: 2), "0,13")
         XCTAssertEqual(FrenchFormat.decimal(-0.001), "0")
