@@ -201,12 +201,18 @@ public struct CostStudy: Sendable {
         for i in equipments.indices { cellOf[axes.map { equipments[i].cell[$0]! }, default: []].append(i) }
         let charges = equipments.map(\.charges)
         let manager = Self.managerNumbers(equipments)
+        let managers = (manager.max() ?? -1) + 1
         let keys = cellOf.keys.sorted { $0.lexicographicallyPrecedes($1) }
+        let members = keys.map { cellOf[$0]! }
+        let cellIndex = {
+            var out = [Int](repeating: 0, count: equipments.count)
+            for (c, list) in members.enumerated() { for i in list { out[i] = c } }
+            return out
+        }()
         let everyone = Array(equipments.indices)
         // The indicators are independent: computed on every core, gathered in their order.
         let indicators = CostIndicator.allCases
         let blocks = LockedBox([[CellFigures]](repeating: [], count: indicators.count))
-        let members = keys.map { cellOf[$0]! }
         DispatchQueue.concurrentPerform(iterations: indicators.count) { k in
             let indicator = indicators[k]
             var now = [Double?](repeating: nil, count: equipments.count)
@@ -215,36 +221,53 @@ public struct CostStudy: Sendable {
                 now[i] = equipments[i].values[indicator]
                 before[i] = equipments[i].previous[indicator]
             }
-            func figures(_ key: [String]?, _ members: [Int]) -> CellFigures? {
+            // The country sorted once (N, and N-1 of those with N): one pass in that order hands
+            // every cell its values already sorted, instead of a sort per cell and one more for
+            // the total.
+            let ascending = Self.ascending(now) { _ in true }
+            let ascendingBefore = Self.ascending(before) { now[$0] != nil }
+            var sorted = [[Double]](repeating: [], count: keys.count)
+            var sortedBefore = sorted
+            for (v, i) in ascending { sorted[cellIndex[i]].append(v) }
+            for (v, i) in ascendingBefore { sortedBefore[cellIndex[i]].append(v) }
+            var tally = ManagerTally(managers: managers)
+            func figures(_ key: [String]?, _ members: [Int], _ sorted: [Double], _ sortedBefore: [Double]) -> CellFigures? {
                 Self.figures(
-                    key: key, indicator: indicator, members: members, values: now, previous: before, manager: manager, charges: charges)
+                    key: key, indicator: indicator, sorted: sorted, sortedPrevious: sortedBefore, members: members, values: now,
+                    previous: before, manager: manager, charges: charges, tally: &tally)
             }
-            var block = zip(keys, members).compactMap { figures($0.0, $0.1) }
+            var block = keys.indices.compactMap { figures(keys[$0], members[$0], sorted[$0], sortedBefore[$0]) }
             Self.suppressSecondary(&block)
-            if let total = figures(nil, everyone) { block.append(total) }
+            if let total = figures(nil, everyone, ascending.map(\.value), ascendingBefore.map(\.value)) { block.append(total) }
             blocks.lock.withLock { blocks.value[k] = block }
         }
         self.cells = blocks.value.flatMap { $0 }
     }
 
-    /// The figures of one cell (`members`: indices), with the primary confidentiality rules;
-    /// `nil` when no member has the indicator.
+    /// The values present (and of equipments `including` keeps), in ascending order, with their equipment's index.
+    static func ascending(_ values: [Double?], including: (Int) -> Bool) -> [(value: Double, index: Int)] {
+        var out: [(value: Double, index: Int)] = []
+        out.reserveCapacity(values.count)
+        for (i, v) in values.enumerated() { if let v, including(i) { out.append((v, i)) } }
+        out.sort { $0.value < $1.value }
+        return out
+    }
+
+    /// The figures of one cell (`members`: indices, ascending; `sorted`: their values present,
+    /// ascending; `sortedPrevious`: the N-1 values of those, ascending), with the primary
+    /// confidentiality rules; `nil` when no member has the indicator.
     static func figures(
-        key: [String]?, indicator: CostIndicator, members: [Int], values: [Double?], previous: [Double?], manager: [Int],
-        charges: [Double]
+        key: [String]?, indicator: CostIndicator, sorted: [Double], sortedPrevious: [Double], members: [Int], values: [Double?],
+        previous: [Double?], manager: [Int], charges: [Double], tally: inout ManagerTally
     ) -> CellFigures? {
-        let present = members.filter { values[$0] != nil }
-        let sorted = present.map { values[$0]! }.sorted()
         guard !sorted.isEmpty else { return nil }
         func q(_ p: Double) -> Double { Quantile.type7(sorted: sorted, p)! }
         var cell = CellFigures(
             key: key, indicator: indicator, n: sorted.count, mean: sorted.reduce(0, +) / Double(sorted.count), p10: q(0.1),
             p25: q(0.25), median: q(0.5), p75: q(0.75), p90: q(0.9), previousMedian: nil, secret: nil)
-        cell.secret = primarySecret(managers: present.map { manager[$0] }, charges: present.map { charges[$0] })
-        let both = present.filter { previous[$0] != nil }
-        let last = both.map { previous[$0]! }.sorted()
-        if both.count >= minimumEquipments, let m = Quantile.type7(sorted: last, 0.5),
-            primarySecret(managers: both.map { manager[$0] }, charges: both.map { charges[$0] }) == nil
+        cell.secret = tally.secret(members.lazy.filter { values[$0] != nil }, manager: manager, charges: charges)
+        if sortedPrevious.count >= minimumEquipments, let m = Quantile.type7(sorted: sortedPrevious, 0.5),
+            tally.secret(members.lazy.filter { values[$0] != nil && previous[$0] != nil }, manager: manager, charges: charges) == nil
         {
             cell.previousMedian = m
         }
@@ -268,23 +291,58 @@ public struct CostStudy: Sendable {
         return out
     }
 
-    /// As ``primarySecret(_:)``, from each member's manager number and costs (euros).
+    /// As ``primarySecret(_:)``, from each member's manager number (0, 1, …) and costs (euros).
     public static func primarySecret(managers: [Int], charges: [Double]) -> SecretRule? {
-        var byManager: [Int: Double] = [:]
-        for (m, c) in zip(managers, charges) { byManager[m, default: 0] += c }
-        if managers.count < minimumEquipments || byManager.count < minimumManagers { return .frequence }
-        // The two largest managers' costs, in one pass rather than by sorting every manager.
-        var (first, second, total) = (0.0, 0.0, 0.0)
-        for cost in byManager.values {
-            total += cost
-            if cost > first {
-                (first, second) = (cost, first)
-            } else if cost > second {
-                second = cost
-            }
+        var tally = ManagerTally(managers: (managers.max() ?? -1) + 1)
+        return tally.secret(managers.indices, manager: managers, charges: charges)
+    }
+
+    /// A cell's costs summed by manager, in an array indexed by manager number that serves
+    /// cell after cell (no hashing: the rules run for every cell of every indicator).
+    struct ManagerTally {
+        private var sums: [Double]
+        /// The cell a manager's sum belongs to (a sum from an earlier cell counts as 0).
+        private var stamp: [Int]
+        private var cell = 0
+        /// The managers of the current cell, in order of first appearance.
+        private var seen: [Int] = []
+
+        init(managers: Int) {
+            sums = Array(repeating: 0, count: managers)
+            stamp = Array(repeating: 0, count: managers)
         }
-        if total > 0 && (first + second) / total > dominanceShare { return .dominance }
-        return nil
+
+        /// The frequency rule (fewer than 5 equipments or 3 managers), then the dominance
+        /// rule, over `members` (indices into `manager` and `charges`).
+        mutating func secret<Members: Sequence<Int>>(_ members: Members, manager: [Int], charges: [Double]) -> SecretRule? {
+            cell += 1
+            seen.removeAll(keepingCapacity: true)
+            var count = 0
+            for i in members {
+                count += 1
+                let m = manager[i]
+                if stamp[m] != cell {
+                    stamp[m] = cell
+                    sums[m] = 0
+                    seen.append(m)
+                }
+                sums[m] += charges[i]
+            }
+            if count < minimumEquipments || seen.count < minimumManagers { return .frequence }
+            // The two largest managers' costs, in one pass rather than by sorting every manager.
+            var (first, second, total) = (0.0, 0.0, 0.0)
+            for m in seen {
+                let cost = sums[m]
+                total += cost
+                if cost > first {
+                    (first, second) = (cost, first)
+                } else if cost > second {
+                    second = cost
+                }
+            }
+            if total > 0 && (first + second) / total > dominanceShare { return .dominance }
+            return nil
+        }
     }
 
     /// With the national total published, one blanked cell would be given away by the total

@@ -88,6 +88,19 @@ final class ConfidentialityTests: XCTestCase {
         XCTAssertNil(CostStudy.primarySecret(balanced))
     }
 
+    func testEachCellIsTalliedAfreshWhenTheTallyServesCellAfterCell() {
+        // Managers 0–3; one tally for three cells, as the study uses it.
+        let manager = [0, 1, 2, 0, 0, 1, 2, 3, 0, 1, 2, 3, 3]
+        let charges = [900.0, 10, 10, 900, 900, 100, 100, 100, 50, 50, 50, 25, 25]
+        var tally = CostStudy.ManagerTally(managers: 4)
+        // 2 700 € of manager 0 against 120 €: dominance.
+        XCTAssertEqual(tally.secret([0, 1, 2, 3, 4], manager: manager, charges: charges), .dominance)
+        // Manager 0's 900 € of the first cell must not count here: 50, 100, 100, 100 → 57 %.
+        XCTAssertNil(tally.secret([8, 5, 6, 7, 1], manager: manager, charges: charges.enumerated().map { $0.offset == 1 ? 0 : $0.element }))
+        XCTAssertEqual(tally.secret([8, 9, 10, 11], manager: manager, charges: charges), .frequence, "four equipments")
+        XCTAssertNil(tally.secret([8, 9, 10, 11, 12], manager: manager, charges: charges), "50, 50, 50, 50 €: no dominance")
+    }
+
     func testOneBlankedCellTakesTheSmallestOtherWithItSoTheTotalGivesNothingAway() throws {
         var all: [StudyEquipment] = []
         var id = 0
