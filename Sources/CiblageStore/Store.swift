@@ -1,5 +1,6 @@
 import CiblageModel
 import Foundation
+import CSQLiteConfig
 import GRDB
 import GRDBSQLite
 
@@ -30,6 +31,12 @@ public final class Store {
         case quick
     }
 
+    /// Done once, before the process's first connection: SQLite stops counting its memory.
+    /// Counting takes a global mutex on every allocation, and the system SQLite (built without
+    /// a lookaside allocator) allocates for every row it binds and reads: 3 % of the ingest's
+    /// storing thread went to that mutex. Without effect if SQLite is already initialized.
+    private static let sqliteConfigured: Bool = ciblage_sqlite3_config_memstatus(0) == SQLITE_OK
+
     /// How the store was found sound when it was opened with ``Verification/quick``.
     public enum Soundness: String, Sendable {
         /// Its file has the bytes of its seal.
@@ -52,6 +59,7 @@ public final class Store {
     /// Several processes may create and migrate one new store at once: a migration that
     /// another process applied first is taken as done (each migration is its own transaction).
     public init(path: String, verify: Verification = .none) throws {
+        _ = Self.sqliteConfigured
         self.path = path
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileSystem.createFolder(folder.path)
