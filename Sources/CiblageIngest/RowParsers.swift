@@ -142,6 +142,10 @@ public struct EquipementIndex: Sendable {
 public struct DeclarationRowParser: Sendable {
     let equipements: EquipementIndex
 
+    /// Each nature's code as bytes, held by the parser: read per row, a static table cost a
+    /// `swift_once`, and a dictionary an array and a hash per row.
+    let natureCodes = NatureDeclaration.allCases.map { (code: Array($0.code.utf8), nature: $0) }
+
     public init(equipements: EquipementIndex) { self.equipements = equipements }
 
     enum C {
@@ -150,8 +154,13 @@ public struct DeclarationRowParser: Sendable {
         static let firstAmount = 10, etp = 17
     }
 
-    static let natureCodes: [[UInt8]: NatureDeclaration] = Dictionary(
-        uniqueKeysWithValues: NatureDeclaration.allCases.map { (Array($0.code.utf8), $0) })
+    /// The nature whose code `bytes` spell, in any case.
+    func nature(_ bytes: UnsafeBufferPointer<UInt8>) -> NatureDeclaration? {
+        natureCodes.first { entry in
+            entry.code.count == bytes.count
+                && zip(entry.code, bytes).allSatisfy { code, byte in code == (byte >= 0x61 && byte <= 0x7A ? byte - 0x20 : byte) }
+        }?.nature
+    }
 
     public func parse<S: FieldSource>(_ r: FieldReader<S>) throws(RowReject) -> ParsedDeclaration {
         let nDossierBytes = FieldParsing.trimmed(r.source.bytes(C.nDossier))
@@ -163,7 +172,7 @@ public struct DeclarationRowParser: Sendable {
         let exercice = try r.requiredInteger(C.exercice, 2000...2100)
         let natureBytes = FieldParsing.trimmed(r.source.bytes(C.nature))
         guard natureBytes.count > 0 else { throw r.missing(C.nature) }
-        guard let nature = Self.natureCodes[natureBytes.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }] else {
+        guard let nature = nature(natureBytes) else {
             throw r.reject(
                 C.nature, "nature de déclaration inconnue : \(r.shown(C.nature)) (attendu : PREVISIONNEL, ACTUALISE, REEL)")
         }

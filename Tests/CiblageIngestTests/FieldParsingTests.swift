@@ -1,6 +1,7 @@
-import CiblageIngest
 import CiblageModel
 import XCTest
+
+@testable import CiblageIngest
 
 final class FieldParsingTests: XCTestCase {
     func decimal(_ bytes: [UInt8]) throws -> Double? {
@@ -34,6 +35,18 @@ final class FieldParsingTests: XCTestCase {
     func testIgnoresSpacesAroundNumbers() throws {
         XCTAssertEqual(try decimal("  42,5 "), 42.5)
         XCTAssertEqual(try integer(" 30 "), 30)
+    }
+
+    func testDeclarationNaturesAreReadInAnyCaseAndNothingElse() {
+        let parser = DeclarationRowParser(equipements: EquipementIndex([:]))
+        func nature(_ text: String) -> NatureDeclaration? {
+            Array(text.utf8).withUnsafeBufferPointer { parser.nature($0) }
+        }
+        XCTAssertEqual(nature("REEL"), .reel)
+        XCTAssertEqual(nature("reel"), .reel)
+        XCTAssertEqual(nature("Actualise"), .actualise)
+        XCTAssertEqual(nature("PREVISIONNEL"), .previsionnel)
+        for other in ["REE", "REELS", "RÉEL", "", "PREVISIONNE", "ACTUALISÉ", "re el"] { XCTAssertNil(nature(other), other) }
     }
 
     func testEmptyMeansMissingNotZero() throws {
