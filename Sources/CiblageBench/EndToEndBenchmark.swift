@@ -76,6 +76,9 @@ public struct EndToEndBenchmark {
             let ours = rows.filter { $0.factor == factor && !$0.stage.hasPrefix("DuckDB") }
             func seconds(_ stage: String) -> Double { ours.first { $0.stage == stage }?.seconds ?? 0 }
             let nightly = seconds("ciblage-ingest") + seconds("ciblage-score") + seconds("ciblage-reperes")
+            // The same night once the examples of the closed exercices are in the store (every
+            // night after the first): the score the 1,5 s is for.
+            let nextNight = seconds("ciblage-ingest") + seconds("ciblage-score (exemples stockés)") + seconds("ciblage-reperes")
             let peak = ours.map(\.mib).max() ?? 0
             let ingestScore = seconds("ciblage-ingest") + seconds("ciblage-score")
             let duck = rows.first { $0.factor == factor && $0.stage.hasPrefix("DuckDB") }!.seconds
@@ -90,6 +93,7 @@ public struct EndToEndBenchmark {
             measures.append(timed("score (exemples stockés relus)", seconds("ciblage-score (exemples stockés)"), 1.5))
             measures.append(timed("repères", seconds("ciblage-reperes"), 1))
             measures.append(timed("nuit (ingestion, score, repères)", nightly, 6))
+            measures.append(timed("nuit, exemples déjà stockés (ingestion, score, repères)", nextNight, 6))
             measures.append(timed("campagne (sélection, bilan)", seconds("ciblage-select") + seconds("ciblage-bilan"), 2))
             measures.append(Measure(name: "×\(factor) : mémoire maximale d'une étape", value: peak, unit: "Mio", target: "≤ 500 Mio", met: peak <= 500))
             measures.append(Measure(name: "×\(factor) : (ingestion + score) / script DuckDB", value: ingestScore / duck, unit: "ratio", target: "≤ 1", met: ingestScore / duck <= 1))

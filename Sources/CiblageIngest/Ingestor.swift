@@ -589,10 +589,14 @@ public final class Ingestor {
     /// file (the only kind that changes them) went through.
     private func equipementIds(_ db: Database) throws -> EquipementIndex {
         if let cachedIndex { return cachedIndex }
-        var ids: [String: Int64] = [:]
-        let rows = try Row.fetchCursor(db, sql: "SELECT n_dossier, id FROM equipement")
-        while let row = try rows.next() { ids[row[0]] = row[1] }
-        let index = EquipementIndex(ids)
+        // Read on the storing thread before the first declaration is stored: one table, sized
+        // once, filled from the raw rows.
+        var index = EquipementIndex(capacity: try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement") ?? 0)
+        let rows = try RawStatement(db, sql: "SELECT n_dossier, id FROM equipement")
+        defer { rows.reset() }
+        while try rows.step() {
+            if let nDossier = rows.text(0), let id = rows.int(1) { index.insert(nDossier, Int64(id)) }
+        }
         cachedIndex = index
         return index
     }

@@ -118,10 +118,17 @@ public struct EquipementIndex: Sendable {
     private var ids: [Key: Int64] = [:]
 
     public init(_ ids: [String: Int64]) {
-        for (n, id) in ids {
-            var utf8 = Array(n.utf8)
-            utf8.withUnsafeMutableBufferPointer { if let key = Key(UnsafeBufferPointer($0)) { self.ids[key] = id } }
-        }
+        self.init(capacity: ids.count)
+        for (n, id) in ids { insert(n, id) }
+    }
+
+    /// An empty index sized for `capacity` equipments.
+    public init(capacity: Int) { ids.reserveCapacity(capacity) }
+
+    /// Adds the equipment `nDossier` (ignored beyond 24 bytes: no export can name it).
+    public mutating func insert(_ nDossier: String, _ id: Int64) {
+        var utf8 = Array(nDossier.utf8)
+        utf8.withUnsafeMutableBufferPointer { if let key = Key(UnsafeBufferPointer($0)) { ids[key] = id } }
     }
 
     public subscript(_ nDossier: String) -> Int64? {
