@@ -93,7 +93,7 @@ public struct EndToEndBenchmark {
             measures.append(timed("score (exemples stockés relus)", seconds("ciblage-score (exemples stockés)"), 1.5))
             measures.append(timed("repères", seconds("ciblage-reperes"), 1))
             measures.append(timed("nuit (ingestion, score, repères)", nightly, 6))
-            measures.append(timed("nuit, exemples déjà stockés (ingestion, score, repères)", nextNight, 6))
+            measures.append(timed("nuit suivante (ingestion, score relu, repères)", nextNight, 6))
             measures.append(timed("campagne (sélection, bilan)", seconds("ciblage-select") + seconds("ciblage-bilan"), 2))
             measures.append(Measure(name: "×\(factor) : mémoire maximale d'une étape", value: peak, unit: "Mio", target: "≤ 500 Mio", met: peak <= 500))
             measures.append(Measure(name: "×\(factor) : (ingestion + score) / script DuckDB", value: ingestScore / duck, unit: "ratio", target: "≤ 1", met: ingestScore / duck <= 1))
