@@ -63,8 +63,8 @@ public struct RawStatement {
     }
 
     /// The integer in `column`, `nil` for NULL. NULL reads as 0, so the type is asked only for
-    /// a 0: one call into SQLite instead of two for most values (reading a stored exercice's
-    /// 20 columns, a fifth of the first score's reading thread went to the type).
+    /// a 0: one call into SQLite instead of two for most values (the first score reads 18
+    /// columns of 920 000 declarations: its read phase went from 2.59 to 2.41 s).
     public func int(_ column: Int32) -> Int? {
         let value = sqlite3_column_int64(handle, column)
         return value == 0 && sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : Int(value)

@@ -1,6 +1,6 @@
+import CSQLiteConfig
 import CiblageModel
 import Foundation
-import CSQLiteConfig
 import GRDB
 import GRDBSQLite
 
