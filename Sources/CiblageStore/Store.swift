@@ -177,14 +177,28 @@ public final class Store {
     /// then fails once the first has committed, and a new pass finds the migration applied.
     static func migrate(_ dbQueue: DatabaseQueue) throws {
         let migrator = Self.migrator
+        // The migrations applied, as one state of the file. GRDB's `appliedIdentifiers` prepares
+        // its SELECT (which fails while `grdb_migrations` does not exist) before its read holds
+        // the file; when another process created the table in between, its check found the
+        // table and it rethrew « no such table » (1 or 2 new stores in 150–300 created by an
+        // ingest and a study at once). Reading `sqlite_master` first holds the file (a shared
+        // lock) for the rest of the read: both answers come from the same file.
+        func applied() throws -> Set<String> {
+            try dbQueue.read { db in
+                let exists = try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'grdb_migrations'")
+                guard exists ?? false else { return [] }
+                return try String.fetchSet(db, sql: "SELECT identifier FROM grdb_migrations")
+            }
+        }
         var attempt = 0
         while true {
-            let before = try dbQueue.read { try migrator.appliedIdentifiers($0) }
+            let before = try applied()
             do {
                 try migrator.migrate(dbQueue)
                 return
             } catch let error as DatabaseError {
-                let after = try dbQueue.read { try migrator.appliedIdentifiers($0) }
+                let after = try applied()
                 attempt += 1
                 // Another process moved the schema on: try again from where it is now.
                 guard after != before || attempt < 3, attempt < 20 else { throw error }
