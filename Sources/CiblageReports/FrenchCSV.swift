@@ -150,9 +150,7 @@ public enum FrenchFormat {
     /// Appends ``decimal(_:fractionDigits:)``'s text to `out` as UTF-8, without making a string.
     static func appendDecimal(_ value: Double?, fractionDigits: Int, to out: inout [UInt8]) {
         guard let value, value.isFinite else { return }
-        var scale = 1.0
-        for _ in 0..<fractionDigits { scale *= 10 }
-        guard (abs(value) * scale).rounded() < 9e15 else {
+        guard let (units, divisor) = scaledUnits(value, fractionDigits: fractionDigits) else {
             // Beyond exact integers in a Double: the C library's digits (``fixedPoint``).
             let parts = fixedPoint(value, fractionDigits: fractionDigits)
             var fraction = parts.fraction
@@ -160,8 +158,6 @@ public enum FrenchFormat {
             out.append(contentsOf: (parts.sign + parts.integer + (fraction.isEmpty ? "" : "," + fraction)).utf8)
             return
         }
-        let units = UInt64((abs(value) * scale).rounded())
-        let divisor = UInt64(scale)
         if value < 0 && units > 0 { out.append(UInt8(ascii: "-")) }
         appendDigits(units / divisor, width: 1, to: &out)
         // The fraction without its trailing zeros.
@@ -204,20 +200,26 @@ public enum FrenchFormat {
     /// never "-" for a value that rounds to 0), integer part and fraction, without
     /// `String(format:)`, which costs microseconds per call on a list of 60,000 lines.
     static func fixedPoint(_ value: Double, fractionDigits: Int) -> (sign: String, integer: String, fraction: String) {
-        var scale = 1.0
-        for _ in 0..<fractionDigits { scale *= 10 }
-        let scaled = (abs(value) * scale).rounded()
-        guard scaled < 9e15 else {
+        guard let (units, divisor) = scaledUnits(value, fractionDigits: fractionDigits) else {
             // Beyond exact integers in a Double: let the C library print it.
             let text = String(format: "%.\(fractionDigits)f", abs(value)).split(separator: ".")
             return (value < 0 ? "-" : "", String(text[0]), text.count > 1 ? String(text[1]) : "")
         }
-        let units = UInt64(scaled)
-        let divisor = UInt64(scale)
         var fraction = String(units % divisor)
         if fractionDigits == 0 { fraction = "" }
         while fraction.count < fractionDigits { fraction = "0" + fraction }
         return (value < 0 && units > 0 ? "-" : "", String(units / divisor), fraction)
+    }
+
+    /// |`value`| rounded to `fractionDigits` (half away from zero) as a count of units of
+    /// 10^−`fractionDigits`, with the count of units in one (`divisor`); `nil` beyond the exact
+    /// integers of a Double (9 × 10¹⁵ units).
+    private static func scaledUnits(_ value: Double, fractionDigits: Int) -> (units: UInt64, divisor: UInt64)? {
+        var scale = 1.0
+        for _ in 0..<fractionDigits { scale *= 10 }
+        let scaled = (abs(value) * scale).rounded()
+        guard scaled < 9e15 else { return nil }
+        return (UInt64(scaled), UInt64(scale))
     }
 
     public static func integer(_ value: Int?) -> String { value.map(String.init) ?? "" }
