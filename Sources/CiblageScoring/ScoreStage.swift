@@ -179,8 +179,9 @@ public struct ScoreStage {
     ///
     /// A model identical to one stored for the exercice (same parameters, examples, date and
     /// counts) keeps that row, so the scores it gave keep their `modele_id`. Only the rows that
-    /// changed are written: a night with one Caf's delivery rewrites a thousand of the 59 000
-    /// national rows, not the 13 MB table. Rows of equipments no longer scored are removed.
+    /// changed are written: a night without delivery rewrites none of the 59 183 national
+    /// rows; one Caf's delivery, 50 472, for PRIORITE moves by cents wherever that
+    /// Caf's figures move the peers. Rows of equipments no longer scored are removed.
     static func save(
         _ db: Database, exercice: Int, asOf: CalendarDate, model: RiskModel, trainingDigest: String?, lines: [ScoredLine],
         computedAt: String
@@ -235,12 +236,9 @@ public struct ScoreStage {
         // rather than by a WHERE clause of the upsert: binding every line took 0.23 s on the
         // national store, the walk 0.04 s.
         let order = lines.indices.sorted(by: { lines[$0].row.profile.id < lines[$1].row.profile.id })
+        // Columns 1… are `changed`, in its order.
         let stored = try RawStatement(
-            db,
-            sql: """
-                SELECT equipement_id, modele_id, score, enjeu_euros, priorite, motifs, contributions
-                FROM score WHERE exercice = ? ORDER BY equipement_id
-                """)
+            db, sql: "SELECT equipement_id, \(changed.joined(separator: ", ")) FROM score WHERE exercice = ? ORDER BY equipement_id")
         stored.bind(1, exercice)
         var write: [Int] = []
         var gone: [Int64] = []
