@@ -118,8 +118,13 @@ public final class Ingestor {
 
     var logger: Logger
     private var cachedIndex: EquipementIndex?
-    /// The next file's parse, started while the current file commits.
-    private var prefetched: (url: URL, parse: DeclarationParse)?
+    /// Parses of declarations files started ahead, by the file's place in the run's plan: while
+    /// a file commits, the next ``prefetchDepth`` files of declarations start being read.
+    private var prefetched: [Int: DeclarationParse] = [:]
+    /// Declarations files read ahead of the one being stored. Two: the small XML files of a
+    /// night are read (libxml2, against the XSD) more slowly than they are stored, so with one
+    /// read at a time the storing core waited; two keep both cores busy.
+    static let prefetchDepth = 2
 
     public init(store: Store, referentiel: Referentiel, maxRejectPercent: Double? = nil, logger: Logger? = nil) {
         self.store = store
@@ -177,15 +182,26 @@ public final class Ingestor {
         // into a temporary file: 84 000 page writes for 60 000 equipments (0.57 s). Held in
         // memory, it is a few hundred kilobytes at a time.
         try store.dbQueue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA temp_store = MEMORY") }
-        defer { prefetched?.parse.cancel() }
+        defer {
+            for parse in prefetched.values { parse.cancel() }
+            prefetched = [:]
+        }
         for (index, item) in planned.enumerated() {
             var summary = FileSummary(url: item.url, kind: item.kind, format: item.isXML ? "XML" : "CSV")
             var rejects: [Reject] = []
-            let next = index + 1 < planned.count ? planned[index + 1] : nil
+            let ahead = prefetched.removeValue(forKey: index)
             do {
-                try ingestFile(item.url, kind: item.kind, isXML: item.isXML, &summary, &rejects) { db in
-                    // While this file commits, the next one (declarations) starts being parsed.
-                    if let next, next.kind == .declarations { try self.prefetch(next.url, isXML: next.isXML, db) }
+                try ingestFile(item.url, kind: item.kind, isXML: item.isXML, ahead: ahead, &summary, &rejects) { db in
+                    // While this file commits, the next declarations files start being parsed
+                    // (consecutive ones only: no registry file comes between, so the equipments
+                    // they are read against are those of this commit).
+                    for later in index + 1..<min(planned.count, index + 1 + Self.prefetchDepth) {
+                        guard planned[later].kind == .declarations else { break }
+                        if self.prefetched[later] == nil {
+                            self.prefetched[later] = try self.startParse(
+                                planned[later].url, isXML: planned[later].isXML, fingerprint: nil, db)
+                        }
+                    }
                 }
             } catch let refusal as FileRefusal {
                 summary.status = .refused(refusal.reason)
@@ -218,21 +234,20 @@ public final class Ingestor {
         var reason: String
     }
 
+    /// Ingests one file in its own transaction. `ahead`: its parse, started while an earlier
+    /// file committed; stopped here whatever happens (a file refused, already stored, an error).
     private func ingestFile(
-        _ url: URL, kind: ExportKind?, isXML: Bool, _ summary: inout FileSummary, _ rejects: inout [Reject],
-        beforeCommit: (Database) throws -> Void
+        _ url: URL, kind: ExportKind?, isXML: Bool, ahead: DeclarationParse?, _ summary: inout FileSummary,
+        _ rejects: inout [Reject], beforeCommit: (Database) throws -> Void
     ) throws {
         let t0 = Date()
         defer { logger.debug("\(url.lastPathComponent) : \(String(format: "%.2f", Date().timeIntervalSince(t0))) s au total") }
+        // Once read to its end the parse has ended, and this only marks it so.
+        defer { ahead?.cancel() }
         let fingerprint: FileFingerprint
         do {
-            if let prefetched, prefetched.url == url {
-                fingerprint = try prefetched.parse.fingerprint()
-            } else {
-                fingerprint = try FileFingerprint.compute(url)
-            }
+            fingerprint = try ahead?.fingerprint() ?? FileFingerprint.compute(url)
         } catch {
-            dropPrefetch(of: url)
             throw FileRefusal(line: 0, reason: "\(error)")
         }
         logger.debug("\(url.lastPathComponent) : empreinte en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
@@ -246,7 +261,6 @@ public final class Ingestor {
             let undelivered = (row["rejets_livres"] as Int64) == 0
             return (row, recall || undelivered ? try StoredRejects.load(db, fileId: row["id"]) : [])
         }) {
-            dropPrefetch(of: url)
             summary.status = .alreadyIngested(previousName: previous.0["nom"], on: previous.0["ingere_le"])
             let id: Int64 = previous.0["id"]
             // A file delivered twice in one run: its rejects are reported once.
@@ -290,7 +304,7 @@ public final class Ingestor {
                 switch (kind, isXML) {
                 case (.declarations, _):
                     outcome = try ingestDeclarations(
-                        url, isXML: isXML, fingerprint, progress: progress, db: db, fileId: fileId, &fileRejects)
+                        url, isXML: isXML, fingerprint, ahead: ahead, progress: progress, db: db, fileId: fileId, &fileRejects)
                 case (.equipements, _):
                     outcome = try ingestEquipements(url, fingerprint.encoding, db: db, fileId: fileId, &fileRejects)
                 case (.controles, _):
@@ -350,19 +364,13 @@ public final class Ingestor {
     /// Parses (CSV, or XML validated against the XSD) on a producer thread while this one
     /// stores: the two halves take about the same time, so the file goes through in about half
     /// the time of doing both in turn. The parse was usually started while the previous file
-    /// committed (``prefetch(_:isXML:_:)``).
+    /// committed (`ahead`).
     private func ingestDeclarations(
-        _ url: URL, isXML: Bool, _ fingerprint: FileFingerprint, progress: ProgressStep, db: Database, fileId: Int64,
-        _ rejects: inout RejectCollector
+        _ url: URL, isXML: Bool, _ fingerprint: FileFingerprint, ahead: DeclarationParse?, progress: ProgressStep, db: Database,
+        fileId: Int64, _ rejects: inout RejectCollector
     ) throws -> Counts {
         let t0 = Date()
-        let parse: DeclarationParse
-        if let prefetched, prefetched.url == url {
-            parse = prefetched.parse
-            self.prefetched = nil
-        } else {
-            parse = try startParse(url, isXML: isXML, fingerprint: fingerprint, db)
-        }
+        let parse = try ahead ?? startParse(url, isXML: isXML, fingerprint: fingerprint, db)
         var storer = DeclarationStorer(writer: try DeclarationWriter(db: db, fileId: fileId))
         var stored = RejectCollector(fileName: rejects.fileName)
         var spans = RawSpans()
@@ -407,31 +415,19 @@ public final class Ingestor {
     }
 
     /// Starts parsing `url` (declarations) on a producer thread, with the equipments the store
-    /// knows now; `fingerprint` when already computed, else the thread computes it first.
+    /// knows now; `fingerprint` when already computed, else the thread computes it first (a file
+    /// read ahead is checked against the store's fingerprints when its turn comes, and its parse
+    /// stopped if it is already there).
+    ///
+    /// Read ahead, a file is started last before the current file commits, so its equipment index
+    /// may hold rows of a registry file not yet committed. That is safe: a file refused whole
+    /// throws before this point, and a commit that fails throws out of ``ingest(_:)``, whose
+    /// `defer` stops the parses started ahead before anything of them is stored.
     private func startParse(_ url: URL, isXML: Bool, fingerprint: FileFingerprint?, _ db: Database) throws -> DeclarationParse {
         let parser = DeclarationRowParser(equipements: try equipementIds(db))
         return isXML
             ? DeclarationParse(xml: url, fingerprint: fingerprint, parser: parser, fileName: url.lastPathComponent)
             : DeclarationParse(url: url, fingerprint: fingerprint, parser: parser, fileName: url.lastPathComponent)
-    }
-
-    /// Starts fingerprinting and parsing `url` (declarations, CSV or XML) on its own thread; the file is
-    /// checked against the store's fingerprints when its turn comes (``ingestFile``), and its
-    /// parse cancelled if it is already there.
-    ///
-    /// Called last before the current file commits, so its equipment index may hold rows of a
-    /// registry file not yet committed. That is safe: a file refused whole throws before this
-    /// point, and a commit that fails throws out of ``ingest(_:)``, whose `defer` cancels the
-    /// prefetched parse before anything of it is stored.
-    private func prefetch(_ url: URL, isXML: Bool, _ db: Database) throws {
-        prefetched = (url, try startParse(url, isXML: isXML, fingerprint: nil, db))
-    }
-
-    /// Cancels the prefetched parse of `url`, if there is one (the file is refused or already stored).
-    private func dropPrefetch(of url: URL) {
-        guard let prefetched, prefetched.url == url else { return }
-        prefetched.parse.cancel()
-        self.prefetched = nil
     }
 
     private func ingestEquipements(

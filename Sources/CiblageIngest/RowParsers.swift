@@ -214,10 +214,23 @@ public struct ParsedControle: Hashable, Sendable {
 public struct ControleRowParser: Sendable {
     let equipements: EquipementIndex
     let anomalyCodes: Set<String>
+    // The closed sets of codes, made once rather than for every row.
+    let types = Set(TypeControle.allCases.map(\.rawValue))
+    let origines = Set(OrigineControle.allCases.map(\.rawValue))
+    let resultats = Set(ResultatControle.allCases.map(\.rawValue))
 
     public init(equipements: EquipementIndex, referentiel: Referentiel) {
         self.equipements = equipements
         anomalyCodes = Set(referentiel.anomalies.keys)
+    }
+
+    /// `part` without the blanks around it (`CharacterSet.whitespaces`); a part that neither
+    /// starts nor ends with one, the common case, is returned as it is without Foundation.
+    static func trimmed(_ part: Substring) -> Substring {
+        guard let first = part.utf8.first, let last = part.utf8.last else { return part }
+        func plain(_ b: UInt8) -> Bool { b > 0x20 && b < 0x80 }
+        if plain(first) && plain(last) { return part }
+        return Substring(part.trimmingCharacters(in: .whitespaces))
     }
 
     enum C {
@@ -234,7 +247,7 @@ public struct ControleRowParser: Sendable {
         let exercicesText = try r.requiredText(C.exercices)
         var exercices: [Int] = []
         for part in exercicesText.split(separator: "|", omittingEmptySubsequences: false) {
-            let year = Int(part.trimmingCharacters(in: .whitespaces))
+            let year = Int(Self.trimmed(part))
             guard let year, (2000...2100).contains(year) else {
                 throw r.reject(C.exercices, "exercice invalide dans « \(exercicesText) » (années 2000 à 2100 séparées par |)")
             }
@@ -245,16 +258,16 @@ public struct ControleRowParser: Sendable {
             throw r.reject(C.exercices, "un contrôle couvre 1 à 3 exercices : « \(exercicesText) »")
         }
         let date = try r.requiredDate(C.date)
-        let type = TypeControle(rawValue: try r.code(C.type, Set(TypeControle.allCases.map(\.rawValue)), unknown: "type de contrôle inconnu"))!
-        let origine = OrigineControle(rawValue: try r.code(C.origine, Set(OrigineControle.allCases.map(\.rawValue)), unknown: "origine inconnue"))!
+        let type = TypeControle(rawValue: try r.code(C.type, types, unknown: "type de contrôle inconnu"))!
+        let origine = OrigineControle(rawValue: try r.code(C.origine, origines, unknown: "origine inconnue"))!
         let campagne = try r.text(C.campagne)
-        let resultat = ResultatControle(rawValue: try r.code(C.resultat, Set(ResultatControle.allCases.map(\.rawValue)), unknown: "résultat inconnu"))!
+        let resultat = ResultatControle(rawValue: try r.code(C.resultat, resultats, unknown: "résultat inconnu"))!
         let indu = try r.decimal(C.indu) ?? 0
         let rappel = try r.decimal(C.rappel) ?? 0
         var anomalies: [String] = []
         if let text = try r.text(C.anomalies) {
             for part in text.split(separator: "|") {
-                let code = part.trimmingCharacters(in: .whitespaces).uppercased()
+                let code = Self.trimmed(part).uppercased()
                 guard anomalyCodes.contains(code) else {
                     throw r.reject(C.anomalies, "code d'anomalie inconnu : « \(code) »")
                 }

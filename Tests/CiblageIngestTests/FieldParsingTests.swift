@@ -1,4 +1,5 @@
 import CiblageModel
+import Foundation
 import XCTest
 
 @testable import CiblageIngest
@@ -85,6 +86,20 @@ final class FieldParsingTests: XCTestCase {
             XCTAssertEqual(try Array(text.utf8).withUnsafeBufferPointer { try FieldParsing.boolean($0) }, value, text)
         }
         XCTAssertThrowsError(try Array("peut-être".utf8).withUnsafeBufferPointer { try FieldParsing.boolean($0) })
+    }
+}
+
+final class ControlPartTrimTests: XCTestCase {
+    func testControlPartsLoseTheBlanksAroundThemAsFoundationTrimsThem() {
+        let parts: [Substring] = [
+            "2022", " 2022", "2022 ", "\t2022\t", "\u{00A0}2022\u{202F}", " ", "", "AB CD", "é", " é ", "2022\n", "\u{7F}",
+        ]
+        for part in parts {
+            XCTAssertEqual(
+                ControleRowParser.trimmed(part), Substring(part.trimmingCharacters(in: .whitespaces)), "« \(part) »")
+        }
+        XCTAssertEqual(Int(ControleRowParser.trimmed("\u{00A0}2023 ")), 2023)
+        XCTAssertNil(Int(ControleRowParser.trimmed("2023\n")), "a line break is not a blank here")
     }
 }
 
