@@ -278,6 +278,29 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(try count("fichier"), 2)
     }
 
+    func testAFileReadTwoAheadIsStoredWhenTheOneBeforeItIsRefused() throws {
+        let batch = folder.appendingPathComponent("lot")
+        try FileManager.default.createDirectory(at: batch, withIntermediateDirectories: true)
+        for (name, copy) in [
+            ("equipements-ok.csv", "a-equipements.csv"), ("declarations-tab.csv", "b-declarations.csv"),
+            ("declarations-tronque.xml", "c-tronque.xml"), ("declarations-ok.xml", "d-ok.xml"),
+        ] {
+            try FileManager.default.copyItem(at: fixture(name), to: batch.appendingPathComponent(copy))
+        }
+        // d-ok.xml starts being read while b-declarations.csv commits, two files ahead of its turn.
+        let report = try Ingestor(store: store, referentiel: .bundled).ingest([batch])
+        XCTAssertEqual(report.files.map(\.url.lastPathComponent), ["a-equipements.csv", "b-declarations.csv", "c-tronque.xml", "d-ok.xml"])
+        guard case .refused = report.files[2].status else { return XCTFail("\(report.files[2].status)") }
+        XCTAssertEqual(report.files[3].status, .stored)
+        // As stored when it is the only declarations file of its run.
+        let alone = try Store(path: folder.appendingPathComponent("seul.sqlite").path)
+        let reference = try Ingestor(store: alone, referentiel: .bundled).ingest([fixture("equipements-ok.csv"), fixture("declarations-ok.xml")])
+        XCTAssertGreaterThan(reference.files[1].stored, 0)
+        XCTAssertEqual(report.files[3].stored, reference.files[1].stored)
+        XCTAssertEqual(report.files[3].rejected, reference.files[1].rejected)
+        XCTAssertEqual(try count("fichier"), 3)
+    }
+
     func testMaxRejetsRefusesAFileAboveTheThresholdAndStoresNothingOfIt() throws {
         try ingest(["equipements-ok.csv"])
         // declarations-rejets.csv: 16 rejected of 19 rows (84 %).
