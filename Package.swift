@@ -201,7 +201,10 @@ let package = Package(
             dependencies: ["CiblageDossier", "CiblageSelection", "CiblageScoring", "CiblageStore", "CiblageIngest", "CiblageGenerate", "CiblageModel"]),
         .testTarget(
             name: "CiblageReperesTests",
-            dependencies: ["CiblageReperes", "CiblageStore", "CiblageIngest", "CiblageModel"]),
+            dependencies: [
+                "CiblageReperes", "CiblageStore", "CiblageIngest", "CiblageGenerate", "CiblageModel",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(
             name: "CiblageBilanTests",
             dependencies: ["CiblageBilan", "CiblageSelection", "CiblageScoring", "CiblageStore", "CiblageIngest", "CiblageGenerate", "CiblageModel"]),

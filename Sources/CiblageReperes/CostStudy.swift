@@ -85,12 +85,13 @@ extension Axis {
 /// Reads the equipments of a study: every equipment with a réel declaration for the exercice
 /// (the latest filed), with its réel of N-1 when there is one.
 public enum StudyStore {
-    public static func load(_ db: Database, exercice: Int, referentiel: Referentiel) throws -> [StudyEquipment] {
-        struct Profile {
-            var nDossier, nom, nature, siren, nomGestionnaire, statut, caf: String
-            var places: Int?
-        }
-        let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement") ?? 0
+    struct Profile: Sendable {
+        var nDossier, nom, nature, siren, nomGestionnaire, statut, caf: String
+        var places: Int?
+    }
+
+    /// The registry, by equipment id.
+    static func registry(_ db: Database, count: Int) throws -> [Int64: Profile] {
         var profiles: [Int64: Profile] = [:]
         profiles.reserveCapacity(count)
         let statement = try RawStatement(
@@ -101,13 +102,36 @@ public enum StudyStore {
             profiles[Int64(statement.int(0) ?? 0)] = Profile(
                 nDossier: t(1), nom: t(2), nature: t(3), siren: t(4), nomGestionnaire: t(5), statut: t(6), caf: t(7), places: statement.int(8))
         }
+        return profiles
+    }
+
+    public static func load(_ db: Database, exercice: Int, referentiel: Referentiel) throws -> [StudyEquipment] {
+        let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement") ?? 0
+        // The registry is read on a second connection while this one reads the réels of N-1,
+        // which need no profile (≈ 0.1 s of the load, on the national store); on this one when
+        // no second connection opens. Both see the same store: this read transaction holds it.
+        let ahead = Store.secondReader(of: db).map { reader in
+            BackgroundWork { try reader.read { try registry($0, count: count) } }
+        }
+        var profiles: [Int64: Profile]? = ahead == nil ? try registry(db, count: count) : nil
+        // Waited for on every path, else its connection would go on reading past the end of this
+        // transaction; marked before the wait, which may be called only once (and may throw).
+        var waited = ahead == nil
+        func takeProfiles() throws -> [Int64: Profile] {
+            if let profiles { return profiles }
+            waited = true
+            let read = try ahead!.wait()
+            profiles = read
+            return read
+        }
+        defer { if !waited { _ = try? ahead?.wait() } }
         // One ordered scan (N-1, then N; by equipment, the latest filed last): the réels of N-1
         // are kept, each equipment of N is built as soon as its last réel is read, so that the
         // figures of N are never all held at once.
         var previousYear: [Int64: DeclarationFigures] = [:]
         previousYear.reserveCapacity(count)
         var out: [StudyEquipment] = []
-        func add(_ id: Int64, _ f: DeclarationFigures) {
+        func add(_ id: Int64, _ f: DeclarationFigures, _ profiles: [Int64: Profile]) {
             guard let p = profiles[id], let charges = f.totalCharges else { return }
             let places = f.places ?? p.places
             let band = places.flatMap { $0 > 0 ? referentiel.sizeBand(places: $0)?.code : nil } ?? "SANS_PLACES"
@@ -137,10 +161,11 @@ public enum StudyStore {
                 previousYear[d.equipementId] = d.figures
                 return
             }
-            if let p = pending, p.id != d.equipementId { add(p.id, p.figures) }
+            if let p = pending, p.id != d.equipementId { add(p.id, p.figures, try takeProfiles()) }
             pending = (d.equipementId, d.figures)
         }
-        if let p = pending { add(p.id, p.figures) }
+        if let p = pending { add(p.id, p.figures, try takeProfiles()) }
+        _ = try takeProfiles()
         out.sort { $0.nDossier < $1.nDossier }  // in place: a second array of every equipment is the load's peak
         return out
     }

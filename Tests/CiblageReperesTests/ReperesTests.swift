@@ -1,7 +1,9 @@
+import CiblageGenerate
 import CiblageIngest
 import CiblageModel
 import CiblageStore
 import Foundation
+import GRDB
 import XCTest
 
 @testable import CiblageReperes
@@ -173,6 +175,32 @@ final class ReperesStageTests: XCTestCase {
         XCTAssertTrue(html.contains("<td>fréquence</td>") && html.contains("<td>secret secondaire</td>"), html)
         XCTAssertTrue(html.contains("aucune donnée à représenter"))
         XCTAssertThrowsError(try ReperesStage(store: store, referentiel: .bundled).run(exercice: 2010, axes: [.nature], output: folder))
+    }
+
+    func testTheRegistryReadBesideTheReelsGivesWhatOneConnectionReadsAlone() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("reperes-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let world = folder.appendingPathComponent("monde")
+        _ = try Generator(configuration: GeneratorConfiguration(equipements: 400, exercices: 2023...2024, seed: 11)).write(to: world)
+        let store = try Store(path: folder.appendingPathComponent("store.sqlite").path)
+        _ = try Ingestor(store: store, referentiel: .bundled).ingest([world.appendingPathComponent("exports")])
+        // On the store's file, the registry is read on a second connection meanwhile.
+        let overlapped = try store.dbQueue.read { db -> [StudyEquipment] in
+            _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement")
+            XCTAssertNotNil(Store.secondReader(of: db))
+            return try StudyStore.load(db, exercice: 2024, referentiel: .bundled)
+        }
+        // In memory there is no second connection: everything is read on the one.
+        let memory = try DatabaseQueue()
+        try store.dbQueue.backup(to: memory)
+        let single = try memory.read { db -> [StudyEquipment] in
+            _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement")
+            XCTAssertNil(Store.secondReader(of: db))
+            return try StudyStore.load(db, exercice: 2024, referentiel: .bundled)
+        }
+        XCTAssertGreaterThan(overlapped.count, 300)
+        XCTAssertGreaterThan(overlapped.filter { $0.chargesPrecedentes != nil }.count, 200, "N-1 read too")
+        XCTAssertEqual(overlapped.map { "\($0)" }, single.map { "\($0)" })
     }
 
     func testAxesParseAndUnknownAxesAreNamed() {
