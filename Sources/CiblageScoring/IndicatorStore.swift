@@ -177,31 +177,80 @@ public enum IndicatorStore {
         _ asOf: @escaping (Int) -> CalendarDate, _ profilesOnly: Bool, _ body: @escaping (IndicatorInputs) throws -> Void,
         _ endOfExercice: @escaping (Int) throws -> Void
     ) throws {
+        // One value holds the scan's state: the closure handed to the read captures it whole, so
+        // a row costs one exclusivity check rather than one per variable it touches (a tenth of
+        // the assembling thread's time when each was captured on its own).
+        var state = EquipmentYearScan(exercices, profiles, controls, asOf, body, endOfExercice)
+        if profilesOnly {
+            try Store.scanDeclarations(db, exercices: state.first...exercices.upperBound, equipments: profiles.map(\.id)) {
+                try state.add($0)
+            }
+        } else {
+            try Store.scanDeclarationsOverlapped(db, exercices: state.first...exercices.upperBound) { try state.add($0) }
+        }
+        try state.finish()
+    }
+
+    /// The state of ``forEachEquipmentYear(_:exercices:profiles:controls:asOf:declarationsOfProfilesOnly:_:endOfExercice:)``'s
+    /// ordered scan, fed one declaration at a time.
+    private struct EquipmentYearScan {
+        let exercices: ClosedRange<Int>
+        let profiles: [EquipmentProfile]
+        let asOf: (Int) -> CalendarDate
+        let body: (IndicatorInputs) throws -> Void
+        let endOfExercice: (Int) throws -> Void
         // Equipment ids are the registry's row ids, dense from 1: a table beats a dictionary on
         // the million rows of the scan.
-        let maxId = Int(profiles.map(\.id).max() ?? 0)
-        var slot = [Int](repeating: -1, count: maxId + 1)
-        for (i, p) in profiles.enumerated() where p.id >= 0 { slot[Int(p.id)] = i }
-        func index(_ id: Int64) -> Int? {
-            id >= 0 && id <= maxId && slot[Int(id)] >= 0 ? slot[Int(id)] : nil
-        }
-        var controlsByEquipment: [[StoredControl]] = Array(repeating: [], count: profiles.count)
-        for c in controls { if let i = index(c.equipementId) { controlsByEquipment[i].append(c) } }
-
-        let first = exercices.lowerBound - 2
-        let span = exercices.upperBound - first + 1
+        let maxId: Int
+        let slot: [Int]
+        let controlsByEquipment: [[StoredControl]]
+        /// The first exercice read (two before the first asked), and how many are read.
+        let first: Int
+        let span: Int
         // Funding of each year: from its most advanced declaration (réel, else actualisé, else
         // prévisionnel), the latest filed of that nature. Flat, by profile then year.
-        var fundingNature = [Int8](repeating: 0, count: profiles.count * span)
-        var fundingAmount = [Double](repeating: 0, count: profiles.count * span)
+        var fundingNature: [Int8]
+        var fundingAmount: [Double]
         // The most advanced declaration of the year before, and of the year being read.
-        var previousBest = [(NatureDeclaration, DatedFigures)?](repeating: nil, count: profiles.count)
-        var currentBest = previousBest
-
-        var year = first
+        var previousBest: [(NatureDeclaration, DatedFigures)?]
+        var currentBest: [(NatureDeclaration, DatedFigures)?]
+        var year: Int
         var block: [NatureDeclaration: DatedFigures] = [:]
         var blockIndex = -1
         var cursor = 0  // next profile to emit in `year`, by index (profiles are ordered by id)
+
+        init(
+            _ exercices: ClosedRange<Int>, _ profiles: [EquipmentProfile], _ controls: [StoredControl],
+            _ asOf: @escaping (Int) -> CalendarDate, _ body: @escaping (IndicatorInputs) throws -> Void,
+            _ endOfExercice: @escaping (Int) throws -> Void
+        ) {
+            self.exercices = exercices
+            self.profiles = profiles
+            self.asOf = asOf
+            self.body = body
+            self.endOfExercice = endOfExercice
+            let maxId = Int(profiles.map(\.id).max() ?? 0)
+            var slot = [Int](repeating: -1, count: maxId + 1)
+            for (i, p) in profiles.enumerated() where p.id >= 0 { slot[Int(p.id)] = i }
+            self.maxId = maxId
+            self.slot = slot
+            var controlsByEquipment: [[StoredControl]] = Array(repeating: [], count: profiles.count)
+            for c in controls where c.equipementId >= 0 && c.equipementId <= maxId && slot[Int(c.equipementId)] >= 0 {
+                controlsByEquipment[slot[Int(c.equipementId)]].append(c)
+            }
+            self.controlsByEquipment = controlsByEquipment
+            first = exercices.lowerBound - 2
+            span = exercices.upperBound - first + 1
+            fundingNature = [Int8](repeating: 0, count: profiles.count * span)
+            fundingAmount = [Double](repeating: 0, count: profiles.count * span)
+            previousBest = [(NatureDeclaration, DatedFigures)?](repeating: nil, count: profiles.count)
+            currentBest = previousBest
+            year = first
+        }
+
+        func index(_ id: Int64) -> Int? {
+            id >= 0 && id <= maxId && slot[Int(id)] >= 0 ? slot[Int(id)] : nil
+        }
 
         func emit(_ k: Int, _ current: [NatureDeclaration: DatedFigures]) throws {
             let p = profiles[k]
@@ -217,8 +266,9 @@ public enum IndicatorStore {
                     previousYear: previousBest[k].map { [$0.0: $0.1] } ?? [:], fundingByExercice: funding,
                     controls: controlsByEquipment[k].lazy.filter { $0.date < cutoff }.map(\.asPast)))
         }
+
         /// Ends the block of the equipment being read: emits the silent ones before it, then it.
-        func closeBlock() throws {
+        mutating func closeBlock() throws {
             guard blockIndex >= 0 else { return }
             while cursor < blockIndex {
                 try emit(cursor, [:])
@@ -232,7 +282,8 @@ public enum IndicatorStore {
             blockIndex = -1
             block.removeAll(keepingCapacity: true)
         }
-        func closeYear() throws {
+
+        mutating func closeYear() throws {
             try closeBlock()
             while cursor < profiles.count {
                 try emit(cursor, [:])
@@ -245,7 +296,7 @@ public enum IndicatorStore {
             year += 1
         }
 
-        func add(_ d: StoredDeclaration) throws {
+        mutating func add(_ d: StoredDeclaration) throws {
             guard let i = index(d.equipementId) else { return }
             while d.exercice > year { try closeYear() }
             if i != blockIndex { try closeBlock() }
@@ -257,12 +308,10 @@ public enum IndicatorStore {
             fundingAmount[f] = IndicatorStore.stake(d.figures)
         }
 
-        if profilesOnly {
-            try Store.scanDeclarations(db, exercices: first...exercices.upperBound, equipments: profiles.map(\.id), add)
-        } else {
-            try Store.scanDeclarationsOverlapped(db, exercices: first...exercices.upperBound, add)
+        /// Ends the years not closed by a declaration of a later one.
+        mutating func finish() throws {
+            while year <= exercices.upperBound { try closeYear() }
         }
-        while year <= exercices.upperBound { try closeYear() }
     }
 
     /// Replaces the indicators of `exercice` by `indicators` (call inside the stage's transaction).
