@@ -460,11 +460,11 @@ public final class Ingestor {
         _ url: URL, _ encoding: TextEncoding, db: Database, fileId: Int64, _ rejects: inout RejectCollector
     ) throws -> Counts {
         let parser = ProjetRowParser(equipements: try equipementIds(db), referentiel: referentiel)
-        var writer = ProjetWriter(db: db, fileId: fileId)
+        var writer = try ProjetWriter(db: db, fileId: fileId)
         let rows = try storeKeyedAsRead(
             url, encoding, ExportColumns.projets, key: \Projet.numeroProjet, db: db, &rejects,
             parse: { (reader) throws(RowReject) in try parser.parse(reader) },
-            restart: { writer = ProjetWriter(db: db, fileId: fileId) },
+            restart: { writer = try ProjetWriter(db: db, fileId: fileId) },
             store: { try writer.upsert($0.value, line: $0.line) }, finish: {})
         return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: writer.corrections)
     }

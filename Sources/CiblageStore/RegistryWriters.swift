@@ -158,6 +158,10 @@ public final class ControleWriter {
 public final class ProjetWriter {
     private let db: Database
     private let fileId: Int64
+    private let insert: RawStatement
+    private let insertState: RawStatement
+    /// N_PROJET already in the store (a new one needs no lookup of its former values).
+    private let known: Set<String>
     /// Projects whose values this file changed.
     public private(set) var corrections = 0
 
@@ -167,9 +171,15 @@ public final class ProjetWriter {
         "date_abandon", "n_dossier", "qpv", "zrr",
     ]
 
-    public init(db: Database, fileId: Int64) {
+    public init(db: Database, fileId: Int64) throws {
         self.db = db
         self.fileId = fileId
+        known = Set(try String.fetchAll(db, sql: "SELECT n_projet FROM projet"))
+        let placeholders = Array(repeating: "?", count: Self.columns.count + 2).joined(separator: ", ")
+        insert = try RawStatement(
+            db, sql: "INSERT INTO projet (\(Self.columns.joined(separator: ", ")), fichier_id, ligne) VALUES (\(placeholders))")
+        // Primary-key columns first: SQLite's quick_check misreads a WITHOUT ROWID table otherwise.
+        insertState = try RawStatement(db, sql: "INSERT OR REPLACE INTO projet_etat (n_projet, fichier_id, etat) VALUES (?, ?, ?)")
     }
 
     static func values(_ p: Projet) -> [DatabaseValueConvertible?] {
@@ -182,12 +192,11 @@ public final class ProjetWriter {
 
     /// Stores one project read at `line`.
     public func upsert(_ p: Projet, line: Int) throws {
-        let values = Self.values(p)
-        let list = Self.columns.joined(separator: ", ")
-        if let existing = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT \(list), etat FROM projet WHERE n_projet = ?"), arguments: [p.numeroProjet])
+        if known.contains(p.numeroProjet), let existing = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT \(Self.columns.joined(separator: ", ")), etat FROM projet WHERE n_projet = ?"),
+            arguments: [p.numeroProjet])
         {
-            let same = zip(Self.columns.indices, values).allSatisfy { i, v in existing[i] == (v?.databaseValue ?? .null) }
+            let same = zip(Self.columns.indices, Self.values(p)).allSatisfy { i, v in existing[i] == (v?.databaseValue ?? .null) }
             if same { return }
             corrections += 1
             try db.cachedStatement(
@@ -198,14 +207,38 @@ public final class ProjetWriter {
         } else {
             try recordState(p)
         }
-        let placeholders = Array(repeating: "?", count: Self.columns.count + 2).joined(separator: ", ")
-        try db.cachedStatement(sql: "INSERT INTO projet (\(list), fichier_id, ligne) VALUES (\(placeholders))")
-            .execute(arguments: StatementArguments(values + [fileId, line]))
+        // Bound value by value, in the order of `columns` (as `values(_:)` lists them).
+        let s = insert
+        s.reset()
+        s.bind(1, p.numeroProjet)
+        s.bind(2, p.caf)
+        s.bind(3, p.commune)
+        s.bind(4, p.sirenPorteur)
+        s.bind(5, p.nomPorteur)
+        s.bind(6, p.statutPorteur.rawValue)
+        s.bind(7, p.nature)
+        s.bind(8, p.placesDecidees)
+        s.bind(9, p.dateDecision.yyyymmdd)
+        s.bind(10, p.aideInvestissement)
+        s.bind(11, p.dateOuverturePrevue.yyyymmdd)
+        s.bind(12, p.etat.rawValue)
+        s.bind(13, p.placesOuvertes)
+        s.bind(14, p.dateOuverture?.yyyymmdd)
+        s.bind(15, p.dateAbandon?.yyyymmdd)
+        s.bind(16, p.numeroDossier)
+        s.bind(17, p.qpv)
+        s.bind(18, p.zrr)
+        s.bind(19, fileId)
+        s.bind(20, Int64(line))
+        try s.run()
     }
 
     private func recordState(_ p: Projet) throws {
-        // Primary-key columns first: SQLite's quick_check misreads a WITHOUT ROWID table otherwise.
-        try db.cachedStatement(sql: "INSERT OR REPLACE INTO projet_etat (n_projet, fichier_id, etat) VALUES (?, ?, ?)")
-            .execute(arguments: [p.numeroProjet, fileId, p.etat.rawValue])
+        let s = insertState
+        s.reset()
+        s.bind(1, p.numeroProjet)
+        s.bind(2, fileId)
+        s.bind(3, p.etat.rawValue)
+        try s.run()
     }
 }

@@ -143,6 +143,20 @@ final class IdaStageTests: XCTestCase {
             XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT places_ouvertes FROM projet WHERE n_projet = 'P1'"), 32)
             XCTAssertEqual(try Double.fetchOne(db, sql: "SELECT aide_investissement FROM projet WHERE n_projet = 'P1'"), 120_000.5)
         }
+        // P1 delivered again with the values it has (other bytes: lower-case codes): nothing to record.
+        let fourth = folder.appendingPathComponent("projets-4.csv")
+        try """
+            \(Self.header)
+            P1;66;66136;123456782;Commune de Perpignan;public;eaje_collectif;40;15/01/2022;120 000,50;15/01/2023;ouvert;32;01/09/2023;;;O;N
+
+            """.write(to: fourth, atomically: true, encoding: .utf8)
+        let again = try Ingestor(store: store, referentiel: .bundled).ingest([fourth])
+        XCTAssertEqual(again.files.first?.status, .stored)
+        XCTAssertEqual(again.files.first?.corrections, 0)
+        try store.dbQueue.read { db in
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM projet_historique WHERE n_projet = 'P1'"), 1)
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM projet_etat WHERE n_projet = 'P1'"), 2)
+        }
         let output = folder.appendingPathComponent("ida")
         let summary = try IdaStage(store: store, referentiel: .bundled).run(reference: CalendarDate(french: "31/12/2024")!, output: output)
         XCTAssertEqual(summary.projets, 2)
