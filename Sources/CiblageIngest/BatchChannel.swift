@@ -128,3 +128,100 @@ final class ProducerResult: @unchecked Sendable {
         self.read = read
     }
 }
+
+/// The rows of a keyed file (registry, controls, projects) read and checked on a producer
+/// thread, handed over by batches through ``channel`` (and all kept, with their spans, for the
+/// check of repeated keys once the file is read). Without a fingerprint given, the thread first
+/// computes it (``fingerprint()``), as ``DeclarationParse`` does for a file read ahead of its turn.
+final class KeyedRead<Value: Sendable>: @unchecked Sendable {
+    let channel = BatchChannel<CollectedRow<Value>>(capacity: 8)
+    private let fingerprinted = DispatchSemaphore(value: 0)
+    private let result = ProducerResult()
+    private let reading: BackgroundWork<TableSink<StreamingHandler<Value>>>
+    private var waited = false
+
+    init(
+        url: URL, fingerprint known: FileFingerprint?, columns: [ColumnSpec], fileName: String,
+        parse: @escaping @Sendable (FieldReader<CSVFieldSource>) throws(RowReject) -> Value
+    ) {
+        let channel = self.channel
+        let result = self.result
+        let fingerprinted = self.fingerprinted
+        reading = BackgroundWork {
+            let fingerprint: FileFingerprint
+            do {
+                fingerprint = try known ?? FileFingerprint.compute(url)
+                result.fingerprint = .success(fingerprint)
+                fingerprinted.signal()
+            } catch {
+                result.fingerprint = .failure(error)
+                fingerprinted.signal()
+                channel.finish(error)
+                throw error
+            }
+            var sink = TableSink(
+                columns: columns, encoding: fingerprint.encoding, rejects: RejectCollector(fileName: fileName),
+                handler: StreamingHandler(parse, channel: channel))
+            do {
+                try CSVReader(url: url).read(into: &sink)
+                try sink.finish()
+                try sink.handler.flush()
+                channel.finish()
+            } catch {
+                channel.finish(error)
+                throw error
+            }
+            return sink
+        }
+    }
+
+    /// The file's fingerprint, once the producer has computed it (or its error).
+    func fingerprint() throws -> FileFingerprint {
+        fingerprinted.wait()
+        fingerprinted.signal()
+        return try result.fingerprint!.get()
+    }
+
+    /// Waits for the producer to end: what it read, or its error. Once.
+    func finish() throws -> TableSink<StreamingHandler<Value>> {
+        waited = true
+        return try reading.wait()
+    }
+
+    /// Stops the producer (its next hand-over fails) and waits for it, unless already waited for.
+    func cancel() {
+        channel.cancel()
+        guard !waited else { return }
+        waited = true
+        _ = try? reading.wait()
+    }
+}
+
+/// A file whose reading started ahead of its turn, while an earlier file committed.
+enum AheadRead {
+    case declarations(DeclarationParse)
+    case controles(KeyedRead<ParsedControle>)
+    case projets(KeyedRead<Projet>)
+
+    var declarations: DeclarationParse? { if case .declarations(let parse) = self { parse } else { nil } }
+    var controles: KeyedRead<ParsedControle>? { if case .controles(let read) = self { read } else { nil } }
+    var projets: KeyedRead<Projet>? { if case .projets(let read) = self { read } else { nil } }
+
+    /// The file's fingerprint, computed by the reading thread first.
+    func fingerprint() throws -> FileFingerprint {
+        switch self {
+        case .declarations(let parse): try parse.fingerprint()
+        case .controles(let read): try read.fingerprint()
+        case .projets(let read): try read.fingerprint()
+        }
+    }
+
+    /// Stops the reading, or marks it stopped once read to its end.
+    func cancel() {
+        switch self {
+        case .declarations(let parse): parse.cancel()
+        case .controles(let read): read.cancel()
+        case .projets(let read): read.cancel()
+        }
+    }
+}

@@ -118,12 +118,12 @@ public final class Ingestor {
 
     var logger: Logger
     private var cachedIndex: EquipementIndex?
-    /// Parses of declarations files started ahead, by the file's place in the run's plan: while
-    /// a file commits, the next ``prefetchDepth`` files of declarations start being read.
-    private var prefetched: [Int: DeclarationParse] = [:]
-    /// Declarations files read ahead of the one being stored. Two: the small XML files of a
-    /// night are read (libxml2, against the XSD) more slowly than they are stored, so with one
-    /// read at a time the storing core waited; two keep both cores busy.
+    /// Readings started ahead, by the file's place in the run's plan: while a file commits, the
+    /// next ``prefetchDepth`` files (declarations, controls, projects) start being read.
+    private var prefetched: [Int: AheadRead] = [:]
+    /// Files read ahead of the one being stored. Two: the small XML files of a night are read
+    /// (libxml2, against the XSD) more slowly than they are stored, so with one read at a time
+    /// the storing core waited; two keep both cores busy.
     static let prefetchDepth = 2
 
     public init(store: Store, referentiel: Referentiel, maxRejectPercent: Double? = nil, logger: Logger? = nil) {
@@ -192,15 +192,14 @@ public final class Ingestor {
             let ahead = prefetched.removeValue(forKey: index)
             do {
                 try ingestFile(item.url, kind: item.kind, isXML: item.isXML, ahead: ahead, &summary, &rejects) { db in
-                    // While this file commits, the next declarations files start being parsed
-                    // (consecutive ones only: no registry file comes between, so the equipments
-                    // they are read against are those of this commit).
+                    // While this file commits, the next files start being read, up to a registry
+                    // file or a file of unknown kind: the equipments they are read against are
+                    // those of this commit.
                     for later in index + 1..<min(planned.count, index + 1 + Self.prefetchDepth) {
-                        guard planned[later].kind == .declarations else { break }
-                        if self.prefetched[later] == nil {
-                            self.prefetched[later] = try self.startParse(
-                                planned[later].url, isXML: planned[later].isXML, fingerprint: nil, db)
-                        }
+                        if self.prefetched[later] != nil { continue }
+                        guard let read = try self.readAhead(planned[later].url, kind: planned[later].kind, isXML: planned[later].isXML, db)
+                        else { break }
+                        self.prefetched[later] = read
                     }
                 }
             } catch let refusal as FileRefusal {
@@ -237,7 +236,7 @@ public final class Ingestor {
     /// Ingests one file in its own transaction. `ahead`: its parse, started while an earlier
     /// file committed; stopped here whatever happens (a file refused, already stored, an error).
     private func ingestFile(
-        _ url: URL, kind: ExportKind?, isXML: Bool, ahead: DeclarationParse?, _ summary: inout FileSummary,
+        _ url: URL, kind: ExportKind?, isXML: Bool, ahead: AheadRead?, _ summary: inout FileSummary,
         _ rejects: inout [Reject], beforeCommit: (Database) throws -> Void
     ) throws {
         let t0 = Date()
@@ -304,13 +303,14 @@ public final class Ingestor {
                 switch (kind, isXML) {
                 case (.declarations, _):
                     outcome = try ingestDeclarations(
-                        url, isXML: isXML, fingerprint, ahead: ahead, progress: progress, db: db, fileId: fileId, &fileRejects)
+                        url, isXML: isXML, fingerprint, ahead: ahead?.declarations, progress: progress, db: db, fileId: fileId,
+                        &fileRejects)
                 case (.equipements, _):
-                    outcome = try ingestEquipements(url, fingerprint.encoding, db: db, fileId: fileId, &fileRejects)
+                    outcome = try ingestEquipements(url, fingerprint, db: db, fileId: fileId, &fileRejects)
                 case (.controles, _):
-                    outcome = try ingestControles(url, fingerprint.encoding, db: db, fileId: fileId, &fileRejects)
+                    outcome = try ingestControles(url, fingerprint, ahead: ahead?.controles, db: db, fileId: fileId, &fileRejects)
                 case (.projets, _):
-                    outcome = try ingestProjets(url, fingerprint.encoding, db: db, fileId: fileId, &fileRejects)
+                    outcome = try ingestProjets(url, fingerprint, ahead: ahead?.projets, db: db, fileId: fileId, &fileRejects)
                 }
                 summary.read = outcome.read
                 summary.stored = outcome.stored
@@ -431,75 +431,95 @@ public final class Ingestor {
     }
 
     private func ingestEquipements(
-        _ url: URL, _ encoding: TextEncoding, db: Database, fileId: Int64, _ rejects: inout RejectCollector
+        _ url: URL, _ fingerprint: FileFingerprint, db: Database, fileId: Int64, _ rejects: inout RejectCollector
     ) throws -> Counts {
         let parser = EquipementRowParser(referentiel: referentiel)
         var writer = try EquipementWriter(db: db, fileId: fileId)
+        let read = KeyedRead(
+            url: url, fingerprint: fingerprint, columns: ExportColumns.equipements, fileName: url.lastPathComponent,
+            parse: { (reader) throws(RowReject) in try parser.parse(reader) })
         let rows = try storeKeyedAsRead(
-            url, encoding, ExportColumns.equipements, key: \Equipement.numeroDossier, db: db, &rejects,
-            parse: { (reader) throws(RowReject) in try parser.parse(reader) },
+            read, url, fingerprint.encoding, key: \Equipement.numeroDossier, db: db, &rejects,
             restart: { writer = try EquipementWriter(db: db, fileId: fileId) },
             store: { try writer.upsert($0.value, line: $0.line) }, finish: { try writer.flush() })
         return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: try writer.corrections())
     }
 
-    private func ingestControles(
-        _ url: URL, _ encoding: TextEncoding, db: Database, fileId: Int64, _ rejects: inout RejectCollector
-    ) throws -> Counts {
+    /// Starts reading a file ahead of its turn (its fingerprint first, then its rows), against
+    /// the equipments the store knows now; `nil` for a kind not read ahead (a registry file,
+    /// whose rows change those equipments, or a file of unknown kind).
+    private func readAhead(_ url: URL, kind: ExportKind?, isXML: Bool, _ db: Database) throws -> AheadRead? {
+        switch kind {
+        case .declarations: .declarations(try startParse(url, isXML: isXML, fingerprint: nil, db))
+        case .controles: .controles(try controlesRead(url, fingerprint: nil, db))
+        case .projets: .projets(try projetsRead(url, fingerprint: nil, db))
+        case .equipements, nil: nil
+        }
+    }
+
+    private func controlesRead(_ url: URL, fingerprint: FileFingerprint?, _ db: Database) throws -> KeyedRead<ParsedControle> {
         let parser = ControleRowParser(equipements: try equipementIds(db), referentiel: referentiel)
+        return KeyedRead(
+            url: url, fingerprint: fingerprint, columns: ExportColumns.controles, fileName: url.lastPathComponent,
+            parse: { (reader) throws(RowReject) in try parser.parse(reader) })
+    }
+
+    private func projetsRead(_ url: URL, fingerprint: FileFingerprint?, _ db: Database) throws -> KeyedRead<Projet> {
+        let parser = ProjetRowParser(equipements: try equipementIds(db), referentiel: referentiel)
+        return KeyedRead(
+            url: url, fingerprint: fingerprint, columns: ExportColumns.projets, fileName: url.lastPathComponent,
+            parse: { (reader) throws(RowReject) in try parser.parse(reader) })
+    }
+
+    private func ingestControles(
+        _ url: URL, _ fingerprint: FileFingerprint, ahead: KeyedRead<ParsedControle>?, db: Database, fileId: Int64,
+        _ rejects: inout RejectCollector
+    ) throws -> Counts {
         var writer = try ControleWriter(db: db, fileId: fileId)
+        let read = try ahead ?? controlesRead(url, fingerprint: fingerprint, db)
         let rows = try storeKeyedAsRead(
-            url, encoding, ExportColumns.controles, key: \ParsedControle.controle.idControle, db: db, &rejects,
-            parse: { (reader) throws(RowReject) in try parser.parse(reader) },
+            read, url, fingerprint.encoding, key: \ParsedControle.controle.idControle, db: db, &rejects,
             restart: { writer = try ControleWriter(db: db, fileId: fileId) },
             store: { try writer.upsert($0.value.controle, equipementId: $0.value.equipementId, line: $0.line) }, finish: {})
         return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: writer.corrections)
     }
 
     private func ingestProjets(
-        _ url: URL, _ encoding: TextEncoding, db: Database, fileId: Int64, _ rejects: inout RejectCollector
+        _ url: URL, _ fingerprint: FileFingerprint, ahead: KeyedRead<Projet>?, db: Database, fileId: Int64,
+        _ rejects: inout RejectCollector
     ) throws -> Counts {
-        let parser = ProjetRowParser(equipements: try equipementIds(db), referentiel: referentiel)
         var writer = try ProjetWriter(db: db, fileId: fileId)
+        let read = try ahead ?? projetsRead(url, fingerprint: fingerprint, db)
         let rows = try storeKeyedAsRead(
-            url, encoding, ExportColumns.projets, key: \Projet.numeroProjet, db: db, &rejects,
-            parse: { (reader) throws(RowReject) in try parser.parse(reader) },
+            read, url, fingerprint.encoding, key: \Projet.numeroProjet, db: db, &rejects,
             restart: { writer = try ProjetWriter(db: db, fileId: fileId) },
             store: { try writer.upsert($0.value, line: $0.line) }, finish: {})
         return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: writer.corrections)
     }
 
-    /// Reads a whole file of a small keyed kind (registry, controls, projects) on another thread
-    /// and stores each row as it comes (`store`, then `finish`), inside a savepoint, on the bet
+    /// Stores the rows of a whole file of a small keyed kind (registry, controls, projects) as
+    /// `read` hands them over from its thread (started now, or ahead of the file's turn), each as
+    /// it comes (`store`, then `finish`), inside a savepoint, on the bet
     /// that no key repeats in the file (an export lists each equipment, control or project
     /// once): reading and storing overlap. A repeated key undoes what was stored; then, after
     /// `restart` (a new writer: the former one counted and queued what was undone), the rows kept
     /// once duplicates and conflicts are resolved (``resolveDuplicates(_:key:_:)``) are stored
     /// the same way. Returns the rows kept, the records read and the identical duplicates left
-    /// out; the file's rejects go to `rejects`.
+    /// out; the file's rejects go to `rejects` (empty when called: `read` collects them from the
+    /// start). `read` is stopped on every path.
     private func storeKeyedAsRead<Value: Hashable & Sendable>(
-        _ url: URL, _ encoding: TextEncoding, _ columns: [ColumnSpec], key: KeyPath<Value, String>, db: Database,
+        _ read: KeyedRead<Value>, _ url: URL, _ encoding: TextEncoding, key: KeyPath<Value, String>, db: Database,
         _ rejects: inout RejectCollector,
-        parse: @escaping @Sendable (FieldReader<CSVFieldSource>) throws(RowReject) -> Value,
         restart: () throws -> Void, store: (CollectedRow<Value>) throws -> Void, finish: () throws -> Void
     ) throws -> (kept: [CollectedRow<Value>], read: Int, ignored: Int) {
         let t0 = Date()
-        let channel = BatchChannel<CollectedRow<Value>>(capacity: 8)
-        let initial = rejects
-        let reading = BackgroundWork { () throws -> TableSink<StreamingHandler<Value>> in
-            var sink = TableSink(columns: columns, encoding: encoding, rejects: initial, handler: StreamingHandler(parse, channel: channel))
-            do {
-                try CSVReader(url: url).read(into: &sink)
-                try sink.finish()
-                try sink.handler.flush()
-                channel.finish()
-            } catch {
-                channel.finish(error)
-                throw error
-            }
-            return sink
+        let channel = read.channel
+        do {
+            try db.execute(sql: "SAVEPOINT lecture_stockage")
+        } catch {
+            read.cancel()
+            throw error
         }
-        try db.execute(sql: "SAVEPOINT lecture_stockage")
         var seen = Set<String>()
         var repeated = false
         do {
@@ -515,11 +535,10 @@ public final class Ingestor {
             }
             if !repeated { try finish() }
         } catch {
-            channel.cancel()
-            _ = try? reading.wait()
+            read.cancel()
             throw error
         }
-        let sink = try reading.wait()
+        let sink = try read.finish()
         logger.debug("\(url.lastPathComponent) : lecture, contrôles et stockage en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
         // Without a repeated key, every row is kept as it was stored.
         let rows = try keptRows(of: sink, url, encoding, key: repeated ? key : nil, &rejects)

@@ -301,6 +301,40 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(try count("fichier"), 3)
     }
 
+    func testControlFilesReadAheadAreStoredAsAloneOrSkippedWhenAlreadyThere() throws {
+        let batch = folder.appendingPathComponent("lot")
+        try FileManager.default.createDirectory(at: batch, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: fixture("equipements-ok.csv"), to: batch.appendingPathComponent("a-equipements.csv"))
+        try FileManager.default.copyItem(at: fixture("declarations-ok.csv"), to: batch.appendingPathComponent("b-declarations.csv"))
+        try FileManager.default.copyItem(at: fixture("controles.csv"), to: batch.appendingPathComponent("c-controles.csv"))
+        try FileManager.default.copyItem(at: fixture("controles.csv"), to: batch.appendingPathComponent("d-copie.csv"))
+        // A control repeated with another result, in a file read while c-controles.csv commits.
+        let lines = try String(contentsOf: fixture("controles-correction.csv"), encoding: .utf8)
+            .split(whereSeparator: \.isNewline).map(String.init)
+        let new = (0..<20).map { "C-2024-\(100 + $0);66-0001;2023;10/05/2024;SUR_PLACE;CIBLAGE;;CONFORME;;;" }
+        let again = "C-2023-002;66-0002;2022;20/06/2023;SUR_PLACE;ALEATOIRE;;ANOMALIE;900;;REPAS_COUCHES"
+        try ([lines[0], lines[1]] + new + [again]).joined(separator: "\n").appending("\n")
+            .write(to: batch.appendingPathComponent("e-repete.csv"), atomically: true, encoding: .utf8)
+        // c- and d- start being read while b-declarations.csv commits, e- while c- commits.
+        let report = try Ingestor(store: store, referentiel: .bundled).ingest([batch])
+        XCTAssertEqual(
+            report.files.map(\.url.lastPathComponent),
+            ["a-equipements.csv", "b-declarations.csv", "c-controles.csv", "d-copie.csv", "e-repete.csv"])
+        XCTAssertEqual(report.files[3].previousName, "c-controles.csv")
+        // As when the control files come alone (testRejectsEveryMalformedControlRow and
+        // testAControlIdRepeatedInItsFileUndoesTheCorrectionsStoredBeforeIt).
+        XCTAssertEqual(
+            rejects(report, "c-controles.csv").mapValues(\.field),
+            [4: "N_DOSSIER", 5: "EXERCICES", 6: "ANOMALIES", 7: "ANOMALIES", 8: "ANOMALIES", 9: "TYPE_CONTROLE",
+             10: "ORIGINE", 11: "RESULTAT", 12: "EXERCICES", 13: "MONTANT_INDU"])
+        XCTAssertEqual(Set(rejects(report, "e-repete.csv").filter { $0.value.reason.contains("conflit") }.keys), [2, 23])
+        XCTAssertEqual(report.files[4].stored, 20)
+        XCTAssertEqual(try count("controle", "id_controle = 'C-2023-002' AND resultat = 'CONFORME'"), 1)
+        XCTAssertEqual(try count("controle_historique"), 0)
+        XCTAssertEqual(try count("controle"), 23)
+        XCTAssertEqual(try count("fichier"), 4)
+    }
+
     func testMaxRejetsRefusesAFileAboveTheThresholdAndStoresNothingOfIt() throws {
         try ingest(["equipements-ok.csv"])
         // declarations-rejets.csv: 16 rejected of 19 rows (84 %).
