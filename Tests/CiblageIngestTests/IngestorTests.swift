@@ -34,6 +34,14 @@ final class IngestorTests: XCTestCase {
         try store.dbQueue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM \(table) WHERE \(filter)")! }
     }
 
+    /// A folder `lot` holding copies of fixtures under other names (`fixture`, `name`), for one run.
+    func batch(_ copies: [(String, String)]) throws -> URL {
+        let batch = folder.appendingPathComponent("lot")
+        try FileManager.default.createDirectory(at: batch, withIntermediateDirectories: true)
+        for (name, copy) in copies { try FileManager.default.copyItem(at: fixture(name), to: batch.appendingPathComponent(copy)) }
+        return batch
+    }
+
     func rejects(_ report: IngestReport, _ file: String) -> [Int: Reject] {
         Dictionary(report.rejects.filter { $0.file == file }.map { ($0.line, $0) }, uniquingKeysWith: { a, _ in a })
     }
@@ -266,11 +274,9 @@ final class IngestorTests: XCTestCase {
     }
 
     func testAnIdenticalCopyInTheSameBatchIsSkippedEvenWhenReadAheadOfItsTurn() throws {
-        let copies = folder.appendingPathComponent("lot")
-        try FileManager.default.createDirectory(at: copies, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: fixture("equipements-ok.csv"), to: copies.appendingPathComponent("a-equipements.csv"))
-        try FileManager.default.copyItem(at: fixture("declarations-ok.csv"), to: copies.appendingPathComponent("b-declarations.csv"))
-        try FileManager.default.copyItem(at: fixture("declarations-ok.csv"), to: copies.appendingPathComponent("c-copie.csv"))
+        let copies = try batch([
+            ("equipements-ok.csv", "a-equipements.csv"), ("declarations-ok.csv", "b-declarations.csv"), ("declarations-ok.csv", "c-copie.csv"),
+        ])
         let report = try Ingestor(store: store, referentiel: .bundled).ingest([copies])
         XCTAssertEqual(report.files.map(\.url.lastPathComponent), ["a-equipements.csv", "b-declarations.csv", "c-copie.csv"])
         XCTAssertEqual(report.files[1].stored, 6)
@@ -279,16 +285,12 @@ final class IngestorTests: XCTestCase {
     }
 
     func testAFileReadTwoAheadIsStoredWhenTheOneBeforeItIsRefused() throws {
-        let batch = folder.appendingPathComponent("lot")
-        try FileManager.default.createDirectory(at: batch, withIntermediateDirectories: true)
-        for (name, copy) in [
+        let files = try batch([
             ("equipements-ok.csv", "a-equipements.csv"), ("declarations-tab.csv", "b-declarations.csv"),
             ("declarations-tronque.xml", "c-tronque.xml"), ("declarations-ok.xml", "d-ok.xml"),
-        ] {
-            try FileManager.default.copyItem(at: fixture(name), to: batch.appendingPathComponent(copy))
-        }
+        ])
         // d-ok.xml starts being read while b-declarations.csv commits, two files ahead of its turn.
-        let report = try Ingestor(store: store, referentiel: .bundled).ingest([batch])
+        let report = try Ingestor(store: store, referentiel: .bundled).ingest([files])
         XCTAssertEqual(report.files.map(\.url.lastPathComponent), ["a-equipements.csv", "b-declarations.csv", "c-tronque.xml", "d-ok.xml"])
         guard case .refused = report.files[2].status else { return XCTFail("\(report.files[2].status)") }
         XCTAssertEqual(report.files[3].status, .stored)
@@ -302,21 +304,19 @@ final class IngestorTests: XCTestCase {
     }
 
     func testControlFilesReadAheadAreStoredAsAloneOrSkippedWhenAlreadyThere() throws {
-        let batch = folder.appendingPathComponent("lot")
-        try FileManager.default.createDirectory(at: batch, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: fixture("equipements-ok.csv"), to: batch.appendingPathComponent("a-equipements.csv"))
-        try FileManager.default.copyItem(at: fixture("declarations-ok.csv"), to: batch.appendingPathComponent("b-declarations.csv"))
-        try FileManager.default.copyItem(at: fixture("controles.csv"), to: batch.appendingPathComponent("c-controles.csv"))
-        try FileManager.default.copyItem(at: fixture("controles.csv"), to: batch.appendingPathComponent("d-copie.csv"))
+        let files = try batch([
+            ("equipements-ok.csv", "a-equipements.csv"), ("declarations-ok.csv", "b-declarations.csv"),
+            ("controles.csv", "c-controles.csv"), ("controles.csv", "d-copie.csv"),
+        ])
         // A control repeated with another result, in a file read while c-controles.csv commits.
         let lines = try String(contentsOf: fixture("controles-correction.csv"), encoding: .utf8)
             .split(whereSeparator: \.isNewline).map(String.init)
         let new = (0..<20).map { "C-2024-\(100 + $0);66-0001;2023;10/05/2024;SUR_PLACE;CIBLAGE;;CONFORME;;;" }
         let again = "C-2023-002;66-0002;2022;20/06/2023;SUR_PLACE;ALEATOIRE;;ANOMALIE;900;;REPAS_COUCHES"
         try ([lines[0], lines[1]] + new + [again]).joined(separator: "\n").appending("\n")
-            .write(to: batch.appendingPathComponent("e-repete.csv"), atomically: true, encoding: .utf8)
+            .write(to: files.appendingPathComponent("e-repete.csv"), atomically: true, encoding: .utf8)
         // c- and d- start being read while b-declarations.csv commits, e- while c- commits.
-        let report = try Ingestor(store: store, referentiel: .bundled).ingest([batch])
+        let report = try Ingestor(store: store, referentiel: .bundled).ingest([files])
         XCTAssertEqual(
             report.files.map(\.url.lastPathComponent),
             ["a-equipements.csv", "b-declarations.csv", "c-controles.csv", "d-copie.csv", "e-repete.csv"])
