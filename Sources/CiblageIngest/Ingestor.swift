@@ -183,7 +183,7 @@ public final class Ingestor {
         // memory, it is a few hundred kilobytes at a time.
         try store.dbQueue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA temp_store = MEMORY") }
         defer {
-            for parse in prefetched.values { parse.cancel() }
+            for read in prefetched.values { read.cancel() }
             prefetched = [:]
         }
         for (index, item) in planned.enumerated() {
@@ -233,7 +233,7 @@ public final class Ingestor {
         var reason: String
     }
 
-    /// Ingests one file in its own transaction. `ahead`: its parse, started while an earlier
+    /// Ingests one file in its own transaction. `ahead`: its reading, started while an earlier
     /// file committed; stopped here whatever happens (a file refused, already stored, an error).
     private func ingestFile(
         _ url: URL, kind: ExportKind?, isXML: Bool, ahead: AheadRead?, _ summary: inout FileSummary,
@@ -241,7 +241,7 @@ public final class Ingestor {
     ) throws {
         let t0 = Date()
         defer { logger.debug("\(url.lastPathComponent) : \(String(format: "%.2f", Date().timeIntervalSince(t0))) s au total") }
-        // Once read to its end the parse has ended, and this only marks it so.
+        // Once read to its end the reading has ended, and this only marks it so.
         defer { ahead?.cancel() }
         let fingerprint: FileFingerprint
         do {
@@ -415,14 +415,7 @@ public final class Ingestor {
     }
 
     /// Starts parsing `url` (declarations) on a producer thread, with the equipments the store
-    /// knows now; `fingerprint` when already computed, else the thread computes it first (a file
-    /// read ahead is checked against the store's fingerprints when its turn comes, and its parse
-    /// stopped if it is already there).
-    ///
-    /// Read ahead, a file is started last before the current file commits, so its equipment index
-    /// may hold rows of a registry file not yet committed. That is safe: a file refused whole
-    /// throws before this point, and a commit that fails throws out of ``ingest(_:)``, whose
-    /// `defer` stops the parses started ahead before anything of them is stored.
+    /// knows now; `fingerprint` when already computed, else the thread computes it first.
     private func startParse(_ url: URL, isXML: Bool, fingerprint: FileFingerprint?, _ db: Database) throws -> DeclarationParse {
         let parser = DeclarationRowParser(equipements: try equipementIds(db))
         return isXML
@@ -447,7 +440,14 @@ public final class Ingestor {
 
     /// Starts reading a file ahead of its turn (its fingerprint first, then its rows), against
     /// the equipments the store knows now; `nil` for a kind not read ahead (a registry file,
-    /// whose rows change those equipments, or a file of unknown kind).
+    /// whose rows change those equipments, or a file of unknown kind). The file is checked
+    /// against the store's fingerprints when its turn comes, and its reading stopped if it is
+    /// already there.
+    ///
+    /// Called last before the current file commits, so the equipment index may hold rows of a
+    /// registry file not yet committed. That is safe: a file refused whole throws before this
+    /// point, and a commit that fails throws out of ``ingest(_:)``, whose `defer` stops the
+    /// readings started ahead before anything of them is stored.
     private func readAhead(_ url: URL, kind: ExportKind?, isXML: Bool, _ db: Database) throws -> AheadRead? {
         switch kind {
         case .declarations: .declarations(try startParse(url, isXML: isXML, fingerprint: nil, db))
