@@ -35,7 +35,7 @@ public struct EndToEndBenchmark {
         for factor in factors {
             let equipements = 60_000 * factor
             let data = workDirectory.appendingPathComponent("donnees-\(equipements)-\(seed)")
-            if !FileManager.default.fileExists(atPath: data.appendingPathComponent("verite/resume.json").path) {
+            if !Generator.holdsCurrentSet(data) {
                 log("génération de \(equipements) équipements…")
                 _ = try Generator(configuration: GeneratorConfiguration(equipements: equipements, exercices: 2021...2024, seed: seed))
                     .write(to: data)

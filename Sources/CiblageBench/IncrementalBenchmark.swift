@@ -42,7 +42,7 @@ public struct IncrementalBenchmark {
 
     public func run(log: (String) -> Void) throws -> [Measure] {
         let data = workDirectory.appendingPathComponent("donnees-60000-\(seed)")
-        if !FileManager.default.fileExists(atPath: data.appendingPathComponent("verite/resume.json").path) {
+        if !Generator.holdsCurrentSet(data) {
             log("génération de 60 000 équipements (graine \(seed))…")
             _ = try Generator(configuration: GeneratorConfiguration(equipements: 60_000, exercices: 2021...2024, seed: seed)).write(to: data)
         }

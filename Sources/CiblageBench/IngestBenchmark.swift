@@ -45,7 +45,7 @@ public struct IngestBenchmark {
         var measures: [Measure] = []
         let data = workDirectory.appendingPathComponent("donnees-\(equipements)-\(seed)")
         let exports = data.appendingPathComponent("exports")
-        if !FileManager.default.fileExists(atPath: data.appendingPathComponent("verite/resume.json").path) {
+        if !Generator.holdsCurrentSet(data) {
             log("génération de \(equipements) équipements (graine \(seed))…")
             let start = Date()
             _ = try Generator(
@@ -71,7 +71,7 @@ public struct IngestBenchmark {
         // XML with XSD validation, on a set of its own where every Caf exports XML (the national
         // set holds only a few megabytes of XML: too short a run to measure on a shared machine).
         let xmlData = workDirectory.appendingPathComponent("donnees-xml-\(xmlEquipements)-\(seed)")
-        if !FileManager.default.fileExists(atPath: xmlData.appendingPathComponent("verite/resume.json").path) {
+        if !Generator.holdsCurrentSet(xmlData) {
             log("génération du jeu XML (\(xmlEquipements) équipements, toutes les Cafs en XML)…")
             _ = try Generator(
                 configuration: GeneratorConfiguration(

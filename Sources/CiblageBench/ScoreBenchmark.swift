@@ -27,7 +27,7 @@ public struct ScoreBenchmark {
         let data = workDirectory.appendingPathComponent("donnees-\(equipements)-\(seed)")
         let store = workDirectory.appendingPathComponent("bench.sqlite")
         if !FileManager.default.fileExists(atPath: store.path) {
-            if !FileManager.default.fileExists(atPath: data.appendingPathComponent("verite/resume.json").path) {
+            if !Generator.holdsCurrentSet(data) {
                 log("génération de \(equipements) équipements (graine \(seed))…")
                 _ = try Generator(configuration: GeneratorConfiguration(equipements: equipements, exercices: 2021...2024, seed: seed))
                     .write(to: data)

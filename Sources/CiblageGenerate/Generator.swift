@@ -80,12 +80,26 @@ public struct GenerationSummary: Sendable {
 /// - `verite/anomalies.csv`: every equipment-year carrying an injected anomaly, with the indu an
 ///   on-site control would find, euros, and how visible it is in the data (0 to 1);
 /// - `verite/gestionnaires.csv`: each manager's latent risk;
-/// - `verite/resume.json`: counts per file and per table.
+/// - `verite/resume.json`: counts per file and per table, and ``outputVersion``.
 ///
 /// Everything is drawn from ``SeededRandom``: the same configuration gives byte-identical files.
 public struct Generator {
     public let configuration: GeneratorConfiguration
     public let referentiel: Referentiel
+
+    /// The version of what the generator writes, raised whenever one configuration no longer
+    /// gives the same set (a file added, a column, another draw). 2: `projets.csv` in every set.
+    public static let outputVersion = 2
+
+    /// Whether `folder` holds a set written whole by this version of the generator: its
+    /// `verite/resume.json` (written last) names ``outputVersion``. A set cached by an older
+    /// generator is not taken for a current one (the national set of the benchmarks once lacked
+    /// `projets.csv` that way, and its figures with it).
+    public static func holdsCurrentSet(_ folder: URL) -> Bool {
+        guard let text = try? String(contentsOf: folder.appendingPathComponent("verite/resume.json"), encoding: .utf8)
+        else { return false }
+        return text.contains("\"version_generateur\": \(outputVersion),")
+    }
 
     public init(configuration: GeneratorConfiguration, referentiel: Referentiel = .bundled) {
         self.configuration = configuration
@@ -305,6 +319,7 @@ public struct Generator {
         }
         return """
             {
+              "version_generateur": \(Self.outputVersion),
               "graine": \(configuration.seed),
               "equipements": \(s.equipements),
               "gestionnaires": \(s.managers),

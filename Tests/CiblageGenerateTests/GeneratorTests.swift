@@ -42,6 +42,21 @@ final class GeneratorTests: XCTestCase {
         XCTAssertEqual(Set(xml.map { $0.components(separatedBy: "-caf").last! }), ["66.xml"])
     }
 
+    func testASetWrittenByAnOlderGeneratorIsNotTakenForACurrentOne() throws {
+        let (folder, _) = try generate(seed: 5, equipements: 120)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        XCTAssertTrue(Generator.holdsCurrentSet(folder))
+        let resume = folder.appendingPathComponent("verite/resume.json")
+        let text = try String(contentsOf: resume, encoding: .utf8)
+        // As an older generator wrote it: without the version.
+        let older = text.replacingOccurrences(of: "\"version_generateur\": \(Generator.outputVersion),", with: "")
+        XCTAssertNotEqual(older, text)
+        try older.write(to: resume, atomically: true, encoding: .utf8)
+        XCTAssertFalse(Generator.holdsCurrentSet(folder))
+        try FileManager.default.removeItem(at: resume)
+        XCTAssertFalse(Generator.holdsCurrentSet(folder), "a set whose writing stopped before its summary")
+    }
+
     func testTheSameSeedGivesByteIdenticalFiles() throws {
         let (a, _) = try generate(seed: 42)
         let (b, _) = try generate(seed: 42)
