@@ -10,7 +10,6 @@ final class DeclarationParse: @unchecked Sendable {
     let result = ProducerResult()
     private let thread: ProducerThread
     private let fingerprinted = DispatchSemaphore(value: 0)
-    private var joined = false
 
     init(url: URL, fingerprint known: FileFingerprint?, parser: DeclarationRowParser, fileName: String) {
         let channel = self.channel
@@ -103,11 +102,7 @@ final class DeclarationParse: @unchecked Sendable {
     }
 
     /// Waits for the producer to end.
-    func join() {
-        guard !joined else { return }
-        thread.join()
-        joined = true
-    }
+    func join() { thread.join() }
 
     /// Stops the producer (its next hand-over fails) and waits for it.
     func cancel() {
@@ -138,7 +133,6 @@ final class KeyedRead<Value: Sendable>: @unchecked Sendable {
     private let fingerprinted = DispatchSemaphore(value: 0)
     private let result = ProducerResult()
     private let reading: BackgroundWork<TableSink<StreamingHandler<Value>>>
-    private var waited = false
 
     init(
         url: URL, fingerprint known: FileFingerprint?, columns: [ColumnSpec], fileName: String,
@@ -183,17 +177,12 @@ final class KeyedRead<Value: Sendable>: @unchecked Sendable {
     }
 
     /// Waits for the producer to end: what it read, or its error. Once.
-    func finish() throws -> TableSink<StreamingHandler<Value>> {
-        waited = true
-        return try reading.wait()
-    }
+    func finish() throws -> TableSink<StreamingHandler<Value>> { try reading.wait() }
 
     /// Stops the producer (its next hand-over fails) and waits for it, unless already waited for.
     func cancel() {
         channel.cancel()
-        guard !waited else { return }
-        waited = true
-        _ = try? reading.wait()
+        reading.discard()
     }
 }
 

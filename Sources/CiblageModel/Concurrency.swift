@@ -67,7 +67,11 @@ public final class ProducerThread: @unchecked Sendable {
         thread.start()
     }
 
-    public func join() { done.wait() }
+    /// Waits for `body` to end; returns at once when it has (it may be called again).
+    public func join() {
+        done.wait()
+        done.signal()
+    }
 }
 
 /// Work run on a thread of its own (``ProducerThread``) while the caller goes on; ``wait()``
@@ -93,6 +97,14 @@ public final class BackgroundWork<Output>: @unchecked Sendable {
         let result = box.result!
         box.result = nil
         return try result.get()
+    }
+
+    /// Waits for the work to end, if ``wait()`` has not, and lets its result or error go: for the
+    /// paths that leave early (a work reading on a second connection must not outlive the
+    /// transaction that opened it). Safe after ``wait()``; ``wait()`` is not, after this.
+    public func discard() {
+        thread.join()
+        box.result = nil
     }
 }
 

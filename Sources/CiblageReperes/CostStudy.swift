@@ -115,16 +115,14 @@ public enum StudyStore {
         }
         var profiles: [Int64: Profile]? = ahead == nil ? try registry(db, count: count) : nil
         // Waited for on every path, else its connection would go on reading past the end of this
-        // transaction; marked before the wait, which may be called only once (and may throw).
-        var waited = ahead == nil
+        // transaction.
+        defer { ahead?.discard() }
         func takeProfiles() throws -> [Int64: Profile] {
             if let profiles { return profiles }
-            waited = true
             let read = try ahead!.wait()
             profiles = read
             return read
         }
-        defer { if !waited { _ = try? ahead?.wait() } }
         // One ordered scan (N-1, then N; by equipment, the latest filed last): the réels of N-1
         // are kept, each equipment of N is built as soon as its last réel is read, so that the
         // figures of N are never all held at once.

@@ -144,10 +144,8 @@ public enum RiskScoring {
         // The stored indicators of the exercice are read on a second connection meanwhile.
         let prefetch = cacheStamp == nil ? nil : try IndicatorCache.prefetch(db, exercice: exercice)
         // Waited for on every path: after an error of the reads below, its connection would
-        // otherwise go on reading past the end of the stage's transaction. Marked before the
-        // wait, which may be called only once (and may throw).
-        var prefetchWaited = false
-        defer { if !prefetchWaited { _ = try? prefetch?.wait() } }
+        // otherwise go on reading past the end of the stage's transaction.
+        defer { prefetch?.discard() }
         let cutoff = asOf ?? IndicatorStore.defaultAsOf(exercice)
         let profiles = try IndicatorStore.profiles(db)
         let byId = EquipmentProfiles(profiles)
@@ -226,7 +224,6 @@ public enum RiskScoring {
         }
         // Waited for whatever comes next: the read ends before this transaction writes, and
         // unused, the years are let go before the scan.
-        prefetchWaited = true
         var prefetched = try prefetch?.wait()
         if computing == [exercice], let indicatorStamp,
             let (batch, recomputed) = try storedYears(

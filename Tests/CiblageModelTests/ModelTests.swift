@@ -228,3 +228,25 @@ final class DeclarationFiguresTests: XCTestCase {
         XCTAssertNotEqual(Set([f, g]).count, 1)
     }
 }
+
+final class BackgroundWorkTests: XCTestCase {
+    func testDiscardWaitsForTheWorkAndIsSafeAfterWait() throws {
+        let done = LockedBox(false)
+        let left = BackgroundWork { () -> Int in
+            Thread.sleep(forTimeInterval: 0.05)
+            done.lock.withLock { done.value = true }
+            return 1
+        }
+        left.discard()
+        XCTAssertTrue(done.lock.withLock { done.value }, "discard returns once the work has ended")
+        left.discard()
+
+        let waited = BackgroundWork { 42 }
+        XCTAssertEqual(try waited.wait(), 42)
+        waited.discard()
+
+        let thread = ProducerThread {}
+        thread.join()
+        thread.join()
+    }
+}
