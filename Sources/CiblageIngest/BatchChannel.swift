@@ -9,14 +9,14 @@ final class DeclarationParse: @unchecked Sendable {
     let channel = BatchChannel<ParsedDeclarationLine>()
     let result = ProducerResult()
     private let thread: ProducerThread
-    private let fingerprinted = DispatchSemaphore(value: 0)
+    private let handOver = FingerprintHandOver()
 
     init(url: URL, fingerprint known: FileFingerprint?, parser: DeclarationRowParser, fileName: String) {
         let channel = self.channel
         let result = self.result
-        let fingerprinted = self.fingerprinted
+        let handOver = self.handOver
         thread = ProducerThread {
-            guard let fingerprint = Self.handOverFingerprint(url, known: known, result, fingerprinted, channel) else { return }
+            guard let fingerprint = handOver.compute(url, known: known, ending: channel) else { return }
             var sink = TableSink(
                 columns: ExportColumns.declarations, encoding: fingerprint.encoding, rejects: RejectCollector(fileName: fileName),
                 handler: DeclarationParseHandler(parser: parser, channel: channel))
@@ -39,9 +39,9 @@ final class DeclarationParse: @unchecked Sendable {
     init(xml url: URL, fingerprint known: FileFingerprint?, parser: DeclarationRowParser, fileName: String) {
         let channel = self.channel
         let result = self.result
-        let fingerprinted = self.fingerprinted
+        let handOver = self.handOver
         thread = ProducerThread {
-            guard Self.handOverFingerprint(url, known: known, result, fingerprinted, channel) != nil else { return }
+            guard handOver.compute(url, known: known, ending: channel) != nil else { return }
             var rejects = RejectCollector(fileName: fileName)
             var read = 0
             var batch: [ParsedDeclarationLine] = []
@@ -76,30 +76,8 @@ final class DeclarationParse: @unchecked Sendable {
         }
     }
 
-    /// Computes the file's fingerprint (unless `known`) and hands it over through `result` and
-    /// `signal`; `nil` when it failed, the channel then ended with the error.
-    private static func handOverFingerprint(
-        _ url: URL, known: FileFingerprint?, _ result: ProducerResult, _ signal: DispatchSemaphore,
-        _ channel: BatchChannel<ParsedDeclarationLine>
-    ) -> FileFingerprint? {
-        defer { signal.signal() }
-        do {
-            let fingerprint = try known ?? FileFingerprint.compute(url)
-            result.fingerprint = .success(fingerprint)
-            return fingerprint
-        } catch {
-            result.fingerprint = .failure(error)
-            channel.finish(error)
-            return nil
-        }
-    }
-
     /// The file's fingerprint, once the producer has computed it (or its error).
-    func fingerprint() throws -> FileFingerprint {
-        fingerprinted.wait()
-        fingerprinted.signal()
-        return try result.fingerprint!.get()
-    }
+    func fingerprint() throws -> FileFingerprint { try handOver.get() }
 
     /// Waits for the producer to end.
     func join() { thread.join() }
@@ -111,10 +89,37 @@ final class DeclarationParse: @unchecked Sendable {
     }
 }
 
+/// The fingerprint a reading thread computes before it reads a file (a file read ahead of its
+/// turn), handed over to the storing thread as soon as it is known.
+final class FingerprintHandOver: @unchecked Sendable {
+    private let ready = DispatchSemaphore(value: 0)
+    private var result: Result<FileFingerprint, any Error>?
+
+    /// Computes the fingerprint of `url` (unless `known`) and hands it over; `nil` when it
+    /// failed, `channel` then ended with the error.
+    func compute<Item>(_ url: URL, known: FileFingerprint?, ending channel: BatchChannel<Item>) -> FileFingerprint? {
+        defer { ready.signal() }
+        do {
+            let fingerprint = try known ?? FileFingerprint.compute(url)
+            result = .success(fingerprint)
+            return fingerprint
+        } catch {
+            result = .failure(error)
+            channel.finish(error)
+            return nil
+        }
+    }
+
+    /// The fingerprint once handed over, or its error.
+    func get() throws -> FileFingerprint {
+        ready.wait()
+        ready.signal()
+        return try result!.get()
+    }
+}
+
 /// What the producer thread hands back once done (read after `join`).
 final class ProducerResult: @unchecked Sendable {
-    /// Set before the first batch is sent (read after ``DeclarationParse/fingerprint()``).
-    var fingerprint: Result<FileFingerprint, any Error>?
     private(set) var rejects: RejectCollector?
     private(set) var read = 0
 
@@ -130,8 +135,7 @@ final class ProducerResult: @unchecked Sendable {
 /// computes it (``fingerprint()``), as ``DeclarationParse`` does for a file read ahead of its turn.
 final class KeyedRead<Value: Sendable>: @unchecked Sendable {
     let channel = BatchChannel<CollectedRow<Value>>(capacity: 8)
-    private let fingerprinted = DispatchSemaphore(value: 0)
-    private let result = ProducerResult()
+    private let handOver = FingerprintHandOver()
     private let reading: BackgroundWork<TableSink<StreamingHandler<Value>>>
 
     init(
@@ -139,20 +143,10 @@ final class KeyedRead<Value: Sendable>: @unchecked Sendable {
         parse: @escaping @Sendable (FieldReader<CSVFieldSource>) throws(RowReject) -> Value
     ) {
         let channel = self.channel
-        let result = self.result
-        let fingerprinted = self.fingerprinted
+        let handOver = self.handOver
         reading = BackgroundWork {
-            let fingerprint: FileFingerprint
-            do {
-                fingerprint = try known ?? FileFingerprint.compute(url)
-                result.fingerprint = .success(fingerprint)
-                fingerprinted.signal()
-            } catch {
-                result.fingerprint = .failure(error)
-                fingerprinted.signal()
-                channel.finish(error)
-                throw error
-            }
+            // A failure is handed over (and ends the channel): the error is read there.
+            guard let fingerprint = handOver.compute(url, known: known, ending: channel) else { throw CancellationError() }
             var sink = TableSink(
                 columns: columns, encoding: fingerprint.encoding, rejects: RejectCollector(fileName: fileName),
                 handler: StreamingHandler(parse, channel: channel))
@@ -170,11 +164,7 @@ final class KeyedRead<Value: Sendable>: @unchecked Sendable {
     }
 
     /// The file's fingerprint, once the producer has computed it (or its error).
-    func fingerprint() throws -> FileFingerprint {
-        fingerprinted.wait()
-        fingerprinted.signal()
-        return try result.fingerprint!.get()
-    }
+    func fingerprint() throws -> FileFingerprint { try handOver.get() }
 
     /// Waits for the producer to end: what it read, or its error. Once.
     func finish() throws -> TableSink<StreamingHandler<Value>> { try reading.wait() }

@@ -201,7 +201,6 @@ public enum IndicatorStore {
         let endOfExercice: (Int) throws -> Void
         // Equipment ids are the registry's row ids, dense from 1: a table beats a dictionary on
         // the million rows of the scan.
-        let maxId: Int
         let slot: [Int]
         let controlsByEquipment: [[StoredControl]]
         /// The first exercice read (two before the first asked), and how many are read.
@@ -229,15 +228,11 @@ public enum IndicatorStore {
             self.asOf = asOf
             self.body = body
             self.endOfExercice = endOfExercice
-            let maxId = Int(profiles.map(\.id).max() ?? 0)
-            var slot = [Int](repeating: -1, count: maxId + 1)
+            var slot = [Int](repeating: -1, count: Int(profiles.map(\.id).max() ?? 0) + 1)
             for (i, p) in profiles.enumerated() where p.id >= 0 { slot[Int(p.id)] = i }
-            self.maxId = maxId
             self.slot = slot
             var controlsByEquipment: [[StoredControl]] = Array(repeating: [], count: profiles.count)
-            for c in controls where c.equipementId >= 0 && c.equipementId <= maxId && slot[Int(c.equipementId)] >= 0 {
-                controlsByEquipment[slot[Int(c.equipementId)]].append(c)
-            }
+            for c in controls { if let i = Self.position(of: c.equipementId, in: slot) { controlsByEquipment[i].append(c) } }
             self.controlsByEquipment = controlsByEquipment
             first = exercices.lowerBound - 2
             span = exercices.upperBound - first + 1
@@ -248,8 +243,9 @@ public enum IndicatorStore {
             year = first
         }
 
-        func index(_ id: Int64) -> Int? {
-            id >= 0 && id <= maxId && slot[Int(id)] >= 0 ? slot[Int(id)] : nil
+        /// The position in `profiles` of equipment `id`, `nil` for one not among them.
+        static func position(of id: Int64, in slot: [Int]) -> Int? {
+            id >= 0 && id < slot.count && slot[Int(id)] >= 0 ? slot[Int(id)] : nil
         }
 
         func emit(_ k: Int, _ current: [NatureDeclaration: DatedFigures]) throws {
@@ -297,7 +293,7 @@ public enum IndicatorStore {
         }
 
         mutating func add(_ d: StoredDeclaration) throws {
-            guard let i = index(d.equipementId) else { return }
+            guard let i = Self.position(of: d.equipementId, in: slot) else { return }
             while d.exercice > year { try closeYear() }
             if i != blockIndex { try closeBlock() }
             blockIndex = i
