@@ -160,6 +160,10 @@ public final class ProjetWriter {
     private let fileId: Int64
     private let insert: RawStatement
     private let insertState: RawStatement
+    // For a project the store already holds (every row of a file delivered again).
+    private let select: Statement
+    private let keepHistory: Statement
+    private let delete: Statement
     /// N_PROJET already in the store (a new one needs no lookup of its former values).
     private let known: Set<String>
     /// Projects whose values this file changed.
@@ -180,6 +184,9 @@ public final class ProjetWriter {
             db, sql: "INSERT INTO projet (\(Self.columns.joined(separator: ", ")), fichier_id, ligne) VALUES (\(placeholders))")
         // Primary-key columns first: SQLite's quick_check misreads a WITHOUT ROWID table otherwise.
         insertState = try RawStatement(db, sql: "INSERT OR REPLACE INTO projet_etat (n_projet, fichier_id, etat) VALUES (?, ?, ?)")
+        select = try db.makeStatement(sql: "SELECT \(Self.columns.joined(separator: ", ")) FROM projet WHERE n_projet = ?")
+        keepHistory = try db.makeStatement(sql: "INSERT INTO projet_historique SELECT *, ? FROM projet WHERE n_projet = ?")
+        delete = try db.makeStatement(sql: "DELETE FROM projet WHERE n_projet = ?")
     }
 
     static func values(_ p: Projet) -> [DatabaseValueConvertible?] {
@@ -192,17 +199,13 @@ public final class ProjetWriter {
 
     /// Stores one project read at `line`.
     public func upsert(_ p: Projet, line: Int) throws {
-        if known.contains(p.numeroProjet), let existing = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT \(Self.columns.joined(separator: ", ")), etat FROM projet WHERE n_projet = ?"),
-            arguments: [p.numeroProjet])
-        {
+        if known.contains(p.numeroProjet), let existing = try Row.fetchOne(select, arguments: [p.numeroProjet]) {
             let same = zip(Self.columns.indices, Self.values(p)).allSatisfy { i, v in existing[i] == (v?.databaseValue ?? .null) }
             if same { return }
             corrections += 1
-            try db.cachedStatement(
-                sql: "INSERT INTO projet_historique SELECT *, ? FROM projet WHERE n_projet = ?"
-            ).execute(arguments: [fileId, p.numeroProjet])
-            try db.cachedStatement(sql: "DELETE FROM projet WHERE n_projet = ?").execute(arguments: [p.numeroProjet])
+            try keepHistory.execute(arguments: [fileId, p.numeroProjet])
+            try delete.execute(arguments: [p.numeroProjet])
+            // Column 11 is `etat`.
             if existing[11] as String != p.etat.rawValue { try recordState(p) }
         } else {
             try recordState(p)
