@@ -3,20 +3,31 @@ import CiblageStore
 /// The declaration keys met so far in one file, for the store's thread that tells a new key
 /// from one met again.
 ///
-/// A key packs into 64 bits (equipment id, exercice, nature, date of filing) and lives in an
-/// open-addressing table hashed by one multiplication: `Set<DeclarationKey>` paid SipHash's
-/// set-up and four combines per row, 0.5 s of the store's thread on the national files.
+/// A key packs into 64 bits (equipment id, exercice, nature, date of filing). Exports list an
+/// equipment's declarations together, mostly by rising id: the keys of the equipment being read
+/// are kept in a short list, those of the equipments before it in one sorted array (appended
+/// to, never re-sorted), and a key arriving after a greater id (a file in another order) goes
+/// to an open-addressing table hashed by one multiplication. On the national files, a probe of
+/// that table for every row cost 4 % of the ingest (a cache miss per row: 0,8 s at ×4), and
+/// `Set<DeclarationKey>` before it SipHash's set-up and four combines per row.
 /// A key that does not pack (an id past 2³⁷, a year outside 1900…2155) goes to a `Set`.
 struct DeclarationKeySet {
-    /// Packed keys + 1 (0 marks an empty slot); the count is kept under three quarters.
+    /// Packed keys of equipments before ``currentId`` met in rising order, sorted.
+    private var closed: [UInt64] = []
+    /// Packed keys of the equipment ``currentId``, in the order met.
+    private var group: [UInt64] = []
+    /// The greatest equipment id met so far (−1 before the first key).
+    private var currentId: Int64 = -1
+    /// Packed keys + 1 (0 marks an empty slot) of keys met after a greater id; the count is
+    /// kept under three quarters.
     private var slots: [UInt64]
     private var shift: UInt64
     private var count = 0
     private var unpacked: Set<DeclarationKey> = []
 
-    /// Sized for about `expected` keys without growing.
-    init(expected: Int = 1 << 16) {
-        var capacity = 1 << 10
+    /// Sized for about `expected` keys met out of order without growing.
+    init(expected: Int = 1 << 10) {
+        var capacity = 1 << 4
         while capacity * 3 < expected * 4 { capacity <<= 1 }
         slots = Array(repeating: 0, count: capacity)
         shift = UInt64(64 - capacity.trailingZeroBitCount)
@@ -25,6 +36,33 @@ struct DeclarationKeySet {
     /// Adds `key`; `true` if it was not there.
     mutating func insert(_ key: DeclarationKey) -> Bool {
         guard let packed = Self.pack(key) else { return unpacked.insert(key).inserted }
+        if key.equipementId > currentId {
+            closeGroup()
+            currentId = key.equipementId
+            group.append(packed)
+            return true
+        }
+        if key.equipementId == currentId {
+            if group.contains(packed) { return false }
+            if group.count < Self.groupLimit {
+                group.append(packed)
+                return true
+            }
+            // A file that repeats one equipment on and on: its keys past the limit go to the
+            // table, not to a list searched row after row.
+            return placeInTable(packed)
+        }
+        // Every key of the table came after a greater id or past a full group, so the group
+        // (whose overflow is in the table) and later ids do not hold it: the sorted keys and
+        // the table are all there is to ask.
+        if Self.sortedContains(closed, packed) { return false }
+        return placeInTable(packed)
+    }
+
+    /// The keys of one equipment kept in its short list; the next go to the table.
+    static let groupLimit = 32
+
+    private mutating func placeInTable(_ packed: UInt64) -> Bool {
         if (count + 1) * 4 > slots.count * 3 { grow() }
         return place(packed &+ 1)
     }
@@ -32,7 +70,28 @@ struct DeclarationKeySet {
     /// Whether `key` was added.
     func contains(_ key: DeclarationKey) -> Bool {
         guard let packed = Self.pack(key) else { return unpacked.contains(key) }
-        return slot(of: packed &+ 1).found
+        if key.equipementId > currentId { return false }
+        if key.equipementId == currentId {
+            return group.contains(packed) || (group.count == Self.groupLimit && slot(of: packed &+ 1).found)
+        }
+        return Self.sortedContains(closed, packed) || slot(of: packed &+ 1).found
+    }
+
+    /// Moves the group's keys, sorted, after those of the equipments before it.
+    private mutating func closeGroup() {
+        group.sort()
+        closed.append(contentsOf: group)
+        group.removeAll(keepingCapacity: true)
+    }
+
+    static func sortedContains(_ sorted: [UInt64], _ value: UInt64) -> Bool {
+        var low = 0
+        var high = sorted.count
+        while low < high {
+            let mid = (low + high) / 2
+            if sorted[mid] < value { low = mid + 1 } else { high = mid }
+        }
+        return low < sorted.count && sorted[low] == value
     }
 
     /// The key in 64 bits: id (37) · exercice − 1900 (8) · nature (2) · date (17: year − 1900,

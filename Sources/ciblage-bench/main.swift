@@ -34,9 +34,11 @@ struct BenchCommand: ParsableCommand {
             deux fois, le premier calculant les exemples d'entraînement, le second les relisant comme la \
             nuit suivante ; repères ; campagne ; bilan) en processus fils avec sa durée et sa mémoire, et \
             à côté le script DuckDB scripts/duckdb-reference.py sur les mêmes fichiers (installé par pip \
-            s'il manque). Cibles au national (×1) : ingestion 3 s, score relu 1,5 s, repères 1 s, nuit \
-            6 s, campagne 2 s ; à tous les facteurs, 500 Mio par étape et ingestion + score au plus le \
-            temps du script DuckDB.
+            s'il manque), --repetitions tours par facteur (chaque tour : toutes les étapes sur un store \
+            neuf et le script, l'un puis l'autre en premier d'un tour au suivant ; chiffres : médianes). \
+            Cibles au national (×1) : ingestion 3 s, score relu 1,5 s, repères 1 s, nuit 6 s, campagne \
+            2 s ; à tous les facteurs, 500 Mio par étape et ingestion + score au plus le temps du script \
+            DuckDB (médiane des rapports de chaque tour).
 
             reperes : chronomètre ciblage-reperes (processus fils) sur le store national, par \
             nature × taille.
@@ -65,7 +67,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Graine du jeu généré.")
     var graine: UInt64 = 2026
 
-    @Option(help: "Nombre d'ingestions complètes chronométrées (meilleur et médiane).")
+    @Option(help: "Nombre de mesures répétées (meilleur et médiane) : ingestions complètes, nuits incrémentales, tours du banc bout-en-bout…")
     var repetitions: Int = 3
 
     @Option(help: "Facteurs de taille du banc bout-en-bout (× 60 000 équipements).")
@@ -125,7 +127,8 @@ struct BenchCommand: ParsableCommand {
             banc == "bout-en-bout"
             ? try EndToEndBenchmark(
                 factors: facteurs.split(separator: ",").compactMap { Int($0) }, seed: graine, workDirectory: folder, binaries: binaries,
-                duckdbScript: URL(fileURLWithPath: "scripts/duckdb-reference.py"), campaign: URL(fileURLWithPath: campagne)
+                duckdbScript: URL(fileURLWithPath: "scripts/duckdb-reference.py"), campaign: URL(fileURLWithPath: campagne),
+                rounds: repetitions
             ).run(log: log)
             : banc == "bilan"
             ? try BilanCoverageBenchmark(worlds: mondes, equipements: equipements, workDirectory: folder).run(log: log)

@@ -44,4 +44,46 @@ final class DeclarationKeySetTests: XCTestCase {
         XCTAssertTrue(set.contains(huge) && set.contains(farYear))
         XCTAssertFalse(set.contains(DeclarationKey(equipementId: 1 << 41, exercice: 2024, nature: .reel, dateDepot: 20_250_131)))
     }
+
+    /// Keys met in every order a file may have: by rising equipment (the exports' own), by
+    /// falling equipment, one equipment repeated past its short list, and random jumps back to
+    /// equipments met before; each answer is the one a `Set` gives, for `insert` and `contains`.
+    func testAnswersAsASetWhateverTheOrderOfTheFile() {
+        var random = SeededRandom(seed: 20_261_202)
+        func key(_ id: Int64, _ n: Int) -> DeclarationKey {
+            DeclarationKey(
+                equipementId: id, exercice: 2023 + n % 2, nature: NatureDeclaration.allCases[n / 2 % 3],
+                dateDepot: 20_240_101 + n / 6 % 28)
+        }
+        var orders: [[DeclarationKey]] = []
+        // Rising, each equipment's keys in any order, some repeated at once.
+        orders.append((1...2_000).flatMap { id in [3, 0, 5, 1, 1, 4].map { key(Int64(id), $0) } })
+        // Falling.
+        orders.append((1...2_000).reversed().flatMap { id in (0..<4).map { key(Int64(id), $0) } })
+        // One equipment repeated far past its short list, met again after another.
+        let long = (0..<150).map { key(7, $0) }
+        orders.append(long + [key(8, 0)] + long.reversed() + [key(9, 1), key(7, 3), key(8, 0)])
+        // Rising runs broken by jumps back to any equipment met before.
+        var mixed: [DeclarationKey] = []
+        for id in Int64(1)...3_000 {
+            for n in 0..<3 { mixed.append(key(id, n)) }
+            if random.int(0...9) == 0 {
+                mixed.append(key(Int64(random.int(1...Int(id))), random.int(0...7)))
+            }
+        }
+        orders.append(mixed)
+        for (k, keys) in orders.enumerated() {
+            var set = DeclarationKeySet(expected: 10)
+            var reference = Set<DeclarationKey>()
+            for probe in keys {
+                XCTAssertEqual(set.contains(probe), reference.contains(probe), "ordre \(k), avant \(probe)")
+                XCTAssertEqual(set.insert(probe), reference.insert(probe).inserted, "ordre \(k), \(probe)")
+                XCTAssertTrue(set.contains(probe))
+            }
+            for probe in keys { XCTAssertFalse(set.insert(probe), "ordre \(k), encore \(probe)") }
+            let absent = [key(5_000, 0), key(0, 0), key(7, 151), key(2, 7)].filter { !reference.contains($0) }
+            XCTAssertFalse(absent.isEmpty)
+            for probe in absent { XCTAssertFalse(set.contains(probe), "ordre \(k), absente \(probe)") }
+        }
+    }
 }
