@@ -85,15 +85,26 @@ public struct PeerTable: Sendable {
 
     /// `cells`: nature code and size band code of each equipment, in the order of `indicators`.
     public init(_ indicators: some Collection<EquipmentIndicators>, cells: [(nature: String, band: String?)]) {
-        func groups(_ value: (EquipmentIndicators) -> Double?) -> PeerGroups {
-            PeerGroups(zip(indicators, cells).compactMap { i, c in value(i).map { (c.nature, c.band, $0) } })
+        // One pass over the indicators (each read once, in place) fills the six columns; the
+        // cells are numbered once for all six.
+        let grouping = PeerGrouping(cells)
+        var columns = [[Double]](repeating: [], count: 6)
+        for k in columns.indices { columns[k].reserveCapacity(cells.count) }
+        for i in indicators.prefix(cells.count) {
+            columns[0].append(i.tauxOccupation ?? .nan)
+            columns[1].append(i.coutHeure ?? .nan)
+            columns[2].append(i.coutPlace ?? .nan)
+            columns[3].append(i.participationHoraire ?? .nan)
+            columns[4].append(i.enfantsParPlace ?? .nan)
+            columns[5].append(i.etpParPlace ?? .nan)
         }
-        occupation = groups(\.tauxOccupation)
-        coutHeure = groups(\.coutHeure)
-        coutPlace = groups(\.coutPlace)
-        participation = groups(\.participationHoraire)
-        enfantsParPlace = groups(\.enfantsParPlace)
-        etpParPlace = groups(\.etpParPlace)
+        let groups = columns.map { PeerGroups($0, grouping: grouping) }
+        occupation = groups[0]
+        coutHeure = groups[1]
+        coutPlace = groups[2]
+        participation = groups[3]
+        enfantsParPlace = groups[4]
+        etpParPlace = groups[5]
     }
 }
 

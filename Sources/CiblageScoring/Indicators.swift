@@ -160,12 +160,14 @@ public enum IndicatorCalculator {
             out.joursRetardReel = max(0, reel.dateDepot.dayNumber - deadline.dayNumber)
         }
 
-        let examined = [
+        for amount in [
             f.heuresRealisees, f.heuresFacturees, f.totalCharges, f.chargesPersonnel, f.participationsFamilles,
             f.prestationCaf, f.subventionsCollectivites,
-        ].compactMap { $0 }.filter { $0 >= 1000 }
-        out.chiffresExamines = examined.count
-        out.chiffresRonds = examined.filter { $0.truncatingRemainder(dividingBy: 1000) == 0 }.count
+        ] {
+            guard let amount, amount >= 1000 else { continue }
+            out.chiffresExamines += 1
+            if isMultipleOfThousand(amount) { out.chiffresRonds += 1 }
+        }
 
         out.controlesPasses = input.controls.count
         out.dernierControle = input.controls.map(\.date).max()
@@ -173,6 +175,14 @@ public enum IndicatorCalculator {
         out.indusPasses = input.controls.reduce(0) { $0 + $1.indu }
         out.enjeuEuros = ((input.exercice - 2)...input.exercice).reduce(0) { $0 + (input.fundingByExercice[$1] ?? 0) }
         return out
+    }
+
+    /// Whether `x` is a whole number of thousands: what `x.truncatingRemainder(dividingBy: 1000) == 0`
+    /// says, without `fmod` (a tenth of the scan's thread at four times the country) when
+    /// |x| < 2⁶³.
+    static func isMultipleOfThousand(_ x: Double) -> Bool {
+        guard abs(x) < 0x1p63 else { return x.truncatingRemainder(dividingBy: 1000) == 0 }
+        return x.rounded(.towardZero) == x && Int64(x) % 1000 == 0
     }
 
     static func ratio(_ a: Double?, _ b: Double?) -> Double? {

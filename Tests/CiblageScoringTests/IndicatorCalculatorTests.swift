@@ -180,4 +180,23 @@ final class IndicatorStoreTests: XCTestCase {
         XCTAssertEqual(stored[0] as Int, 4)
         XCTAssertEqual(stored[1] as Int, 1, "2A-0001 declared nothing for 2024; the three others filed a réel")
     }
+
+    /// The round-figure test says what `fmod` says, on whole and fractional thousands, near
+    /// the limits of exact integers and beyond 2⁶³ (where it falls back on `fmod`).
+    func testRoundThousandsAsFmodSaysThem() {
+        var values: [Double] = [
+            1000, 1000.5, 1999, 2000, 123_456_000, 123_456_000.000_1, 0x1p53, 0x1p53 + 2_000, 9_007_199_254_740_000,
+            0x1p63 - 1024, 0x1p63, 1e20, 1e20 + 1e5, .infinity, -3000, -3000.25,
+        ]
+        var random = SeededRandom(seed: 7)
+        for _ in 0..<20_000 {
+            let thousands = Double(random.int(1...9_999_999))
+            values.append(thousands * 1000)
+            values.append(thousands * 1000 + Double(random.int(1...999)))
+            values.append(random.uniform(1000...1e12))
+        }
+        for x in values {
+            XCTAssertEqual(IndicatorCalculator.isMultipleOfThousand(x), x.truncatingRemainder(dividingBy: 1000) == 0, "\(x)")
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import CiblageModel
 import XCTest
 
 @testable import CiblageScoring
@@ -35,5 +36,51 @@ final class PeerGroupsTests: XCTestCase {
         XCTAssertEqual(groups.stats(nature: "EAJE_COLLECTIF", band: "T61_PLUS")?.stats.count, 28)
         XCTAssertEqual(groups.stats(nature: "LAEP", band: nil)?.level, .national)
         XCTAssertEqual(groups.stats(nature: "LAEP", band: nil)?.stats.count, 32)
+    }
+
+    /// Groups filled by number (``PeerGrouping``) hold what a plain filter by nature and band
+    /// gives: every finite value of the cell, of the nature, of all; missing (NaN) and infinite
+    /// values in none; the same statistics whatever the order of first appearance.
+    func testGroupsHoldEveryFiniteValueOfTheirCellNatureAndCountry() throws {
+        var random = SeededRandom(seed: 42)
+        let natures = ["EAJE_COLLECTIF", "MAM", "LAEP"]
+        let bands: [String?] = ["T0_10", "T11_24", nil]
+        var rows: [(nature: String, band: String?, value: Double)] = []
+        for _ in 0..<3_000 {
+            let value = random.int(0...19) == 0 ? [Double.nan, .infinity, -.infinity][random.int(0...2)] : random.uniform(0...50)
+            rows.append((natures[random.int(0...2)], bands[random.int(0...2)], value))
+        }
+        let groups = PeerGroups(rows, minimumCount: 1)
+        func reference(_ keep: ((nature: String, band: String?, value: Double)) -> Bool) -> RobustStats? {
+            RobustStats(rows.filter { $0.value.isFinite && keep($0) }.map(\.value))
+        }
+        for nature in natures {
+            for band in bands {
+                let found = try XCTUnwrap(groups.stats(nature: nature, band: band))
+                if let band {
+                    XCTAssertEqual(found.level, .natureTaille)
+                    XCTAssertEqual(found.stats, reference { $0.nature == nature && $0.band == band }, "\(nature) \(band)")
+                } else {
+                    XCTAssertEqual(found.level, .nature)
+                    XCTAssertEqual(found.stats, reference { $0.nature == nature }, nature)
+                }
+            }
+        }
+        XCTAssertEqual(groups.stats(nature: "RPE", band: nil)?.stats, reference { _ in true })
+        XCTAssertEqual(groups.stats(nature: "RPE", band: nil)?.level, .national)
+        // The indicators' table gives each of its six groups from one pass: the cost per hour's.
+        var indicators: [EquipmentIndicators] = []
+        for (k, row) in rows.enumerated() {
+            var i = EquipmentIndicators(
+                equipementId: Int64(k), exercice: 2024, source: .reel, places: 10, reelManquant: false, chiffresRonds: 0,
+                chiffresExamines: 0, controlesPasses: 0, anomaliesPassees: 0, indusPasses: 0, enjeuEuros: 0)
+            i.coutHeure = row.value.isNaN ? nil : row.value
+            indicators.append(i)
+        }
+        let table = PeerTable(indicators, cells: rows.map { ($0.nature, $0.band) })
+        for nature in natures {
+            XCTAssertEqual(table.coutHeure.stats(nature: nature, band: "T0_10")?.stats, groups.stats(nature: nature, band: "T0_10")?.stats)
+        }
+        XCTAssertNil(table.occupation.stats(nature: "MAM", band: "T0_10"), "no value, no group")
     }
 }
