@@ -50,8 +50,12 @@ final class SharedRows: Sendable {
 /// One scored equipment.
 public struct ScoredLine: Sendable {
     public var rank: Int
-    /// The equipment's features (shared with the other lines of the exercice, not copied).
-    public var row: FeatureRow { shared.rows[position] }
+    /// The equipment's features (shared with the other lines of the exercice, not copied: read
+    /// in place, where a plain getter copied the whole row, its profile and indicators, at every
+    /// `line.row.profile.id`).
+    public var row: FeatureRow {
+        _read { yield shared.rows[position] }
+    }
     private let shared: SharedRows
     private let position: Int
     /// 0–1, see ``RiskModel/target``.

@@ -235,7 +235,8 @@ public struct ScoreStage {
         // walk is over: SQLite leaves undefined a read over rows changed under it). Compared here
         // rather than by a WHERE clause of the upsert: binding every line took 0.23 s on the
         // national store, the walk 0.04 s.
-        let order = lines.indices.sorted(by: { lines[$0].row.profile.id < lines[$1].row.profile.id })
+        let ids = lines.map { $0.row.profile.id }
+        let order = lines.indices.sorted(by: { ids[$0] < ids[$1] })
         // Columns 1… are `changed`, in its order.
         let stored = try RawStatement(
             db, sql: "SELECT equipement_id, \(changed.joined(separator: ", ")) FROM score WHERE exercice = ? ORDER BY equipement_id")
@@ -245,11 +246,11 @@ public struct ScoreStage {
         var k = 0
         while try stored.step() {
             let id = Int64(stored.int(0) ?? 0)
-            while k < order.count, lines[order[k]].row.profile.id < id {
+            while k < order.count, ids[order[k]] < id {
                 write.append(order[k])
                 k += 1
             }
-            guard k < order.count, lines[order[k]].row.profile.id == id else {
+            guard k < order.count, ids[order[k]] == id else {
                 gone.append(id)
                 continue
             }
