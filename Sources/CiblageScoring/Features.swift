@@ -83,20 +83,21 @@ public enum Feature: Int, CaseIterable, Sendable {
 public struct PeerTable: Sendable {
     public let occupation, coutHeure, coutPlace, participation, enfantsParPlace, etpParPlace: PeerGroups
 
-    /// `cells`: nature code and size band code of each equipment, in the order of `indicators`.
-    public init(_ indicators: some Collection<EquipmentIndicators>, cells: [(nature: String, band: String?)]) {
-        // One pass over the indicators (each read once, in place) fills the six columns; the
-        // cells are numbered once for all six.
+    /// `cells`: nature code and size band code of each equipment, in the order of `years`.
+    public init(_ years: [EquipmentYear], cells: [(nature: String, band: String?)]) {
+        // One pass over the indicators, each field read in place (an element copied out of the
+        // array, or through a lazy map, is some 400 bytes: 0,2 s of copies at four times the
+        // country), fills the six columns; the cells are numbered once for all six.
         let grouping = PeerGrouping(cells)
         var columns = [[Double]](repeating: [], count: 6)
         for k in columns.indices { columns[k].reserveCapacity(cells.count) }
-        for i in indicators.prefix(cells.count) {
-            columns[0].append(i.tauxOccupation ?? .nan)
-            columns[1].append(i.coutHeure ?? .nan)
-            columns[2].append(i.coutPlace ?? .nan)
-            columns[3].append(i.participationHoraire ?? .nan)
-            columns[4].append(i.enfantsParPlace ?? .nan)
-            columns[5].append(i.etpParPlace ?? .nan)
+        for k in years.indices.prefix(cells.count) {
+            columns[0].append(years[k].indicators.tauxOccupation ?? .nan)
+            columns[1].append(years[k].indicators.coutHeure ?? .nan)
+            columns[2].append(years[k].indicators.coutPlace ?? .nan)
+            columns[3].append(years[k].indicators.participationHoraire ?? .nan)
+            columns[4].append(years[k].indicators.enfantsParPlace ?? .nan)
+            columns[5].append(years[k].indicators.etpParPlace ?? .nan)
         }
         let groups = columns.map { PeerGroups($0, grouping: grouping) }
         occupation = groups[0]
@@ -269,12 +270,13 @@ public struct FeatureBuilder: Sendable {
         var cells: [(nature: String, band: String?)] = []
         cells.reserveCapacity(years.count)
         var digits: [Int: FirstTwoDigitsTest] = [:]
-        for (k, year) in years.enumerated() {
-            let indicator = year.indicators
-            position[indicator.equipementId] = k
-            let profile = profiles[indicator.equipementId]
-            cells.append((profile?.nature ?? "", indicator.places.flatMap { referentiel.sizeBand(places: $0)?.code }))
-            let amounts = year.firstTwoDigits
+        // By index: `for year in years` would copy each equipment-year out of the array.
+        for k in years.indices {
+            let id = years[k].indicators.equipementId
+            position[id] = k
+            let profile = profiles[id]
+            cells.append((profile?.nature ?? "", years[k].indicators.places.flatMap { referentiel.sizeBand(places: $0)?.code }))
+            let amounts = years[k].firstTwoDigits
             if let profile, !amounts.isEmpty {
                 var test = digits.removeValue(forKey: profile.managerKey) ?? FirstTwoDigitsTest()
                 for d in amounts { test.add(firstTwoDigits: Int(d)) }
@@ -285,7 +287,7 @@ public struct FeatureBuilder: Sendable {
         self.position = position
         // Read in place: a copy of every equipment's indicators was some 95 MB at four times the
         // country, while the scan fills the next exercice.
-        peers = PeerTable(years.lazy.map(\.indicators), cells: cells)
+        peers = PeerTable(years, cells: cells)
         self.digits = digits
 
         var managerHistory: [Int: (controls: Int, anomalies: Int)] = [:]

@@ -69,15 +69,15 @@ final class PeerGroupsTests: XCTestCase {
         XCTAssertEqual(groups.stats(nature: "RPE", band: nil)?.stats, reference { _ in true })
         XCTAssertEqual(groups.stats(nature: "RPE", band: nil)?.level, .national)
         // The indicators' table gives each of its six groups from one pass: the cost per hour's.
-        var indicators: [EquipmentIndicators] = []
+        var years: [EquipmentYear] = []
         for (k, row) in rows.enumerated() {
             var i = EquipmentIndicators(
                 equipementId: Int64(k), exercice: 2024, source: .reel, places: 10, reelManquant: false, chiffresRonds: 0,
                 chiffresExamines: 0, controlesPasses: 0, anomaliesPassees: 0, indusPasses: 0, enjeuEuros: 0)
             i.coutHeure = row.value.isNaN ? nil : row.value
-            indicators.append(i)
+            years.append(EquipmentYear(indicators: i, packedDigits: 0))
         }
-        let table = PeerTable(indicators, cells: rows.map { ($0.nature, $0.band) })
+        let table = PeerTable(years, cells: rows.map { ($0.nature, $0.band) })
         for nature in natures {
             XCTAssertEqual(table.coutHeure.stats(nature: nature, band: "T0_10")?.stats, groups.stats(nature: nature, band: "T0_10")?.stats)
         }
