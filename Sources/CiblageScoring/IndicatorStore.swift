@@ -214,7 +214,7 @@ public enum IndicatorStore {
         var previousBest: [(NatureDeclaration, DatedFigures)?]
         var currentBest: [(NatureDeclaration, DatedFigures)?]
         var year: Int
-        var block: [NatureDeclaration: DatedFigures] = [:]
+        var block = DeclarationsByNature()
         var blockIndex = -1
         var cursor = 0  // next profile to emit in `year`, by index (profiles are ordered by id)
 
@@ -248,7 +248,7 @@ public enum IndicatorStore {
             id >= 0 && id < slot.count && slot[Int(id)] >= 0 ? slot[Int(id)] : nil
         }
 
-        func emit(_ k: Int, _ current: [NatureDeclaration: DatedFigures]) throws {
+        func emit(_ k: Int, _ current: DeclarationsByNature) throws {
             let p = profiles[k]
             guard exercices.contains(year), p.isActive(during: year) else { return }
             var funding: [Int: Double] = [:]
@@ -270,13 +270,11 @@ public enum IndicatorStore {
                 try emit(cursor, [:])
                 cursor += 1
             }
-            if let best = [NatureDeclaration.reel, .actualise, .previsionnel].first(where: { block[$0] != nil }) {
-                currentBest[blockIndex] = (best, block[best]!)
-            }
+            if let best = block.mostAdvanced { currentBest[blockIndex] = (best.nature, best.figures) }
             try emit(blockIndex, block)
             cursor = blockIndex + 1
             blockIndex = -1
-            block.removeAll(keepingCapacity: true)
+            block = DeclarationsByNature()
         }
 
         mutating func closeYear() throws {

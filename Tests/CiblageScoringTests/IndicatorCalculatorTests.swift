@@ -138,6 +138,48 @@ final class IndicatorCalculatorTests: XCTestCase {
             XCTAssertEqual(IndicatorCalculator.compute(input).bandePSU, band, "\(billed) %")
         }
     }
+
+    /// The round-figure test says what `fmod` says, on whole and fractional thousands, near
+    /// the limits of exact integers and beyond 2⁶³ (where it falls back on `fmod`).
+    func testRoundThousandsAsFmodSaysThem() {
+        var values: [Double] = [
+            1000, 1000.5, 1999, 2000, 123_456_000, 123_456_000.000_1, 0x1p53, 0x1p53 + 2_000, 9_007_199_254_740_000,
+            0x1p63 - 1024, 0x1p63, 1e20, 1e20 + 1e5, .infinity, -3000, -3000.25,
+        ]
+        var random = SeededRandom(seed: 7)
+        for _ in 0..<20_000 {
+            let thousands = Double(random.int(1...9_999_999))
+            values.append(thousands * 1000)
+            values.append(thousands * 1000 + Double(random.int(1...999)))
+            values.append(random.uniform(1000...1e12))
+        }
+        for x in values {
+            XCTAssertEqual(IndicatorCalculator.isMultipleOfThousand(x), x.truncatingRemainder(dividingBy: 1000) == 0, "\(x)")
+        }
+    }
+
+    /// One declaration per nature, read and replaced by nature; the most advanced is the réel,
+    /// else the actualisé, else the prévisionnel, whatever the order they were set in.
+    func testDeclarationsByNatureKeepOnePerNatureAndTellTheMostAdvanced() {
+        func dated(_ day: Int) -> DatedFigures { DatedFigures(dateDepot: Self.date(2024, 3, day), figures: DeclarationFigures()) }
+        var held: DeclarationsByNature = [:]
+        XCTAssertTrue(held.isEmpty)
+        XCTAssertNil(held.mostAdvanced)
+        held[.previsionnel] = dated(1)
+        XCTAssertEqual(held.mostAdvanced?.nature, .previsionnel)
+        held[.reel] = dated(2)
+        held[.actualise] = dated(3)
+        XCTAssertEqual(held.mostAdvanced?.nature, .reel)
+        XCTAssertEqual(held.mostAdvanced?.figures.dateDepot, Self.date(2024, 3, 2))
+        held[.reel] = dated(4)
+        XCTAssertEqual(held[.reel]?.dateDepot, Self.date(2024, 3, 4), "replaced, not added")
+        held[.reel] = nil
+        XCTAssertEqual(held.mostAdvanced?.nature, .actualise)
+        XCTAssertEqual(held[.previsionnel]?.dateDepot, Self.date(2024, 3, 1))
+        let literal: DeclarationsByNature = [.actualise: dated(5), .previsionnel: dated(6)]
+        XCTAssertEqual(literal.mostAdvanced?.figures.dateDepot, Self.date(2024, 3, 5))
+        XCTAssertFalse(literal.isEmpty)
+    }
 }
 
 /// Indicators computed from a real store filled by ingesting the fixture files.
@@ -179,24 +221,5 @@ final class IndicatorStoreTests: XCTestCase {
         XCTAssertEqual(indicators.count, 4, "01-0001 closed at the end of 2023")
         XCTAssertEqual(stored[0] as Int, 4)
         XCTAssertEqual(stored[1] as Int, 1, "2A-0001 declared nothing for 2024; the three others filed a réel")
-    }
-
-    /// The round-figure test says what `fmod` says, on whole and fractional thousands, near
-    /// the limits of exact integers and beyond 2⁶³ (where it falls back on `fmod`).
-    func testRoundThousandsAsFmodSaysThem() {
-        var values: [Double] = [
-            1000, 1000.5, 1999, 2000, 123_456_000, 123_456_000.000_1, 0x1p53, 0x1p53 + 2_000, 9_007_199_254_740_000,
-            0x1p63 - 1024, 0x1p63, 1e20, 1e20 + 1e5, .infinity, -3000, -3000.25,
-        ]
-        var random = SeededRandom(seed: 7)
-        for _ in 0..<20_000 {
-            let thousands = Double(random.int(1...9_999_999))
-            values.append(thousands * 1000)
-            values.append(thousands * 1000 + Double(random.int(1...999)))
-            values.append(random.uniform(1000...1e12))
-        }
-        for x in values {
-            XCTAssertEqual(IndicatorCalculator.isMultipleOfThousand(x), x.truncatingRemainder(dividingBy: 1000) == 0, "\(x)")
-        }
     }
 }
