@@ -46,6 +46,7 @@ public struct EndToEndBenchmark {
                     .write(to: data)
             }
             let run = workDirectory.appendingPathComponent("bout-en-bout-x\(factor)")
+            try? FileManager.default.removeItem(at: run)
             // Rounds alternate which runs first, the stages or the DuckDB script: whatever else the
             // machine does at a given moment weighs on both sides alike.
             for round in 1...rounds {
@@ -60,11 +61,14 @@ public struct EndToEndBenchmark {
         return measures(rows)
     }
 
-    /// The pipeline's stages on a new store, each a child process; the last round's outputs stay
-    /// in `run`.
+    /// The pipeline's stages on a new store, each a child process, in `run` emptied of the
+    /// previous round's store and outputs (the DuckDB script's of this round, when it went first,
+    /// are kept): the last round's outputs stay there.
     func runStages(factor: Int, round: Int, data: URL, run: URL, log: (String) -> Void) throws -> [Row] {
-        try? FileManager.default.removeItem(at: run)
         try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+        for name in try FileManager.default.contentsOfDirectory(atPath: run.path) where !name.hasPrefix("duckdb.") {
+            try FileManager.default.removeItem(at: run.appendingPathComponent(name))
+        }
         let store = run.appendingPathComponent("store.sqlite").path
         let stages: [(String, [String])] = [
             ("ciblage-ingest", ["--quiet", "--store", store, "--rejets", run.appendingPathComponent("rejets.csv").path, data.appendingPathComponent("exports").path]),

@@ -8,7 +8,7 @@ import CiblageStore
 /// are kept in a short list, those of the equipments before it in one sorted array (appended
 /// to, never re-sorted), and a key arriving after a greater id (a file in another order) goes
 /// to an open-addressing table hashed by one multiplication. On the national files, a probe of
-/// that table for every row cost 4 % of the ingest (a cache miss per row: 0,8 s at ×4), and
+/// that table for every row cost 4 % of the ingest (a cache miss per row: 0.8 s at ×4), and
 /// `Set<DeclarationKey>` before it SipHash's set-up and four combines per row.
 /// A key that does not pack (an id past 2³⁷, a year outside 1900…2155) goes to a `Set`.
 struct DeclarationKeySet {

@@ -86,7 +86,7 @@ public struct PeerTable: Sendable {
     /// `cells`: nature code and size band code of each equipment, in the order of `years`.
     public init(_ years: [EquipmentYear], cells: [(nature: String, band: String?)]) {
         // One pass over the indicators, each field read in place (an element copied out of the
-        // array, or through a lazy map, is some 400 bytes: 0,2 s of copies at four times the
+        // array, or through a lazy map, is some 400 bytes: 0.2 s of copies at four times the
         // country), fills the six columns; the cells are numbered once for all six.
         let grouping = PeerGrouping(cells)
         var columns = [[Double]](repeating: [], count: 6)

@@ -79,7 +79,7 @@ public enum PeerLevel: String, Sendable {
 
 /// The peer cell (nature × size band) and nature of each equipment as small numbers, so that
 /// the six indicators' groups are filled by index: the strings are hashed once per equipment
-/// rather than twice per equipment and indicator (0,27 s of the feature thread at four times
+/// rather than twice per equipment and indicator (0.27 s of the feature thread at four times
 /// the country).
 struct PeerGrouping {
     /// Per equipment, its cell's number in ``cells`` (−1 without a size band) and its nature's

@@ -245,7 +245,7 @@ public enum RiskScoring {
 
         // Each exercice's equipment-years in a buffer of its size, reserved once: grown by
         // doubling, its copies and the kernel's zeroing of fresh pages took a fifth of the scan's
-        // thread (0,6 s at four times the country).
+        // thread (0.6 s at four times the country).
         func active(_ e: Int) -> Int { computing.contains(e) ? profiles.lazy.filter { $0.isActive(during: e) }.count : 0 }
         var computed: [EquipmentYear] = []
         computed.reserveCapacity(active(scanned.lowerBound))
