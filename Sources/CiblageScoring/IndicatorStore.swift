@@ -270,7 +270,7 @@ public enum IndicatorStore {
                 try emit(cursor, [:])
                 cursor += 1
             }
-            if let best = block.mostAdvanced { currentBest[blockIndex] = (best.nature, best.figures) }
+            if let best = block.mostAdvanced { currentBest[blockIndex] = (best.nature, best.declaration) }
             try emit(blockIndex, block)
             cursor = blockIndex + 1
             blockIndex = -1

@@ -65,7 +65,7 @@ public struct DeclarationsByNature: Sendable, ExpressibleByDictionaryLiteral {
     public var isEmpty: Bool { previsionnel == nil && actualise == nil && reel == nil }
 
     /// The most advanced declaration held (réel, else actualisé, else prévisionnel) and its nature.
-    public var mostAdvanced: (nature: NatureDeclaration, figures: DatedFigures)? {
+    public var mostAdvanced: (nature: NatureDeclaration, declaration: DatedFigures)? {
         if let reel { return (.reel, reel) }
         if let actualise { return (.actualise, actualise) }
         return previsionnel.map { (.previsionnel, $0) }
@@ -160,7 +160,7 @@ public enum IndicatorCalculator {
     public static func compute(_ input: IndicatorInputs) -> EquipmentIndicators {
         let advanced = input.current.mostAdvanced
         let source = advanced?.nature
-        let f = advanced?.figures.figures ?? DeclarationFigures()
+        let f = advanced?.declaration.figures ?? DeclarationFigures()
         let places = f.places ?? input.placesAgreees
         let placesD = places.flatMap { $0 > 0 ? Double($0) : nil }
 
@@ -169,7 +169,7 @@ public enum IndicatorCalculator {
             reelManquant: input.current[.reel] == nil, chiffresRonds: 0, chiffresExamines: 0, controlesPasses: 0,
             anomaliesPassees: 0, indusPasses: 0, enjeuEuros: 0)
 
-        out.sourceDateDepot = advanced?.figures.dateDepot
+        out.sourceDateDepot = advanced?.declaration.dateDepot
         out.tauxFacturation = ratio(f.heuresFacturees, f.heuresRealisees)
         out.bandePSU = out.tauxFacturation.map { $0 <= band1Limit ? 1 : ($0 <= band2Limit ? 2 : 3) }
         if let placesD, let ouverture = f.heuresOuverture, ouverture > 0, let realisees = f.heuresRealisees {
@@ -189,7 +189,7 @@ public enum IndicatorCalculator {
         }
 
         // Year on year, on the same kind of declaration.
-        if let last = input.previousYear.mostAdvanced?.figures.figures {
+        if let last = input.previousYear.mostAdvanced?.declaration.figures {
             let lastPlaces = last.places ?? input.placesAgreees
             if let places, let lastPlaces, places == lastPlaces, places > 0 {
                 out.variationHeuresParPlace = change(f.heuresRealisees, from: last.heuresRealisees)

@@ -170,14 +170,14 @@ final class IndicatorCalculatorTests: XCTestCase {
         held[.reel] = dated(2)
         held[.actualise] = dated(3)
         XCTAssertEqual(held.mostAdvanced?.nature, .reel)
-        XCTAssertEqual(held.mostAdvanced?.figures.dateDepot, Self.date(2024, 3, 2))
+        XCTAssertEqual(held.mostAdvanced?.declaration.dateDepot, Self.date(2024, 3, 2))
         held[.reel] = dated(4)
         XCTAssertEqual(held[.reel]?.dateDepot, Self.date(2024, 3, 4), "replaced, not added")
         held[.reel] = nil
         XCTAssertEqual(held.mostAdvanced?.nature, .actualise)
         XCTAssertEqual(held[.previsionnel]?.dateDepot, Self.date(2024, 3, 1))
         let literal: DeclarationsByNature = [.actualise: dated(5), .previsionnel: dated(6)]
-        XCTAssertEqual(literal.mostAdvanced?.figures.dateDepot, Self.date(2024, 3, 5))
+        XCTAssertEqual(literal.mostAdvanced?.declaration.dateDepot, Self.date(2024, 3, 5))
         XCTAssertFalse(literal.isEmpty)
     }
 }
