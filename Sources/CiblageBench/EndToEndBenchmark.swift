@@ -1,4 +1,3 @@
-import CiblageGenerate
 import CiblagePipeline
 import Foundation
 
@@ -38,13 +37,7 @@ public struct EndToEndBenchmark {
         try ensureDuckDB(log: log)
         var rows: [Row] = []
         for factor in factors {
-            let equipements = 60_000 * factor
-            let data = workDirectory.appendingPathComponent("donnees-\(equipements)-\(seed)")
-            if !Generator.holdsCurrentSet(data) {
-                log("génération de \(equipements) équipements…")
-                _ = try Generator(configuration: GeneratorConfiguration(equipements: equipements, exercices: 2021...2024, seed: seed))
-                    .write(to: data)
-            }
+            let data = try GeneratedSets.national(equipements: 60_000 * factor, seed: seed, in: workDirectory, log: log)
             let run = workDirectory.appendingPathComponent("bout-en-bout-x\(factor)")
             try? FileManager.default.removeItem(at: run)
             // Rounds alternate which runs first, the stages or the DuckDB script: whatever else the

@@ -1,4 +1,3 @@
-import CiblageGenerate
 import CiblageModel
 import CiblagePipeline
 import CiblageStore
@@ -41,11 +40,7 @@ public struct IncrementalBenchmark {
     }
 
     public func run(log: (String) -> Void) throws -> [Measure] {
-        let data = workDirectory.appendingPathComponent("donnees-60000-\(seed)")
-        if !Generator.holdsCurrentSet(data) {
-            log("génération de 60 000 équipements (graine \(seed))…")
-            _ = try Generator(configuration: GeneratorConfiguration(equipements: 60_000, exercices: 2021...2024, seed: seed)).write(to: data)
-        }
+        let data = try GeneratedSets.national(equipements: 60_000, seed: seed, in: workDirectory, log: log)
         let exports = data.appendingPathComponent("exports").path
         let folder = workDirectory.appendingPathComponent("incremental")
         try? FileManager.default.removeItem(at: folder)

@@ -43,16 +43,8 @@ public struct IngestBenchmark {
 
     public func run(log: (String) -> Void) throws -> [Measure] {
         var measures: [Measure] = []
-        let data = workDirectory.appendingPathComponent("donnees-\(equipements)-\(seed)")
+        let data = try GeneratedSets.national(equipements: equipements, seed: seed, in: workDirectory, log: log)
         let exports = data.appendingPathComponent("exports")
-        if !Generator.holdsCurrentSet(data) {
-            log("génération de \(equipements) équipements (graine \(seed))…")
-            let start = Date()
-            _ = try Generator(
-                configuration: GeneratorConfiguration(equipements: equipements, exercices: 2021...2024, seed: seed)
-            ).write(to: data)
-            log(String(format: "génération : %.1f s", Date().timeIntervalSince(start)))
-        }
         let csvFiles = try Ingestor.expand([exports]).filter { $0.pathExtension == "csv" && !$0.path.contains("livraison-2") }
         let csvBytes = try csvFiles.reduce(0) { $0 + (try FileManager.default.attributesOfItem(atPath: $1.path)[.size] as! Int) }
 

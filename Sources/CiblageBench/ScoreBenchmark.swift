@@ -24,14 +24,10 @@ public struct ScoreBenchmark {
     }
 
     public func run(log: (String) -> Void) throws -> [Measure] {
-        let data = workDirectory.appendingPathComponent("donnees-\(equipements)-\(seed)")
+        let data = GeneratedSets.nationalFolder(equipements: equipements, seed: seed, in: workDirectory)
         let store = workDirectory.appendingPathComponent("bench.sqlite")
         if !FileManager.default.fileExists(atPath: store.path) {
-            if !Generator.holdsCurrentSet(data) {
-                log("génération de \(equipements) équipements (graine \(seed))…")
-                _ = try Generator(configuration: GeneratorConfiguration(equipements: equipements, exercices: 2021...2024, seed: seed))
-                    .write(to: data)
-            }
+            _ = try GeneratedSets.national(equipements: equipements, seed: seed, in: workDirectory, log: log)
             log("ingestion du jeu dans \(store.path)…")
             let (_, _, status, _) = try IngestBenchmark.runMeasured(
                 ingestExecutable,
