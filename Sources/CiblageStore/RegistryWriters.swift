@@ -174,6 +174,8 @@ public final class ProjetWriter {
         "date_decision", "aide_investissement", "date_ouverture_prevue", "etat", "places_ouvertes", "date_ouverture",
         "date_abandon", "n_dossier", "qpv", "zrr",
     ]
+    /// The position of `etat` in ``columns`` (and in the stored row read back).
+    static let etatColumn = columns.firstIndex(of: "etat")!
 
     public init(db: Database, fileId: Int64) throws {
         self.db = db
@@ -205,8 +207,7 @@ public final class ProjetWriter {
             corrections += 1
             try keepHistory.execute(arguments: [fileId, p.numeroProjet])
             try delete.execute(arguments: [p.numeroProjet])
-            // Column 11 is `etat`.
-            if existing[11] as String != p.etat.rawValue { try recordState(p) }
+            if existing[Self.etatColumn] as String != p.etat.rawValue { try recordState(p) }
         } else {
             try recordState(p)
         }
