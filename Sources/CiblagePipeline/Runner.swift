@@ -230,12 +230,14 @@ public struct Runner {
     }
 
     /// Runs `path` with `arguments`, stdout and stderr to `log`, this process's environment plus
-    /// `environment`; returns wall seconds, the child's peak resident memory (KiB, wait4) and its
-    /// exit status (128 + signal when killed). `tick` is called about every second meanwhile.
+    /// `environment`; returns wall seconds, the child's processor time (user + system seconds,
+    /// over all its threads: more than the wall time when it used both cores), its peak resident
+    /// memory (KiB; both from wait4) and its exit status (128 + signal when killed). `tick` is
+    /// called about every second meanwhile.
     public static func spawn(
         _ path: String, _ arguments: [String], log: String, environment: [String: String] = [:], started: (pid_t) -> Void,
         tick: ((Double) -> Void)?
-    ) throws -> (seconds: Double, peakKB: Int, status: Int32) {
+    ) throws -> (seconds: Double, cpuSeconds: Double, peakKB: Int, status: Int32) {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -269,6 +271,7 @@ public struct Runner {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
         let exited = (status & 0x7f) == 0
         let code = exited ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return (seconds, Int(usage.ru_maxrss), code)
+        func duration(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return (seconds, duration(usage.ru_utime) + duration(usage.ru_stime), Int(usage.ru_maxrss), code)
     }
 }

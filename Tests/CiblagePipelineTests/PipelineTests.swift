@@ -32,6 +32,24 @@ final class PipelineDefinitionTests: XCTestCase {
     }
 }
 
+final class SpawnTests: XCTestCase {
+    /// The benchmarks compare processor time with wall time: a child that waits spends the
+    /// second and not the first, a child that computes spends both.
+    func testSpawnTellsProcessorTimeApartFromWallTime() throws {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("spawn-\(UUID().uuidString).log").path
+        defer { unlink(log) }
+        let waiting = try Runner.spawn("/bin/sleep", ["0.4"], log: log, started: { _ in }, tick: nil)
+        XCTAssertEqual(waiting.status, 0)
+        XCTAssertGreaterThanOrEqual(waiting.seconds, 0.4)
+        XCTAssertLessThan(waiting.cpuSeconds, 0.1)
+        let computing = try Runner.spawn(
+            "/bin/sh", ["-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"], log: log, started: { _ in }, tick: nil)
+        XCTAssertEqual(computing.status, 0)
+        XCTAssertGreaterThan(computing.cpuSeconds, 0.05)
+        XCTAssertLessThanOrEqual(computing.cpuSeconds, computing.seconds * 2 + 0.05)
+    }
+}
+
 /// The runner with the real executables (built beside the tests), on real files.
 final class RunnerProcessTests: XCTestCase {
     var folder: URL!
