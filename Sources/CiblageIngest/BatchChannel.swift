@@ -6,7 +6,10 @@ import Foundation
 /// (SHA-256 and encoding, a full read of the file) and hands it over (``fingerprint()``) before
 /// it parses: a file prefetched while another one commits costs the storing thread nothing.
 final class DeclarationParse: @unchecked Sendable {
-    let channel = BatchChannel<ParsedDeclarationLine>()
+    /// Room for two sorted windows of rows (``DeclarationParseHandler``): the parser fills the
+    /// next window while the storer takes the last one.
+    let channel = BatchChannel<ParsedDeclarationLine>(
+        capacity: 2 * DeclarationParseHandler.windowSize / DeclarationParseHandler.batchSize)
     let result = ProducerResult()
     private let thread: ProducerThread
     private let handOver = FingerprintHandOver()

@@ -375,6 +375,7 @@ public final class Ingestor {
         var stored = RejectCollector(fileName: rejects.fileName)
         var spans = RawSpans()
         var rows = 0
+        var furthest = 0
         do {
             while let batch = try parse.channel.receive() {
                 for item in batch {
@@ -382,7 +383,9 @@ public final class Ingestor {
                     try storer.store(item.row, line: item.line, content: nil, &stored)
                 }
                 rows += batch.count
-                let share = isXML || fingerprint.size == 0 ? nil : batch.last.map { Double($0.span.offset) / Double(fingerprint.size) }
+                // Batches come by windows sorted by key: the furthest row read tells the progress.
+                furthest = batch.reduce(furthest) { max($0, $1.span.offset) }
+                let share = isXML || fingerprint.size == 0 ? nil : Double(furthest) / Double(fingerprint.size)
                 progress.advance(to: rows, fraction: share)
             }
         } catch {

@@ -65,14 +65,17 @@ struct RawSpan: Sendable {
     }
 }
 
-/// The spans of the rows of one file, by line, appended in file order (8 + 4 + 4 bytes a row),
-/// so that the raw text of any earlier row can be read back without parsing the file again.
+/// The spans of the rows of one file, by line (8 + 4 + 4 bytes a row), so that the raw text of
+/// any earlier row can be read back without parsing the file again. Rows come by windows sorted
+/// by key (``DeclarationParseHandler``): lines are put in order only when asked for.
 struct RawSpans {
     private var lines: [Int32] = []
     private var offsets: [Int] = []
     private var counts: [Int32] = []
+    private var inOrder = true
 
     mutating func append(line: Int, _ span: RawSpan) {
+        if let last = lines.last, Int(last) > line { inOrder = false }
         lines.append(Int32(clamping: line))
         offsets.append(span.offset)
         counts.append(span.count)
@@ -80,15 +83,17 @@ struct RawSpans {
 
     /// The spans of `wanted` lines that were appended.
     func spans(of wanted: Set<Int>) -> [Int: (offset: Int, count: Int)] {
+        guard !wanted.isEmpty else { return [:] }
+        let order = inOrder ? Array(lines.indices) : lines.indices.sorted { lines[$0] < lines[$1] }
         var found: [Int: (offset: Int, count: Int)] = [:]
         for line in wanted {
             var low = 0
-            var high = lines.count
+            var high = order.count
             while low < high {
                 let mid = (low + high) / 2
-                if Int(lines[mid]) < line { low = mid + 1 } else { high = mid }
+                if Int(lines[order[mid]]) < line { low = mid + 1 } else { high = mid }
             }
-            if low < lines.count, Int(lines[low]) == line { found[line] = (offsets[low], Int(counts[low])) }
+            if low < order.count, Int(lines[order[low]]) == line { found[line] = (offsets[order[low]], Int(counts[order[low]])) }
         }
         return found
     }
@@ -263,28 +268,58 @@ struct StreamingHandler<Value>: RowHandler {
     }
 }
 
-/// Parses declaration rows on the producer thread and hands them over by batches.
+/// Parses declaration rows on the producer thread and hands them over by batches, each window
+/// of ``windowSize`` rows in the order of the store's key.
+///
+/// The store keeps declarations in a tree ordered by (exercice, equipment, nature, date de
+/// dépôt). A file listed in that order is appended at the end of the tree; one listed otherwise
+/// (by date de dépôt, or by N_DOSSIER when the registry came in another order) put each row on
+/// a random page of it: the national 2024 file sorted by date took 0.91–0.96 s to store against
+/// 0.50–0.53 s. Rows sorted window by window come back to 0.47–0.59 s (windows of 32 768 rows;
+/// 0.69–0.75 s with 4 096). The rows of one key keep their order in the file (the line breaks
+/// ties), and windows go in file order, so every key meets its rows as the file lists them:
+/// duplicates, conflicts and their rejects are those of the file's order.
 struct DeclarationParseHandler: RowHandler {
     let parser: DeclarationRowParser
     let channel: BatchChannel<ParsedDeclarationLine>
-    var batch: [ParsedDeclarationLine] = []
+    var window: [ParsedDeclarationLine] = []
     static let batchSize = 4096
+    /// Rows sorted together (≈ 9 MB held on the producer thread, whatever the file's size).
+    static let windowSize = 32_768
+    /// The size of the window being filled: one batch at the start of the file, doubled after
+    /// each window up to ``windowSize``, so that the storer does not wait for a whole window
+    /// before its first rows (the file's parse starts while the previous file commits).
+    var windowLimit = batchSize
 
     mutating func handle(
         _ reader: FieldReader<CSVFieldSource>, line: Int, span: RawSpan, _ rejects: inout RejectCollector, raw: () -> String
     ) throws {
         do {
-            batch.append(ParsedDeclarationLine(line: line, span: span, row: try parser.parse(reader)))
+            window.append(ParsedDeclarationLine(line: line, span: span, row: try parser.parse(reader)))
         } catch {
             rejects.add(line: line, field: error.field, reason: error.reason, content: raw())
         }
-        if batch.count == Self.batchSize { try flush() }
+        if window.count == windowLimit { try flush() }
     }
 
     mutating func flush() throws {
-        guard !batch.isEmpty else { return }
-        guard channel.send(batch) else { throw CancellationError() }
-        batch.removeAll(keepingCapacity: true)
+        guard !window.isEmpty else { return }
+        // Positions are sorted, not the rows (≈ 270 bytes each: moved by the sort, they cost more
+        // than the tree saved).
+        // The window's buffer is read in place and kept for the next window (a copy would be a
+        // fresh 9 MB, each page of it faulted in again).
+        try window.withUnsafeBufferPointer { rows in
+            var order = Array(rows.indices)
+            order.sort { ParsedDeclarationLine.storedBefore(rows[$0], rows[$1]) }
+            var start = 0
+            while start < order.count {
+                let end = min(start + Self.batchSize, order.count)
+                guard channel.send(order[start..<end].map { rows[$0] }) else { throw CancellationError() }
+                start = end
+            }
+        }
+        window.removeAll(keepingCapacity: true)
+        windowLimit = min(2 * windowLimit, Self.windowSize)
     }
 }
 
@@ -293,6 +328,16 @@ struct ParsedDeclarationLine: Sendable {
     var line: Int
     var span: RawSpan
     var row: ParsedDeclaration
+
+    /// Whether `a` comes before `b` in the store's key order (exercice, equipment, nature, date
+    /// de dépôt), then in the file.
+    static func storedBefore(_ a: Self, _ b: Self) -> Bool {
+        if a.row.exercice != b.row.exercice { return a.row.exercice < b.row.exercice }
+        if a.row.equipementId != b.row.equipementId { return a.row.equipementId < b.row.equipementId }
+        if a.row.nature != b.row.nature { return a.row.nature.rawValue < b.row.nature.rawValue }
+        if a.row.dateDepot != b.row.dateDepot { return a.row.dateDepot < b.row.dateDepot }
+        return a.line < b.line
+    }
 }
 
 /// Stores parsed declarations; a key met twice in the file with other values rejects both rows

@@ -1,3 +1,4 @@
+import CiblageGenerate
 import CiblageIngest
 import CiblageModel
 import CiblageStore
@@ -437,6 +438,88 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(try count("controle", "id_controle = 'C-2023-002' AND resultat = 'CONFORME'"), 1, "the conflict leaves the stored control")
         XCTAssertEqual(try count("controle_historique"), 0, "the undone correction left no history")
         XCTAssertEqual(try count("controle", "id_controle LIKE 'C-2024-1%'"), 20)
+    }
+
+    /// Rows are stored window by window in the store's key order, whatever the file's order:
+    /// a file and the same rows sorted by key (the rows of one key kept in their order) give the
+    /// same declarations, the same rejects and the same raw texts, line numbers aside. The
+    /// duplicates and conflicts are placed thousands of rows apart, across windows.
+    func testAFileInAnyOrderIsStoredAndRejectedAsTheSameRowsInKeyOrder() throws {
+        let world = folder.appendingPathComponent("monde")
+        _ = try CiblageGenerate.Generator(
+            configuration: GeneratorConfiguration(equipements: 3000, exercices: 2024...2024, seed: 17, malformedRate: 0, xmlCafs: []))
+            .write(to: world)
+        let exports = world.appendingPathComponent("exports")
+        let text = try String(contentsOf: exports.appendingPathComponent("declarations-2024.csv"), encoding: .utf8)
+        var records = text.components(separatedBy: "\r\n").filter { !$0.isEmpty }
+        let header = records.removeFirst()
+        // Identical re-deliveries and conflicting ones (other hours), far from their first row.
+        /// The store's seeded generator, as the standard library's draws want it.
+        struct Draws: RandomNumberGenerator {
+            var source = SeededRandom(seed: 29)
+            mutating func next() -> UInt64 { source.next() }
+        }
+        var random = Draws()
+        var extra: [String] = []
+        var conflicting: [(row: String, other: String)] = []
+        for k in stride(from: 0, to: 600, by: 3) {
+            let row = records[k * 7]
+            extra.append(row)
+            if k % 2 == 0 {
+                var fields = row.components(separatedBy: ";")
+                fields[7] = String(Int.random(in: 1...900, using: &random))
+                extra.append(fields.joined(separator: ";"))
+                conflicting.append((row, extra.last!))
+            }
+        }
+        let shuffled = (records + extra).shuffled(using: &random)
+        // Both rows of a conflict are rejected, and so is the re-delivered copy when it comes
+        // after them (before, it was an identical duplicate, skipped).
+        let conflictRejects = conflicting.reduce(0) { sum, c in
+            let copies = shuffled.indices.filter { shuffled[$0] == c.row }
+            return sum + (shuffled.firstIndex(of: c.other)! < copies[1] ? 3 : 2)
+        }
+        func key(_ row: String) -> String { row.components(separatedBy: ";").prefix(4).joined(separator: ";") }
+        // Stable: the rows of one key keep their order.
+        let sorted = shuffled.enumerated().sorted { (key($0.element), $0.offset) < (key($1.element), $1.offset) }.map { $0.element }
+        XCTAssertGreaterThan(shuffled.count, 12_000, "more rows than the first windows hold")
+
+        func ingest(_ rows: [String], as name: String) throws -> (declarations: [String], rejects: [String]) {
+            let lot = folder.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: lot, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: exports.appendingPathComponent("equipements.csv"), to: lot.appendingPathComponent("equipements.csv"))
+            try ([header] + rows).joined(separator: "\r\n").appending("\r\n")
+                .write(to: lot.appendingPathComponent("declarations-2024.csv"), atomically: true, encoding: .utf8)
+            let store = try Store(path: lot.appendingPathComponent("store.sqlite").path)
+            let report = try Ingestor(store: store, referentiel: .bundled).ingest([lot])
+            // A line is named by its text: line k of the file is rows[k - 2].
+            func text(_ line: Int) -> String { rows[line - 2] }
+            func named(_ reason: String) -> String {
+                guard let range = reason.range(of: #"ligne (\d+)"#, options: .regularExpression),
+                    let line = Int(reason[range].dropFirst(6))
+                else { return reason }
+                return reason.replacingCharacters(in: range, with: "ligne « \(text(line)) »")
+            }
+            let rejects = report.rejects.filter { $0.file == "declarations-2024.csv" }.map { r in
+                XCTAssertEqual(r.content, text(r.line), "the raw text of line \(r.line)")
+                return "\(text(r.line)) | \(r.field) | \(named(r.reason))"
+            }
+            let declarations = try store.dbQueue.read { db in
+                try Row.fetchAll(db, sql: "SELECT e.n_dossier, d.* FROM declaration d JOIN equipement e ON e.id = d.equipement_id")
+                    .map { row in
+                        let values = row.columnNames.filter { !["ligne", "fichier_id", "equipement_id"].contains($0) }
+                            .map { "\(row[$0] as DatabaseValue)" }
+                        return values.joined(separator: ";") + " | " + text(row["ligne"])
+                    }
+            }
+            return (declarations.sorted(), rejects.sorted())
+        }
+        let asDelivered = try ingest(shuffled, as: "desordre")
+        let inKeyOrder = try ingest(sorted, as: "ordre")
+        XCTAssertEqual(asDelivered.declarations.count, inKeyOrder.declarations.count)
+        XCTAssertEqual(asDelivered.declarations, inKeyOrder.declarations)
+        XCTAssertEqual(asDelivered.rejects, inKeyOrder.rejects)
+        XCTAssertEqual(asDelivered.rejects.filter { $0.contains("conflit") }.count, conflictRejects)
     }
 
     // MARK: Rejects file
