@@ -353,6 +353,9 @@ struct DeclarationStorer {
     /// Keys met so far in this file: a new one is queued for a multi-row insert, one met again
     /// goes through the single-row upsert that tells a duplicate from a conflict.
     var seen = DeclarationKeySet()
+    /// Lines of the identical re-deliveries skipped so far, by key: should a later row of the
+    /// key conflict, they are rejected with it, as they would be had they come after it.
+    var identicalCopies: [DeclarationKey: [Int]] = [:]
 
     /// `content` is the row's raw text for a reject, computed only if one is made (`nil`: fetched later).
     mutating func store(
@@ -374,12 +377,17 @@ struct DeclarationStorer {
             counts.stored += 1
         case .duplicateInFile(_, identical: true):
             counts.ignored += 1
+            identicalCopies[key, default: []].append(line)
         case .duplicateInFile(let first, identical: false):
             try writer.undo(key)
             counts.stored -= 1
             conflicts[key] = first
             _ = conflictKeys.insert(key)
             rejects.add(line: first, field: "", reason: Self.conflictReason(line), content: nil)
+            for copy in identicalCopies.removeValue(forKey: key) ?? [] {
+                counts.ignored -= 1
+                rejects.add(line: copy, field: "", reason: Self.conflictReason(line), content: nil)
+            }
             rejects.add(line: line, field: "", reason: Self.conflictReason(first), content: content())
         }
     }
