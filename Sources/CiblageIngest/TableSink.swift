@@ -305,9 +305,8 @@ struct DeclarationParseHandler: RowHandler {
     mutating func flush() throws {
         guard !window.isEmpty else { return }
         // Positions are sorted, not the rows (≈ 270 bytes each: moved by the sort, they cost more
-        // than the tree saved).
-        // The window's buffer is read in place and kept for the next window (a copy would be a
-        // fresh 9 MB, each page of it faulted in again).
+        // than the tree saved), and the window's buffer is read in place and kept for the next
+        // window (a copy would be a fresh 9 MB, each page of it faulted in again).
         try window.withUnsafeBufferPointer { rows in
             var order = Array(rows.indices)
             order.sort { ParsedDeclarationLine.storedBefore(rows[$0], rows[$1]) }
@@ -340,8 +339,8 @@ struct ParsedDeclarationLine: Sendable {
     }
 }
 
-/// Stores parsed declarations; a key met twice in the file with other values rejects both rows
-/// (and any later one). Rows whose content is not at hand get it from their span in the file.
+/// Stores parsed declarations; a key met twice in the file with other values rejects every row
+/// of that key, before or after. Rows whose content is not at hand get it from their span in the file.
 struct DeclarationStorer {
     let writer: DeclarationWriter
     var counts = Ingestor.Counts()
