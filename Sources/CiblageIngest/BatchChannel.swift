@@ -6,10 +6,9 @@ import Foundation
 /// (SHA-256 and encoding, a full read of the file) and hands it over (``fingerprint()``) before
 /// it parses: a file prefetched while another one commits costs the storing thread nothing.
 final class DeclarationParse: @unchecked Sendable {
-    /// Room for two sorted windows of rows (``DeclarationParseHandler``): the parser fills the
-    /// next window while the storer takes the last one.
-    let channel = BatchChannel<ParsedDeclarationLine>(
-        capacity: 2 * DeclarationParseHandler.windowSize / DeclarationParseHandler.batchSize)
+    /// Room for two sorted windows of rows (``KeyOrderWindow``): the parser fills the next
+    /// window while the storer takes the last one.
+    let channel = BatchChannel<ParsedDeclarationLine>(capacity: 2 * KeyOrderWindow.windowSize / KeyOrderWindow.batchSize)
     let result = ProducerResult()
     private let thread: ProducerThread
     private let handOver = FingerprintHandOver()
@@ -47,7 +46,7 @@ final class DeclarationParse: @unchecked Sendable {
             guard handOver.compute(url, known: known, ending: channel) != nil else { return }
             var rejects = RejectCollector(fileName: fileName)
             var read = 0
-            var batch: [ParsedDeclarationLine] = []
+            var window = KeyOrderWindow()
             do {
                 try XMLDeclarationReader(url: url).read { element in
                     read += 1
@@ -59,16 +58,12 @@ final class DeclarationParse: @unchecked Sendable {
                     }
                     do {
                         let row = try parser.parse(FieldReader(element))
-                        batch.append(ParsedDeclarationLine(line: element.line, span: RawSpan(offset: 0, count: 0), row: row))
+                        try window.append(ParsedDeclarationLine(line: element.line, span: RawSpan(offset: 0, count: 0), row: row), to: channel)
                     } catch let reject as RowReject {
                         rejects.add(line: element.line, field: reject.field, reason: reject.reason, content: element.content)
                     }
-                    if batch.count == DeclarationParseHandler.batchSize {
-                        guard channel.send(batch) else { throw CancellationError() }
-                        batch.removeAll(keepingCapacity: true)
-                    }
                 }
-                if !batch.isEmpty, !channel.send(batch) { throw CancellationError() }
+                try window.flush(to: channel)
                 result.set(rejects: rejects, read: read)
                 channel.finish()
             } catch let error as XMLFileError {

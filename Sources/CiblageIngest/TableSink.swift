@@ -268,46 +268,83 @@ struct StreamingHandler<Value>: RowHandler {
     }
 }
 
-/// Parses declaration rows on the producer thread and hands them over by batches, each window
-/// of ``windowSize`` rows in the order of the store's key.
+/// Parses declaration rows on the producer thread and hands them over through a
+/// ``KeyOrderWindow``.
+struct DeclarationParseHandler: RowHandler {
+    let parser: DeclarationRowParser
+    let channel: BatchChannel<ParsedDeclarationLine>
+    var window = KeyOrderWindow()
+
+    mutating func handle(
+        _ reader: FieldReader<CSVFieldSource>, line: Int, span: RawSpan, _ rejects: inout RejectCollector, raw: () -> String
+    ) throws {
+        do {
+            try window.append(ParsedDeclarationLine(line: line, span: span, row: try parser.parse(reader)), to: channel)
+        } catch let error as RowReject {
+            rejects.add(line: line, field: error.field, reason: error.reason, content: raw())
+        }
+    }
+
+    mutating func flush() throws { try window.flush(to: channel) }
+}
+
+/// Declarations read on a producer thread, handed over by batches in the file's order while it
+/// follows the store's key, and by windows sorted in the key's order once it does not.
 ///
 /// The store keeps declarations in a tree ordered by (exercice, equipment, nature, date de
 /// dépôt). A file listed in that order is appended at the end of the tree; one listed otherwise
 /// (by date de dépôt, or by N_DOSSIER when the registry came in another order) put each row on
 /// a random page of it: the national 2024 file sorted by date took 0.91–0.96 s to store against
 /// 0.50–0.53 s. Rows sorted window by window come back to 0.47–0.59 s (windows of 32 768 rows;
-/// 0.69–0.75 s with 4 096). The rows of one key keep their order in the file (the line breaks
-/// ties), and windows go in file order, so every key meets its rows as the file lists them:
-/// duplicates, conflicts and their rejects are those of the file's order.
-struct DeclarationParseHandler: RowHandler {
-    let parser: DeclarationRowParser
-    let channel: BatchChannel<ParsedDeclarationLine>
-    var window: [ParsedDeclarationLine] = []
+/// 0.69–0.75 s with 4 096). A file in the key's order but for a few rows is sent as read (the
+/// generated ones: 74 rows of 236 965 behind an equipment already read; sorted, they took a
+/// tenth longer). The date-sorted file had 95 % of its rows behind from its second date on.
+///
+/// The rows of one key keep their order in the file (the line breaks ties), and batches and
+/// windows go in file order, so every key meets its rows as the file lists them: duplicates,
+/// conflicts and their rejects are those of the file's order.
+struct KeyOrderWindow {
+    private var rows: [ParsedDeclarationLine] = []
     static let batchSize = 4096
     /// Rows sorted together (≈ 9 MB held on the producer thread, whatever the file's size).
     static let windowSize = 32_768
-    /// The size of the window being filled: one batch at the start of the file, doubled after
-    /// each window up to ``windowSize``, so that the storer does not wait for a whole window
-    /// before its first rows (the file's parse starts while the previous file commits).
-    var windowLimit = batchSize
+    /// The greatest (exercice, equipment) read so far in the file, and how many rows of the
+    /// batch being filled came behind it.
+    private var frontier = (exercice: Int.min, equipement: Int64.min)
+    private var behind = 0
+    /// Whether the file's order was found too far from the key's: then every window is sorted.
+    private var sorting = false
+    /// The size of the window being filled: one batch, and once sorting, doubled after each
+    /// window up to ``windowSize`` (the storer does not wait for a whole window at once).
+    private var limit = batchSize
 
-    mutating func handle(
-        _ reader: FieldReader<CSVFieldSource>, line: Int, span: RawSpan, _ rejects: inout RejectCollector, raw: () -> String
-    ) throws {
-        do {
-            window.append(ParsedDeclarationLine(line: line, span: span, row: try parser.parse(reader)))
-        } catch {
-            rejects.add(line: line, field: error.field, reason: error.reason, content: raw())
+    /// Adds a row; hands the batch or the window over once it is full.
+    mutating func append(_ row: ParsedDeclarationLine, to channel: BatchChannel<ParsedDeclarationLine>) throws {
+        if (row.row.exercice, row.row.equipementId) < frontier {
+            behind += 1
+        } else {
+            frontier = (row.row.exercice, row.row.equipementId)
         }
-        if window.count == windowLimit { try flush() }
+        rows.append(row)
+        if rows.count == limit { try flush(to: channel) }
     }
 
-    mutating func flush() throws {
-        guard !window.isEmpty else { return }
+    /// Hands over the rows held: as they came while the file follows the key's order (a tenth of
+    /// a batch's rows behind an equipment already read at most), else sorted, by batches of
+    /// ``batchSize``.
+    mutating func flush(to channel: BatchChannel<ParsedDeclarationLine>) throws {
+        guard !rows.isEmpty else { return }
+        if !sorting && behind * 10 > rows.count { sorting = true }
+        behind = 0
+        guard sorting else {
+            guard channel.send(rows) else { throw CancellationError() }
+            rows.removeAll(keepingCapacity: true)
+            return
+        }
         // Positions are sorted, not the rows (≈ 270 bytes each: moved by the sort, they cost more
         // than the tree saved), and the window's buffer is read in place and kept for the next
         // window (a copy would be a fresh 9 MB, each page of it faulted in again).
-        try window.withUnsafeBufferPointer { rows in
+        try rows.withUnsafeBufferPointer { rows in
             var order = Array(rows.indices)
             order.sort { ParsedDeclarationLine.storedBefore(rows[$0], rows[$1]) }
             var start = 0
@@ -317,8 +354,8 @@ struct DeclarationParseHandler: RowHandler {
                 start = end
             }
         }
-        window.removeAll(keepingCapacity: true)
-        windowLimit = min(2 * windowLimit, Self.windowSize)
+        rows.removeAll(keepingCapacity: true)
+        limit = min(2 * limit, Self.windowSize)
     }
 }
 
