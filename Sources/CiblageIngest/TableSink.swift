@@ -382,7 +382,7 @@ struct DeclarationStorer {
     let writer: DeclarationWriter
     var counts = Ingestor.Counts()
     /// Keys in conflict in this file → line of their first row.
-    var conflicts: [DeclarationKey: Int] = [:]
+    var conflicts: [DeclarationKey: (first: Int, other: Int)] = [:]
     /// The keys of ``conflicts``, asked first: once a file has a conflict, every later row is
     /// looked up, and the dictionary's hashing cost 0.1 s on the national files.
     var conflictKeys = DeclarationKeySet(expected: 0)
@@ -399,8 +399,9 @@ struct DeclarationStorer {
     ) throws {
         let key = DeclarationKey(
             equipementId: row.equipementId, exercice: row.exercice, nature: row.nature, dateDepot: row.dateDepot.yyyymmdd)
-        if !conflicts.isEmpty, conflictKeys.contains(key), let first = conflicts[key] {
-            rejects.add(line: line, field: "", reason: Self.conflictReason(first), content: content())
+        if !conflicts.isEmpty, conflictKeys.contains(key), let pair = conflicts[key] {
+            // It may equal either row: both are named.
+            rejects.add(line: line, field: "", reason: Self.conflictReason(pair.first, pair.other), content: content())
             return
         }
         if seen.insert(key) {
@@ -417,7 +418,7 @@ struct DeclarationStorer {
         case .duplicateInFile(let first, identical: false):
             try writer.undo(key)
             counts.stored -= 1
-            conflicts[key] = first
+            conflicts[key] = (first, line)
             _ = conflictKeys.insert(key)
             rejects.add(line: first, field: "", reason: Self.conflictReason(line), content: nil)
             for copy in identicalCopies.removeValue(forKey: key) ?? [] {
@@ -430,6 +431,11 @@ struct DeclarationStorer {
 
     static func conflictReason(_ other: Int) -> String {
         "conflit : même clé (N_DOSSIER, EXERCICE, NATURE_DECLARATION, DATE_DEPOT) qu'à la ligne \(other), avec des valeurs différentes"
+    }
+
+    /// The reason of a row met once its key is known in conflict (lines `a` and `b` differ).
+    static func conflictReason(_ a: Int, _ b: Int) -> String {
+        "conflit : même clé (N_DOSSIER, EXERCICE, NATURE_DECLARATION, DATE_DEPOT) qu'aux lignes \(a) et \(b), dont les valeurs diffèrent"
     }
 }
 

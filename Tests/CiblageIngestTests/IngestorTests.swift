@@ -164,7 +164,7 @@ final class IngestorTests: XCTestCase {
             6: ("HEURES_REALISEES", "valeur négative"), 7: ("JOURS_OUVERTURE", "hors des bornes"),
             8: ("ETP", "nombre attendu"), 9: ("PLACES", "nombre entier attendu"), 10: ("TOTAL_CHARGES", "nombre attendu"),
             11: ("DATE_DEPOT", "champ obligatoire vide"), 12: ("", "18 champs attendus, 17"),
-            13: ("", "18 champs attendus, 19"), 14: ("", "ligne 15"), 15: ("", "ligne 14"), 16: ("", "ligne 14"),
+            13: ("", "18 champs attendus, 19"), 14: ("", "ligne 15"), 15: ("", "ligne 14"), 16: ("", "lignes 14 et 15"),
             19: ("", "guillemets mal placés"),
         ]
         XCTAssertEqual(Set(byLine.keys), Set(expected.keys))
@@ -193,6 +193,11 @@ final class IngestorTests: XCTestCase {
             XCTAssertEqual(report.rejects.map(\.line).sorted(), [2, 3, 4], "order \(k)")
             XCTAssertTrue(report.rejects.allSatisfy { $0.reason.hasPrefix("conflit") && !$0.content.isEmpty }, "order \(k)")
             XCTAssertEqual(report.files[0].ignored, 0, "order \(k)")
+            if k == 1 {
+                XCTAssertTrue(
+                    report.rejects.first { $0.line == 4 }!.reason.contains("lignes 2 et 3"),
+                    "a row met once its key is in conflict names both rows, whichever it equals")
+            }
             XCTAssertEqual(report.files[0].stored, 0, "order \(k)")
             XCTAssertEqual(try count("declaration"), 0, "order \(k)")
         }
@@ -507,11 +512,15 @@ final class IngestorTests: XCTestCase {
             let report = try Ingestor(store: store, referentiel: .bundled).ingest([lot])
             // A line is named by its text: line k of the file is rows[k - 2].
             func text(_ line: Int) -> String { rows[line - 2] }
+            // The only figures of a conflict's reason (this file's only rejects) are the lines it names.
             func named(_ reason: String) -> String {
-                guard let range = reason.range(of: #"ligne (\d+)"#, options: .regularExpression),
-                    let line = Int(reason[range].dropFirst(6))
-                else { return reason }
-                return reason.replacingCharacters(in: range, with: "ligne « \(text(line)) »")
+                var named = ""
+                var rest = reason[...]
+                while let range = rest.range(of: #"\d+"#, options: .regularExpression) {
+                    named += rest[..<range.lowerBound] + "« \(text(Int(rest[range])!)) »"
+                    rest = rest[range.upperBound...]
+                }
+                return named + rest
             }
             let rejects = report.rejects.filter { $0.file == "declarations-2024.csv" }.map { r in
                 XCTAssertEqual(r.content, text(r.line), "the raw text of line \(r.line)")
