@@ -381,7 +381,8 @@ struct ParsedDeclarationLine: Sendable {
 struct DeclarationStorer {
     let writer: DeclarationWriter
     var counts = Ingestor.Counts()
-    /// Keys in conflict in this file → line of their first row.
+    /// Keys in conflict in this file → their first row's line and the line of the row that
+    /// differed from it.
     var conflicts: [DeclarationKey: (first: Int, other: Int)] = [:]
     /// The keys of ``conflicts``, asked first: once a file has a conflict, every later row is
     /// looked up, and the dictionary's hashing cost 0.1 s on the national files.
