@@ -85,13 +85,8 @@ struct DeclarationKeySet {
     }
 
     static func sortedContains(_ sorted: [UInt64], _ value: UInt64) -> Bool {
-        var low = 0
-        var high = sorted.count
-        while low < high {
-            let mid = (low + high) / 2
-            if sorted[mid] < value { low = mid + 1 } else { high = mid }
-        }
-        return low < sorted.count && sorted[low] == value
+        let k = partitionPoint(sorted.count) { sorted[$0] < value }
+        return k < sorted.count && sorted[k] == value
     }
 
     /// The key in 64 bits: id (37) · exercice − 1900 (8) · nature (2) · date (17: year − 1900,

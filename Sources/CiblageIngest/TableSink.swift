@@ -87,13 +87,8 @@ struct RawSpans {
         let order = inOrder ? Array(lines.indices) : lines.indices.sorted { lines[$0] < lines[$1] }
         var found: [Int: (offset: Int, count: Int)] = [:]
         for line in wanted {
-            var low = 0
-            var high = order.count
-            while low < high {
-                let mid = (low + high) / 2
-                if Int(lines[order[mid]]) < line { low = mid + 1 } else { high = mid }
-            }
-            if low < order.count, Int(lines[order[low]]) == line { found[line] = (offsets[order[low]], Int(counts[order[low]])) }
+            let k = partitionPoint(order.count) { Int(lines[order[$0]]) < line }
+            if k < order.count, Int(lines[order[k]]) == line { found[line] = (offsets[order[k]], Int(counts[order[k]])) }
         }
         return found
     }
