@@ -108,6 +108,11 @@ public struct EndToEndBenchmark {
         return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
     }
 
+    /// `key` of `stage` at `factor`, one value a round, in the rounds' order.
+    static func figures(_ rows: [Row], factor: Int, stage: String, _ key: KeyPath<Row, Double> = \.seconds) -> [Double] {
+        rows.filter { $0.factor == factor && $0.stage == stage }.map { $0[keyPath: key] }
+    }
+
     /// The figures of every factor: each stage's median over the rounds, the peak memory of
     /// any round, and the median of the rounds' ratios to DuckDB (each round's pair measured
     /// minutes apart at most).
@@ -115,16 +120,14 @@ public struct EndToEndBenchmark {
         var measures: [Measure] = []
         for factor in factors {
             let ours = rows.filter { $0.factor == factor && $0.stage != Self.duckDB }
-            func seconds(_ stage: String) -> Double { Self.median(ours.filter { $0.stage == stage }.map(\.seconds)) }
-            func figure(_ stage: String, round: Int, _ key: KeyPath<Row, Double>) -> Double {
-                rows.first { $0.factor == factor && $0.stage == stage && $0.round == round }?[keyPath: key] ?? 0
-            }
+            func seconds(_ stage: String) -> Double { Self.median(Self.figures(rows, factor: factor, stage: stage)) }
             // The median of the rounds' own ratios of ingest + first score to the DuckDB script,
             // in wall seconds or in processor seconds (the work done, whatever the cores).
             func ratio(_ key: KeyPath<Row, Double>) -> Double {
-                Self.median((1...rounds).map { round in
-                    (figure("ciblage-ingest", round: round, key) + figure("ciblage-score", round: round, key)) / figure(Self.duckDB, round: round, key)
-                })
+                let ingest = Self.figures(rows, factor: factor, stage: "ciblage-ingest", key)
+                let score = Self.figures(rows, factor: factor, stage: "ciblage-score", key)
+                let duck = Self.figures(rows, factor: factor, stage: Self.duckDB, key)
+                return Self.median(zip(zip(ingest, score), duck).map { ($0.0 + $0.1) / $1 })
             }
             let nightly = seconds("ciblage-ingest") + seconds("ciblage-score") + seconds("ciblage-reperes")
             // The same night once the examples of the closed exercices are in the store (every
@@ -148,16 +151,13 @@ public struct EndToEndBenchmark {
             measures.append(timed("campagne (sélection, bilan)", seconds("ciblage-select") + seconds("ciblage-bilan"), 2))
             measures.append(
                 Measure(
-                    name: "×\(factor) : script DuckDB", value: Self.median(rows.filter { $0.factor == factor && $0.stage == Self.duckDB }.map(\.seconds)),
-                    unit: "s", target: nil, met: nil))
+                    name: "×\(factor) : script DuckDB", value: seconds(Self.duckDB), unit: "s", target: nil, met: nil))
             measures.append(Measure(name: "×\(factor) : mémoire maximale d'une étape", value: peak, unit: "Mio", target: "≤ 500 Mio", met: peak <= 500))
             measures.append(Measure(name: "×\(factor) : (ingestion + score) / DuckDB\(of)", value: wallRatio, unit: "ratio", target: "≤ 1", met: wallRatio <= 1))
             measures.append(Measure(name: "×\(factor) : le même en temps processeur", value: ratio(\.cpu), unit: "ratio", target: nil, met: nil))
             if factor != factors[0] {
                 let stages = Set(ours.map(\.stage))
-                let base = stages.reduce(0) { sum, stage in
-                    sum + Self.median(rows.filter { $0.factor == factors[0] && $0.stage == stage }.map(\.seconds))
-                }
+                let base = stages.reduce(0) { $0 + Self.median(Self.figures(rows, factor: factors[0], stage: $1)) }
                 let total = stages.reduce(0) { $0 + seconds($1) }
                 measures.append(Measure(name: "×\(factor) : coût par équipement relatif à ×\(factors[0])", value: total / base / Double(factor / factors[0]), unit: "ratio", target: nil, met: nil))
             }
