@@ -44,20 +44,31 @@ public final class BatchInsert<Row> {
         if pending.count == Self.rowsPerStatement { try flush() }
     }
 
-    /// Writes the queued rows.
+    /// Writes the queued rows. A full queue goes in one statement; a partial one (a flush
+    /// before a read, an undo or the commit) goes in chunks of 64, 32, … 1 rows, so that a
+    /// connection compiles at most eight statements of this SQL whatever the sizes flushed.
+    /// Compiling a 128-row statement takes about a millisecond: when every partial size had its
+    /// own statement, the national ingest spent 0.15 s of its storing thread compiling them.
     public func flush() throws {
-        guard !pending.isEmpty else { return }
-        let count = pending.count
-        let s: RawStatement
-        if let cached = statements[count] {
-            s = cached
-        } else {
-            s = try RawStatement(db, sql: sql(rows: count))
-            statements[count] = s
+        var start = 0
+        var chunk = Self.rowsPerStatement
+        while start < pending.count {
+            while chunk > pending.count - start { chunk /= 2 }
+            let s = try statement(rows: chunk)
+            s.reset()
+            for k in 0..<chunk { bind(s, Int32(k * columns), pending[start + k]) }
+            try s.run()
+            start += chunk
         }
-        s.reset()
-        for (k, row) in pending.enumerated() { bind(s, Int32(k * columns), row) }
-        try s.run()
         pending.removeAll(keepingCapacity: true)
+    }
+
+    /// The statement for `rows` rows, from the connection's statement cache: writers of later
+    /// files of one ingest share what the first compiled.
+    private func statement(rows: Int) throws -> RawStatement {
+        if let cached = statements[rows] { return cached }
+        let s = try RawStatement(cached: db, sql: sql(rows: rows))
+        statements[rows] = s
+        return s
     }
 }

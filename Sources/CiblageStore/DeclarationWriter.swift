@@ -67,9 +67,9 @@ public final class DeclarationWriter {
                 WHERE declaration.fichier_id <> excluded.fichier_id
                 """
         ) { s, o, row in Self.bind(s, offset: o, row.key, row.figures, fileId: fileId, line: row.line) }
-        upsertStatement = try RawStatement(db, sql: batch.sql(rows: 1))
+        upsertStatement = try RawStatement(cached: db, sql: batch.sql(rows: 1))
         selectStatement = try RawStatement(
-            db,
+            cached: db,
             sql: """
                 SELECT ligne, \(Self.figureColumns.joined(separator: ", ")) FROM declaration
                 WHERE exercice = ? AND equipement_id = ? AND nature = ? AND date_depot = ?
@@ -139,24 +139,26 @@ public final class DeclarationWriter {
     public func undo(_ key: DeclarationKey) throws {
         try flush()
         let keyArguments: StatementArguments = [key.exercice, key.equipementId, key.nature.rawValue, key.dateDepot]
+        // Cached statements: a file with many conflicts undoes many keys.
         let correctionId = try Int64.fetchOne(
-            db,
-            sql: """
-                SELECT id FROM declaration_correction
-                WHERE exercice = ? AND equipement_id = ? AND nature = ? AND date_depot = ? AND fichier_id = ?
-                ORDER BY id DESC LIMIT 1
-                """, arguments: keyArguments + [fileId])
-        try db.execute(
-            sql: "DELETE FROM declaration WHERE exercice = ? AND equipement_id = ? AND nature = ? AND date_depot = ?",
-            arguments: keyArguments)
+            db.cachedStatement(
+                sql: """
+                    SELECT id FROM declaration_correction
+                    WHERE exercice = ? AND equipement_id = ? AND nature = ? AND date_depot = ? AND fichier_id = ?
+                    ORDER BY id DESC LIMIT 1
+                    """), arguments: keyArguments + [fileId])
+        try db.cachedStatement(
+            sql: "DELETE FROM declaration WHERE exercice = ? AND equipement_id = ? AND nature = ? AND date_depot = ?"
+        ).execute(arguments: keyArguments)
         if let correctionId {
             let columns = (Self.keyColumns + Self.figureColumns).joined(separator: ", ")
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO declaration (\(columns), fichier_id, ligne)
                     SELECT \(columns), ancien_fichier_id, ancienne_ligne FROM declaration_correction WHERE id = ?
-                    """, arguments: [correctionId])
-            try db.execute(sql: "DELETE FROM declaration_correction WHERE id = ?", arguments: [correctionId])
+                    """
+            ).execute(arguments: [correctionId])
+            try db.cachedStatement(sql: "DELETE FROM declaration_correction WHERE id = ?").execute(arguments: [correctionId])
         }
     }
 

@@ -14,6 +14,13 @@ public struct RawStatement {
         statement = try db.makeStatement(sql: sql)
     }
 
+    /// The statement from the connection's cache (compiled once per connection). Each use must
+    /// run it to its end, or ``reset()`` it, before another use of the same SQL begins.
+    public init(cached db: Database, sql: String) throws {
+        self.db = db
+        statement = try db.cachedStatement(sql: sql)
+    }
+
     public func reset() { sqlite3_reset(handle) }
 
     public func bind(_ index: Int32, _ value: Int?) {

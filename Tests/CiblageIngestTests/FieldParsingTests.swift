@@ -76,7 +76,10 @@ final class FieldParsingTests: XCTestCase {
     }
 
     func testRejectsImpossibleOrMalformedDates() {
-        for text in ["31/02/2024", "28/13/2025", "2025/03/28", "28-03/2025", "28/03/25", "2025-3-28", "hier"] {
+        for text in [
+            "31/02/2024", "28/13/2025", "2025/03/28", "28-03/2025", "28/03/25", "2025-3-28", "hier", "1/2/3/2024", "28/03/2025/",
+            "/28/03/2025", "28//03/2025", "28/03", "12025-03-28", " 28 /03/2025",
+        ] {
             XCTAssertThrowsError(try date(text), text)
         }
     }

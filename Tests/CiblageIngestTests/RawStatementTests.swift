@@ -1,6 +1,7 @@
 import CiblageStore
 import Foundation
 import GRDB
+import GRDBSQLite
 import XCTest
 
 final class RawStatementTests: XCTestCase {
@@ -20,5 +21,60 @@ final class RawStatementTests: XCTestCase {
         }
         XCTAssertEqual(rows.map(\.0), [nil, 0, 0, 7, -3, nil])
         XCTAssertEqual(rows.map(\.1), [nil, 0, 0, 2.5, nil, 0])
+    }
+
+    /// Whatever the sizes it is flushed at, a batch writes every queued row once, in order: a
+    /// partial flush goes in chunks of 64, 32, … 1 rows, and two batches of the same SQL on one
+    /// connection share the statements the first compiled.
+    func testBatchWritesEveryRowOnceWhateverTheFlushSizes() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("batch-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try Store(path: folder.appendingPathComponent("store.sqlite").path)
+        // Flush points chosen to hit every chunk size, a full statement, and empty flushes.
+        let flushes = [0, 1, 2, 5, 127, 128, 129, 200, 255, 256, 383, 500, 640, 641, 777]
+        let (rows, compiled): ([[Int64]], Int) = try store.dbQueue.write { db in
+            try db.execute(sql: "CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER, w INTEGER)")
+            var next: Int64 = 0
+            var compiled = 0
+            for writer in 0..<2 {
+                let batch = BatchInsert<Int64>(db, head: "INSERT INTO t (k, v, w)", columns: 3) { s, o, k in
+                    s.bind(o + 1, k)
+                    s.bind(o + 2, k * 7 + Int64(writer))
+                    s.bind(o + 3, k % 5 == 0 ? nil : Int(k))
+                }
+                var flushAt = flushes.makeIterator()
+                var target = flushAt.next()
+                for i in 0...800 {
+                    while let t = target, t == i {
+                        try batch.flush()
+                        target = flushAt.next()
+                    }
+                    try batch.append(next)
+                    next += 1
+                }
+                try batch.flush()
+                // The connection's prepared statements of this SQL while the batch lives: one
+                // per chunk size at most, the second batch reusing the first one's.
+                var count = 0
+                var statement = sqlite3_next_stmt(db.sqliteConnection, nil)
+                while let s = statement {
+                    if String(cString: sqlite3_sql(s)).hasPrefix("INSERT INTO t ") { count += 1 }
+                    statement = sqlite3_next_stmt(db.sqliteConnection, s)
+                }
+                compiled = max(compiled, count)
+            }
+            let rows = try Row.fetchAll(db, sql: "SELECT k, v, w FROM t ORDER BY rowid").map { row -> [Int64] in
+                [row[0], row[1], (row[2] as Int64?) ?? -1]
+            }
+            return (rows, compiled)
+        }
+        XCTAssertLessThanOrEqual(compiled, 8)
+        XCTAssertGreaterThanOrEqual(compiled, 7)
+        XCTAssertEqual(rows.count, 1602)
+        for (i, row) in rows.enumerated() {
+            let k = Int64(i)
+            let writer: Int64 = i < 801 ? 0 : 1
+            XCTAssertEqual(row, [k, k * 7 + writer, k % 5 == 0 ? -1 : k], "ligne \(i)")
+        }
     }
 }
