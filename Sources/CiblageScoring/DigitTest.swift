@@ -17,6 +17,10 @@ public struct FirstTwoDigitsTest: Sendable {
     /// Benford's expected share of first-two digits `d` (10…99): log10(1 + 1/d).
     public static func expectedShare(_ d: Int) -> Double { log10(1 + 1 / Double(d)) }
 
+    /// ``expectedShare(_:)`` of 10…99 (index 0 is 10), computed once: the MAD of a manager is
+    /// asked for each of its equipments.
+    static let expectedShares: [Double] = (10...99).map(expectedShare)
+
     public init() {}
 
     /// Adds an amount: values below 10 have no first-two digits and are left out.
@@ -29,6 +33,16 @@ public struct FirstTwoDigitsTest: Sendable {
         guard (10...99).contains(d) else { return }
         tally[d - 10] += 1
         total += 1
+    }
+
+    /// Adds the first-two digits packed a byte each, the first in the low byte, up to the
+    /// first zero byte (``EquipmentYear/packedDigits``).
+    public mutating func add(packed: Int64) {
+        var bytes = UInt64(bitPattern: packed)
+        while bytes & 0xFF != 0 {
+            add(firstTwoDigits: Int(bytes & 0xFF))
+            bytes >>= 8
+        }
     }
 
     /// The first-two digits of `value` (10–99), `nil` below 10.
@@ -46,7 +60,8 @@ public struct FirstTwoDigitsTest: Sendable {
         guard total >= Self.minimumCount else { return nil }
         let n = Double(total)
         var sum = 0.0
-        for d in 10...99 { sum += abs(Double(tally[d - 10]) / n - Self.expectedShare(d)) }
+        let expected = Self.expectedShares
+        for k in 0..<90 { sum += abs(Double(tally[k]) / n - expected[k]) }
         return sum / 90
     }
 

@@ -198,10 +198,6 @@ public struct PeerMedians: Sendable, Equatable {
 /// the first-two digits (10–99) of its declared amounts, for its manager's digit test.
 public struct EquipmentYear: Sendable {
     public var indicators: EquipmentIndicators
-    /// The first-two digits of the (at most eight) amounts, in order.
-    public var firstTwoDigits: [UInt8] {
-        (0..<Int(digitCount)).map { UInt8(truncatingIfNeeded: digitBytes >> (8 * $0)) }
-    }
     /// The digits a byte each, held inline (an array would be a heap block per equipment-year).
     private var digitBytes: UInt64 = 0
     private var digitCount: UInt8 = 0
@@ -276,12 +272,9 @@ public struct FeatureBuilder: Sendable {
             position[id] = k
             let profile = profiles[id]
             cells.append((profile?.nature ?? "", years[k].indicators.places.flatMap { referentiel.sizeBand(places: $0)?.code }))
-            let amounts = years[k].firstTwoDigits
-            if let profile, !amounts.isEmpty {
-                var test = digits.removeValue(forKey: profile.managerKey) ?? FirstTwoDigitsTest()
-                for d in amounts { test.add(firstTwoDigits: Int(d)) }
-                digits[profile.managerKey] = test
-            }
+            // Added in place, from the packed digits: no array per equipment-year.
+            let packed = years[k].packedDigits
+            if let profile, packed != 0 { digits[profile.managerKey, default: FirstTwoDigitsTest()].add(packed: packed) }
         }
         self.years = years
         self.position = position
@@ -337,7 +330,8 @@ public struct FeatureBuilder: Sendable {
         set(.reelManquant, i.reelManquant ? 1 : 0)
         set(.chiffresRonds, i.chiffresExamines > 0 ? Double(i.chiffresRonds) / Double(i.chiffresExamines) : 0)
         let test = digits[profile.managerKey]
-        set(.testChiffres, test?.mad.map { $0 * 1000 })
+        let mad = test?.mad
+        set(.testChiffres, mad.map { $0 * 1000 })
         set(.anomaliesPassees, Double(min(3, i.anomaliesPassees)))
         set(.indusPasses, log1p(i.indusPasses / 1000))
         set(.jamaisControle, i.controlesPasses == 0 ? 1 : 0)
@@ -353,7 +347,7 @@ public struct FeatureBuilder: Sendable {
 
         let last = history[profile.id]?.last(where: \.anomalie)
         return FeatureRow(
-            profile: profile, indicators: i, packed: values, peerMedians: medians, digitMAD: test?.mad,
+            profile: profile, indicators: i, packed: values, peerMedians: medians, digitMAD: mad,
             digitCount: test?.total ?? 0, managerControls: otherControls, managerAnomalies: otherAnomalies,
             lastAnomaly: last.map { (year: $0.date.year, indu: $0.indu) }, packedDigits: years[at].packedDigits)
     }

@@ -249,8 +249,9 @@ public enum IndicatorStore {
         }
 
         func emit(_ k: Int, _ current: DeclarationsByNature) throws {
-            let p = profiles[k]
-            guard exercices.contains(year), p.isActive(during: year) else { return }
+            // Fields read in place: a copy of the profile (and of its strings) per equipment-year
+            // was 2 % of the first score.
+            guard exercices.contains(year), profiles[k].isActive(during: year) else { return }
             var funding: [Int: Double] = [:]
             for y in max(first, year - 2)...year where fundingNature[k * span + y - first] > 0 {
                 funding[y] = fundingAmount[k * span + y - first]
@@ -258,7 +259,7 @@ public enum IndicatorStore {
             let cutoff = asOf(year)
             try body(
                 IndicatorInputs(
-                    equipementId: p.id, exercice: year, placesAgreees: p.placesAgreees, current: current,
+                    equipementId: profiles[k].id, exercice: year, placesAgreees: profiles[k].placesAgreees, current: current,
                     previousYear: previousBest[k].map { [$0.0: $0.1] } ?? [:], fundingByExercice: funding,
                     controls: controlsByEquipment[k].lazy.filter { $0.date < cutoff }.map(\.asPast)))
         }

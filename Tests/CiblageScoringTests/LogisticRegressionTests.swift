@@ -58,6 +58,26 @@ final class DigitTestTests: XCTestCase {
         XCTAssertEqual(t.counts[10 - 10], 2, "100 and 1 000 read as 10, not 99,99…")
     }
 
+    /// Packed digits (a byte each, the first in the low byte, up to the first zero byte) count
+    /// as the same digits added one by one.
+    func testPackedDigitsCountAsTheDigitsAddedOneByOne() {
+        var packed = FirstTwoDigitsTest()
+        var single = FirstTwoDigitsTest()
+        let groups: [[Int]] = [[12], [10, 99, 45], [23, 23, 23, 23, 23, 23, 23, 23], [], [57, 11]]
+        for digits in groups {
+            var bytes: UInt64 = 0
+            for (k, d) in digits.enumerated() { bytes |= UInt64(d) << (8 * UInt64(k)) }
+            packed.add(packed: Int64(bitPattern: bytes))
+            for d in digits { single.add(firstTwoDigits: d) }
+        }
+        // Past a zero byte, nothing more is read.
+        packed.add(packed: Int64(bitPattern: 0x2D00_0C))
+        single.add(firstTwoDigits: 12)
+        XCTAssertEqual(packed.total, 15)
+        XCTAssertEqual(packed.counts, single.counts)
+        XCTAssertEqual(packed.total, single.total)
+    }
+
     func testMADIsSilentBelowTheMinimumCountAndMatchesAHandComputation() throws {
         var t = FirstTwoDigitsTest()
         for _ in 0..<(FirstTwoDigitsTest.minimumCount - 1) { t.add(10) }
