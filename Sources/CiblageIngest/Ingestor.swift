@@ -125,6 +125,10 @@ public final class Ingestor {
     /// (libxml2, against the XSD) more slowly than they are stored, so with one read at a time
     /// the storing core waited; two keep both cores busy.
     static let prefetchDepth = 2
+    /// The end of the last CSV file's reading started (nil after an XML file's): the next reading
+    /// waits for it (``ReadTurn``). An XML file is read more slowly than it is stored, so the
+    /// reading after it starts at once and two keep both cores busy.
+    private var lastCSVTurn: ReadTurn?
 
     public init(store: Store, referentiel: Referentiel, maxRejectPercent: Double? = nil, logger: Logger? = nil) {
         self.store = store
@@ -421,9 +425,12 @@ public final class Ingestor {
     /// knows now; `fingerprint` when already computed, else the thread computes it first.
     private func startParse(_ url: URL, isXML: Bool, fingerprint: FileFingerprint?, _ db: Database) throws -> DeclarationParse {
         let parser = DeclarationRowParser(equipements: try equipementIds(db))
-        return isXML
-            ? DeclarationParse(xml: url, fingerprint: fingerprint, parser: parser, fileName: url.lastPathComponent)
-            : DeclarationParse(url: url, fingerprint: fingerprint, parser: parser, fileName: url.lastPathComponent)
+        let parse =
+            isXML
+            ? DeclarationParse(xml: url, fingerprint: fingerprint, parser: parser, fileName: url.lastPathComponent, after: lastCSVTurn)
+            : DeclarationParse(url: url, fingerprint: fingerprint, parser: parser, fileName: url.lastPathComponent, after: lastCSVTurn)
+        lastCSVTurn = isXML ? nil : parse.turn
+        return parse
     }
 
     private func ingestEquipements(
@@ -433,7 +440,8 @@ public final class Ingestor {
         var writer = try EquipementWriter(db: db, fileId: fileId)
         let read = KeyedRead(
             url: url, fingerprint: fingerprint, columns: ExportColumns.equipements, fileName: url.lastPathComponent,
-            parse: { (reader) throws(RowReject) in try parser.parse(reader) })
+            after: lastCSVTurn, parse: { (reader) throws(RowReject) in try parser.parse(reader) })
+        lastCSVTurn = read.turn
         let rows = try storeKeyedAsRead(
             read, url, fingerprint.encoding, key: \Equipement.numeroDossier, db: db, &rejects,
             restart: { writer = try EquipementWriter(db: db, fileId: fileId) },
@@ -462,16 +470,20 @@ public final class Ingestor {
 
     private func controlesRead(_ url: URL, fingerprint: FileFingerprint?, _ db: Database) throws -> KeyedRead<ParsedControle> {
         let parser = ControleRowParser(equipements: try equipementIds(db), referentiel: referentiel)
-        return KeyedRead(
+        let read = KeyedRead(
             url: url, fingerprint: fingerprint, columns: ExportColumns.controles, fileName: url.lastPathComponent,
-            parse: { (reader) throws(RowReject) in try parser.parse(reader) })
+            after: lastCSVTurn, parse: { (reader) throws(RowReject) in try parser.parse(reader) })
+        lastCSVTurn = read.turn
+        return read
     }
 
     private func projetsRead(_ url: URL, fingerprint: FileFingerprint?, _ db: Database) throws -> KeyedRead<Projet> {
         let parser = ProjetRowParser(equipements: try equipementIds(db), referentiel: referentiel)
-        return KeyedRead(
+        let read = KeyedRead(
             url: url, fingerprint: fingerprint, columns: ExportColumns.projets, fileName: url.lastPathComponent,
-            parse: { (reader) throws(RowReject) in try parser.parse(reader) })
+            after: lastCSVTurn, parse: { (reader) throws(RowReject) in try parser.parse(reader) })
+        lastCSVTurn = read.turn
+        return read
     }
 
     private func ingestControles(

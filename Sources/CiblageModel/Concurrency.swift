@@ -45,6 +45,13 @@ public final class BatchChannel<Item>: @unchecked Sendable {
         return nil
     }
 
+    /// Whether the consumer gave up (``cancel()``).
+    public var isCancelled: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return cancelled
+    }
+
     /// The consumer gives up: the producer's next `send` returns `false`.
     public func cancel() {
         condition.lock()
