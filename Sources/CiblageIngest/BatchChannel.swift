@@ -232,15 +232,6 @@ enum AheadRead {
     var controles: KeyedRead<ParsedControle>? { if case .controles(let read) = self { read } else { nil } }
     var projets: KeyedRead<Projet>? { if case .projets(let read) = self { read } else { nil } }
 
-    /// Ends when the reading thread does.
-    var turn: ReadTurn {
-        switch self {
-        case .declarations(let parse): parse.turn
-        case .controles(let read): read.turn
-        case .projets(let read): read.turn
-        }
-    }
-
     /// The file's fingerprint, computed by the reading thread first.
     func fingerprint() throws -> FileFingerprint {
         switch self {
