@@ -438,10 +438,9 @@ public final class Ingestor {
     ) throws -> Counts {
         let parser = EquipementRowParser(referentiel: referentiel)
         var writer = try EquipementWriter(db: db, fileId: fileId)
-        let read = KeyedRead(
-            url: url, fingerprint: fingerprint, columns: ExportColumns.equipements, fileName: url.lastPathComponent,
-            after: lastCSVTurn, parse: { (reader) throws(RowReject) in try parser.parse(reader) })
-        lastCSVTurn = read.turn
+        let read = keyedRead(url, fingerprint: fingerprint, columns: ExportColumns.equipements) { (reader) throws(RowReject) in
+            try parser.parse(reader)
+        }
         let rows = try storeKeyedAsRead(
             read, url, fingerprint.encoding, key: \Equipement.numeroDossier, db: db, &rejects,
             restart: { writer = try EquipementWriter(db: db, fileId: fileId) },
@@ -470,18 +469,26 @@ public final class Ingestor {
 
     private func controlesRead(_ url: URL, fingerprint: FileFingerprint?, _ db: Database) throws -> KeyedRead<ParsedControle> {
         let parser = ControleRowParser(equipements: try equipementIds(db), referentiel: referentiel)
-        let read = KeyedRead(
-            url: url, fingerprint: fingerprint, columns: ExportColumns.controles, fileName: url.lastPathComponent,
-            after: lastCSVTurn, parse: { (reader) throws(RowReject) in try parser.parse(reader) })
-        lastCSVTurn = read.turn
-        return read
+        return keyedRead(url, fingerprint: fingerprint, columns: ExportColumns.controles) { (reader) throws(RowReject) in
+            try parser.parse(reader)
+        }
     }
 
     private func projetsRead(_ url: URL, fingerprint: FileFingerprint?, _ db: Database) throws -> KeyedRead<Projet> {
         let parser = ProjetRowParser(equipements: try equipementIds(db), referentiel: referentiel)
+        return keyedRead(url, fingerprint: fingerprint, columns: ExportColumns.projets) { (reader) throws(RowReject) in
+            try parser.parse(reader)
+        }
+    }
+
+    /// Starts reading a keyed CSV file (registry, controls, projects) once the CSV reading
+    /// before it has ended (``ReadTurn``), and makes its own the turn the next reading waits for.
+    private func keyedRead<Value: Sendable>(
+        _ url: URL, fingerprint: FileFingerprint?, columns: [ColumnSpec],
+        parse: @escaping @Sendable (FieldReader<CSVFieldSource>) throws(RowReject) -> Value
+    ) -> KeyedRead<Value> {
         let read = KeyedRead(
-            url: url, fingerprint: fingerprint, columns: ExportColumns.projets, fileName: url.lastPathComponent,
-            after: lastCSVTurn, parse: { (reader) throws(RowReject) in try parser.parse(reader) })
+            url: url, fingerprint: fingerprint, columns: columns, fileName: url.lastPathComponent, after: lastCSVTurn, parse: parse)
         lastCSVTurn = read.turn
         return read
     }
