@@ -24,9 +24,7 @@ final class DeclarationParse: @unchecked Sendable {
         let turn = self.turn
         thread = ProducerThread {
             defer { turn.end() }
-            guard handOver.waitFor(after, ending: channel),
-                let fingerprint = handOver.compute(url, known: known, ending: channel)
-            else { return }
+            guard let fingerprint = handOver.compute(url, known: known, after: after, ending: channel) else { return }
             var sink = TableSink(
                 columns: ExportColumns.declarations, encoding: fingerprint.encoding, rejects: RejectCollector(fileName: fileName),
                 handler: DeclarationParseHandler(parser: parser, channel: channel))
@@ -53,7 +51,7 @@ final class DeclarationParse: @unchecked Sendable {
         let turn = self.turn
         thread = ProducerThread {
             defer { turn.end() }
-            guard handOver.waitFor(after, ending: channel), handOver.compute(url, known: known, ending: channel) != nil else { return }
+            guard handOver.compute(url, known: known, after: after, ending: channel) != nil else { return }
             var rejects = RejectCollector(fileName: fileName)
             var read = 0
             var window = KeyOrderWindow()
@@ -103,11 +101,15 @@ final class FingerprintHandOver: @unchecked Sendable {
     private let ready = DispatchSemaphore(value: 0)
     private var result: Result<FileFingerprint, any Error>?
 
-    /// Computes the fingerprint of `url` (unless `known`) and hands it over; `nil` when it
-    /// failed, `channel` then ended with the error.
-    func compute<Item>(_ url: URL, known: FileFingerprint?, ending channel: BatchChannel<Item>) -> FileFingerprint? {
+    /// Computes the fingerprint of `url` (unless `known`) once the reading before this one has
+    /// ended (`turn`, ``ReadTurn``), and hands it over; `nil` when it failed or the consumer gave
+    /// up meanwhile, `channel` then ended with the error (nothing of the file is read).
+    func compute<Item>(_ url: URL, known: FileFingerprint?, after turn: ReadTurn?, ending channel: BatchChannel<Item>)
+        -> FileFingerprint?
+    {
         defer { ready.signal() }
         do {
+            if let turn, !turn.wait(unless: { channel.isCancelled }) { throw CancellationError() }
             let fingerprint = try known ?? FileFingerprint.compute(url)
             result = .success(fingerprint)
             return fingerprint
@@ -116,16 +118,6 @@ final class FingerprintHandOver: @unchecked Sendable {
             channel.finish(error)
             return nil
         }
-    }
-
-    /// Waits for `turn` (the reading before this one) to end; `false` when the consumer gave up
-    /// meanwhile: the channel is then ended and the fingerprint an error, and nothing is read.
-    func waitFor<Item>(_ turn: ReadTurn?, ending channel: BatchChannel<Item>) -> Bool {
-        guard let turn, !turn.wait(unless: { channel.isCancelled }) else { return true }
-        result = .failure(CancellationError())
-        ready.signal()
-        channel.finish(CancellationError())
-        return false
     }
 
     /// The fingerprint once handed over, or its error.
@@ -169,8 +161,7 @@ final class KeyedRead<Value: Sendable>: @unchecked Sendable {
         reading = BackgroundWork {
             defer { turn.end() }
             // A failure is handed over (and ends the channel): the error is read there.
-            guard handOver.waitFor(after, ending: channel), let fingerprint = handOver.compute(url, known: known, ending: channel)
-            else { throw CancellationError() }
+            guard let fingerprint = handOver.compute(url, known: known, after: after, ending: channel) else { throw CancellationError() }
             var sink = TableSink(
                 columns: columns, encoding: fingerprint.encoding, rejects: RejectCollector(fileName: fileName),
                 handler: StreamingHandler(parse, channel: channel))
