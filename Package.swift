@@ -215,6 +215,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .testTarget(name: "CiblageGenerateTests", dependencies: ["CiblageGenerate", "CiblageModel"]),
+        .testTarget(name: "CiblageBenchTests", dependencies: ["CiblageBench"]),
         .testTarget(
             name: "CiblageScoringTests",
             dependencies: ["CiblageScoring", "CiblageModel", "CiblageStore", "CiblageIngest", "CiblageGenerate"]),

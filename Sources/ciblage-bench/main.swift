@@ -123,6 +123,7 @@ struct BenchCommand: ParsableCommand {
         let folder = URL(fileURLWithPath: dossier)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        let loadBefore = HostLoad.now()
         let measures =
             banc == "bout-en-bout"
             ? try EndToEndBenchmark(
@@ -160,7 +161,10 @@ struct BenchCommand: ParsableCommand {
                 equipements: equipements, seed: graine, workDirectory: folder, ingestExecutable: executable,
                 runs: max(1, repetitions)
             ).run(log: log)
-        print("machine : \(ProcessInfo.processInfo.activeProcessorCount) cœurs, \(ProcessInfo.processInfo.physicalMemory >> 30) Gio")
+        // What the host took of the cores meanwhile: the same binaries vary with it.
+        let steal = loadBefore.flatMap { before in HostLoad.now().flatMap { before.stealShare(until: $0) } }
+        let taken = steal.map { " ; temps des cœurs pris par l'hôte pendant le banc (steal) : " + String(format: "%.1f", $0 * 100).replacingOccurrences(of: ".", with: ",") + " %" } ?? ""
+        print("machine : \(ProcessInfo.processInfo.activeProcessorCount) cœurs, \(ProcessInfo.processInfo.physicalMemory >> 30) Gio\(taken)")
         for measure in measures { print(measure.line) }
         if measures.contains(where: { $0.met == false }) { throw ExitCode(1) }
     }
