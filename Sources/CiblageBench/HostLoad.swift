@@ -11,11 +11,6 @@ public struct HostLoad: Equatable, Sendable {
     /// Ticks the hypervisor ran something else while this machine wanted the core.
     public var steal: UInt64
 
-    public init(total: UInt64, steal: UInt64) {
-        self.total = total
-        self.steal = steal
-    }
-
     /// The counters of `/proc/stat`'s text; `nil` when its first line is not the `cpu` total
     /// with at least the eight fields up to `steal`.
     public static func parse(_ text: String) -> HostLoad? {
