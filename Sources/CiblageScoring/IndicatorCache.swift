@@ -78,12 +78,15 @@ public enum IndicatorCache {
         _ db: Database, exercice: Int, stamp: Stamp, rows: [FeatureRow], computedAt: String, only: Set<Int64>? = nil
     ) throws {
         if only == nil { try db.execute(sql: "DELETE FROM chiffres_indicateur WHERE exercice = ?", arguments: [exercice]) }
-        let batch = BatchInsert<FeatureRow>(db, head: "INSERT OR REPLACE INTO chiffres_indicateur", columns: 3) { s, o, row in
+        // Queued as (equipment, digits): a queued `FeatureRow` was a copy of about a kilobyte,
+        // with its arrays' references, for two integers.
+        let batch = BatchInsert<(id: Int64, digits: Int64)>(db, head: "INSERT OR REPLACE INTO chiffres_indicateur", columns: 3) {
+            s, o, row in
             s.bind(o + 1, exercice)
-            s.bind(o + 2, row.profile.id)
-            s.bind(o + 3, row.packedDigits)
+            s.bind(o + 2, row.id)
+            s.bind(o + 3, row.digits)
         }
-        for row in rows where only?.contains(row.profile.id) ?? true { try batch.append(row) }
+        for row in rows where only?.contains(row.profile.id) ?? true { try batch.append((row.profile.id, row.packedDigits)) }
         try batch.flush()
         try db.execute(
             sql: "INSERT OR REPLACE INTO indicateur_exercice (exercice, signature, dernier_fichier, calcule_le) VALUES (?, ?, ?, ?)",
