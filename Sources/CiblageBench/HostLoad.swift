@@ -28,7 +28,7 @@ public struct HostLoad: Equatable, Sendable {
     }
 
     /// The share of the cores' time the host took between `self` and `later` (0…1); `nil`
-    /// when no time passed.
+    /// when no time passed between them or the counters went back.
     public func stealShare(until later: HostLoad) -> Double? {
         guard later.total > total, later.steal >= steal else { return nil }
         return Double(later.steal - steal) / Double(later.total - total)
