@@ -55,10 +55,16 @@ struct BenchCommand: ParsableCommand {
             <dossier>/fuzz-<lecteur>/crashes/. Affiche exécutions, plantages et mémoire maximale. \
             À lancer depuis la racine du projet (corpus : Tests/Fixtures et sample-data/exports).
 
+            etalon : la même petite charge de travail sur un cœur (tri de 2²⁰ nombres, 100 000 lignes \
+            écrites puis sommées dans une table SQLite en mémoire), meilleur de 3 : ce que tout banc \
+            imprime aussi sur sa ligne « machine », avant et après ses mesures. Deux passages ne se \
+            comparent que si l'étalon y a pris à peu près le même temps : l'hôte est partagé, et sa \
+            vitesse change sans toujours apparaître dans le « steal ».
+
             Code de sortie 1 si une cible n'est pas atteinte.
             """)
 
-    @Argument(help: "Le banc à lancer : ingestion, score (sur le store du banc ingestion), campagne et dossiers (après le banc score), ida, reperes, incremental, bilan, bout-en-bout, fuzz.")
+    @Argument(help: "Le banc à lancer : ingestion, score (sur le store du banc ingestion), campagne et dossiers (après le banc score), ida, reperes, incremental, bilan, bout-en-bout, fuzz, etalon.")
     var banc: String = "ingestion"
 
     @Option(help: "Nombre d'équipements du jeu généré.")
@@ -89,8 +95,8 @@ struct BenchCommand: ParsableCommand {
     var duree: DecimalOption = DecimalOption(600)
 
     func validate() throws {
-        guard ["ingestion", "score", "campagne", "dossiers", "ida", "reperes", "incremental", "bilan", "bout-en-bout", "fuzz", "fuzz-travail"].contains(banc) else {
-            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, score, campagne, dossiers, ida, reperes, incremental, bilan, bout-en-bout, fuzz)")
+        guard ["ingestion", "score", "campagne", "dossiers", "ida", "reperes", "incremental", "bilan", "bout-en-bout", "fuzz", "fuzz-travail", "etalon"].contains(banc) else {
+            throw ValidationError("banc inconnu : « \(banc) » (attendu : ingestion, score, campagne, dossiers, ida, reperes, incremental, bilan, bout-en-bout, fuzz, etalon)")
         }
         guard FuzzBenchmark.Reader(rawValue: lecteur) != nil else {
             throw ValidationError("--lecteur attend csv ou xml, pas « \(lecteur) »")
@@ -112,6 +118,11 @@ struct BenchCommand: ParsableCommand {
             if measures.contains(where: { $0.met == false }) { throw ExitCode(1) }
             return
         }
+        if banc == "etalon" {
+            let calibration = try Calibration.measure()
+            print("étalon processeur (un cœur, meilleur de 3) : \(calibration.text)")
+            return
+        }
         let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         let executable = binaries.appendingPathComponent("ciblage-ingest")
         let scorer = binaries.appendingPathComponent("ciblage-score")
@@ -124,6 +135,7 @@ struct BenchCommand: ParsableCommand {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let loadBefore = HostLoad.now()
+        let speedBefore = try Calibration.measure()
         let measures =
             banc == "bout-en-bout"
             ? try EndToEndBenchmark(
@@ -164,7 +176,10 @@ struct BenchCommand: ParsableCommand {
         // What the host took of the cores meanwhile: the same binaries vary with it.
         let steal = loadBefore.flatMap { before in HostLoad.now().flatMap { before.stealShare(until: $0) } }
         let taken = steal.map { " ; temps des cœurs pris par l'hôte pendant le banc (steal) : " + String(format: "%.1f", $0 * 100).replacingOccurrences(of: ".", with: ",") + " %" } ?? ""
-        print("machine : \(ProcessInfo.processInfo.activeProcessorCount) cœurs, \(ProcessInfo.processInfo.physicalMemory >> 30) Gio\(taken)")
+        // How fast the host ran code like ours, before and after: steal does not tell it all.
+        let speedAfter = try Calibration.measure()
+        let speed = " ; étalon processeur (un cœur, meilleur de 3) : \(speedBefore.text) avant, \(speedAfter.text) après"
+        print("machine : \(ProcessInfo.processInfo.activeProcessorCount) cœurs, \(ProcessInfo.processInfo.physicalMemory >> 30) Gio\(taken)\(speed)")
         for measure in measures { print(measure.line) }
         if measures.contains(where: { $0.met == false }) { throw ExitCode(1) }
     }

@@ -77,4 +77,15 @@ final class BenchFiguresTests: XCTestCase {
         XCTAssertNil(measure.target)
         XCTAssertNil(measure.met)
     }
+
+    func testCalibrationDoesTheSameWorkOnEveryRun() throws {
+        let first = try Calibration.work(values: 4096, rows: 2000)
+        XCTAssertEqual(try Calibration.work(values: 4096, rows: 2000), first, "deterministic: runs compare")
+        XCTAssertNotEqual(try Calibration.work(values: 4096, rows: 2001), first, "the table's rows count in the checksum")
+        XCTAssertNotEqual(try Calibration.work(values: 4097, rows: 2000), first, "the sorted values count in the checksum")
+        let measured = try Calibration.measure(rounds: 2)
+        XCTAssertEqual(measured.checksum, try Calibration.work())
+        XCTAssertGreaterThan(measured.seconds, 0)
+        XCTAssertTrue(measured.text.hasSuffix(" s") && measured.text.contains(","), measured.text)
+    }
 }

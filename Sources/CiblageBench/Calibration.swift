@@ -1,0 +1,77 @@
+import Foundation
+import GRDB
+
+/// A fixed piece of single-core work, timed before and after a benchmark: how fast this host
+/// runs code like ciblage's at that moment.
+///
+/// The steal share (``HostLoad``) does not tell it all: on 2 December 2026, with 0.5 % steal,
+/// the same binaries took twice the processor time of the day before (national ingest 3.5 →
+/// 6.7 s of processor, a pure-Python loop 1.75 s). The étalon's seconds, printed on each
+/// benchmark's `machine` line, let two runs be compared: figures measured when the étalon took
+/// twice as long come from a host running at half speed.
+///
+/// The work: sorting 2²⁰ pseudo-random doubles (branches and memory, like the stages' sorts and
+/// peer medians), then 100 000 rows written to and summed from an in-memory SQLite table keyed
+/// like `declaration` (the store's share of ingest and score). Deterministic: the same
+/// ``checksum`` on every run.
+public struct Calibration: Sendable {
+    /// Processor seconds of the fastest of the rounds (the least disturbed).
+    public var seconds: Double
+    /// A digest of the work's results, the same on every run: the work was done, not skipped.
+    public var checksum: UInt64
+
+    /// Runs the work `rounds` times and keeps the fastest.
+    public static func measure(rounds: Int = 3) throws -> Calibration {
+        var best = Double.infinity
+        var checksum: UInt64 = 0
+        for _ in 0..<max(1, rounds) {
+            let start = threadSeconds()
+            checksum = try work()
+            best = min(best, threadSeconds() - start)
+        }
+        return Calibration(seconds: best, checksum: checksum)
+    }
+
+    /// The processor time of the calling thread, seconds: what the host gave the work, whatever
+    /// else ran on the machine meanwhile.
+    static func threadSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+
+    /// The work itself; returns its checksum.
+    static func work(values: Int = 1 << 20, rows: Int = 100_000) throws -> UInt64 {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return state
+        }
+        var numbers = (0..<values).map { _ in Double(next() >> 11) / Double(1 << 53) }
+        numbers.sort()
+        var checksum = numbers[values / 2].bitPattern ^ numbers[values / 10].bitPattern
+
+        let db = try DatabaseQueue()
+        let total = try db.write { db -> Double in
+            try db.execute(sql: """
+                CREATE TABLE t (a INTEGER NOT NULL, b INTEGER NOT NULL, x REAL, y REAL, PRIMARY KEY (a, b)) WITHOUT ROWID
+                """)
+            let insert = try db.makeStatement(sql: "INSERT INTO t VALUES (?, ?, ?, ?)")
+            for k in 0..<rows {
+                let r = next()
+                // Unique keys: four rows per `a`, told apart by the low bits of `b`.
+                try insert.execute(arguments: [k / 4, Int(r & 0xFFFF) << 2 | k & 3, Double(r >> 40) / 100, Double(k) * 0.5])
+            }
+            return try Double.fetchOne(db, sql: "SELECT sum(x) + sum(y) FROM t") ?? 0
+        }
+        checksum ^= total.bitPattern
+        return checksum
+    }
+
+    /// « 0,214 s » : the seconds in French notation.
+    public var text: String {
+        String(format: "%.3f", seconds).replacingOccurrences(of: ".", with: ",") + " s"
+    }
+}
