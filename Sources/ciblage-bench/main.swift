@@ -55,11 +55,13 @@ struct BenchCommand: ParsableCommand {
             <dossier>/fuzz-<lecteur>/crashes/. Affiche exécutions, plantages et mémoire maximale. \
             À lancer depuis la racine du projet (corpus : Tests/Fixtures et sample-data/exports).
 
-            etalon : la même petite charge de travail sur un cœur (tri de 2²⁰ nombres, 100 000 lignes \
-            écrites puis sommées dans une table SQLite en mémoire), meilleur de 3 : ce que tout banc \
-            imprime aussi sur sa ligne « machine », avant et après ses mesures. Deux passages ne se \
-            comparent que si l'étalon y a pris à peu près le même temps : l'hôte est partagé, et sa \
-            vitesse change sans toujours apparaître dans le « steal ».
+            etalon : la même petite charge de travail (tri de 2²⁰ nombres, 100 000 lignes écrites puis \
+            sommées dans une table SQLite en mémoire), en temps processeur, meilleur de 3 : sur un \
+            cœur, l'autre au repos, puis sur tous les cœurs à la fois. Tout banc l'imprime aussi sur sa \
+            ligne « machine », avant et après ses mesures. Deux passages ne se comparent que si \
+            l'étalon y a pris à peu près le même temps : l'hôte est partagé, et sa vitesse change sans \
+            toujours apparaître dans le « steal ». Quand le second chiffre approche le double du \
+            premier, les deux cœurs sont deux fils d'un même cœur physique.
 
             Code de sortie 1 si une cible n'est pas atteinte.
             """)
@@ -120,7 +122,7 @@ struct BenchCommand: ParsableCommand {
         }
         if banc == "etalon" {
             let calibration = try Calibration.measure()
-            print("étalon processeur (un cœur, meilleur de 3) : \(calibration.text)")
+            print("étalon processeur (meilleur de 3) : \(calibration.text)")
             return
         }
         let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
@@ -178,7 +180,7 @@ struct BenchCommand: ParsableCommand {
         let taken = steal.map { " ; temps des cœurs pris par l'hôte pendant le banc (steal) : " + String(format: "%.1f", $0 * 100).replacingOccurrences(of: ".", with: ",") + " %" } ?? ""
         // How fast the host ran code like ours, before and after: steal does not tell it all.
         let speedAfter = try Calibration.measure()
-        let speed = " ; étalon processeur (un cœur, meilleur de 3) : \(speedBefore.text) avant, \(speedAfter.text) après"
+        let speed = " ; étalon processeur (meilleur de 3) : avant \(speedBefore.text) ; après \(speedAfter.text)"
         print("machine : \(ProcessInfo.processInfo.activeProcessorCount) cœurs, \(ProcessInfo.processInfo.physicalMemory >> 30) Gio\(taken)\(speed)")
         for measure in measures { print(measure.line) }
         if measures.contains(where: { $0.met == false }) { throw ExitCode(1) }
