@@ -1,14 +1,14 @@
 import Foundation
 import GRDB
 
-/// A fixed piece of single-core work, timed before and after a benchmark: how fast this host
-/// runs code like ciblage's at that moment.
+/// A fixed piece of work, timed before and after a benchmark on one core, then on every core at
+/// once: how fast this host runs code like ciblage's at that moment.
 ///
-/// The steal share (``HostLoad``) does not tell it all: on 2 December 2026, with 0.5 % steal,
-/// the same binaries took twice the processor time of the day before (national ingest 3.5 →
-/// 6.7 s of processor, a pure-Python loop 1.75 s). The étalon's seconds, printed on each
-/// benchmark's `machine` line, let two runs be compared: figures measured when the étalon took
-/// twice as long come from a host running at half speed.
+/// The steal share (``HostLoad``) does not tell it all: on the evening of 2 December 2026, with
+/// 0.5 % steal, binaries of the same code took nearly twice the processor time of that
+/// afternoon (national ingest 3.5 → 6.4–6.8 s of processor). The étalon's seconds, printed on
+/// each benchmark's `machine` line, let two runs be compared: figures measured when the étalon
+/// took twice as long come from a host running at half speed.
 ///
 /// The work: sorting 2²⁰ pseudo-random doubles (branches and memory, like the stages' sorts and
 /// peer medians), then 100 000 rows written to and summed from an in-memory SQLite table keyed
@@ -112,7 +112,7 @@ public struct Calibration: Sendable {
         return checksum
     }
 
-    /// « 0,362 s sur un cœur, 0,598 s sur les 2 à la fois » : both figures, in French.
+    /// « 0,362 s sur un cœur, 0,598 s sur tous à la fois » : both figures, in French.
     public var text: String {
         func s(_ v: Double) -> String { String(format: "%.3f", v).replacingOccurrences(of: ".", with: ",") + " s" }
         return "\(s(seconds)) sur un cœur, \(s(together)) sur tous à la fois"
