@@ -1,3 +1,4 @@
+import CiblageModel
 import Foundation
 import GRDB
 
@@ -35,44 +36,24 @@ public struct Calibration: Sendable {
             alone = min(alone, threadSeconds() - start)
         }
         var together = Double.infinity
+        let threads = max(1, cores)
         for _ in 0..<max(1, rounds) {
-            let results = Results(count: max(1, cores))
-            DispatchQueue.concurrentPerform(iterations: max(1, cores)) { k in
+            // Each thread's processor seconds and checksum.
+            let results = LockedBox([(seconds: Double, checksum: UInt64?)](repeating: (0, nil), count: threads))
+            DispatchQueue.concurrentPerform(iterations: threads) { k in
                 let start = threadSeconds()
                 let digest = try? work()
-                results.set(k, seconds: threadSeconds() - start, checksum: digest)
+                let seconds = threadSeconds() - start
+                results.lock.withLock { results.value[k] = (seconds, digest) }
             }
-            let (slowest, digests) = results.values
-            guard digests.allSatisfy({ $0 == checksum }) else { throw CalibrationFailure() }
-            together = min(together, slowest)
+            let measured = results.lock.withLock { results.value }
+            guard measured.allSatisfy({ $0.checksum == checksum }) else { throw CalibrationFailure() }
+            together = min(together, measured.map(\.seconds).max() ?? 0)
         }
         return Calibration(seconds: alone, together: together, checksum: checksum)
     }
 
     struct CalibrationFailure: Error {}
-
-    /// What the threads of a round measured.
-    private final class Results: @unchecked Sendable {
-        private let lock = NSLock()
-        private var seconds: [Double]
-        private var checksums: [UInt64?]
-        init(count: Int) {
-            seconds = Array(repeating: 0, count: count)
-            checksums = Array(repeating: nil, count: count)
-        }
-        func set(_ k: Int, seconds value: Double, checksum: UInt64?) {
-            lock.lock()
-            defer { lock.unlock() }
-            seconds[k] = value
-            checksums[k] = checksum
-        }
-        /// The slowest thread's seconds, and every thread's checksum.
-        var values: (Double, [UInt64?]) {
-            lock.lock()
-            defer { lock.unlock() }
-            return (seconds.max() ?? 0, checksums)
-        }
-    }
 
     /// The processor time of the calling thread, seconds: what the host gave the work, whatever
     /// else ran on the machine meanwhile.
