@@ -30,6 +30,8 @@ let package = Package(
         .systemLibrary(name: "CXGBoost", path: "Sources/CXGBoost", providers: [.apt(["libxgboost-dev"])]),
         // zlib, for the tests that read workbooks back (an .xlsx is a zip of XML parts).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // xxHash (XXH3), for the store's seal: a hash of the whole file at memory speed.
+        .systemLibrary(name: "CXXHash", path: "Sources/CXXHash", providers: [.apt(["libxxhash-dev"])]),
         // One SQLite option GRDB does not set (sqlite3_config is variadic).
         .systemLibrary(name: "CSQLiteConfig", path: "Sources/CSQLiteConfig", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(
@@ -44,7 +46,7 @@ let package = Package(
         .target(
             name: "CiblageStore",
             dependencies: [
-                "CiblageModel", "CZlib", "CSQLiteConfig",
+                "CiblageModel", "CXXHash", "CSQLiteConfig",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]),
@@ -211,8 +213,8 @@ let package = Package(
         .testTarget(
             name: "CiblagePipelineTests",
             dependencies: [
-                "CiblagePipeline", "CiblageGenerate", "CiblageStore", "CiblageModel", .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "CiblagePipeline", "CiblageGenerate", "CiblageStore", "CiblageModel", "CXXHash",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .testTarget(name: "CiblageGenerateTests", dependencies: ["CiblageGenerate", "CiblageModel"]),
         .testTarget(name: "CiblageBenchTests", dependencies: ["CiblageBench"]),

@@ -1,3 +1,4 @@
+import CXXHash
 import CiblageGenerate
 import CiblageStore
 import Crypto
@@ -324,25 +325,30 @@ final class FailurePathTests: XCTestCase {
         XCTAssertNotNil(StoreSeal.recorded(for: store), "refused although a seal was there")
     }
 
-    func testTheSealIsTheFilesSizeAndItsCRC32() throws {
+    func testTheSealIsTheFilesSizeAndTheXXH3OfItsHalves() throws {
         func file(_ bytes: [UInt8]) throws -> String {
             let url = folder.appendingPathComponent("f-\(bytes.count)")
             try Data(bytes).write(to: url)
             return url.path
         }
-        // The standard check value of CRC-32, over an odd size (halves of 4 and 5 bytes).
-        XCTAssertEqual(try StoreSeal.of(file: file(Array("123456789".utf8))), StoreSeal(size: 9, crc32: 0xCBF4_3926))
-        XCTAssertEqual(try StoreSeal.of(file: file([])), StoreSeal(size: 0, crc32: 0))
-        // Several 1 MiB chunks per half, against CRC-32 computed bit by bit.
+        // Reference values of XXH3-64 (seed 0), from the xxhash package of Python: an odd size
+        // gives halves of 4 and 5 bytes; an empty file, two empty halves.
+        XCTAssertEqual(
+            try StoreSeal.of(file: file(Array("123456789".utf8))),
+            StoreSeal(size: 9, firstHalf: 0x87B1_E526_910F_D7E1, secondHalf: 0x25AB_8F9B_EFB9_F31B))
+        XCTAssertEqual(try StoreSeal.of(file: file([])), StoreSeal(size: 0, firstHalf: 0x2D06_8005_38D3_94C2, secondHalf: 0x2D06_8005_38D3_94C2))
+        // Several 1 MiB chunks per half, against each half hashed in one call.
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<(3 << 20) + 12_345).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        var crc: UInt32 = 0xFFFF_FFFF
-        for byte in bytes {
-            crc ^= UInt32(byte)
-            for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
-        }
+        let half = bytes.count / 2
+        let first = bytes[..<half].withUnsafeBytes { XXH3_64bits($0.baseAddress, $0.count) }
+        let second = bytes[half...].withUnsafeBytes { XXH3_64bits($0.baseAddress, $0.count) }
         let path = try file(bytes)
-        XCTAssertEqual(try StoreSeal.of(file: path), StoreSeal(size: Int64(bytes.count), crc32: ~crc))
+        XCTAssertEqual(try StoreSeal.of(file: path), StoreSeal(size: Int64(bytes.count), firstHalf: first, secondHalf: second))
+        // A seal of the first format (size and CRC-32) is not read: the store is checked in full.
+        try Data("ciblage-sceau-1 \(bytes.count) cbf43926\n".utf8).write(to: URL(fileURLWithPath: StoreSeal.path(for: path)))
+        XCTAssertNil(StoreSeal.recorded(for: path))
+        XCTAssertFalse(StoreSeal.holds(for: path))
         // Recorded, read back, and no longer holding once one byte changes.
         try StoreSeal.of(file: path).record(for: path)
         XCTAssertTrue(StoreSeal.holds(for: path))
