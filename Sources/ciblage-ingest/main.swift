@@ -27,8 +27,8 @@ struct IngestCommand: ParsableCommand {
 
             Un store qui échoue à la vérification d'intégrité de SQLite (quick_check) est refusé \
             avant toute écriture. Après ses écritures, l'ingestion laisse à côté du store son \
-            sceau (<store>-sceau : taille et CRC-32 du fichier) ; tant que le fichier a encore ces \
-            octets, la vérification suivante se contente du sceau.
+            sceau (<store>-sceau : taille du fichier et empreinte XXH3 de ses deux moitiés) ; \
+            tant que le fichier a encore ces octets, la vérification suivante se contente du sceau.
 
             Codes de sortie : 0 succès (même avec des lignes rejetées) ; 1 échec (disque plein, \
             store endommagé, fichier des rejets impossible à écrire…) — les fichiers stockés avant \
