@@ -42,6 +42,8 @@ public enum CommandRunner {
             FileHandle.standardError.write(Data(text.utf8))
         }
         Memory.limitArenas()
+        // The process ends with `exit` below: the stages' large values are left to it.
+        Memory.keepLargeValuesUntilExit()
         do {
             var command = try type.parseAsRoot()
             try command.run()

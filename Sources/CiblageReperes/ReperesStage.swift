@@ -34,6 +34,10 @@ public struct ReperesStage {
         let screening = BackgroundWork { Screening.outliers(equipments, axes: axes) }
         let study = CostStudy(exercice: exercice, axes: axes, equipments: equipments)
         let outliers = try screening.wait()
+        // Freed after their last use, the equipments took 62 ms between the study and its files.
+        Memory.keepUntilExit(equipments)
+        Memory.keepUntilExit(study)
+        Memory.keepUntilExit(outliers)
 
         let batch = OutputBatch()
         let table = output.appendingPathComponent("reperes-\(exercice).csv")

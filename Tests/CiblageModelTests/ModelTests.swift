@@ -250,3 +250,20 @@ final class BackgroundWorkTests: XCTestCase {
         thread.join()
     }
 }
+
+final class MemoryTests: XCTestCase {
+    /// A process that runs stage after stage (these tests) never called
+    /// `keepLargeValuesUntilExit()`: what a stage hands to `keepUntilExit` is let go as usual,
+    /// not kept for the rest of the process.
+    func testValuesAreLetGoWhenTheProcessDoesNotKeepThemUntilExit() {
+        final class Lines {}
+        weak var weakLines: Lines?
+        do {
+            let lines = Lines()
+            weakLines = lines
+            Memory.keepUntilExit(lines)
+            XCTAssertNotNil(weakLines)
+        }
+        XCTAssertNil(weakLines, "kept although the process did not ask for it")
+    }
+}
