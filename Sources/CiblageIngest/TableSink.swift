@@ -167,7 +167,7 @@ struct TableSink<Handler: RowHandler>: CSVRecordSink {
             let field = record[index]
             let name = index < names.count ? names[index] : ""
             if let control = field.first(where: { $0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) {
-                return RowReject(field: name, reason: "caractère de contrôle interdit (octet 0x\(String(control, radix: 16, uppercase: true).leftPadded(2)))")
+                return RowReject(field: name, reason: "caractère de contrôle interdit (octet 0x\(String(hexadecimal: control, digits: 2, uppercase: true)))")
             }
             if damaged, !UTF8Validator.isValid(field) {
                 return RowReject(field: name, reason: "octets invalides : le fichier est en UTF-8 mais cette ligne ne l'est pas")
@@ -433,8 +433,4 @@ struct DeclarationStorer {
     static func conflictReason(_ a: Int, _ b: Int) -> String {
         "conflit : même clé (N_DOSSIER, EXERCICE, NATURE_DECLARATION, DATE_DEPOT) qu'aux lignes \(a) et \(b), dont les valeurs diffèrent"
     }
-}
-
-extension String {
-    fileprivate func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

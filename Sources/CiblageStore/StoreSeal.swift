@@ -103,18 +103,13 @@ public struct StoreSeal: Equatable, Sendable {
     public func record(for store: String) throws {
         let target = Self.path(for: store)
         let temporary = target + ".tmp"
-        try Data("\(Self.format) \(size) \(Self.hex(firstHalf)) \(Self.hex(secondHalf))\n".utf8).write(to: URL(fileURLWithPath: temporary))
+        let line = "\(Self.format) \(size) \(String(hexadecimal: firstHalf, digits: 16)) \(String(hexadecimal: secondHalf, digits: 16))\n"
+        try Data(line.utf8).write(to: URL(fileURLWithPath: temporary))
         guard rename(temporary, target) == 0 else {
             let error = SystemError.last("renommage", target)
             unlink(temporary)
             throw error
         }
-    }
-
-    /// Sixteen hexadecimal digits.
-    static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 
     /// Removes the seal beside `store`, if any.

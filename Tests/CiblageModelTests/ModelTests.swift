@@ -267,3 +267,12 @@ final class MemoryTests: XCTestCase {
         XCTAssertNil(weakLines, "kept although the process did not ask for it")
     }
 }
+
+final class HexadecimalTests: XCTestCase {
+    func testHexadecimalIsPaddedWithZerosToItsDigits() {
+        XCTAssertEqual(String(hexadecimal: UInt8(0x0A), digits: 2, uppercase: true), "0A")
+        XCTAssertEqual(String(hexadecimal: UInt64(0xC4), digits: 16), "00000000000000c4")
+        XCTAssertEqual(String(hexadecimal: UInt64.max, digits: 16), "ffffffffffffffff")
+        XCTAssertEqual(String(hexadecimal: 0x1234, digits: 2), "1234", "never cut")
+    }
+}
