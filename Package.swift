@@ -105,7 +105,7 @@ let package = Package(
             name: "CiblageBench",
             dependencies: [
                 "CiblageIngest", "CiblageGenerate", "CiblageStore", "CiblageModel", "CiblageScoring", "CiblageSelection",
-                "CiblageBilan", "CiblagePipeline", "CiblageIDA", .product(name: "GRDB", package: "GRDB.swift"),
+                "CiblageBilan", "CiblagePipeline", "CiblageIDA", "CiblageReports", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
 
@@ -182,7 +182,7 @@ let package = Package(
         .executableTarget(
             name: "ciblage-bench",
             dependencies: [
-                "CiblageBench", "CiblageCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CiblageBench", "CiblageCLI", "CiblageReports", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "CiblageModelTests", dependencies: ["CiblageModel", "CiblageReports"]),

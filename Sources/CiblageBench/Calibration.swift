@@ -1,4 +1,5 @@
 import CiblageModel
+import CiblageReports
 import Foundation
 import GRDB
 
@@ -95,7 +96,7 @@ public struct Calibration: Sendable {
 
     /// « 0,362 s sur un cœur, 0,598 s sur tous à la fois » : both figures, in French.
     public var text: String {
-        func s(_ v: Double) -> String { String(format: "%.3f", v).replacingOccurrences(of: ".", with: ",") + " s" }
+        func s(_ v: Double) -> String { FrenchFormat.readable(v, fractionDigits: 3) + " s" }
         return "\(s(seconds)) sur un cœur, \(s(together)) sur tous à la fois"
     }
 }

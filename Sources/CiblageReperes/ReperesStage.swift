@@ -36,8 +36,6 @@ public struct ReperesStage {
         let outliers = try screening.wait()
         // Freed after their last use, the equipments took 62 ms between the study and its files.
         Memory.keepUntilExit(equipments)
-        Memory.keepUntilExit(study)
-        Memory.keepUntilExit(outliers)
 
         let batch = OutputBatch()
         let table = output.appendingPathComponent("reperes-\(exercice).csv")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CiblageBench
 import CiblageCLI
+import CiblageReports
 import Foundation
 
 struct BenchCommand: ParsableCommand {
@@ -177,7 +178,7 @@ struct BenchCommand: ParsableCommand {
             ).run(log: log)
         // What the host took of the cores meanwhile: the same binaries vary with it.
         let steal = loadBefore.flatMap { before in HostLoad.now().flatMap { before.stealShare(until: $0) } }
-        let taken = steal.map { " ; temps des cœurs pris par l'hôte pendant le banc (steal) : " + String(format: "%.1f", $0 * 100).replacingOccurrences(of: ".", with: ",") + " %" } ?? ""
+        let taken = steal.map { " ; temps des cœurs pris par l'hôte pendant le banc (steal) : " + FrenchFormat.readable($0 * 100, fractionDigits: 1) + " %" } ?? ""
         // How fast the host ran code like ours, before and after: steal does not tell it all.
         let speedAfter = try Calibration.measure()
         let speed = " ; étalon processeur (meilleur de 3) : avant \(speedBefore.text) ; après \(speedAfter.text)"
