@@ -123,6 +123,19 @@ public final class LockedBox<Value>: @unchecked Sendable {
     public init(_ value: Value) { self.value = value }
 }
 
+/// Values kept referenced until the process exits, at most one per key: keeping a value under
+/// a key lets go of the one kept before under it (see ``Memory/keepUntilExit(_:as:)``).
+public final class ExitKeeper: Sendable {
+    private let kept = LockedBox<[String: Any]>([:])
+
+    public init() {}
+
+    /// Keeps `value` under `key`, in place of what was kept under it (let go here, after the lock).
+    public func keep(_ value: Any, as key: String) {
+        _ = kept.lock.withLock { kept.value.updateValue(value, forKey: key) }
+    }
+}
+
 /// Memory the allocator keeps after a phase frees it.
 public enum Memory {
     /// Keeps glibc to two malloc arenas (one per core of the machines this runs on) instead of
@@ -138,26 +151,29 @@ public enum Memory {
         #endif
     }
 
-    /// Makes ``keepUntilExit(_:)`` keep what it is given: for a process that ends with `exit`
-    /// once its stage is done (``CommandRunner``), never for one that runs stages on and on
-    /// (the tests), where it would be a leak.
+    /// Makes ``keepUntilExit(_:as:)`` keep what it is given: for a process that ends with `exit`
+    /// once its command is done (``CommandRunner``), never for the tests.
     public static func keepLargeValuesUntilExit() {
-        kept.lock.withLock { kept.value = [] }
+        kept.lock.withLock { kept.value = ExitKeeper() }
     }
 
     /// Keeps `value` (its arrays' storage, its strings) referenced until the process exits,
-    /// when ``keepLargeValuesUntilExit()`` was called; otherwise does nothing.
+    /// when ``keepLargeValuesUntilExit()`` was called; otherwise does nothing. One value per
+    /// `key` (``ExitKeeper``): a command that runs a stage again and again in its process
+    /// (`ciblage-bench bilan` scores world after world) lets the previous run's go, and holds
+    /// no more than one run's.
     ///
     /// The system takes back a process's memory at exit at once; freed one by one, the
     /// hundreds of thousands of small blocks of a stage's records cost time on its critical
     /// path for nothing. Measured on the national store (`strace -tt`, 2 December 2026): the
     /// repères freed their 57 455 equipments in 62 ms between their study and their files, and
     /// the score its lines and features in about 50 ms after its commit.
-    public static func keepUntilExit(_ value: Any) {
-        kept.lock.withLock { kept.value?.append(value) }
+    public static func keepUntilExit(_ value: Any, as key: String) {
+        let keeper = kept.lock.withLock { kept.value }
+        keeper?.keep(value, as: key)
     }
 
-    private static let kept = LockedBox<[Any]?>(nil)
+    private static let kept = LockedBox<ExitKeeper?>(nil)
 
     /// Gives freed heap memory back to the system (glibc keeps it in its per-thread arenas
     /// otherwise, and a stage's peak then adds the phases' leftovers).

@@ -35,7 +35,7 @@ public struct ReperesStage {
         let study = CostStudy(exercice: exercice, axes: axes, equipments: equipments)
         let outliers = try screening.wait()
         // Freed after their last use, the equipments took 62 ms between the study and its files.
-        Memory.keepUntilExit(equipments)
+        Memory.keepUntilExit(equipments, as: "reperes.equipments")
 
         let batch = OutputBatch()
         let table = output.appendingPathComponent("reperes-\(exercice).csv")

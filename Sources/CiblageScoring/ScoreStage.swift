@@ -110,8 +110,8 @@ public struct ScoreStage {
             let book = try sheet?.wait()
             t = lap("stockage des scores et liste classée", since: t)
             // Freed one by one, the lines and the features took about 50 ms after the commit.
-            Memory.keepUntilExit(prepared)
-            Memory.keepUntilExit(lines)
+            Memory.keepUntilExit(prepared, as: "score.inputs")
+            Memory.keepUntilExit(lines, as: "score.lines")
             return (ScoreSummary(exercice: exercice, model: model, scored: lines.count, modelId: modelId, lines: lines), writer, book)
         }
         store.reseal()

@@ -261,10 +261,31 @@ final class MemoryTests: XCTestCase {
         do {
             let lines = Lines()
             weakLines = lines
-            Memory.keepUntilExit(lines)
+            Memory.keepUntilExit(lines, as: "lines")
             XCTAssertNotNil(weakLines)
         }
         XCTAssertNil(weakLines, "kept although the process did not ask for it")
+    }
+
+    /// A command that runs a stage again and again in its process (`ciblage-bench bilan`, world
+    /// after world) holds one run's values, not every run's.
+    func testKeepingAValueLetsGoOfTheOneKeptBeforeUnderItsKey() {
+        final class Lines {}
+        let keeper = ExitKeeper()
+        weak var first: Lines?
+        weak var second: Lines?
+        weak var other: Lines?
+        do {
+            let (a, b, c) = (Lines(), Lines(), Lines())
+            (first, second, other) = (a, b, c)
+            keeper.keep(a, as: "score.lines")
+            keeper.keep(c, as: "reperes.equipments")
+            keeper.keep(b, as: "score.lines")
+        }
+        XCTAssertNil(first, "the previous run's lines are let go")
+        XCTAssertNotNil(second, "the last run's lines are kept")
+        XCTAssertNotNil(other, "another key is kept too")
+        withExtendedLifetime(keeper) {}
     }
 }
 
