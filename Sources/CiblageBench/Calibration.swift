@@ -39,22 +39,26 @@ public struct Calibration: Sendable {
         var together = Double.infinity
         let threads = max(1, cores)
         for _ in 0..<max(1, rounds) {
-            // Each thread's processor seconds and checksum.
-            let results = LockedBox([(seconds: Double, checksum: UInt64?)](repeating: (0, nil), count: threads))
+            // Each thread's processor seconds and checksum (or the error that stopped its work).
+            let results = LockedBox([(seconds: Double, checksum: Result<UInt64, any Error>)](
+                repeating: (0, .failure(CalibrationFailure())), count: threads))
             DispatchQueue.concurrentPerform(iterations: threads) { k in
                 let start = threadSeconds()
-                let digest = try? work()
+                let digest = Result { try work() }
                 let seconds = threadSeconds() - start
                 results.lock.withLock { results.value[k] = (seconds, digest) }
             }
             let measured = results.lock.withLock { results.value }
-            guard measured.allSatisfy({ $0.checksum == checksum }) else { throw CalibrationFailure() }
+            for result in measured where try result.checksum.get() != checksum { throw CalibrationFailure() }
             together = min(together, measured.map(\.seconds).max() ?? 0)
         }
         return Calibration(seconds: alone, together: together, checksum: checksum)
     }
 
-    struct CalibrationFailure: Error {}
+    /// The work gave another checksum on a thread than alone: its figures would not compare.
+    struct CalibrationFailure: Error, CustomStringConvertible {
+        var description: String { "étalon processeur : le même travail a donné des résultats différents d'un fil à l'autre" }
+    }
 
     /// The processor time of the calling thread, seconds: what the host gave the work, whatever
     /// else ran on the machine meanwhile.

@@ -37,7 +37,7 @@ public struct StoreSeal: Equatable, Sendable {
     /// The seal's file beside the store.
     public static func path(for store: String) -> String { store + "-sceau" }
 
-    /// The first line of a seal's file: its format.
+    /// The first field of a seal's line: its format.
     static let format = "ciblage-sceau-2"
 
     /// The seal of the file at `path` as it is now: its size, and the hash of each half, the two
