@@ -54,6 +54,17 @@ public final class DeclarationWriter {
     /// Declarations whose key is new in this file, stored by ``BatchInsert/rowsPerStatement``
     /// in one statement.
     private let batch: BatchInsert<(key: DeclarationKey, figures: DeclarationFigures, line: Int)>
+    /// The same for an exercice the store had no declaration of when this file came to it
+    /// (``isFresh(_:)``): no key of it can be in the store, so the rows are inserted `OR FAIL`,
+    /// without the upsert clause. Such a statement cannot stop halfway and leave the rows before
+    /// undone, so SQLite keeps no statement journal for it: the upsert's copied every page of
+    /// the tree that a statement touched and that existed before it (a 16 KiB copy, and its
+    /// allocations, for each of those pages, statement after statement). A key that would
+    /// still collide fails the statement, and the file's transaction with it.
+    private let freshBatch: BatchInsert<(key: DeclarationKey, figures: DeclarationFigures, line: Int)>
+    /// Whether each exercice met in this file had no declaration in the store before it.
+    private var freshness: [Int: Bool] = [:]
+    private let anyOfExercice: RawStatement
 
     public init(db: Database, fileId: Int64) throws {
         self.db = db
@@ -67,6 +78,10 @@ public final class DeclarationWriter {
                 WHERE declaration.fichier_id <> excluded.fichier_id
                 """
         ) { s, o, row in Self.bind(s, offset: o, row.key, row.figures, fileId: fileId, line: row.line) }
+        freshBatch = BatchInsert(db, head: "INSERT OR FAIL INTO declaration (\(columns.joined(separator: ", ")))", columns: columns.count) {
+            s, o, row in Self.bind(s, offset: o, row.key, row.figures, fileId: fileId, line: row.line)
+        }
+        anyOfExercice = try RawStatement(cached: db, sql: "SELECT 1 FROM declaration WHERE exercice = ? LIMIT 1")
         upsertStatement = try RawStatement(cached: db, sql: batch.sql(rows: 1))
         selectStatement = try RawStatement(
             cached: db,
@@ -96,11 +111,33 @@ public final class DeclarationWriter {
     /// ``upsert(_:_:line:)``, ``undo(_:)`` and ``finish()`` store the queue first.
     public func insertNew(_ key: DeclarationKey, _ figures: DeclarationFigures, line: Int) throws {
         noteExercice(key.exercice)
-        try batch.append((key, figures, line))
+        if try isFresh(key.exercice) {
+            try freshBatch.append((key, figures, line))
+        } else {
+            try batch.append((key, figures, line))
+        }
     }
 
     /// Stores the queued declarations.
-    public func flush() throws { try batch.flush() }
+    public func flush() throws {
+        try batch.flush()
+        try freshBatch.flush()
+    }
+
+    /// Whether the store had no declaration of `exercice` when this file first stored one of it.
+    /// Asked at the first row of the exercice the caller hands over as new: rows this file
+    /// stored of it before (through ``upsert(_:_:line:)``) make it not fresh, which only costs
+    /// the upsert.
+    private func isFresh(_ exercice: Int) throws -> Bool {
+        if let known = freshness[exercice] { return known }
+        let s = anyOfExercice
+        s.reset()
+        s.bind(1, Int64(exercice))
+        defer { s.reset() }
+        let fresh = try !s.step()
+        freshness[exercice] = fresh
+        return fresh
+    }
 
     private func noteExercice(_ exercice: Int) {
         if exercice != lastExercice {

@@ -12,14 +12,21 @@ public final class EquipementWriter {
     public init(db: Database, fileId: Int64) throws {
         self.db = db
         historyBefore = try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement_historique") ?? 0
+        // Into an empty registry no N_DOSSIER can collide: rows go `OR FAIL`, without the
+        // upsert clause, in statements that need no statement journal (see
+        // ``DeclarationWriter``'s fresh exercices). Its three indexes take rows all over their
+        // trees, so the upsert's journal copied many pages per statement.
+        let empty = try Bool.fetchOne(db, sql: "SELECT NOT EXISTS (SELECT 1 FROM equipement)") ?? false
         batch = BatchInsert(
             db,
             head: """
-                INSERT INTO equipement (n_dossier, nom, nature, siret, siren_gestionnaire, nom_gestionnaire,
+                INSERT\(empty ? " OR FAIL" : "") INTO equipement (n_dossier, nom, nature, siret, siren_gestionnaire, nom_gestionnaire,
                     statut_gestionnaire, departement_siege, caf, commune, places_agreees, date_ouverture,
                     date_fermeture, qpv, zrr, ctg, fichier_id, ligne)
                 """, columns: 18,
-            tail: """
+            tail: empty
+                ? ""
+                : """
                 ON CONFLICT (n_dossier) DO UPDATE SET nom = excluded.nom, nature = excluded.nature,
                     siret = excluded.siret, siren_gestionnaire = excluded.siren_gestionnaire,
                     nom_gestionnaire = excluded.nom_gestionnaire, statut_gestionnaire = excluded.statut_gestionnaire,

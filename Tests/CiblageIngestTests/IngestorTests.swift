@@ -229,6 +229,51 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(try count("declaration_correction", "heures_facturees = 57012 AND valeurs_modifiees = 1"), 1)
     }
 
+    /// One file carrying an exercice the store already has and one it has none of: the first
+    /// is upserted (a correction recorded), the second inserted without the upsert clause.
+    func testAFileCorrectsAKnownExerciceAndStoresANewOneAlongside() throws {
+        try ingest(["equipements-ok.csv", "declarations-ok.csv"])
+        let header = ExportColumns.declarations.map(\.name).joined(separator: ";")
+        let file = folder.appendingPathComponent("declarations-2024-2025.csv")
+        try """
+            \(header)
+            66-0001;2024;REEL;28/03/2025;30;224;2464;51234,5;60000;61;531870,12;398902;540120;71230,4;251002;61200;150000;11,5
+            66-0001;2025;REEL;27/03/2026;30;224;2464;52000;58000;62;540000;400000;550000;72000;255000;62000;151000;11,5
+            66-0002;2025;REEL;30/03/2026;45;220;2420;81000;96000;91;810000;610000;820000;101000;405000;91000;221000;16
+            66-0002;2024;REEL;30/03/2025;45;220;2420;80000;95000;90;800000;600000;810000;100000;400000;90000;220000;16
+
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let report = try Ingestor(store: store, referentiel: .bundled).ingest([file])
+        XCTAssertEqual(report.rejects, [])
+        XCTAssertEqual(report.files[0].stored, 4)
+        XCTAssertEqual(report.files[0].corrections, 1, "only 66-0001 2024 changed a value")
+        XCTAssertEqual(try count("declaration", "exercice = 2024 AND nature = 3 AND heures_facturees = 60000"), 1)
+        XCTAssertEqual(try count("declaration_correction", "exercice = 2024 AND heures_facturees = 57012"), 1)
+        XCTAssertEqual(try count("declaration", "exercice = 2025"), 2)
+        XCTAssertEqual(try count("declaration_correction", "exercice = 2025"), 0)
+        XCTAssertEqual(try count("fichier_exercice", "exercice IN (2024, 2025)"), 3, "2024 twice (two files), 2025 once")
+    }
+
+    /// The rows of an exercice new to the store go without the upsert clause: a key handed twice
+    /// as new (against the writer's contract) fails the file rather than overwriting the first.
+    func testAKeyHandedTwiceAsNewInAFreshExerciceFailsInsteadOfOverwriting() throws {
+        try ingest(["equipements-ok.csv"])
+        let key = DeclarationKey(equipementId: 1, exercice: 2025, nature: .reel, dateDepot: 20_260_327)
+        var first = DeclarationFigures()
+        first.heuresRealisees = 1
+        var second = first
+        second.heuresRealisees = 2
+        XCTAssertThrowsError(
+            try store.dbQueue.write { db in
+                let fileId = try Int64.fetchOne(db, sql: "SELECT max(id) FROM fichier")!
+                let writer = try DeclarationWriter(db: db, fileId: fileId)
+                try writer.insertNew(key, first, line: 2)
+                try writer.insertNew(key, second, line: 3)
+                try writer.finish()
+            })
+        XCTAssertEqual(try count("declaration"), 0, "the transaction is rolled back whole")
+    }
+
     func testReadsCommaAndTabSeparatedFiles() throws {
         let report = try ingest(["equipements-ok.csv", "declarations-virgule.csv", "declarations-tab.csv"])
         XCTAssertEqual(report.rejects, [])
