@@ -147,6 +147,10 @@ final class ScoreStageTests: XCTestCase {
         let first = try XCTUnwrap(summary.lines.first)
         XCTAssertEqual(stored.probability(stored.standardised(first.row.values)), scores[0]["score"] as Double, accuracy: 1e-12)
         XCTAssertEqual(try store.dbQueue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM indicateur WHERE exercice = 2024") }, 4)
+        // The stage writes without foreign-key checks; what it wrote must pass them, and the
+        // connection must enforce them again for whatever comes after.
+        XCTAssertEqual(try store.dbQueue.read { try Row.fetchAll($0, sql: "PRAGMA foreign_key_check") }.count, 0)
+        XCTAssertEqual(try store.dbQueue.read { try Int.fetchOne($0, sql: "PRAGMA foreign_keys") }, 1)
     }
 
     func testSameStoreGivesByteIdenticalRankingsAndARerunWritesNoScoreRow() throws {
