@@ -161,6 +161,8 @@ public struct TreeEnsemble: Sendable {
     /// Columns the trees read.
     public let columns: Int
     private let maxDepth: Int
+    /// Whether every tree has its table (the recursion then never runs for a line).
+    private let everyTreeTabulated: Bool
 
     /// Reads XGBoost's JSON model (`learner.gradient_booster.model.trees`); `tabulate: false`
     /// runs the recursion for every line instead of the tables (the tests compare both).
@@ -249,6 +251,7 @@ public struct TreeEnsemble: Sendable {
             tables.append(table)
         }
         self.tables = tables
+        everyTreeTabulated = tables.allSatisfy { !$0.isEmpty }
     }
 
     /// How the recursion picks the side a line takes at a split: from the line's values, or
@@ -298,7 +301,9 @@ public struct TreeEnsemble: Sendable {
         let x = floats(values)
         var phi = [Double](repeating: 0, count: columns + 1)
         phi[columns] = baseMargin
-        var path = [PathElement](repeating: PathElement(), count: (maxDepth + 3) * (maxDepth + 4))
+        // The recursion's scratch path, only for trees too large to tabulate: made and zeroed
+        // for every line, it was 1.3 KiB of memory set per line for nothing.
+        var path = [PathElement](repeating: PathElement(), count: everyTreeTabulated ? 1 : (maxDepth + 3) * (maxDepth + 4))
         x.withUnsafeBufferPointer { x in
             nodes.withUnsafeBufferPointer { nodes in
                 phi.withUnsafeMutableBufferPointer { phi in
