@@ -56,11 +56,11 @@ public final class DeclarationWriter {
     private let batch: BatchInsert<(key: DeclarationKey, figures: DeclarationFigures, line: Int)>
     /// The same for an exercice the store had no declaration of when this file came to it
     /// (``isFresh(_:)``): no key of it can be in the store, so the rows are inserted `OR FAIL`,
-    /// without the upsert clause. Such a statement cannot stop halfway and leave the rows before
-    /// undone, so SQLite keeps no statement journal for it: the upsert's copied every page of
-    /// the tree that a statement touched and that existed before it (a 16 KiB copy, and its
-    /// allocations, for each of those pages, statement after statement). A key that would
-    /// still collide fails the statement, and the file's transaction with it.
+    /// without the upsert clause. A row that fails such a statement stops it and keeps the rows
+    /// before it: nothing has to be undone, so SQLite keeps no statement journal for it. The
+    /// upsert's journal copied every page of the tree that a statement touched and that existed
+    /// before it (16 KiB, and its allocations, for each of those pages, statement after
+    /// statement). A key that would still collide fails the file's transaction as a whole.
     private let freshBatch: BatchInsert<(key: DeclarationKey, figures: DeclarationFigures, line: Int)>
     /// Whether each exercice met in this file had no declaration in the store before it.
     private var freshness: [Int: Bool] = [:]
