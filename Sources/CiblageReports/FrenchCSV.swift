@@ -247,25 +247,62 @@ extension FrenchFormat {
     /// A number for reading in a sentence: thousands grouped by a space, decimal comma,
     /// exactly `fractionDigits` digits: `12 400`, `0,95`.
     public static func readable(_ value: Double, fractionDigits: Int = 0) -> String {
-        guard value.isFinite else { return "" }
-        let (sign, digits, fraction) = fixedPoint(value, fractionDigits: fractionDigits)
-        var integer = digits
-        var grouped = ""
-        while integer.count > 3 {
-            grouped = " " + integer.suffix(3) + grouped
-            integer.removeLast(3)
-        }
-        grouped = integer + grouped
-        return (sign.isEmpty ? "" : "−") + grouped + (fraction.isEmpty ? "" : "," + fraction)
+        var bytes: [UInt8] = []
+        appendReadable(value, fractionDigits: fractionDigits, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// A ratio as a percentage for reading: `124 %`; with `signed`, `+31 %` or `−30 %`.
     public static func percent(_ ratio: Double, signed: Bool = false) -> String {
         let value = (ratio * 100).rounded()
-        let text = readable(value)
-        return (signed && value > 0 ? "+" : "") + text + " %"
+        var bytes: [UInt8] = []
+        if signed && value > 0 { bytes.append(UInt8(ascii: "+")) }
+        appendReadable(value, fractionDigits: 0, to: &bytes)
+        bytes.append(contentsOf: " %".utf8)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Euros for reading: `12 400 €`.
-    public static func euros(_ value: Double) -> String { readable(value.rounded()) + " €" }
+    public static func euros(_ value: Double) -> String {
+        var bytes: [UInt8] = []
+        appendReadable(value.rounded(), fractionDigits: 0, to: &bytes)
+        bytes.append(contentsOf: " €".utf8)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends ``readable(_:fractionDigits:)``'s text to `out` as UTF-8. Digit by digit, as
+    /// ``appendDecimal(_:fractionDigits:to:)``: the reasons of the ranked list quote three or
+    /// four figures on each of its 60 000 lines, and grouping the digits of a string three by
+    /// three made and dropped a dozen strings per figure.
+    static func appendReadable(_ value: Double, fractionDigits: Int, to out: inout [UInt8]) {
+        guard value.isFinite else { return }
+        guard let (units, divisor) = scaledUnits(value, fractionDigits: fractionDigits) else {
+            // Beyond exact integers in a Double: the C library's digits (``fixedPoint``).
+            let (sign, digits, fraction) = fixedPoint(value, fractionDigits: fractionDigits)
+            if !sign.isEmpty { out.append(contentsOf: "−".utf8) }
+            for (k, digit) in digits.utf8.enumerated() {
+                if k > 0 && (digits.utf8.count - k) % 3 == 0 { out.append(UInt8(ascii: " ")) }
+                out.append(digit)
+            }
+            if !fraction.isEmpty { out.append(contentsOf: ("," + fraction).utf8) }
+            return
+        }
+        if value < 0 && units > 0 { out.append(contentsOf: "−".utf8) }
+        // The integer part's digits, last first, then written in order with a space before
+        // each group of three but the first.
+        var integer = units / divisor
+        var reversed: [UInt8] = []
+        reversed.reserveCapacity(20)
+        repeat {
+            reversed.append(UInt8(ascii: "0") + UInt8(integer % 10))
+            integer /= 10
+        } while integer > 0
+        for k in stride(from: reversed.count - 1, through: 0, by: -1) {
+            out.append(reversed[k])
+            if k > 0 && k % 3 == 0 { out.append(UInt8(ascii: " ")) }
+        }
+        guard fractionDigits > 0 else { return }
+        out.append(UInt8(ascii: ","))
+        appendDigits(units % divisor, width: fractionDigits, to: &out)
+    }
 }

@@ -1,5 +1,5 @@
 import CiblageModel
-import CiblageReports
+@testable import CiblageReports
 import Foundation
 import XCTest
 
@@ -208,6 +208,42 @@ final class FrenchCSVTests: XCTestCase {
         XCTAssertEqual(FrenchFormat.percent(0.31, signed: true), "+31 %")
         XCTAssertEqual(FrenchFormat.euros(12_400.5), "12 401 €")
         XCTAssertEqual(FrenchFormat.date(CalendarDate(year: 2024, month: 1, day: 5)), "05/01/2024")
+        XCTAssertEqual(FrenchFormat.readable(-1_234_567.891, fractionDigits: 2), "−1 234 567,89")
+        XCTAssertEqual(FrenchFormat.readable(999.5), "1 000")
+        XCTAssertEqual(FrenchFormat.readable(-1e17), "−100 000 000 000 000 000", "beyond exact integers")
+        XCTAssertEqual(FrenchFormat.readable(.nan), "")
+    }
+
+    /// The readable figures of the reasons, written digit by digit, are those the grouping of
+    /// strings three by three gave (kept here as the reference), on every magnitude and sign.
+    func testReadableFiguresAreThoseOfTheStringGrouping() {
+        func reference(_ value: Double, _ fractionDigits: Int) -> String {
+            guard value.isFinite else { return "" }
+            let (sign, digits, fraction) = FrenchFormat.fixedPoint(value, fractionDigits: fractionDigits)
+            var integer = digits
+            var grouped = ""
+            while integer.count > 3 {
+                grouped = " " + integer.suffix(3) + grouped
+                integer.removeLast(3)
+            }
+            grouped = integer + grouped
+            return (sign.isEmpty ? "" : "−") + grouped + (fraction.isEmpty ? "" : "," + fraction)
+        }
+        var random = SeededRandom(seed: 20_261_203)
+        var values: [Double] = [0, -0.0, 0.5, -0.5, 999.4999, 999.5, 1000, 123_456, -987_654.321, 9e15, 1e17, -3.3e20]
+        for _ in 0..<20_000 {
+            let magnitude = pow(10, Double(Int(random.next() % 19) - 3))
+            let unit = Double(random.next() % 1_000_000) / 1_000_000
+            values.append((random.next() % 2 == 0 ? 1 : -1) * unit * magnitude)
+        }
+        for value in values {
+            for digits in 0...4 {
+                XCTAssertEqual(FrenchFormat.readable(value, fractionDigits: digits), reference(value, digits), "\(value), \(digits)")
+            }
+            let rounded = (value * 100).rounded()
+            XCTAssertEqual(FrenchFormat.percent(value, signed: true), (rounded > 0 ? "+" : "") + reference(rounded, 0) + " %")
+            XCTAssertEqual(FrenchFormat.euros(value), reference(value.rounded(), 0) + " €")
+        }
     }
 }
 
