@@ -287,62 +287,57 @@ public final class Ingestor {
         let progress = Progress.shared.step("ingestion de \(name)", unit: "lignes")
         defer { progress.finish() }
         var storedId: Int64?
-        try store.dbQueue.writeWithoutTransaction { db in
-            // Declarations resolve their equipment in memory before they are stored, so the
-            // foreign-key check is redundant on that hot path (about 10 % of its time). A
-            // registry's only key refers to the `fichier` row inserted just below; with the
-            // check on, every statement of a multi-row insert kept a statement journal.
-            if kind == .declarations || kind == .equipements { try db.execute(sql: "PRAGMA foreign_keys = OFF") }
-            defer { if kind == .declarations || kind == .equipements { try? db.execute(sql: "PRAGMA foreign_keys = ON") } }
-            try db.inTransaction {
-                try db.execute(
-                    sql: """
-                        INSERT INTO fichier (nom, chemin, sha256, type_fichier, format, encodage, octets, ingere_le)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        name, url.path, fingerprint.sha256, kind.rawValue, isXML ? "XML" : "CSV",
-                        isXML ? "XML" : fingerprint.encoding.rawValue, fingerprint.size,
-                        ISO8601DateFormatter().string(from: Date()),
-                    ])
-                let fileId = db.lastInsertedRowID
-                switch (kind, isXML) {
-                case (.declarations, _):
-                    outcome = try ingestDeclarations(
-                        url, isXML: isXML, fingerprint, ahead: ahead?.declarations, progress: progress, db: db, fileId: fileId,
-                        &fileRejects)
-                case (.equipements, _):
-                    outcome = try ingestEquipements(url, fingerprint, db: db, fileId: fileId, &fileRejects)
-                case (.controles, _):
-                    outcome = try ingestControles(url, fingerprint, ahead: ahead?.controles, db: db, fileId: fileId, &fileRejects)
-                case (.projets, _):
-                    outcome = try ingestProjets(url, fingerprint, ahead: ahead?.projets, db: db, fileId: fileId, &fileRejects)
-                }
-                summary.read = outcome.read
-                summary.stored = outcome.stored
-                summary.rejected = fileRejects.rejects.count
-                summary.ignored = outcome.ignored
-                summary.corrections = outcome.corrections
-                rejects = fileRejects.rejects
-                storedId = fileId
-                if let max = maxRejectPercent, summary.read > 0,
-                    Double(summary.rejected) * 100 > max * Double(summary.read)
-                {
-                    let share = FrenchPercent.format(Double(summary.rejected) * 100 / Double(summary.read))
-                    throw FileRefusal(
-                        line: 0, reason: "\(share) des lignes rejetées, au-delà du seuil --max-rejets \(FrenchPercent.format(max))")
-                }
-                try db.execute(
-                    sql: """
-                        UPDATE fichier SET lignes_lues = ?, lignes_stockees = ?, lignes_rejetees = ?, lignes_ignorees = ?
-                        WHERE id = ?
-                        """, arguments: [summary.read, summary.stored, summary.rejected, summary.ignored, fileId])
-                try StoredRejects.store(db, fileId: fileId, rejects.sorted { $0.line < $1.line })
-                try beforeCommit(db)
-                logger.debug("\(url.lastPathComponent) : prêt à valider à \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
-                checkpoint(.beforeCommit, committedFiles + 1)
-                return .commit
+        // Declarations resolve their equipment in memory before they are stored, so the
+        // foreign-key check is redundant on that hot path (about 10 % of its time). A registry's
+        // only key refers to the `fichier` row inserted just below; with the check on, every
+        // statement of a multi-row insert kept a statement journal.
+        try store.write(foreignKeyChecks: kind != .declarations && kind != .equipements) { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO fichier (nom, chemin, sha256, type_fichier, format, encodage, octets, ingere_le)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    name, url.path, fingerprint.sha256, kind.rawValue, isXML ? "XML" : "CSV",
+                    isXML ? "XML" : fingerprint.encoding.rawValue, fingerprint.size,
+                    ISO8601DateFormatter().string(from: Date()),
+                ])
+            let fileId = db.lastInsertedRowID
+            switch (kind, isXML) {
+            case (.declarations, _):
+                outcome = try ingestDeclarations(
+                    url, isXML: isXML, fingerprint, ahead: ahead?.declarations, progress: progress, db: db, fileId: fileId,
+                    &fileRejects)
+            case (.equipements, _):
+                outcome = try ingestEquipements(url, fingerprint, db: db, fileId: fileId, &fileRejects)
+            case (.controles, _):
+                outcome = try ingestControles(url, fingerprint, ahead: ahead?.controles, db: db, fileId: fileId, &fileRejects)
+            case (.projets, _):
+                outcome = try ingestProjets(url, fingerprint, ahead: ahead?.projets, db: db, fileId: fileId, &fileRejects)
             }
+            summary.read = outcome.read
+            summary.stored = outcome.stored
+            summary.rejected = fileRejects.rejects.count
+            summary.ignored = outcome.ignored
+            summary.corrections = outcome.corrections
+            rejects = fileRejects.rejects
+            storedId = fileId
+            if let max = maxRejectPercent, summary.read > 0,
+                Double(summary.rejected) * 100 > max * Double(summary.read)
+            {
+                let share = FrenchPercent.format(Double(summary.rejected) * 100 / Double(summary.read))
+                throw FileRefusal(
+                    line: 0, reason: "\(share) des lignes rejetées, au-delà du seuil --max-rejets \(FrenchPercent.format(max))")
+            }
+            try db.execute(
+                sql: """
+                    UPDATE fichier SET lignes_lues = ?, lignes_stockees = ?, lignes_rejetees = ?, lignes_ignorees = ?
+                    WHERE id = ?
+                    """, arguments: [summary.read, summary.stored, summary.rejected, summary.ignored, fileId])
+            try StoredRejects.store(db, fileId: fileId, rejects.sorted { $0.line < $1.line })
+            try beforeCommit(db)
+            logger.debug("\(url.lastPathComponent) : prêt à valider à \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
+            checkpoint(.beforeCommit, committedFiles + 1)
         }
         // Known only once committed: a file refused inside its transaction threw above.
         summary.fileId = storedId
