@@ -123,26 +123,22 @@ public final class FrenchCSVWriter {
             appendQuoted("'" + cell, to: &buffer)
             return
         }
-        // Over the string's own bytes when it has them in one piece (every native string): the
+        // Over the string's own bytes (`withUTF8` makes them contiguous if they were not): the
         // ranked list's reasons are read and copied here for each of its 60 000 lines, and the
         // byte-by-byte walk of the UTF-8 view took some twenty instructions a character.
-        let plain = cell.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
-            for byte in bytes where byte == 0x3B || byte == 0x22 || byte == 0x0A || byte == 0x0D { return false }
-            buffer.append(contentsOf: bytes)
-            return true
+        var cell = cell
+        cell.withUTF8 { bytes in
+            guard bytes.contains(where: { $0 == 0x3B || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) else {
+                buffer.append(contentsOf: bytes)
+                return
+            }
+            buffer.append(0x22)
+            for byte in bytes {
+                if byte == 0x22 { buffer.append(0x22) }
+                buffer.append(byte)
+            }
+            buffer.append(0x22)
         }
-        if plain == true { return }
-        let needsQuotes = cell.utf8.contains { $0 == 0x3B || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }
-        guard needsQuotes else {
-            buffer.append(contentsOf: cell.utf8)
-            return
-        }
-        buffer.append(0x22)
-        for byte in cell.utf8 {
-            if byte == 0x22 { buffer.append(0x22) }
-            buffer.append(byte)
-        }
-        buffer.append(0x22)
     }
 }
 
@@ -278,31 +274,35 @@ extension FrenchFormat {
         guard value.isFinite else { return }
         guard let (units, divisor) = scaledUnits(value, fractionDigits: fractionDigits) else {
             // Beyond exact integers in a Double: the C library's digits (``fixedPoint``).
-            let (sign, digits, fraction) = fixedPoint(value, fractionDigits: fractionDigits)
-            if !sign.isEmpty { out.append(contentsOf: "−".utf8) }
-            for (k, digit) in digits.utf8.enumerated() {
-                if k > 0 && (digits.utf8.count - k) % 3 == 0 { out.append(UInt8(ascii: " ")) }
-                out.append(digit)
-            }
-            if !fraction.isEmpty { out.append(contentsOf: ("," + fraction).utf8) }
+            let parts = fixedPoint(value, fractionDigits: fractionDigits)
+            if !parts.sign.isEmpty { out.append(contentsOf: "−".utf8) }
+            appendGrouped(parts.integer.utf8, to: &out)
+            if !parts.fraction.isEmpty { out.append(contentsOf: ("," + parts.fraction).utf8) }
             return
         }
         if value < 0 && units > 0 { out.append(contentsOf: "−".utf8) }
-        // The integer part's digits, last first, then written in order with a space before
-        // each group of three but the first.
-        var integer = units / divisor
-        var reversed: [UInt8] = []
-        reversed.reserveCapacity(20)
-        repeat {
-            reversed.append(UInt8(ascii: "0") + UInt8(integer % 10))
-            integer /= 10
-        } while integer > 0
-        for k in stride(from: reversed.count - 1, through: 0, by: -1) {
-            out.append(reversed[k])
-            if k > 0 && k % 3 == 0 { out.append(UInt8(ascii: " ")) }
+        // The integer part's digits, on the stack (at most 20 for a UInt64).
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var integer = units / divisor
+            var first = digits.count
+            repeat {
+                first -= 1
+                digits[first] = UInt8(ascii: "0") + UInt8(integer % 10)
+                integer /= 10
+            } while integer > 0
+            appendGrouped(digits[first...], to: &out)
         }
         guard fractionDigits > 0 else { return }
         out.append(UInt8(ascii: ","))
         appendDigits(units % divisor, width: fractionDigits, to: &out)
+    }
+
+    /// Appends `digits` with a space before each group of three but the first.
+    private static func appendGrouped(_ digits: some Collection<UInt8>, to out: inout [UInt8]) {
+        let count = digits.count
+        for (k, digit) in digits.enumerated() {
+            if k > 0 && (count - k) % 3 == 0 { out.append(UInt8(ascii: " ")) }
+            out.append(digit)
+        }
     }
 }
