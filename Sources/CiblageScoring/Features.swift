@@ -216,14 +216,24 @@ public struct EquipmentYear: Sendable {
     public init(_ input: IndicatorInputs) {
         indicators = IndicatorCalculator.compute(input)
         if let source = indicators.source, let f = input.current[source]?.figures {
-            for amount in [
-                f.heuresRealisees, f.heuresFacturees, f.totalCharges, f.chargesPersonnel, f.totalProduits,
-                f.participationsFamilles, f.prestationCaf, f.subventionsCollectivites,
-            ] {
-                guard let d = amount.flatMap(FirstTwoDigitsTest.firstTwoDigits) else { continue }
-                digitBytes |= UInt64(d) << (8 * UInt64(digitCount))
-                digitCount += 1
+            // One amount at a time: an array literal was a heap block per equipment-year.
+            var bytes: UInt64 = 0
+            var count: UInt8 = 0
+            func add(_ amount: Double?) {
+                guard let d = amount.flatMap(FirstTwoDigitsTest.firstTwoDigits) else { return }
+                bytes |= UInt64(d) << (8 * UInt64(count))
+                count += 1
             }
+            add(f.heuresRealisees)
+            add(f.heuresFacturees)
+            add(f.totalCharges)
+            add(f.chargesPersonnel)
+            add(f.totalProduits)
+            add(f.participationsFamilles)
+            add(f.prestationCaf)
+            add(f.subventionsCollectivites)
+            digitBytes = bytes
+            digitCount = count
         }
     }
 }

@@ -252,7 +252,7 @@ public enum IndicatorStore {
             // Fields read in place: a copy of the profile (and of its strings) per equipment-year
             // was 2 % of the first score.
             guard exercices.contains(year), profiles[k].isActive(during: year) else { return }
-            var funding: [Int: Double] = [:]
+            var funding = FundingByExercice()
             for y in max(first, year - 2)...year where fundingNature[k * span + y - first] > 0 {
                 funding[y] = fundingAmount[k * span + y - first]
             }
@@ -260,7 +260,7 @@ public enum IndicatorStore {
             try body(
                 IndicatorInputs(
                     equipementId: profiles[k].id, exercice: year, placesAgreees: profiles[k].placesAgreees, current: current,
-                    previousYear: previousBest[k].map { [$0.0: $0.1] } ?? [:], fundingByExercice: funding,
+                    previousYear: DeclarationsByNature(previousBest[k]), fundingByExercice: funding,
                     controls: controlsByEquipment[k].lazy.filter { $0.date < cutoff }.map(\.asPast)))
         }
 

@@ -11,13 +11,13 @@ public struct IndicatorInputs: Sendable {
     public var current: DeclarationsByNature
     public var previousYear: DeclarationsByNature
     /// Caf funding (prestation + bonus, euros) declared for each exercice a control would cover.
-    public var fundingByExercice: [Int: Double]
+    public var fundingByExercice: FundingByExercice
     /// Controls of the equipment dated before the scoring date, oldest first.
     public var controls: [PastControl]
 
     public init(
         equipementId: Int64, exercice: Int, placesAgreees: Int?, current: DeclarationsByNature,
-        previousYear: DeclarationsByNature, fundingByExercice: [Int: Double], controls: [PastControl]
+        previousYear: DeclarationsByNature, fundingByExercice: FundingByExercice, controls: [PastControl]
     ) {
         self.equipementId = equipementId
         self.exercice = exercice
@@ -26,6 +26,45 @@ public struct IndicatorInputs: Sendable {
         self.previousYear = previousYear
         self.fundingByExercice = fundingByExercice
         self.controls = controls
+    }
+}
+
+/// The Caf funding (euros) of a few exercices, by exercice, held inline and read as a dictionary
+/// would be: the scan makes one per equipment-year, where a dictionary cost an allocation and a
+/// SipHash per exercice stored and per exercice read (3 % of a national first score).
+public struct FundingByExercice: Sendable, ExpressibleByDictionaryLiteral {
+    /// The most exercices held: the three a control covers, and one more.
+    public static let capacity = 4
+    private var exercices = InlineArray<4, Int>(repeating: 0)
+    private var amounts = InlineArray<4, Double>(repeating: 0)
+    /// Exercices held.
+    public private(set) var count = 0
+
+    public init() {}
+
+    /// Traps beyond ``capacity`` exercices.
+    public init(dictionaryLiteral elements: (Int, Double)...) {
+        for (exercice, amount) in elements { self[exercice] = amount }
+    }
+
+    /// The funding of `exercice`, euros; `nil` when none is held. Setting an exercice not held
+    /// adds it (a trap beyond ``capacity``); setting `nil` is not supported.
+    public subscript(exercice: Int) -> Double? {
+        get {
+            for i in 0..<count where exercices[i] == exercice { return amounts[i] }
+            return nil
+        }
+        set {
+            guard let newValue else { preconditionFailure("FundingByExercice: an amount cannot be removed") }
+            for i in 0..<count where exercices[i] == exercice {
+                amounts[i] = newValue
+                return
+            }
+            precondition(count < Self.capacity, "FundingByExercice: more than \(Self.capacity) exercices")
+            exercices[count] = exercice
+            amounts[count] = newValue
+            count += 1
+        }
     }
 }
 
@@ -42,6 +81,11 @@ public struct DeclarationsByNature: Sendable, ExpressibleByDictionaryLiteral {
 
     public init(dictionaryLiteral elements: (NatureDeclaration, DatedFigures)...) {
         for (nature, figures) in elements { self[nature] = figures }
+    }
+
+    /// At most the one declaration given (a literal would build an array first).
+    public init(_ only: (NatureDeclaration, DatedFigures)?) {
+        if let only { self[only.0] = only.1 }
     }
 
     public subscript(nature: NatureDeclaration) -> DatedFigures? {
@@ -203,14 +247,19 @@ public enum IndicatorCalculator {
             out.joursRetardReel = max(0, reel.dateDepot.dayNumber - deadline.dayNumber)
         }
 
-        for amount in [
-            f.heuresRealisees, f.heuresFacturees, f.totalCharges, f.chargesPersonnel, f.participationsFamilles,
-            f.prestationCaf, f.subventionsCollectivites,
-        ] {
-            guard let amount, amount >= 1000 else { continue }
+        // One amount at a time: an array literal was a heap block per equipment-year.
+        func examine(_ amount: Double?) {
+            guard let amount, amount >= 1000 else { return }
             out.chiffresExamines += 1
             if isMultipleOfThousand(amount) { out.chiffresRonds += 1 }
         }
+        examine(f.heuresRealisees)
+        examine(f.heuresFacturees)
+        examine(f.totalCharges)
+        examine(f.chargesPersonnel)
+        examine(f.participationsFamilles)
+        examine(f.prestationCaf)
+        examine(f.subventionsCollectivites)
 
         out.controlesPasses = input.controls.count
         out.dernierControle = input.controls.map(\.date).max()

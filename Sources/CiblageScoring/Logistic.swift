@@ -35,27 +35,42 @@ public struct LogisticRegression: Sendable, Equatable {
         var previous = -Double.infinity
         var iterations = 0
         var converged = false
-        var row = [Double](repeating: 1, count: k)
+        // The rows one after the other, each led by the intercept's 1, read through pointers by
+        // the loops below (not through nested arrays, with a bounds check per term).
+        var design = [Double](repeating: 1, count: x.count * k)
+        for (i, xi) in x.enumerated() {
+            for j in 0..<p { design[i * k + j + 1] = xi[j] }
+        }
+        var gradient = [Double](repeating: 0, count: k)
+        var hessian = [Double](repeating: 0, count: k * k)
         while iterations < maxIterations {
             iterations += 1
-            var gradient = [Double](repeating: 0, count: k)
-            var hessian = [Double](repeating: 0, count: k * k)
             var logLik = 0.0
-            for i in x.indices {
-                for j in 0..<p { row[j + 1] = x[i][j] }
-                var eta = 0.0
-                for j in 0..<k { eta += beta[j] * row[j] }
-                let prob = 1 / (1 + exp(-eta))
-                let wi = w[i]
-                // log(1 + e^η) computed without overflow.
-                let softplus = eta > 0 ? eta + log1p(exp(-eta)) : log1p(exp(eta))
-                logLik += wi * (y[i] * eta - softplus)
-                let r = wi * (y[i] - prob)
-                let v = wi * prob * (1 - prob)
-                for a in 0..<k {
-                    gradient[a] += r * row[a]
-                    let va = v * row[a]
-                    for b in 0...a { hessian[a * k + b] += va * row[b] }
+            design.withUnsafeBufferPointer { rows in
+                beta.withUnsafeBufferPointer { beta in
+                    gradient.withUnsafeMutableBufferPointer { gradient in
+                        hessian.withUnsafeMutableBufferPointer { hessian in
+                            gradient.update(repeating: 0)
+                            hessian.update(repeating: 0)
+                            for i in x.indices {
+                                let row = UnsafeBufferPointer(rebasing: rows[(i * k)..<(i * k + k)])
+                                var eta = 0.0
+                                for j in 0..<k { eta += beta[j] * row[j] }
+                                let prob = 1 / (1 + exp(-eta))
+                                let wi = w[i]
+                                // log(1 + e^η) computed without overflow.
+                                let softplus = eta > 0 ? eta + log1p(exp(-eta)) : log1p(exp(eta))
+                                logLik += wi * (y[i] * eta - softplus)
+                                let r = wi * (y[i] - prob)
+                                let v = wi * prob * (1 - prob)
+                                for a in 0..<k {
+                                    gradient[a] += r * row[a]
+                                    let va = v * row[a]
+                                    for b in 0...a { hessian[a * k + b] += va * row[b] }
+                                }
+                            }
+                        }
+                    }
                 }
             }
             for j in 1..<k {

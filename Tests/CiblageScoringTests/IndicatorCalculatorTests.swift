@@ -179,6 +179,26 @@ final class IndicatorCalculatorTests: XCTestCase {
         let literal: DeclarationsByNature = [.actualise: dated(5), .previsionnel: dated(6)]
         XCTAssertEqual(literal.mostAdvanced?.declaration.dateDepot, Self.date(2024, 3, 5))
         XCTAssertFalse(literal.isEmpty)
+        XCTAssertTrue(DeclarationsByNature(nil).isEmpty)
+        XCTAssertEqual(DeclarationsByNature((.actualise, dated(7))).mostAdvanced?.nature, .actualise)
+        XCTAssertNil(DeclarationsByNature((.actualise, dated(7)))[.reel])
+    }
+
+    func testFundingByExerciceReadsAndReplacesAsADictionaryWould() {
+        var funding: FundingByExercice = [2022: 300_000, 2024: 312_202]
+        XCTAssertEqual(funding.count, 2)
+        XCTAssertEqual(funding[2022], 300_000)
+        XCTAssertEqual(funding[2024], 312_202)
+        XCTAssertNil(funding[2023], "an exercice not held reads as missing, not as zero")
+        funding[2024] = 1
+        XCTAssertEqual(funding[2024], 1, "replaced, not added")
+        XCTAssertEqual(funding.count, 2)
+        funding[2023] = 0
+        funding[2021] = 5
+        XCTAssertEqual(funding.count, FundingByExercice.capacity)
+        XCTAssertEqual(funding[2023], 0, "a zero funding is held, unlike a missing one")
+        XCTAssertEqual(funding[2021], 5)
+        XCTAssertTrue(FundingByExercice().count == 0 && FundingByExercice()[2024] == nil)
     }
 }
 
