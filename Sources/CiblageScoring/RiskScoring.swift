@@ -609,26 +609,36 @@ public enum RiskScoring {
     }
 }
 
-/// `values` in thousandths, comma-separated (`1250,-30,0`), written digit by digit: this runs
-/// for every feature of every scored equipment.
+/// `values` in thousandths, comma-separated (`1250,-30,0`), written digit by digit into the
+/// string's own storage: this runs for every feature of every scored equipment.
 func thousandths(_ values: [Double]) -> String {
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(values.count * 6)
-    var digits = [UInt8](repeating: 0, count: 20)
-    for (k, value) in values.enumerated() {
-        if k > 0 { bytes.append(UInt8(ascii: ",")) }
-        let n = Int((value * 1000).rounded())
-        if n < 0 { bytes.append(UInt8(ascii: "-")) }
-        var m = n.magnitude
-        var count = 0
-        repeat {
-            digits[count] = UInt8(ascii: "0") + UInt8(m % 10)
-            m /= 10
-            count += 1
-        } while m > 0
-        for d in stride(from: count - 1, through: 0, by: -1) { bytes.append(digits[d]) }
+    // Per value: a comma, a sign, and a room of 20 for its digits (19 at most).
+    String(unsafeUninitializedCapacity: max(values.count * 22, 1)) { out in
+        var end = 0
+        for (k, value) in values.enumerated() {
+            if k > 0 {
+                out[end] = UInt8(ascii: ",")
+                end += 1
+            }
+            let n = Int((value * 1000).rounded())
+            if n < 0 {
+                out[end] = UInt8(ascii: "-")
+                end += 1
+            }
+            // Digits written backwards from the far end of their room, then moved into place.
+            var m = n.magnitude
+            var first = end + 20
+            repeat {
+                first -= 1
+                out[first] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: m % 10)
+                m /= 10
+            } while m > 0
+            let count = end + 20 - first
+            for d in 0..<count { out[end + d] = out[first + d] }
+            end += count
+        }
+        return end
     }
-    return String(decoding: bytes, as: UTF8.self)
 }
 
 /// `transform` applied to every element on two threads (the machines this runs on have two

@@ -178,6 +178,14 @@ final class RankingMetricsTests: XCTestCase {
 
     func testContributionsAreStoredInThousandths() {
         XCTAssertEqual(thousandths([1.25, -0.0304, 0, 0.0004, -12.3456]), "1250,-30,0,0,-12346")
+        XCTAssertEqual(thousandths([]), "")
+        // The widest values fill their room: 19 digits and a sign, after a comma.
+        let wide = [-9.2e15, 9.2e15, -1e-4, 7]
+        XCTAssertEqual(thousandths(wide), "-9200000000000000000,9200000000000000000,0,7000")
+        let many = (0..<500).map { Double($0 - 250) * 1234.5678 }
+        XCTAssertEqual(
+            thousandths(many), many.map { String(Int(($0 * 1000).rounded())) }.joined(separator: ","),
+            "each value as the standard library writes its integer")
     }
 
     func testAUCCountsTiesAsOneHalf() {

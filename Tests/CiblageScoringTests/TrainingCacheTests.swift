@@ -247,6 +247,19 @@ final class TrainingCacheTests: XCTestCase {
         XCTAssertFalse(RiskScoring.merge(&missing, active: [1, 2, 3], fresh: [:]))
     }
 
+    /// A feature vector is stored as 8 little-endian bytes a value, missing ones as a NaN that no
+    /// computation gives, and read back value for value.
+    func testExampleValuesAreStoredEightBytesEachAndReadBackExactly() {
+        let values: [Double?] = [1.5, nil, -0.0, .infinity, -.infinity, .nan, 1e-310, nil, -123_456.789]
+        let data = TrainingCache.encode(values)
+        XCTAssertEqual(data.count, values.count * 8)
+        XCTAssertEqual(Array(data.prefix(8)), [0, 0, 0, 0, 0, 0, 0xF8, 0x3F], "1.5 little-endian")
+        XCTAssertEqual(data.subdata(in: 8..<16).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }, TrainingCache.missing.littleEndian)
+        let back = TrainingCache.decode(data, count: values.count)
+        XCTAssertEqual(back.map { $0?.bitPattern }, values.map { $0?.bitPattern }, "same bits, missing kept apart from NaN")
+        XCTAssertTrue(TrainingCache.encode([]).isEmpty)
+    }
+
     func testProfilesAreFoundByIdWhetherIdsAreDenseOrSparse() {
         func profile(_ id: Int64) -> EquipmentProfile {
             EquipmentProfile(
