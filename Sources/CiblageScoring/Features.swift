@@ -82,6 +82,8 @@ public enum Feature: Int, CaseIterable, Sendable {
 /// Peer statistics of one exercice for the indicators compared with peers.
 public struct PeerTable: Sendable {
     public let occupation, coutHeure, coutPlace, participation, enfantsParPlace, etpParPlace: PeerGroups
+    /// The cell and nature numbers of each equipment, in the order of the years given.
+    let grouping: PeerGrouping
 
     /// `cells`: nature code and size band code of each equipment, in the order of `years`.
     public init(_ years: [EquipmentYear], cells: [(nature: String, band: String?)]) {
@@ -89,6 +91,7 @@ public struct PeerTable: Sendable {
         // array, or through a lazy map, is some 400 bytes: 0.2 s of copies at four times the
         // country), fills the six columns; the cells are numbered once for all six.
         let grouping = PeerGrouping(cells)
+        self.grouping = grouping
         var columns = [[Double]](repeating: [], count: 6)
         for k in columns.indices { columns[k].reserveCapacity(cells.count) }
         for k in years.indices.prefix(cells.count) {
@@ -106,6 +109,15 @@ public struct PeerTable: Sendable {
         participation = groups[3]
         enfantsParPlace = groups[4]
         etpParPlace = groups[5]
+    }
+
+    /// What `groups` (one of the six) compare the equipment at position `k` of the years with:
+    /// found by its numbers, or by its codes when `nature` is not the one it was grouped under.
+    func stats(_ groups: PeerGroups, at k: Int, nature: String, band: String?) -> RobustStats? {
+        guard k < grouping.natureOf.count, grouping.natures[Int(grouping.natureOf[k])] == nature else {
+            return groups.stats(nature: nature, band: band)?.stats
+        }
+        return groups.stats(cell: grouping.cellOf[k], nature: grouping.natureOf[k])?.stats
     }
 }
 
@@ -319,7 +331,7 @@ public struct FeatureBuilder: Sendable {
         var medians = PeerMedians()
         func set(_ f: Feature, _ v: Double?) { values[f.rawValue] = v.flatMap { $0.isFinite ? $0 : nil } ?? .nan }
         func peer(_ f: Feature, _ groups: PeerGroups, _ value: Double?) {
-            guard let value, let stats = groups.stats(nature: profile.nature, band: band)?.stats else { return }
+            guard let value, let stats = peers.stats(groups, at: at, nature: profile.nature, band: band) else { return }
             medians[f] = stats.median
             set(f, stats.robustZ(value).map { clip($0, 5) } ?? 0)
         }

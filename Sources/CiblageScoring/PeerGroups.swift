@@ -78,10 +78,10 @@ public enum PeerLevel: String, Sendable {
 }
 
 /// The peer cell (nature × size band) and nature of each equipment as small numbers, so that
-/// the six indicators' groups are filled by index: the strings are hashed once per equipment
-/// rather than twice per equipment and indicator (0.27 s of the feature thread at four times
-/// the country).
-struct PeerGrouping {
+/// the six indicators' groups are filled, and looked up, by index: the strings are compared
+/// once per equipment rather than hashed twice per equipment and indicator (0.27 s of the
+/// feature thread at four times the country).
+struct PeerGrouping: Sendable {
     /// Per equipment, its cell's number in ``cells`` (−1 without a size band) and its nature's
     /// in ``natures``.
     var cellOf: [Int32] = []
@@ -90,29 +90,34 @@ struct PeerGrouping {
     var natures: [String] = []
 
     init(_ members: some Sequence<(nature: String, band: String?)>) {
-        var cellNumber: [PeerGroups.Cell: Int32] = [:]
-        var natureNumber: [String: Int32] = [:]
+        // A handful of natures and of bands: found by comparing codes (short strings, compared
+        // in place), where a dictionary hashed each code of each equipment.
+        var bandsOf: [[(band: String, cell: Int32)]] = []
+        var last: Int32 = -1
         for m in members {
-            let nature: Int32
-            if let known = natureNumber[m.nature] {
-                nature = known
-            } else {
-                nature = Int32(natures.count)
-                natureNumber[m.nature] = nature
-                natures.append(m.nature)
+            var nature = last
+            if nature < 0 || natures[Int(nature)] != m.nature {
+                if let known = natures.firstIndex(of: m.nature) {
+                    nature = Int32(known)
+                } else {
+                    nature = Int32(natures.count)
+                    natures.append(m.nature)
+                    bandsOf.append([])
+                }
+                last = nature
             }
             natureOf.append(nature)
             guard let band = m.band else {
                 cellOf.append(-1)
                 continue
             }
-            let key = PeerGroups.Cell(nature: m.nature, band: band)
-            if let known = cellNumber[key] {
-                cellOf.append(known)
+            if let known = bandsOf[Int(nature)].first(where: { $0.band == band }) {
+                cellOf.append(known.cell)
             } else {
-                cellOf.append(Int32(cells.count))
-                cellNumber[key] = Int32(cells.count)
-                cells.append(key)
+                let cell = Int32(cells.count)
+                cellOf.append(cell)
+                bandsOf[Int(nature)].append((band, cell))
+                cells.append(PeerGroups.Cell(nature: m.nature, band: band))
             }
         }
     }
@@ -125,6 +130,9 @@ public struct PeerGroups: Sendable {
     private var byCell: [Cell: RobustStats] = [:]
     private var byNature: [String: RobustStats] = [:]
     private var national: RobustStats?
+    /// The same statistics by the numbers of the ``PeerGrouping`` the groups were made with.
+    private var cellStats: [RobustStats?] = []
+    private var natureStats: [RobustStats?] = []
 
     /// `values`: one per equipment, with its nature code and size band code (`nil` without places).
     public init(_ values: [(nature: String, band: String?, value: Double)], minimumCount: Int = 20) {
@@ -145,8 +153,10 @@ public struct PeerGroups: Sendable {
             natures[Int(grouping.natureOf[k])].append(value)
             all.append(value)
         }
-        for (key, group) in zip(grouping.cells, cells) { byCell[key] = RobustStats(group) }
-        for (key, group) in zip(grouping.natures, natures) { byNature[key] = RobustStats(group) }
+        cellStats = cells.map(RobustStats.init)
+        natureStats = natures.map(RobustStats.init)
+        for (key, stats) in zip(grouping.cells, cellStats) { byCell[key] = stats }
+        for (key, stats) in zip(grouping.natures, natureStats) { byNature[key] = stats }
         national = RobustStats(all)
     }
 
@@ -156,6 +166,14 @@ public struct PeerGroups: Sendable {
             return (cell, .natureTaille)
         }
         if let group = byNature[nature], group.count >= minimumCount { return (group, .nature) }
+        return national.map { ($0, .national) }
+    }
+
+    /// As ``stats(nature:band:)``, for the equipment in cell number `cell` (−1 without a size
+    /// band) and nature number `nature` of the grouping the groups were made with.
+    func stats(cell: Int32, nature: Int32) -> (stats: RobustStats, level: PeerLevel)? {
+        if cell >= 0, let stats = cellStats[Int(cell)], stats.count >= minimumCount { return (stats, .natureTaille) }
+        if let group = natureStats[Int(nature)], group.count >= minimumCount { return (group, .nature) }
         return national.map { ($0, .national) }
     }
 
