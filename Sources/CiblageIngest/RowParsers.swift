@@ -113,6 +113,12 @@ public struct EquipementIndex: Sendable {
             guard bytes.count <= 24, let base = bytes.baseAddress else { return nil }
             withUnsafeMutableBytes(of: &self) { $0.baseAddress!.copyMemory(from: base, byteCount: bytes.count) }
         }
+
+        /// The three words folded into one before hashing (equality still compares all three):
+        /// one declaration row, one lookup, and SipHash over 8 bytes rather than 24.
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(a ^ (b &* 0x9E37_79B9_7F4A_7C15) ^ (c &* 0xC2B2_AE3D_27D4_EB4F))
+        }
     }
 
     private var ids: [Key: Int64] = [:]

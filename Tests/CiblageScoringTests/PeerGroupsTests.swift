@@ -83,4 +83,39 @@ final class PeerGroupsTests: XCTestCase {
         }
         XCTAssertNil(table.occupation.stats(nature: "MAM", band: "T0_10"), "no value, no group")
     }
+
+    /// An equipment's group found by its numbers in the table is the one its codes find, at every
+    /// level (cell, nature when the cell is small, all when the nature is), and an equipment
+    /// asked under another nature than the one it was grouped under is found by its codes.
+    func testTheGroupFoundByAnEquipmentsNumbersIsTheOneItsCodesFind() throws {
+        var random = SeededRandom(seed: 7)
+        let natures = ["EAJE_COLLECTIF", "MAM", "LAEP", "RPE"]
+        let bands: [String?] = ["T0_10", "T11_24", "T25_40", nil]
+        var rows: [(nature: String, band: String?)] = []
+        var years: [EquipmentYear] = []
+        for k in 0..<600 {
+            // RPE is rare (its cells and its nature fall back to all), MAM × T25_40 too (it falls
+            // back to the MAM).
+            let nature = random.int(0...30) == 0 ? "RPE" : natures[random.int(0...2)]
+            let band = nature == "MAM" ? (random.int(0...20) == 0 ? "T25_40" : "T11_24") : bands[random.int(0...3)]
+            rows.append((nature, band))
+            var i = EquipmentIndicators(
+                equipementId: Int64(k), exercice: 2024, source: .reel, places: 10, reelManquant: false, chiffresRonds: 0,
+                chiffresExamines: 0, controlesPasses: 0, anomaliesPassees: 0, indusPasses: 0, enjeuEuros: 0)
+            i.coutPlace = random.int(0...9) == 0 ? nil : random.uniform(1000...30000)
+            years.append(EquipmentYear(indicators: i, packedDigits: 0))
+        }
+        let table = PeerTable(years, cells: rows)
+        var levels = Set<PeerLevel>()
+        for (k, row) in rows.enumerated() {
+            let byCodes = table.coutPlace.stats(nature: row.nature, band: row.band)
+            if let level = byCodes?.level { levels.insert(level) }
+            XCTAssertEqual(table.stats(table.coutPlace, at: k, nature: row.nature, band: row.band), byCodes?.stats, "équipement \(k)")
+            let other = row.nature == "MAM" ? "LAEP" : "MAM"
+            XCTAssertEqual(
+                table.stats(table.coutPlace, at: k, nature: other, band: row.band),
+                table.coutPlace.stats(nature: other, band: row.band)?.stats, "équipement \(k) sous une autre nature")
+        }
+        XCTAssertEqual(levels, [.natureTaille, .nature, .national], "every level was reached")
+    }
 }
