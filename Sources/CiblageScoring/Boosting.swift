@@ -149,9 +149,9 @@ public struct TreeEnsemble: Sendable {
     /// every pattern of sides is computed once, and a line's contributions are a table look-up.
     static let maximumTabulatedSplits = 10
     /// Per tree: its splits (node indices), and for each pattern of sides the non-zero
-    /// contributions (column, value), end to end; read through pointers by
-    /// ``contributions(_:)``.
-    let flat: FlatTables
+    /// contributions (column, value). Empty for a tree too large to tabulate.
+    let splits: [[Int]]
+    let tables: [[[(column: Int32, value: Double)]]]
 
     /// Every tree's nodes end to end; `roots` gives where each tree starts.
     let nodes: [Node]
@@ -227,6 +227,7 @@ public struct TreeEnsemble: Sendable {
         }
         self.nodes = nodes
         self.roots = roots
+        self.splits = splits
         var tables: [[[(column: Int32, value: Double)]]] = []
         var path = [PathElement](repeating: PathElement(), count: (deepest + 3) * (deepest + 4))
         var phi = [Double](repeating: 0, count: columns + 1)
@@ -249,68 +250,8 @@ public struct TreeEnsemble: Sendable {
             }
             tables.append(table)
         }
-        flat = FlatTables(splits: splits, tables: tables)
+        self.tables = tables
         everyTreeTabulated = tables.allSatisfy { !$0.isEmpty }
-    }
-
-    /// Every tree's splits and tables end to end, in memory allocated once and read through
-    /// pointers: as nested arrays (a table per tree, an array of entries per pattern), each tree
-    /// of each line cost retains and bounds checks, a quarter of the explanations' time; as flat
-    /// arrays, the bounds checks alone made it slower still.
-    final class FlatTables: @unchecked Sendable {
-        struct Tree {
-            /// The tree's first split in ``splitNodes`` and how many it has.
-            var firstSplit: Int32
-            var splitCount: Int32
-            /// The tree's first pattern in ``patternStart``; −1 for a tree not tabulated.
-            var firstPattern: Int32
-        }
-        let trees: UnsafeMutableBufferPointer<Tree>
-        /// Node indices of the splits, tree after tree.
-        let splitNodes: UnsafeMutableBufferPointer<Int32>
-        /// Where each pattern's entries start in ``entryColumns`` (one more than the patterns:
-        /// a pattern's entries end where the next one's start).
-        let patternStart: UnsafeMutableBufferPointer<Int32>
-        /// The non-zero contributions of each pattern, in column order.
-        let entryColumns: UnsafeMutableBufferPointer<Int32>
-        let entryValues: UnsafeMutableBufferPointer<Double>
-
-        init(splits: [[Int]], tables: [[[(column: Int32, value: Double)]]]) {
-            let patterns = tables.reduce(0) { $0 + $1.count }
-            let entries = tables.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } }
-            trees = .allocate(capacity: splits.count)
-            splitNodes = .allocate(capacity: max(1, splits.reduce(0) { $0 + $1.count }))
-            patternStart = .allocate(capacity: patterns + 1)
-            entryColumns = .allocate(capacity: max(1, entries))
-            entryValues = .allocate(capacity: max(1, entries))
-            var split = 0, pattern = 0, entry = 0
-            for (t, nodes) in splits.enumerated() {
-                trees[t] = Tree(
-                    firstSplit: Int32(split), splitCount: Int32(nodes.count), firstPattern: tables[t].isEmpty ? -1 : Int32(pattern))
-                for n in nodes {
-                    splitNodes[split] = Int32(n)
-                    split += 1
-                }
-                for contributions in tables[t] {
-                    patternStart[pattern] = Int32(entry)
-                    pattern += 1
-                    for (column, value) in contributions {
-                        entryColumns[entry] = column
-                        entryValues[entry] = value
-                        entry += 1
-                    }
-                }
-            }
-            patternStart[pattern] = Int32(entry)
-        }
-
-        deinit {
-            trees.deallocate()
-            splitNodes.deallocate()
-            patternStart.deallocate()
-            entryColumns.deallocate()
-            entryValues.deallocate()
-        }
     }
 
     /// How the recursion picks the side a line takes at a split: from the line's values, or
@@ -369,8 +310,7 @@ public struct TreeEnsemble: Sendable {
                     path.withUnsafeMutableBufferPointer { path in
                         for (t, root) in roots.enumerated() {
                             phi[columns] += nodes[root].mean
-                            let tree = flat.trees[t]
-                            if tree.firstPattern < 0 {
+                            if tables[t].isEmpty {
                                 Self.shap(nodes, .values(x), phi, node: root, path: path.baseAddress!, parent: 0, depth: 0, zero: 1, one: 1, feature: -1)
                                 continue
                             }
@@ -378,14 +318,8 @@ public struct TreeEnsemble: Sendable {
                             // the compiler kept the jump): the sides go either way, and mispredicted
                             // jumps took a fifth of the explanations' time.
                             var pattern = 0
-                            for k in 0..<Int(tree.splitCount) {
-                                let n = Int(flat.splitNodes[Int(tree.firstSplit) + k])
-                                pattern |= Int(unsafeBitCast(Self.goesLeft(nodes[n], x), to: UInt8.self)) << k
-                            }
-                            let p = Int(tree.firstPattern) + pattern
-                            for e in Int(flat.patternStart[p])..<Int(flat.patternStart[p + 1]) {
-                                phi[Int(flat.entryColumns[e])] += flat.entryValues[e]
-                            }
+                            for (k, n) in splits[t].enumerated() { pattern |= Int(unsafeBitCast(Self.goesLeft(nodes[n], x), to: UInt8.self)) << k }
+                            for (column, value) in tables[t][pattern] { phi[Int(column)] += value }
                         }
                     }
                 }
