@@ -94,7 +94,8 @@ public enum FieldParsing {
             let b = p[i]
             if b >= 0x30 && b <= 0x39 {
                 guard digits < 18 else { throw .notANumber }
-                mantissa = mantissa * 10 + Int64(b - 0x30)
+                // Below 10¹⁸ after 18 digits: no overflow to check.
+                mantissa = mantissa &* 10 &+ Int64(b &- 0x30)
                 digits += 1
                 if inFraction { scale += 1 } else { groupDigits += 1 }
                 i += 1
