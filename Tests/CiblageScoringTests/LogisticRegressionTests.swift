@@ -98,6 +98,29 @@ final class LogisticRegressionTests: XCTestCase {
         XCTAssertEqual(fit.coefficients.map(\.bitPattern), beta.dropFirst().map(\.bitPattern))
     }
 
+    /// The severity of a line is the linear model over the columns `raw` makes (log stake,
+    /// features, nature indicators), summed in their order: computed without making them, the
+    /// expected indu stays the same to the bit, missing features and unknown natures included.
+    func testExpectedInduIsTheModelOverTheRawColumnsBitForBit() {
+        var random = SeededRandom(seed: 11)
+        let natures = ["EAJE_FAMILIAL", "MAM", "RPE"]
+        let width = 1 + 8 + natures.count
+        let model = SeverityModel(
+            columns: (0..<width).map { "c\($0)" }, natures: natures,
+            means: (0..<width).map { _ in random.uniform(-2...2) }, scales: (0..<width).map { _ in random.uniform(0.1...3) },
+            intercept: 7.5, coefficients: (0..<width).map { _ in random.uniform(-1...1) }, residualVariance: 0.8, positives: 100)
+        for _ in 0..<2_000 {
+            let values: [Double?] = (0..<8).map { _ in random.int(0...4) == 0 ? nil : random.uniform(-5...5) }
+            let enjeu = random.int(0...9) == 0 ? -10 : random.uniform(0...2_000_000)
+            let nature = ["EAJE_FAMILIAL", "MAM", "RPE", "EAJE_COLLECTIF", "LAEP"][random.int(0...4)]
+            let x = model.raw(values: values, enjeu: enjeu, nature: nature)
+            var mu = model.intercept
+            for j in x.indices { mu += model.coefficients[j] * (x[j].map { ($0 - model.means[j]) / model.scales[j] } ?? 0) }
+            let reference = exp(min(mu + model.residualVariance / 2, 30))
+            XCTAssertEqual(model.expectedIndu(values: values, enjeu: enjeu, nature: nature).bitPattern, reference.bitPattern)
+        }
+    }
+
     func testRefusesEmptyInput() {
         XCTAssertThrowsError(try LogisticRegression.fit(x: [], y: []))
     }
