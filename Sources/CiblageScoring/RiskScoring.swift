@@ -612,7 +612,7 @@ public enum RiskScoring {
 /// `values` in thousandths, comma-separated (`1250,-30,0`), written digit by digit into a buffer
 /// on the stack: this runs for every feature of every scored equipment. The string is made at
 /// its exact length (written in a string's own storage, it kept the room of the widest values:
-/// 30 MB more at the national first score's peak).
+/// 20 MB more at the national first score's peak).
 func thousandths(_ values: [Double]) -> String {
     // Per value: a comma, a sign, and a room of 20 for its digits (19 at most).
     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(values.count * 22, 1)) { out in

@@ -34,7 +34,7 @@ public struct SeverityModel: Codable, Sendable, Equatable {
     /// Euros: the expected indu of a control that finds an anomaly on this line.
     public func expectedIndu(values: [Double?], enjeu: Double, nature: String) -> Double {
         // The terms of ``raw(values:enjeu:nature:)``'s columns, in its order, without making the
-        // array (three arrays a line: two thirds of this function's time).
+        // array (three arrays a line: more than half of this function's time).
         var mu = intercept
         func add(_ j: Int, _ x: Double?) { mu += coefficients[j] * (x.map { ($0 - means[j]) / scales[j] } ?? 0) }
         add(0, log1p(max(0, enjeu) / 1000))
