@@ -127,12 +127,13 @@ struct PeerGrouping: Sendable {
 /// equipments, when a group has fewer than `minimumCount` values.
 public struct PeerGroups: Sendable {
     public let minimumCount: Int
-    private var byCell: [Cell: RobustStats] = [:]
-    private var byNature: [String: RobustStats] = [:]
-    private var national: RobustStats?
-    /// The same statistics by the numbers of the ``PeerGrouping`` the groups were made with.
-    private var cellStats: [RobustStats?] = []
-    private var natureStats: [RobustStats?] = []
+    /// The cells and natures of the ``PeerGrouping`` the groups were made with, and the
+    /// statistics of each, by the same numbers.
+    private let cells: [Cell]
+    private let natures: [String]
+    private let cellStats: [RobustStats?]
+    private let natureStats: [RobustStats?]
+    private let national: RobustStats?
 
     /// `values`: one per equipment, with its nature code and size band code (`nil` without places).
     public init(_ values: [(nature: String, band: String?, value: Double)], minimumCount: Int = 20) {
@@ -143,30 +144,29 @@ public struct PeerGroups: Sendable {
     /// finite (NaN for a missing one) belongs to no group.
     init(_ values: [Double], grouping: PeerGrouping, minimumCount: Int = 20) {
         self.minimumCount = minimumCount
-        var cells = [[Double]](repeating: [], count: grouping.cells.count)
-        var natures = [[Double]](repeating: [], count: grouping.natures.count)
+        var cellValues = [[Double]](repeating: [], count: grouping.cells.count)
+        var natureValues = [[Double]](repeating: [], count: grouping.natures.count)
         var all: [Double] = []
         all.reserveCapacity(values.count)
         for (k, value) in values.enumerated() where value.isFinite {
             let cell = grouping.cellOf[k]
-            if cell >= 0 { cells[Int(cell)].append(value) }
-            natures[Int(grouping.natureOf[k])].append(value)
+            if cell >= 0 { cellValues[Int(cell)].append(value) }
+            natureValues[Int(grouping.natureOf[k])].append(value)
             all.append(value)
         }
-        cellStats = cells.map(RobustStats.init)
-        natureStats = natures.map(RobustStats.init)
-        for (key, stats) in zip(grouping.cells, cellStats) { byCell[key] = stats }
-        for (key, stats) in zip(grouping.natures, natureStats) { byNature[key] = stats }
+        cells = grouping.cells
+        natures = grouping.natures
+        cellStats = cellValues.map(RobustStats.init)
+        natureStats = natureValues.map(RobustStats.init)
         national = RobustStats(all)
     }
 
     /// The statistics an equipment of this nature and size band is compared with, and their level.
     public func stats(nature: String, band: String?) -> (stats: RobustStats, level: PeerLevel)? {
-        if let band, let cell = byCell[Cell(nature: nature, band: band)], cell.count >= minimumCount {
-            return (cell, .natureTaille)
-        }
-        if let group = byNature[nature], group.count >= minimumCount { return (group, .nature) }
-        return national.map { ($0, .national) }
+        // A nature no equipment had has no cell either: the country.
+        guard let n = natures.firstIndex(of: nature) else { return national.map { ($0, .national) } }
+        let cell = band.flatMap { cells.firstIndex(of: Cell(nature: nature, band: $0)) } ?? -1
+        return stats(cell: Int32(cell), nature: Int32(n))
     }
 
     /// As ``stats(nature:band:)``, for the equipment in cell number `cell` (−1 without a size
@@ -177,7 +177,7 @@ public struct PeerGroups: Sendable {
         return national.map { ($0, .national) }
     }
 
-    struct Cell: Hashable {
+    struct Cell: Equatable {
         var nature: String
         var band: String
     }
