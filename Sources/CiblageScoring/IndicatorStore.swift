@@ -117,23 +117,29 @@ public enum IndicatorStore {
         return profiles
     }
 
-    /// Every stored control, oldest first.
+    /// Every stored control, oldest first (read column by column, as ``profiles(_:)``: GRDB's
+    /// rows cost twice as much, on the single core the score starts on).
     public static func controls(_ db: Database) throws -> [StoredControl] {
-        try Row.fetchAll(
+        let s = try RawStatement(
             db,
             sql: """
                 SELECT equipement_id, date_controle, exercices, origine, type_controle, resultat, montant_indu
                 FROM controle ORDER BY date_controle, id
-                """
-        ).compactMap { row in
-            guard let date = CalendarDate(yyyymmdd: row[1]), let origine = OrigineControle(rawValue: row[3]),
-                let type = TypeControle(rawValue: row[4])
-            else { return nil }
-            let exercices = (row[2] as String).split(separator: "|").compactMap { Int($0) }
-            return StoredControl(
-                equipementId: row[0], date: date, exercices: exercices, origine: origine, type: type,
-                anomalie: row[5] == ResultatControle.anomalie.rawValue, indu: row[6])
+                """)
+        defer { s.reset() }
+        var controls: [StoredControl] = []
+        while try s.step() {
+            guard let id = s.int(0), let date = s.int(1).flatMap(CalendarDate.init(yyyymmdd:)),
+                let origine = s.text(3).flatMap(OrigineControle.init(rawValue:)),
+                let type = s.text(4).flatMap(TypeControle.init(rawValue:))
+            else { continue }
+            let exercices = (s.text(2) ?? "").split(separator: "|").compactMap { Int($0) }
+            controls.append(
+                StoredControl(
+                    equipementId: Int64(id), date: date, exercices: exercices, origine: origine, type: type,
+                    anomalie: s.textEquals(5, ResultatControle.anomalie.rawValue), indu: s.double(6) ?? 0))
         }
+        return controls
     }
 
     /// The inputs of every equipment active during `exercice` (open on one day of it at least).
