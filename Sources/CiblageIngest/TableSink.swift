@@ -40,6 +40,8 @@ struct CSVFieldSource: FieldSource {
     let names: [String]
     let encoding: TextEncoding
 
+    /// Inlined: a call per field, some 20 million on a national ingest, was 2 % of its reading.
+    @inline(__always)
     func bytes(_ column: Int) -> UnsafeBufferPointer<UInt8> {
         let index = fieldIndex[column]
         return index < 0 ? UnsafeBufferPointer(start: nil, count: 0) : record[index]

@@ -26,6 +26,20 @@ final class FieldParsingTests: XCTestCase {
         XCTAssertEqual(try decimal("0,1"), 0.1)
     }
 
+    func testEveryScaleDividesByItsExactPowerOfTen() throws {
+        for scale in 0...18 {
+            XCTAssertEqual(FieldParsing.powerOfTen(scale), Double("1e\(scale)")!, "10^\(scale)")
+        }
+        // Fifteen digits (a mantissa a Double holds exactly, so one rounding, as the reading of
+        // the decimal text has), at every scale.
+        let digits = "123456789012345"
+        for scale in 1..<15 {
+            let text = digits.prefix(15 - scale) + "," + digits.suffix(scale)
+            XCTAssertEqual(try decimal(String(text)), Double(String(text).replacingOccurrences(of: ",", with: "."))!, String(text))
+        }
+        XCTAssertEqual(try decimal("0,000000000000000001"), 1e-18)
+    }
+
     func testReadsThousandsGroupedBySpacesOfEveryKind() throws {
         XCTAssertEqual(try decimal("1 234 567,89"), 1_234_567.89)
         XCTAssertEqual(try decimal("1\u{00A0}234\u{00A0}567,89"), 1_234_567.89)
