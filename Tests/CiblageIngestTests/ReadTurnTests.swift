@@ -4,8 +4,9 @@ import XCTest
 
 @testable import CiblageIngest
 
-/// A file's reading that waits for the one before it (``ReadTurn``): it starts once that one
-/// has ended, and a reading given up before its turn ends at once, without reading.
+/// A file's reading that waits for the one before it (``ReadTurn``): its fingerprint is computed
+/// at once, its rows are read once that one has ended, and a reading given up before its turn
+/// ends at once, without reading a row.
 final class ReadTurnTests: XCTestCase {
     static let controls = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/controles.csv")
@@ -16,20 +17,33 @@ final class ReadTurnTests: XCTestCase {
             parse: { (reader) throws(RowReject) in "ligne" })
     }
 
-    func testAReadingStartsOnlyOnceTheOneBeforeItHasEnded() throws {
+    func testTheRowsAreReadOnlyOnceTheReadingBeforeHasEndedButTheFingerprintAtOnce() throws {
         let before = ReadTurn()
         let read = read(after: before)
-        let fingerprinted = DispatchSemaphore(value: 0)
+        // The fingerprint does not wait for the turn: the storing thread checks the file against
+        // the store while the file before is still being read.
+        let fingerprint = try read.fingerprint()
+        XCTAssertEqual(fingerprint.size, try Data(contentsOf: Self.controls).count)
+        // Rows and outcome handed over by `ended` (the semaphore orders the accesses).
+        let received = DispatchSemaphore(value: 0)
+        let ended = DispatchSemaphore(value: 0)
+        let outcome = LockedBox<Result<Int, any Error>>(.success(0))
         Thread.detachNewThread {
-            _ = try? read.fingerprint()
-            fingerprinted.signal()
+            outcome.value = Result {
+                var rows = 0
+                while let batch = try read.channel.receive() {
+                    if rows == 0 { received.signal() }
+                    rows += batch.count
+                }
+                return rows
+            }
+            ended.signal()
         }
-        // The file is small: unwaited, its fingerprint would be there in a few milliseconds.
-        XCTAssertEqual(fingerprinted.wait(timeout: .now() + .milliseconds(300)), .timedOut, "lu avant son tour")
+        // The file is small: unwaited, its rows would be there in a few milliseconds.
+        XCTAssertEqual(received.wait(timeout: .now() + .milliseconds(300)), .timedOut, "lu avant son tour")
         before.end()
-        XCTAssertEqual(fingerprinted.wait(timeout: .now() + .seconds(10)), .success, "jamais lu après son tour")
-        var rows = 0
-        while let batch = try read.channel.receive() { rows += batch.count }
+        XCTAssertEqual(ended.wait(timeout: .now() + .seconds(10)), .success, "jamais lu après son tour")
+        let rows = try outcome.value.get()
         let sink = try read.finish()
         XCTAssertGreaterThan(rows, 0)
         XCTAssertEqual(rows + sink.rejects.rejects.count, sink.read)
@@ -44,7 +58,8 @@ final class ReadTurnTests: XCTestCase {
             cancelled.signal()
         }
         XCTAssertEqual(cancelled.wait(timeout: .now() + .seconds(10)), .success, "l'abandon attend un tour qui ne vient pas")
-        XCTAssertThrowsError(try read.fingerprint()) { XCTAssertTrue($0 is CancellationError, "\($0)") }
-        XCTAssertThrowsError(try read.channel.receive())
+        // Fingerprinted before the turn, but not one row read.
+        XCTAssertNoThrow(try read.fingerprint())
+        XCTAssertThrowsError(try read.channel.receive()) { XCTAssertTrue($0 is CancellationError, "\($0)") }
     }
 }
