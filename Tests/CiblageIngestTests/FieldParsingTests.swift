@@ -37,7 +37,9 @@ final class FieldParsingTests: XCTestCase {
             let text = digits.prefix(15 - scale) + "," + digits.suffix(scale)
             XCTAssertEqual(try decimal(String(text)), Double(String(text).replacingOccurrences(of: ",", with: "."))!, String(text))
         }
-        XCTAssertEqual(try decimal("0,000000000000000001"), 1e-18)
+        // Eighteen digits at most, one of them before the comma: the smallest scale-17 number.
+        XCTAssertEqual(try decimal("0,00000000000000001"), 1e-17)
+        XCTAssertThrowsError(try decimal("0,000000000000000001"))
     }
 
     func testReadsThousandsGroupedBySpacesOfEveryKind() throws {

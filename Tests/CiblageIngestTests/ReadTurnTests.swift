@@ -22,6 +22,15 @@ final class ReadTurnTests: XCTestCase {
         let read = read(after: before)
         // The fingerprint does not wait for the turn: the storing thread checks the file against
         // the store while the file before is still being read.
+        let fingerprinted = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            _ = try? read.fingerprint()
+            fingerprinted.signal()
+        }
+        if fingerprinted.wait(timeout: .now() + .seconds(10)) == .timedOut {
+            before.end()
+            return XCTFail("empreinte calculée seulement à son tour")
+        }
         let fingerprint = try read.fingerprint()
         XCTAssertEqual(fingerprint.size, try Data(contentsOf: Self.controls).count)
         // Rows and outcome handed over by `ended` (the semaphore orders the accesses).
