@@ -48,9 +48,9 @@ public enum FieldParsing {
         return 0
     }
 
-    /// 10^`n` for a number's scale (at most 18 digits, so `n` ≤ 18), exact. A literal per
-    /// case rather than a `static let` table: the table's lazy initialisation check
-    /// (`swift_once`) ran for every amount, 0.7 % of a national ingest.
+    /// 10^`n` for a number's scale (at most 18 digits, one of them before the comma: `n` ≤ 17),
+    /// exact. A literal per case rather than a `static let` table: the table's lazy
+    /// initialisation check (`swift_once`) ran for every amount, 0.7 % of a national ingest.
     @inline(__always)
     static func powerOfTen(_ n: Int) -> Double {
         switch n {
