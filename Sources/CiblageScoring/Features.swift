@@ -289,14 +289,16 @@ public struct FeatureBuilder: Sendable {
         cells.reserveCapacity(years.count)
         var digits: [Int: FirstTwoDigitsTest] = [:]
         // By index: `for year in years` would copy each equipment-year out of the array.
+        // Profiles read in place, by position: a copy of each (five strings) per equipment-year
+        // was 1 % of a first score.
         for k in years.indices {
             let id = years[k].indicators.equipementId
             position[id] = k
-            let profile = profiles[id]
-            cells.append((profile?.nature ?? "", years[k].indicators.places.flatMap { referentiel.sizeBand(places: $0)?.code }))
+            let p = profiles.position(of: id)
+            cells.append((p.map { profiles.all[$0].nature } ?? "", years[k].indicators.places.flatMap { referentiel.sizeBand(places: $0)?.code }))
             // Added in place, from the packed digits: no array per equipment-year.
             let packed = years[k].packedDigits
-            if let profile, packed != 0 { digits[profile.managerKey, default: FirstTwoDigitsTest()].add(packed: packed) }
+            if let p, packed != 0 { digits[profiles.managerKeys[p], default: FirstTwoDigitsTest()].add(packed: packed) }
         }
         self.years = years
         self.position = position
@@ -309,7 +311,8 @@ public struct FeatureBuilder: Sendable {
         var history: [Int64: [StoredControl]] = [:]
         for c in controls {
             history[c.equipementId, default: []].append(c)
-            guard let key = profiles[c.equipementId]?.managerKey else { continue }
+            guard let p = profiles.position(of: c.equipementId) else { continue }
+            let key = profiles.managerKeys[p]
             managerHistory[key, default: (0, 0)].controls += 1
             if c.anomalie { managerHistory[key, default: (0, 0)].anomalies += 1 }
         }
@@ -351,7 +354,8 @@ public struct FeatureBuilder: Sendable {
         set(.retardReel, i.joursRetardReel.map { min(12, Double($0) / 30) } ?? (i.reelManquant ? 12 : nil))
         set(.reelManquant, i.reelManquant ? 1 : 0)
         set(.chiffresRonds, i.chiffresExamines > 0 ? Double(i.chiffresRonds) / Double(i.chiffresExamines) : 0)
-        let test = digits[profile.managerKey]
+        let managerKey = profile.managerKey
+        let test = digits[managerKey]
         let mad = test?.mad
         set(.testChiffres, mad.map { $0 * 1000 })
         set(.anomaliesPassees, Double(min(3, i.anomaliesPassees)))
@@ -359,7 +363,7 @@ public struct FeatureBuilder: Sendable {
         set(.jamaisControle, i.controlesPasses == 0 ? 1 : 0)
         let lastYear = i.dernierControle.map { Double(exercice + 1 - $0.year) } ?? 8
         set(.anneesDepuisControle, min(8, max(0, lastYear)))
-        let manager = managerHistory[profile.managerKey] ?? (0, 0)
+        let manager = managerHistory[managerKey] ?? (0, 0)
         let otherControls = manager.controls - i.controlesPasses
         let otherAnomalies = manager.anomalies - i.anomaliesPassees
         let k = Self.managerPriorControls

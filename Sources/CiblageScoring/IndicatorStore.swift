@@ -31,6 +31,9 @@ public struct EquipmentProfile: Sendable {
 public struct EquipmentProfiles: Sendable {
     /// Every profile, in the order given.
     public let all: [EquipmentProfile]
+    /// Each profile's ``EquipmentProfile/managerKey``, in the order of ``all``: the SIREN is
+    /// parsed once per equipment rather than once per equipment-year and per use.
+    public let managerKeys: [Int]
     /// Position of each id in `all` (-1: none), when ids are the registry's dense row ids.
     private let slot: [Int32]
     /// Positions by id otherwise (ids far sparser than the profiles, or negative).
@@ -38,6 +41,7 @@ public struct EquipmentProfiles: Sendable {
 
     public init(_ all: [EquipmentProfile]) {
         self.all = all
+        managerKeys = all.map(\.managerKey)
         let ids = all.map(\.id)
         let (low, high) = (ids.min() ?? 0, ids.max() ?? 0)
         if low >= 0, high <= Int64(4 * all.count + 1024), all.count < Int(Int32.max) {
@@ -53,9 +57,15 @@ public struct EquipmentProfiles: Sendable {
 
     /// The profile of equipment `id`, `nil` when the registry has none.
     public subscript(id: Int64) -> EquipmentProfile? {
-        if slot.isEmpty { return positions[id].map { all[$0] } }
+        position(of: id).map { all[$0] }
+    }
+
+    /// The position in ``all`` of equipment `id`, `nil` when the registry has none: its fields
+    /// can then be read in place, without a copy of the profile and of its strings.
+    public func position(of id: Int64) -> Int? {
+        if slot.isEmpty { return positions[id] }
         guard id >= 0, id < Int64(slot.count), slot[Int(id)] >= 0 else { return nil }
-        return all[Int(slot[Int(id)])]
+        return Int(slot[Int(id)])
     }
 }
 

@@ -277,6 +277,32 @@ final class TrainingCacheTests: XCTestCase {
         XCTAssertEqual(sparse[-5]?.nDossier, "D-5")
         XCTAssertEqual(sparse[2]?.nDossier, "D2")
         XCTAssertNil(sparse[3])
+        // Positions and manager keys, read in place, agree with the profiles found by id.
+        for profiles in [dense, sparse] {
+            for p in profiles.all {
+                let k = profiles.position(of: p.id)
+                XCTAssertEqual(k.map { profiles.all[$0].id }, p.id)
+                XCTAssertEqual(k.map { profiles.managerKeys[$0] }, p.managerKey)
+            }
+            XCTAssertNil(profiles.position(of: 3_000_000))
+        }
+    }
+
+    func testManagerKeysAreTheSirenWhereItIsANumberAndOneKeyPerOtherText() {
+        func profile(_ id: Int64, siren: String) -> EquipmentProfile {
+            EquipmentProfile(
+                id: id, nDossier: "D\(id)", nature: "PSU", sirenGestionnaire: siren, statut: "", caf: "", qpv: false, zrr: false,
+                placesAgreees: nil, ouverture: 0, fermeture: nil)
+        }
+        let profiles = EquipmentProfiles([
+            profile(1, siren: "123456789"), profile(2, siren: "123456789"), profile(3, siren: "987654321"),
+            profile(4, siren: "SANS-SIREN"), profile(5, siren: "SANS-SIREN"), profile(6, siren: "AUTRE"),
+        ])
+        XCTAssertEqual(profiles.managerKeys[0], 123_456_789)
+        XCTAssertEqual(profiles.managerKeys[0], profiles.managerKeys[1])
+        XCTAssertEqual(profiles.managerKeys[2], 987_654_321)
+        XCTAssertEqual(profiles.managerKeys[3], profiles.managerKeys[4], "the same text, the same manager")
+        XCTAssertNotEqual(profiles.managerKeys[3], profiles.managerKeys[5])
     }
 
     func testADeclarationOfAnExerciceRecomputesThatExerciceAndTheTwoAfterIt() throws {
