@@ -288,6 +288,37 @@ final class TrainingCacheTests: XCTestCase {
         }
     }
 
+    func testTheStableDigestIsFNV1aOverEachStringsBytesThenAnEndMark() {
+        // The published FNV-1a 64-bit test vectors: stored signatures depend on these values.
+        var empty = StableHasher()
+        empty.combine(bytes: [UInt8]())
+        XCTAssertEqual(empty.value, 0xCBF2_9CE4_8422_2325)
+        var a = StableHasher()
+        a.combine(bytes: Array("a".utf8))
+        XCTAssertEqual(a.value, 0xAF63_DC4C_8601_EC8C)
+        var foobar = StableHasher()
+        foobar.combine(bytes: Array("foobar".utf8))
+        XCTAssertEqual(foobar.value, 0x8594_4171_F739_67E8)
+        // A string: its UTF-8 bytes then 0xFF, whatever its storage (native, bridged, substring).
+        let texts = ["", "PSU", "Crèche « Les Petits Pas »", "75-000123", String(repeating: "é", count: 40),
+                     String("xx123456789yy".dropFirst(2).dropLast(2))]
+        var reference = StableHasher()
+        var hashed = StableHasher()
+        for text in texts {
+            reference.combine(bytes: Array(text.utf8) + [0xFF])
+            hashed.combine(text)
+        }
+        XCTAssertEqual(hashed.value, reference.value)
+        // The end mark keeps the strings apart.
+        var abC = StableHasher()
+        abC.combine("ab")
+        abC.combine("c")
+        var aBc = StableHasher()
+        aBc.combine("a")
+        aBc.combine("bc")
+        XCTAssertNotEqual(abC.value, aBc.value)
+    }
+
     func testManagerKeysAreTheSirenWhereItIsANumberAndOneKeyPerOtherText() {
         func profile(_ id: Int64, siren: String) -> EquipmentProfile {
             EquipmentProfile(
