@@ -82,6 +82,29 @@ public struct StoredControl: Sendable {
     public var indu: Double
 
     public var asPast: PastControl { PastControl(date: date, anomalie: anomalie, indu: indu) }
+
+    /// The exercices of a stored `exercices` column (`2022|2023`): its numbers, in order, empty
+    /// parts left out, as `split(separator: "|").compactMap { Int($0) }` gives them. Digits and
+    /// bars, what the ingest stores, are read in one pass; any other text goes the general way.
+    static func exercices(_ text: String) -> [Int] {
+        var years: [Int] = []
+        var value = 0
+        var digits = 0
+        for b in text.utf8 {
+            if b >= 0x30 && b <= 0x39 && digits < 18 {
+                value = value * 10 + Int(b - 0x30)
+                digits += 1
+            } else if b == UInt8(ascii: "|") {
+                if digits > 0 { years.append(value) }
+                value = 0
+                digits = 0
+            } else {
+                return text.split(separator: "|").compactMap { Int($0) }
+            }
+        }
+        if digits > 0 { years.append(value) }
+        return years
+    }
 }
 
 /// Reads the inputs of the indicators from the store, and stores the indicators.
@@ -127,29 +150,30 @@ public enum IndicatorStore {
         return profiles
     }
 
-    /// Every stored control, oldest first (read column by column, as ``profiles(_:)``: GRDB's
-    /// rows cost twice as much, on the single core the score starts on).
+    /// Every stored control, oldest first: by date, then by row id (read column by column, as
+    /// ``profiles(_:)``, on the single core the score starts on). Sorted here rather than by
+    /// SQLite, whose sorter cost more than the reading itself.
     public static func controls(_ db: Database) throws -> [StoredControl] {
         let s = try RawStatement(
             db,
             sql: """
-                SELECT equipement_id, date_controle, exercices, origine, type_controle, resultat, montant_indu
-                FROM controle ORDER BY date_controle, id
+                SELECT id, equipement_id, date_controle, exercices, origine, type_controle, resultat, montant_indu
+                FROM controle
                 """)
         defer { s.reset() }
-        var controls: [StoredControl] = []
+        var keyed: [(day: Int, row: Int, control: StoredControl)] = []
         while try s.step() {
-            guard let id = s.int(0), let date = s.int(1).flatMap(CalendarDate.init(yyyymmdd:)),
-                let origine = s.text(3).flatMap(OrigineControle.init(rawValue:)),
-                let type = s.text(4).flatMap(TypeControle.init(rawValue:))
+            guard let row = s.int(0), let id = s.int(1), let day = s.int(2), let date = CalendarDate(yyyymmdd: day),
+                let origine = s.text(4).flatMap(OrigineControle.init(rawValue:)),
+                let type = s.text(5).flatMap(TypeControle.init(rawValue:))
             else { continue }
-            let exercices = (s.text(2) ?? "").split(separator: "|").compactMap { Int($0) }
-            controls.append(
-                StoredControl(
-                    equipementId: Int64(id), date: date, exercices: exercices, origine: origine, type: type,
-                    anomalie: s.textEquals(5, ResultatControle.anomalie.rawValue), indu: s.double(6) ?? 0))
+            let control = StoredControl(
+                equipementId: Int64(id), date: date, exercices: StoredControl.exercices(s.text(3) ?? ""), origine: origine,
+                type: type, anomalie: s.textEquals(6, ResultatControle.anomalie.rawValue), indu: s.double(7) ?? 0)
+            keyed.append((day, row, control))
         }
-        return controls
+        keyed.sort { ($0.day, $0.row) < ($1.day, $1.row) }
+        return keyed.map(\.control)
     }
 
     /// The inputs of every equipment active during `exercice` (open on one day of it at least).

@@ -288,6 +288,36 @@ final class TrainingCacheTests: XCTestCase {
         }
     }
 
+    func testControlsAreReadOldestFirstInTheOrderSQLiteWouldSortThem() throws {
+        let store = try Store(path: folder.appendingPathComponent("store.sqlite").path)
+        _ = try Ingestor(store: store, referentiel: .bundled).ingest([folder.appendingPathComponent("exports")])
+        try store.dbQueue.read { db in
+            let controls = try IndicatorStore.controls(db)
+            let reference = try Row.fetchAll(
+                db, sql: "SELECT equipement_id, date_controle, exercices, montant_indu FROM controle ORDER BY date_controle, id")
+            XCTAssertGreaterThan(reference.count, 100)
+            XCTAssertEqual(controls.count, reference.count)
+            // Several controls share a date: the row id breaks the tie, as in SQL.
+            XCTAssertLessThan(Set(reference.map { $0[1] as Int }).count, reference.count)
+            for (c, r) in zip(controls, reference) {
+                XCTAssertEqual(c.equipementId, r[0] as Int64)
+                XCTAssertEqual(c.date.yyyymmdd, r[1] as Int)
+                XCTAssertEqual(c.exercices, (r[2] as String).split(separator: "|").compactMap { Int($0) })
+                XCTAssertEqual(c.indu, r[3] as Double)
+            }
+        }
+    }
+
+    func testExercicesAreReadAsSplittingOnBarsWouldReadThem() {
+        let texts = [
+            "2022|2023", "2024", "", "|2022||2023|", "0002021", " 2021|2022", "+2021|2022", "2021|abc|2022",
+            "1234567890123456789", "99999999999999999999|2021", "２０２１|2022", "2021|2022|2023|2024",
+        ]
+        for text in texts {
+            XCTAssertEqual(StoredControl.exercices(text), text.split(separator: "|").compactMap { Int($0) }, text)
+        }
+    }
+
     func testTheStableDigestIsFNV1aOverEachStringsBytesThenAnEndMark() {
         // The published FNV-1a 64-bit test vectors: stored signatures depend on these values.
         var empty = StableHasher()
