@@ -26,20 +26,30 @@ public struct SeverityModel: Codable, Sendable, Equatable {
     /// Below this many positive controls, the severity is the median indu share of the stake.
     public static let minimumPositives = 60
 
+    /// Calls `body` with each raw column of one line, its number and value, in order: log stake,
+    /// features, nature indicators. The one definition of the columns, for the fit and for each line.
+    private func forEachRawColumn(values: [Double?], enjeu: Double, nature: String, _ body: (Int, Double?) -> Void) {
+        body(0, log1p(max(0, enjeu) / 1000))
+        for (k, v) in values.enumerated() { body(1 + k, v) }
+        for (k, n) in natures.enumerated() { body(1 + values.count + k, n == nature ? 1 : 0) }
+    }
+
     /// The raw columns of one line: log stake, features, nature indicators.
     func raw(values: [Double?], enjeu: Double, nature: String) -> [Double?] {
-        [log1p(max(0, enjeu) / 1000)] + values + natures.map { $0 == nature ? 1 : 0 }
+        var columns: [Double?] = []
+        columns.reserveCapacity(1 + values.count + natures.count)
+        forEachRawColumn(values: values, enjeu: enjeu, nature: nature) { _, x in columns.append(x) }
+        return columns
     }
 
     /// Euros: the expected indu of a control that finds an anomaly on this line.
     public func expectedIndu(values: [Double?], enjeu: Double, nature: String) -> Double {
-        // The terms of ``raw(values:enjeu:nature:)``'s columns, in its order, without making the
-        // array (three arrays a line: more than half of this function's time).
+        // Term by term, without making the line's columns (three arrays a line were more than
+        // half of this function's time).
         var mu = intercept
-        func add(_ j: Int, _ x: Double?) { mu += coefficients[j] * (x.map { ($0 - means[j]) / scales[j] } ?? 0) }
-        add(0, log1p(max(0, enjeu) / 1000))
-        for (k, v) in values.enumerated() { add(1 + k, v) }
-        for (k, n) in natures.enumerated() { add(1 + values.count + k, n == nature ? 1 : 0) }
+        forEachRawColumn(values: values, enjeu: enjeu, nature: nature) { j, x in
+            mu += coefficients[j] * (x.map { ($0 - means[j]) / scales[j] } ?? 0)
+        }
         return exp(min(mu + residualVariance / 2, 30))
     }
 

@@ -113,7 +113,10 @@ final class LogisticRegressionTests: XCTestCase {
             let values: [Double?] = (0..<8).map { _ in random.int(0...4) == 0 ? nil : random.uniform(-5...5) }
             let enjeu = random.int(0...9) == 0 ? -10 : random.uniform(0...2_000_000)
             let nature = ["EAJE_FAMILIAL", "MAM", "RPE", "EAJE_COLLECTIF", "LAEP"][random.int(0...4)]
-            let x = model.raw(values: values, enjeu: enjeu, nature: nature)
+            // The columns as defined: log stake, features, nature indicators.
+            let x: [Double?] = [log1p(max(0, enjeu) / 1000)] + values + natures.map { $0 == nature ? 1 : 0 }
+            XCTAssertEqual(
+                model.raw(values: values, enjeu: enjeu, nature: nature).map { $0?.bitPattern }, x.map { $0?.bitPattern })
             var mu = model.intercept
             for j in x.indices { mu += model.coefficients[j] * (x[j].map { ($0 - model.means[j]) / model.scales[j] } ?? 0) }
             let reference = exp(min(mu + model.residualVariance / 2, 30))
