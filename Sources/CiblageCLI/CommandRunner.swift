@@ -34,14 +34,19 @@ public struct CommandFailure: Error, CustomStringConvertible {
 /// Runs a command: parse, run, map errors to the contract's exit codes (argument errors are 2,
 /// not ArgumentParser's 64).
 public enum CommandRunner {
-    public static func main<Command: ParsableCommand>(_ type: Command.Type) -> Never {
+    /// `mallocArenas`: how many glibc malloc arenas the process may use (``Memory/limitArenas(to:)``).
+    /// Two keep the peak of memory lowest. A stage whose threads allocate many small blocks at
+    /// once asks for more: with two, threads share an arena and wait on its lock (the score's
+    /// explanations and reasons, computed on two threads, slept on it some 4 000 times per
+    /// national run).
+    public static func main<Command: ParsableCommand>(_ type: Command.Type, mallocArenas: Int32 = 2) -> Never {
         // Off a terminal stdout is block-buffered while stderr is not: flush what the command
         // printed before its error, so that a log reads in order («voir ci-dessus» is above).
         func say(_ text: String) {
             fflush(nil)
             FileHandle.standardError.write(Data(text.utf8))
         }
-        Memory.limitArenas()
+        Memory.limitArenas(to: mallocArenas)
         // The process ends with `exit` below: the stages' large values are left to it.
         Memory.keepLargeValuesUntilExit()
         do {

@@ -138,16 +138,17 @@ public final class ExitKeeper: Sendable {
 
 /// Memory the allocator keeps after a phase frees it.
 public enum Memory {
-    /// Keeps glibc to two malloc arenas (one per core of the machines this runs on) instead of
-    /// up to eight per core: every thread that allocates under contention otherwise gets an arena
-    /// of its own, whose freed memory the others cannot reuse. Measured on the first score at ×4
-    /// (240 000 equipments), peak resident memory: with two other processes keeping both cores
-    /// busy, 491–499 Mio in 4 runs without the limit, 429–475 Mio in 5 with it; on a quiet host,
-    /// 459–473 Mio against 434–472 Mio (it varies by ±20 Mio from run to run); same times.
-    /// Call before any thread is started.
-    public static func limitArenas() {
+    /// Keeps glibc to `count` malloc arenas instead of up to eight per core: every thread that
+    /// allocates under contention otherwise gets an arena of its own, whose freed memory the
+    /// others cannot reuse. Two (one per core of the machines this runs on) for most stages.
+    /// Measured on the first score at ×4 (240 000 equipments), peak resident memory: with two
+    /// other processes keeping both cores busy, 491–499 Mio in 4 runs without the limit,
+    /// 429–475 Mio in 5 with it; on a quiet host, 459–473 Mio against 434–472 Mio (it varies by
+    /// ±20 Mio from run to run). The score asks for four (``CommandRunner/main(_:mallocArenas:)``):
+    /// see there. Call before any thread is started.
+    public static func limitArenas(to count: Int32 = 2) {
         #if os(Linux)
-        _ = glibcMallopt(-8, 2)  // M_ARENA_MAX
+        _ = glibcMallopt(-8, count)  // M_ARENA_MAX
         #endif
     }
 
