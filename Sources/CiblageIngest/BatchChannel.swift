@@ -55,6 +55,7 @@ final class DeclarationParse: @unchecked Sendable {
             var rejects = RejectCollector(fileName: fileName)
             var read = 0
             var window = KeyOrderWindow()
+            var parser = parser
             do {
                 try XMLDeclarationReader(url: url).read { element in
                     read += 1

@@ -159,7 +159,23 @@ public struct DeclarationRowParser: Sendable {
     /// `swift_once`, and a dictionary an array and a hash per row.
     let natureCodes = NatureDeclaration.allCases.map { (code: Array($0.code.utf8), nature: $0) }
 
+    /// The equipment of the row before, by its N_DOSSIER's bytes: an export lists each
+    /// equipment's declarations one after the other (four per exercice), and the index's hash
+    /// and probe were 2.4 % of the national ingest. The bytes are compared as read, before any
+    /// decoding: the same bytes of one file name the same equipment.
+    private var lastEquipement: (key: EquipementIndex.Key, id: Int64)?
+
     public init(equipements: EquipementIndex) { self.equipements = equipements }
+
+    /// The id of the equipment whose N_DOSSIER is `bytes` (trimmed), as
+    /// ``EquipementIndex/lookup(_:_:)`` finds it, the row before's when the bytes are the same.
+    mutating func equipement(_ bytes: UnsafeBufferPointer<UInt8>, _ encoding: TextEncoding) -> Int64? {
+        let key = EquipementIndex.Key(bytes)
+        if let key, let last = lastEquipement, last.key == key { return last.id }
+        let id = equipements.lookup(bytes, encoding)
+        if let key, let id { lastEquipement = (key, id) }
+        return id
+    }
 
     enum C {
         static let nDossier = 0, exercice = 1, nature = 2, dateDepot = 3, places = 4, jours = 5
@@ -175,9 +191,9 @@ public struct DeclarationRowParser: Sendable {
         }?.nature
     }
 
-    public func parse<S: FieldSource>(_ r: FieldReader<S>) throws(RowReject) -> ParsedDeclaration {
+    public mutating func parse<S: FieldSource>(_ r: FieldReader<S>) throws(RowReject) -> ParsedDeclaration {
         let nDossierBytes = FieldParsing.trimmed(r.source.bytes(C.nDossier))
-        guard let equipementId = equipements.lookup(nDossierBytes, r.source.encoding) else {
+        guard let equipementId = equipement(nDossierBytes, r.source.encoding) else {
             // Slow path, for the reason: empty, too long, or unknown.
             let nDossier = try r.requiredText(C.nDossier, maxLength: 20)
             throw r.reject(C.nDossier, "équipement inconnu : « \(nDossier) »")

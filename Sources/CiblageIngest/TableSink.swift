@@ -268,7 +268,7 @@ struct StreamingHandler<Value>: RowHandler {
 /// Parses declaration rows on the producer thread and hands them over through a
 /// ``KeyOrderWindow``.
 struct DeclarationParseHandler: RowHandler {
-    let parser: DeclarationRowParser
+    var parser: DeclarationRowParser
     let channel: BatchChannel<ParsedDeclarationLine>
     var window = KeyOrderWindow()
 

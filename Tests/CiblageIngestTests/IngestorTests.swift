@@ -181,6 +181,33 @@ final class IngestorTests: XCTestCase {
 
     /// Every row of a key in conflict is rejected, whatever their order: an identical
     /// re-delivery met before the differing row was skipped, and stayed out of the rejects.
+    func testEachDeclarationIsStoredUnderItsOwnEquipmentWhenEquipmentsAlternate() throws {
+        try ingest(["equipements-ok.csv"])
+        let header = ExportColumns.declarations.map(\.name).joined(separator: ";")
+        // The reader remembers the equipment of the row before: runs of one equipment, returns
+        // to an earlier one, an unknown one right after a known one, blanks around the number.
+        let rows = [
+            ("66-0001", "REEL", "28/03/2025"), ("66-0001", "PREVISIONNEL", "10/02/2024"), ("66-0002", "REEL", "30/03/2025"),
+            ("66-0001", "ACTUALISE", "15/07/2024"), ("66-9999", "REEL", "28/03/2025"), ("66-0002", "PREVISIONNEL", "11/02/2024"),
+            (" 66-0002 ", "ACTUALISE", "16/07/2024"), ("2A-0001", "REEL", "29/03/2025"), ("66-9999", "ACTUALISE", "17/07/2024"),
+            ("974-0001", "REEL", "31/03/2025"),
+        ]
+        let file = folder.appendingPathComponent("declarations-alternees.csv")
+        try ([header] + rows.map { "\($0.0);2024;\($0.1);\($0.2);30;224;2464;1;1;61;1;1;1;1;1;1;1;1" })
+            .joined(separator: "\n").appending("\n").write(to: file, atomically: true, encoding: .utf8)
+        let report = try Ingestor(store: store, referentiel: .bundled).ingest([file])
+        XCTAssertEqual(report.rejects.map(\.line).sorted(), [6, 10], "the unknown equipment, wherever it comes")
+        XCTAssertTrue(report.rejects.allSatisfy { $0.reason == "équipement inconnu : « 66-9999 »" }, "\(report.rejects)")
+        let stored = try store.dbQueue.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT d.ligne, e.n_dossier FROM declaration d JOIN equipement e ON e.id = d.equipement_id ORDER BY d.ligne")
+        }
+        let expected = rows.enumerated().filter { !$0.element.0.contains("9999") }
+            .map { ($0.offset + 2, $0.element.0.trimmingCharacters(in: .whitespaces)) }
+        XCTAssertEqual(stored.map { $0["ligne"] as Int }, expected.map(\.0))
+        XCTAssertEqual(stored.map { $0["n_dossier"] as String }, expected.map(\.1))
+    }
+
     func testEveryRowOfAConflictingKeyIsRejectedWhateverTheirOrder() throws {
         try ingest(["equipements-ok.csv"])
         let header = ExportColumns.declarations.map(\.name).joined(separator: ";")
