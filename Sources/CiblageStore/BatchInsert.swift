@@ -15,7 +15,9 @@ public final class BatchInsert<Row> {
     private let tail: String
     private let columns: Int
     private let bind: (RawStatement, Int32, Row) -> Void
-    private var pending: [Row] = []
+    /// Used by one thread (the store's): without the dynamic exclusivity check a class's
+    /// property pays at each access, once per row appended.
+    @exclusivity(unchecked) private var pending: [Row] = []
     private var statements: [Int: RawStatement] = [:]
 
     /// `head` is the statement up to `VALUES` excluded, `tail` what follows the rows (an
