@@ -308,6 +308,56 @@ final class TrainingCacheTests: XCTestCase {
         }
     }
 
+    func testEveryScanOfTheDeclarationsGivesTheStoredRowsInKeyOrder() throws {
+        let store = try Store(path: folder.appendingPathComponent("store.sqlite").path)
+        _ = try Ingestor(store: store, referentiel: .bundled).ingest([folder.appendingPathComponent("exports")])
+        func text(_ d: StoredDeclaration) -> String {
+            let f = d.figures
+            let values: [String] =
+                [f.places, f.joursOuverture, f.nbEnfants].map { $0.map(String.init) ?? "-" }
+                + [f.heuresOuverture, f.heuresRealisees, f.heuresFacturees, f.totalCharges, f.chargesPersonnel, f.totalProduits,
+                    f.participationsFamilles, f.prestationCaf, f.bonusCaf, f.subventionsCollectivites, f.etp]
+                .map { $0.map { String($0.bitPattern) } ?? "-" }
+            return "\(d.exercice) \(d.equipementId) \(d.nature.rawValue) \(d.dateDepot.yyyymmdd) " + values.joined(separator: " ")
+        }
+        // What SQL gives, in the key's order; its figures in the order `text` writes them.
+        let integers = ["places", "jours_ouverture", "nb_enfants"]
+        let decimals = [
+            "heures_ouverture", "heures_realisees", "heures_facturees", "total_charges", "charges_personnel", "total_produits",
+            "participations_familles", "prestation_caf", "bonus_caf", "subventions_collectivites", "etp",
+        ]
+        func reference(_ db: Database, _ filter: String) throws -> [String] {
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM declaration WHERE \(filter) ORDER BY exercice, equipement_id, nature, date_depot"
+            ).map { r in
+                "\(r["exercice"] as Int) \(r["equipement_id"] as Int64) \(r["nature"] as Int) \(r["date_depot"] as Int) "
+                    + (integers.map { (r[$0] as Int?).map(String.init) ?? "-" }
+                        + decimals.map { (r[$0] as Double?).map { String($0.bitPattern) } ?? "-" }).joined(separator: " ")
+            }
+        }
+        try store.dbQueue.read { db in
+            var all: [String] = []
+            try Store.scanDeclarations(db, exercices: 2022...2024) { all.append(text($0)) }
+            XCTAssertEqual(all, try reference(db, "exercice BETWEEN 2022 AND 2024"))
+            XCTAssertEqual(Set(all.map { $0.prefix(4) }), ["2022", "2023", "2024"])
+            XCTAssertTrue(all.contains { $0.contains(" - ") }, "missing figures are read as missing")
+
+            var reels: [String] = []
+            try Store.scanDeclarations(db, exercices: 2023...2024, only: .reel) { reels.append(text($0)) }
+            XCTAssertEqual(reels, try reference(db, "exercice BETWEEN 2023 AND 2024 AND nature = \(NatureDeclaration.reel.rawValue)"))
+
+            let overlapped = LockedBox<[String]>([])
+            try Store.scanDeclarationsOverlapped(db, exercices: 2022...2024) { d in overlapped.value.append(text(d)) }
+            XCTAssertEqual(overlapped.value, all)
+
+            let ids: [Int64] = [3, 17, 250]
+            var some: [String] = []
+            try Store.scanDeclarations(db, exercices: 2022...2024, equipments: ids) { some.append(text($0)) }
+            XCTAssertEqual(some, try reference(db, "exercice BETWEEN 2022 AND 2024 AND equipement_id IN (3, 17, 250)"))
+            XCTAssertFalse(some.isEmpty)
+        }
+    }
+
     func testExercicesAreReadAsSplittingOnBarsWouldReadThem() {
         let texts = [
             "2022|2023", "2024", "", "|2022||2023|", "0002021", " 2021|2022", "+2021|2022", "2021|abc|2022",
