@@ -110,34 +110,60 @@ public enum IndicatorCache {
         return years
     }
 
-    /// Reads the stored equipment-years of one exercice in equipment order, one at a time.
+    /// Reads the stored equipment-years of one exercice in equipment order, one at a time: the
+    /// rows of `indicateur` that have their digits in `chiffres_indicateur`, both tables read in
+    /// key order side by side (what the inner join on their key gives, without its lookup into
+    /// the second table for every row: 39 against 15 ms for the national exercice, on the
+    /// critical path of the next night's score).
     final class StoredYears {
         private let statement: RawStatement
+        private let digits: RawStatement
+        /// The digits row the reading has reached (`nil` once they are all read).
+        private var digitsRow: (id: Int, chiffres: Int)? = (Int.min, 0)
         private let exercice: Int
 
         init(_ db: Database, exercice: Int) throws {
             statement = try RawStatement(
                 db,
                 sql: """
-                    SELECT i.equipement_id, i.source_nature, i.source_date_depot, i.places, i.taux_facturation,
-                        i.bande_psu, i.taux_occupation, i.heures_par_place, i.variation_heures_par_place, i.cout_heure,
-                        i.cout_place, i.ecart_previsionnel_heures, i.ecart_previsionnel_charges, i.participation_horaire,
-                        i.variation_participation_horaire, i.enfants_par_place, i.etp_par_place, i.reel_manquant,
-                        i.jours_retard_reel, i.chiffres_ronds, i.chiffres_examines, i.dernier_controle,
-                        i.controles_passes, i.anomalies_passees, i.indus_passes, i.enjeu_euros, c.chiffres
-                    FROM indicateur i JOIN chiffres_indicateur c ON c.exercice = i.exercice AND c.equipement_id = i.equipement_id
-                    WHERE i.exercice = ?
-                    ORDER BY i.equipement_id
+                    SELECT equipement_id, source_nature, source_date_depot, places, taux_facturation,
+                        bande_psu, taux_occupation, heures_par_place, variation_heures_par_place, cout_heure,
+                        cout_place, ecart_previsionnel_heures, ecart_previsionnel_charges, participation_horaire,
+                        variation_participation_horaire, enfants_par_place, etp_par_place, reel_manquant,
+                        jours_retard_reel, chiffres_ronds, chiffres_examines, dernier_controle,
+                        controles_passes, anomalies_passees, indus_passes, enjeu_euros
+                    FROM indicateur WHERE exercice = ?
+                    ORDER BY equipement_id
                     """)
+            digits = try RawStatement(
+                db, sql: "SELECT equipement_id, chiffres FROM chiffres_indicateur WHERE exercice = ? ORDER BY equipement_id")
             statement.bind(1, exercice)
+            digits.bind(1, exercice)
             self.exercice = exercice
         }
 
-        deinit { statement.reset() }
+        deinit {
+            statement.reset()
+            digits.reset()
+        }
+
+        /// The digits of equipment `id`, reading on from the last asked (ids come in increasing
+        /// order); `nil` when it has none.
+        private func digits(of id: Int) throws -> Int? {
+            while let row = digitsRow, row.id < id {
+                digitsRow = try digits.step() ? (digits.int(0) ?? 0, digits.int(1) ?? 0) : nil
+            }
+            guard let row = digitsRow, row.id == id else { return nil }
+            return row.chiffres
+        }
 
         /// The next stored equipment-year, `nil` after the last.
         func next() throws -> EquipmentYear? {
-            guard try statement.step() else { return nil }
+            var chiffres: Int?
+            repeat {
+                guard try statement.step() else { return nil }
+                chiffres = try digits(of: statement.int(0) ?? 0)
+            } while chiffres == nil
             let s = statement
             var i = EquipmentIndicators(
                 equipementId: Int64(s.int(0) ?? 0), exercice: exercice, source: s.int(1).flatMap(NatureDeclaration.init(rawValue:)),
@@ -160,7 +186,7 @@ public enum IndicatorCache {
             i.etpParPlace = s.double(16)
             i.joursRetardReel = s.int(18)
             i.dernierControle = s.int(21).flatMap(CalendarDate.init(yyyymmdd:))
-            return EquipmentYear(indicators: i, packedDigits: Int64(s.int(26) ?? 0))
+            return EquipmentYear(indicators: i, packedDigits: Int64(chiffres ?? 0))
         }
     }
 }

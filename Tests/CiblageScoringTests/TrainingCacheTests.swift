@@ -222,6 +222,36 @@ final class TrainingCacheTests: XCTestCase {
         }
     }
 
+    func testTheStoredYearsAreTheRowsThatHaveBothTheirIndicatorsAndTheirDigits() throws {
+        let (store, _) = try scoredStore()
+        try store.dbQueue.write { db in
+            let ids = try Int64.fetchAll(db, sql: "SELECT equipement_id FROM indicateur WHERE exercice = 2024 ORDER BY equipement_id")
+            XCTAssertGreaterThan(ids.count, 100)
+            // Digits missing for the first, a middle and the last equipment; indicators missing
+            // for two others (their digits left alone).
+            for id in [ids[0], ids[ids.count / 2], ids[ids.count - 1]] {
+                try db.execute(sql: "DELETE FROM chiffres_indicateur WHERE exercice = 2024 AND equipement_id = ?", arguments: [id])
+            }
+            for id in [ids[1], ids[ids.count / 3]] {
+                try db.execute(sql: "DELETE FROM indicateur WHERE exercice = 2024 AND equipement_id = ?", arguments: [id])
+            }
+            let joined = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT i.equipement_id, i.places, i.enjeu_euros, c.chiffres FROM indicateur i
+                    JOIN chiffres_indicateur c ON c.exercice = i.exercice AND c.equipement_id = i.equipement_id
+                    WHERE i.exercice = 2024 ORDER BY i.equipement_id
+                    """)
+            let read = try IndicatorCache.storedYears(db, exercice: 2024)
+            XCTAssertEqual(read.count, ids.count - 5)
+            XCTAssertEqual(read.map(\.indicators.equipementId), joined.map { $0[0] as Int64 })
+            XCTAssertEqual(read.map(\.indicators.places), joined.map { $0[1] as Int? })
+            XCTAssertEqual(read.map(\.indicators.enjeuEuros), joined.map { $0[2] as Double })
+            XCTAssertEqual(read.map(\.packedDigits), joined.map { $0[3] as Int64 })
+            XCTAssertTrue(read.contains { $0.packedDigits != 0 })
+        }
+    }
+
     /// The stored years read ahead become those of the active equipments in place: stored
     /// ones kept, recomputed ones put instead, one with nothing stored slotted where a skipped
     /// row was, or appended after; an active equipment with neither refuses the merge.
