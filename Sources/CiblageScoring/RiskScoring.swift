@@ -683,5 +683,3 @@ func parallelIndices<U: Sendable>(_ count: Int, _ transform: @Sendable (Int) -> 
 /// Indices a thread of ``parallelIndices(_:_:)`` takes at a time: small enough that the two
 /// end within a chunk's time of each other, large enough that taking one costs nothing.
 let parallelChunk = 512
-
-
