@@ -51,6 +51,11 @@ public struct RawStatement {
         }
     }
 
+    /// Binds `bytes` as a BLOB (copied by SQLite: the buffer may go once this returns).
+    public func bind(_ index: Int32, bytes: UnsafeRawBufferPointer) {
+        sqlite3_bind_blob(handle, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), Self.transient)
+    }
+
     /// Runs the statement to its end (an INSERT or UPDATE).
     public func run() throws {
         let rc = sqlite3_step(handle)

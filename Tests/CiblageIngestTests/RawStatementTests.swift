@@ -23,6 +23,32 @@ final class RawStatementTests: XCTestCase {
         XCTAssertEqual(rows.map(\.1), [nil, 0, 0, 2.5, nil, 0])
     }
 
+    /// Bytes bound from a buffer are stored as a BLOB of those bytes, an empty buffer as an empty
+    /// BLOB (not NULL), and the buffer may be reused at once.
+    func testBytesAreStoredAsTheBlobOfThoseBytes() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("blob-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try Store(path: folder.appendingPathComponent("store.sqlite").path)
+        let payloads: [[UInt8]] = [[1, 2, 3, 0, 255], [], Array(0...200).map(UInt8.init)]
+        let rows = try store.dbQueue.write { db -> [Row] in
+            try db.execute(sql: "CREATE TABLE t (k INTEGER PRIMARY KEY, b BLOB NOT NULL)")
+            let statement = try RawStatement(db, sql: "INSERT INTO t (k, b) VALUES (?, ?)")
+            var buffer = [UInt8](repeating: 0, count: 256)
+            for (k, payload) in payloads.enumerated() {
+                statement.reset()
+                for (i, byte) in payload.enumerated() { buffer[i] = byte }
+                buffer.withUnsafeBytes { statement.bind(2, bytes: UnsafeRawBufferPointer(rebasing: $0[..<payload.count])) }
+                // The buffer is overwritten before the row is written.
+                for i in buffer.indices { buffer[i] = 0xEE }
+                statement.bind(1, Int64(k))
+                try statement.run()
+            }
+            return try Row.fetchAll(db, sql: "SELECT typeof(b), b FROM t ORDER BY k")
+        }
+        XCTAssertEqual(rows.map { $0[0] as String }, ["blob", "blob", "blob"])
+        XCTAssertEqual(rows.map { [UInt8]($0[1] as Data) }, payloads)
+    }
+
     /// Whatever the sizes it is flushed at, a batch writes every queued row once, in order: a
     /// partial flush goes in chunks of 64, 32, … 1 rows, and two batches of the same SQL on one
     /// connection share the statements the first compiled.
