@@ -1,3 +1,4 @@
+import CiblageModel
 import Foundation
 import XCTest
 
@@ -28,5 +29,30 @@ final class ParallelIndicesTests: XCTestCase {
             for _ in 0..<(k < 10_000 ? 10 : 100) { x = (x * 1.000_001).squareRoot() + 1 }
             XCTAssertEqual(result[k], x)
         }
+    }
+}
+
+/// The order of the ranked list.
+final class RankOrderTests: XCTestCase {
+    func testLinesAreRankedByPriorityThenScoreThenDossierNumber() {
+        // Ties on priority, on priority and score, and the dossier numbers out of order.
+        let keys: [(priorite: Double, score: Double)] = [
+            (100, 0.2), (250, 0.1), (100, 0.3), (100, 0.2), (0, 0.9), (250, 0.1), (100, 0.2),
+        ]
+        let dossiers = ["66-0003", "66-0009", "66-0001", "66-0002", "66-0004", "2A-0001", "974-0001"]
+        XCTAssertEqual(rankOrder(keys) { dossiers[$0] }, [5, 1, 2, 3, 0, 6, 4])
+    }
+
+    func testTheOrderIsTheOneTheTupleComparisonGave() {
+        // Many ties, as in a list scored by the expert weights, against the comparison of
+        // (priority, score, dossier) tuples the ranking used before.
+        var random = SeededRandom(seed: 17)
+        let count = 5_000
+        let keys = (0..<count).map { _ in (priorite: Double(random.next() % 20) * 50, score: Double(random.next() % 5) / 10) }
+        let dossiers = (0..<count).map { _ in String(format: "%02d-%06d", 1 + random.next() % 95, random.next() % 999_999) }
+        let tuples = keys.indices.sorted {
+            (keys[$0].priorite, keys[$0].score, dossiers[$1]) > (keys[$1].priorite, keys[$1].score, dossiers[$0])
+        }
+        XCTAssertEqual(rankOrder(keys) { dossiers[$0] }, tuples)
     }
 }
