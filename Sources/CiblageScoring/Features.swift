@@ -102,7 +102,10 @@ public struct PeerTable: Sendable {
             columns[4].append(years[k].indicators.enfantsParPlace ?? .nan)
             columns[5].append(years[k].indicators.etpParPlace ?? .nan)
         }
-        let groups = columns.map { PeerGroups($0, grouping: grouping) }
+        // The six on two threads: one after the other, they kept the next night's score on a
+        // single core for some 40 ms at the national scale.
+        let filled = columns
+        let groups = parallelIndices(filled.count, chunk: 1) { PeerGroups(filled[$0], grouping: grouping) }
         occupation = groups[0]
         coutHeure = groups[1]
         coutPlace = groups[2]

@@ -673,19 +673,21 @@ private final class UninitializedSlots<U>: @unchecked Sendable {
 /// until none are left: cut in two fixed halves, one half of the national list took up to
 /// 40 ms longer than the other to explain, and one core waited as long. Each element is
 /// `transform` of its own index, whichever thread computed it.
-func parallelIndices<U: Sendable>(_ count: Int, _ transform: @Sendable (Int) -> U) -> [U] {
-    guard count >= 1000 else { return (0..<count).map(transform) }
+///
+/// `chunk`: indices taken at a time; 1 for a few long tasks (``PeerTable``'s six indicators).
+func parallelIndices<U: Sendable>(_ count: Int, chunk: Int = parallelChunk, _ transform: @Sendable (Int) -> U) -> [U] {
+    guard count > chunk else { return (0..<count).map(transform) }
     return [U](unsafeUninitializedCapacity: count) { buffer, initialized in
         let slots = UninitializedSlots(buffer.baseAddress!)
         let next = LockedBox(0)
         DispatchQueue.concurrentPerform(iterations: 2) { _ in
             while true {
                 let start = next.lock.withLock {
-                    defer { next.value += parallelChunk }
+                    defer { next.value += chunk }
                     return next.value
                 }
                 guard start < count else { return }
-                for i in start..<min(count, start + parallelChunk) { (slots.base + i).initialize(to: transform(i)) }
+                for i in start..<min(count, start + chunk) { (slots.base + i).initialize(to: transform(i)) }
             }
         }
         initialized = count

@@ -14,6 +14,10 @@ final class ParallelIndicesTests: XCTestCase {
             XCTAssertEqual(result.count, count)
             XCTAssertEqual(result, (0..<count).map { "n\($0 * 3)" }, "count \(count)")
         }
+        // A few long tasks, one index at a time.
+        for count in [1, 2, 6, 7] {
+            XCTAssertEqual(parallelIndices(count, chunk: 1) { "t\($0)" }, (0..<count).map { "t\($0)" }, "count \(count)")
+        }
     }
 
     func testUnevenWorkStillGivesEveryElementInOrder() {
