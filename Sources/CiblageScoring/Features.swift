@@ -330,6 +330,13 @@ public struct FeatureBuilder: Sendable {
     /// The features of one equipment, `nil` when it was not active during the exercice.
     public func row(_ profile: EquipmentProfile) -> FeatureRow? {
         guard let at = position[profile.id] else { return nil }
+        return row(profile, at: at, managerKey: profile.managerKey)
+    }
+
+    /// The features of `profile`, whose equipment-year is at position `at` of the years given
+    /// and whose manager is `managerKey` (``EquipmentProfile/managerKey``): what
+    /// ``rowsOfEveryYear(profiles:)`` knows already, without a lookup nor a SIREN read per row.
+    func row(_ profile: EquipmentProfile, at: Int, managerKey: Int) -> FeatureRow {
         let i = years[at].indicators
         let hourly = referentiel.natures[profile.nature]?.activiteHoraire ?? false
         let band = i.places.flatMap { referentiel.sizeBand(places: $0)?.code }
@@ -357,7 +364,6 @@ public struct FeatureBuilder: Sendable {
         set(.retardReel, i.joursRetardReel.map { min(12, Double($0) / 30) } ?? (i.reelManquant ? 12 : nil))
         set(.reelManquant, i.reelManquant ? 1 : 0)
         set(.chiffresRonds, i.chiffresExamines > 0 ? Double(i.chiffresRonds) / Double(i.chiffresExamines) : 0)
-        let managerKey = profile.managerKey
         let test = digits[managerKey]
         let mad = test?.mad
         set(.testChiffres, mad.map { $0 * 1000 })
@@ -387,10 +393,10 @@ public struct FeatureBuilder: Sendable {
     public func rowsOfEveryYear(profiles: EquipmentProfiles) -> [FeatureRow] {
         parallelIndices(years.count) { k in
             let id = years[k].indicators.equipementId
-            guard let profile = profiles[id], let row = row(profile) else {
+            guard let p = profiles.position(of: id) else {
                 preconditionFailure("équipement \(id) absent des profils donnés au constructeur de caractéristiques")
             }
-            return row
+            return row(profiles.all[p], at: k, managerKey: profiles.managerKeys[p])
         }
     }
 

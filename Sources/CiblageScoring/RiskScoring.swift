@@ -694,6 +694,6 @@ func parallelIndices<U: Sendable>(_ count: Int, chunk: Int = parallelChunk, _ tr
     }
 }
 
-/// Indices a thread of ``parallelIndices(_:_:)`` takes at a time: small enough that the two
+/// Indices a thread of ``parallelIndices(_:chunk:_:)`` takes at a time by default: small enough that the two
 /// end within a chunk's time of each other, large enough that taking one costs nothing.
 let parallelChunk = 512
