@@ -12,13 +12,16 @@ public struct StoredDeclaration: Sendable {
 }
 
 extension Store {
-    /// Calls `body` with every declaration of `exercices`, in key order: by exercice, then
-    /// equipment, then nature, then date de dépôt. For one equipment, exercice and nature the
-    /// latest filed comes last, so a reader that keeps the last one keeps the current declaration
-    /// (what the `declaration_courante` view gives, without its subquery).
+    /// Calls `body` with the current declaration of every equipment, exercice and nature of
+    /// `exercices` (the latest filed: what the `declaration_courante` view gives, without its
+    /// subquery), in key order: by exercice, then equipment, then nature. Every stage that reads
+    /// figures keeps the current declaration only.
     ///
     /// Reads columns straight from SQLite's statement: on a national store this is the
     /// stages' largest read (about a million rows), and GRDB's `Row` costs twice as much per row.
+    /// Each exercice is read by ranges of `chunk` equipment ids, each range backwards (latest
+    /// filed first) and handed over forwards: a declaration filed again later (a quarter of the
+    /// national rows) is passed over on its key, its figures never read.
     /// `only`: one nature of declaration (SQLite skips the others before any column is read).
     /// The filter is written `+nature = ?`: as a plain `nature = ?`, SQLite 3.40 takes it as a
     /// key constraint and then sorts the rows again in a temporary b-tree (« USE TEMP B-TREE
@@ -26,26 +29,57 @@ extension Store {
     public static func scanDeclarations(
         _ db: Database, exercices: ClosedRange<Int>, only: NatureDeclaration? = nil, _ body: (StoredDeclaration) throws -> Void
     ) throws {
+        try scanDeclarations(db, exercices: exercices, only: only, chunk: 1024, body)
+    }
+
+    /// ``scanDeclarations(_:exercices:only:_:)`` by ranges of `chunk` equipment ids.
+    static func scanDeclarations(
+        _ db: Database, exercices: ClosedRange<Int>, only: NatureDeclaration?, chunk: Int64,
+        _ body: (StoredDeclaration) throws -> Void
+    ) throws {
+        precondition(chunk > 0)
         // One exercice at a time: the exercice is then known, not read from every row (one
         // column in eighteen of the stages' largest read).
         let statement = try RawStatement(
             db,
             sql: """
                 SELECT \(declarationColumns)
-                FROM declaration WHERE exercice = ?\(only == nil ? "" : " AND +nature = ?")
-                ORDER BY equipement_id, nature, date_depot
+                FROM declaration WHERE exercice = ? AND equipement_id BETWEEN ? AND ?\(only == nil ? "" : " AND +nature = ?")
+                ORDER BY equipement_id DESC, nature DESC, date_depot DESC
                 """)
         defer { statement.reset() }
+        // Two statements: SQLite answers a lone min() or max() from the key's first entry, but
+        // scans the exercice for both in one.
+        let lowest = try RawStatement(db, sql: "SELECT min(equipement_id) FROM declaration WHERE exercice = ?")
+        let highest = try RawStatement(db, sql: "SELECT max(equipement_id) FROM declaration WHERE exercice = ?")
+        var range: [StoredDeclaration] = []
         for exercice in exercices {
-            statement.reset()
-            statement.bind(1, exercice)
-            if let only { statement.bind(2, only.rawValue) }
-            try readDeclarations(statement, exercice: exercice, body)
+            func bound(_ s: RawStatement) throws -> Int64? {
+                s.reset()
+                s.bind(1, exercice)
+                defer { s.reset() }
+                return try s.step() ? s.int(0).map(Int64.init) : nil
+            }
+            guard let first = try bound(lowest), let last = try bound(highest) else { continue }
+            var low = first
+            while low <= last {
+                let high = low <= last - chunk ? low + chunk - 1 : last
+                statement.reset()
+                statement.bind(1, exercice)
+                statement.bind(2, low)
+                statement.bind(3, high)
+                if let only { statement.bind(4, only.rawValue) }
+                range.removeAll(keepingCapacity: true)
+                try readCurrentDeclarations(statement, exercice: exercice) { range.append($0) }
+                for d in range.reversed() { try body(d) }
+                if high == last { break }
+                low = high + 1
+            }
         }
     }
 
-    /// Calls `body` with every declaration of the equipments `ids` for `exercices`, in the order
-    /// of ``scanDeclarations(_:exercices:only:_:)``: a few lookups by key per equipment rather
+    /// Calls `body` with the current declaration of the equipments `ids` for `exercices`, as
+    /// ``scanDeclarations(_:exercices:only:_:)`` does: a few lookups by key per equipment rather
     /// than a scan of the exercices (what changed since a stage last ran).
     public static func scanDeclarations(
         _ db: Database, exercices: ClosedRange<Int>, equipments ids: [Int64], _ body: (StoredDeclaration) throws -> Void
@@ -64,7 +98,14 @@ extension Store {
             statement.reset()
             statement.bind(1, exercice)
             statement.bind(2, list)
-            try readDeclarations(statement, exercice: exercice, body)
+            // Forwards, a row is known superseded only once the next is read: each is held
+            // until then (these reads are small).
+            var pending: StoredDeclaration?
+            try readDeclarations(statement, exercice: exercice) { d in
+                if let p = pending, p.equipementId != d.equipementId || p.nature != d.nature { try body(p) }
+                pending = d
+            }
+            if let pending { try body(pending) }
         }
     }
 
@@ -83,26 +124,51 @@ extension Store {
         _ statement: RawStatement, exercice: Int, _ body: (StoredDeclaration) throws -> Void
     ) throws {
         while try statement.step() {
-            guard let id = statement.int(0), let nature = statement.int(1).flatMap(NatureDeclaration.init(rawValue:)),
-                let date = statement.int(2).flatMap(CalendarDate.init(yyyymmdd:))
-            else { continue }
-            var f = DeclarationFigures()
-            f.places = statement.int(3)
-            f.joursOuverture = statement.int(4)
-            f.nbEnfants = statement.int(5)
-            f.heuresOuverture = statement.double(6)
-            f.heuresRealisees = statement.double(7)
-            f.heuresFacturees = statement.double(8)
-            f.totalCharges = statement.double(9)
-            f.chargesPersonnel = statement.double(10)
-            f.totalProduits = statement.double(11)
-            f.participationsFamilles = statement.double(12)
-            f.prestationCaf = statement.double(13)
-            f.bonusCaf = statement.double(14)
-            f.subventionsCollectivites = statement.double(15)
-            f.etp = statement.double(16)
-            try body(StoredDeclaration(exercice: exercice, equipementId: Int64(id), nature: nature, dateDepot: date, figures: f))
+            guard let id = statement.int(0), let nature = statement.int(1).flatMap(NatureDeclaration.init(rawValue:)) else { continue }
+            if let d = declaration(statement, exercice: exercice, id: id, nature: nature) { try body(d) }
         }
+    }
+
+    /// Steps `statement` (selecting ``declarationColumns`` of `exercice`, each equipment and
+    /// nature's rows latest filed first) to its end, one declaration for the first row of each
+    /// equipment and nature; the other rows' figures are not read.
+    private static func readCurrentDeclarations(
+        _ statement: RawStatement, exercice: Int, _ body: (StoredDeclaration) throws -> Void
+    ) throws {
+        var previous: (id: Int, nature: Int) = (-1, -1)
+        while try statement.step() {
+            guard let id = statement.int(0), let code = statement.int(1) else { continue }
+            // A row that does not read is passed over as a forward read would pass it: the
+            // one filed before it stands.
+            guard id != previous.id || code != previous.nature, let nature = NatureDeclaration(rawValue: code),
+                let d = declaration(statement, exercice: exercice, id: id, nature: nature)
+            else { continue }
+            previous = (id, code)
+            try body(d)
+        }
+    }
+
+    /// The declaration of the row `statement` stands on (its date de dépôt and figures; the
+    /// equipment and nature already read); `nil` for a date that does not read.
+    @inline(__always)
+    private static func declaration(_ statement: RawStatement, exercice: Int, id: Int, nature: NatureDeclaration) -> StoredDeclaration? {
+        guard let date = statement.int(2).flatMap(CalendarDate.init(yyyymmdd:)) else { return nil }
+        var f = DeclarationFigures()
+        f.places = statement.int(3)
+        f.joursOuverture = statement.int(4)
+        f.nbEnfants = statement.int(5)
+        f.heuresOuverture = statement.double(6)
+        f.heuresRealisees = statement.double(7)
+        f.heuresFacturees = statement.double(8)
+        f.totalCharges = statement.double(9)
+        f.chargesPersonnel = statement.double(10)
+        f.totalProduits = statement.double(11)
+        f.participationsFamilles = statement.double(12)
+        f.prestationCaf = statement.double(13)
+        f.bonusCaf = statement.double(14)
+        f.subventionsCollectivites = statement.double(15)
+        f.etp = statement.double(16)
+        return StoredDeclaration(exercice: exercice, equipementId: Int64(id), nature: nature, dateDepot: date, figures: f)
     }
 
     /// As ``scanDeclarations(_:exercices:only:_:)``, with `body` run on a second thread while
