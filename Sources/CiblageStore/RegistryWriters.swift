@@ -125,6 +125,13 @@ public final class ControleWriter {
                         resultat, montant_indu, montant_rappel, anomalies, fichier_id, ligne, ?
                     FROM controle WHERE id_controle = ?
                     """, arguments: [fileId, c.idControle])
+            // Its exercices and anomalies go with it, said here rather than left to `ON DELETE
+            // CASCADE`: controls are stored with the foreign-key checks off.
+            for child in ["controle_exercice", "controle_anomalie"] {
+                try db.execute(
+                    sql: "DELETE FROM \(child) WHERE controle_id = (SELECT id FROM controle WHERE id_controle = ?)",
+                    arguments: [c.idControle])
+            }
             try db.execute(sql: "DELETE FROM controle WHERE id_controle = ?", arguments: [c.idControle])
         }
         let s = insert

@@ -516,6 +516,11 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(try count("controle", "id_controle = 'C-2023-002' AND resultat = 'ANOMALIE' AND montant_indu = 800"), 1)
         XCTAssertEqual(try count("controle_historique", "id_controle = 'C-2023-002' AND resultat = 'CONFORME'"), 1)
         XCTAssertEqual(try count("controle_anomalie", "code = 'REPAS_COUCHES'"), 1)
+        // The replaced control's exercices and anomalies went with it.
+        for child in ["controle_exercice", "controle_anomalie"] {
+            XCTAssertEqual(try count(child, "controle_id NOT IN (SELECT id FROM controle)"), 0, child)
+        }
+        XCTAssertGreaterThan(try count("controle_exercice", "controle_id = (SELECT id FROM controle WHERE id_controle = 'C-2023-002')"), 0)
     }
 
     func testAControlIdRepeatedInItsFileUndoesTheCorrectionsStoredBeforeIt() throws {
