@@ -194,15 +194,17 @@ public enum IndicatorStore {
     ///
     /// Memory does not grow with the declarations: besides the equipment being read, only the
     /// most advanced declaration of N-1 and the yearly funding of each equipment are kept.
+    /// The indicators read the most advanced declaration and the prévisionnel only: an
+    /// actualisé is not read when the réel is there (``DeclarationSelection/advancedAndForecast``).
     ///
     /// The rows are read from SQLite on the calling thread (the store's) and assembled on a
-    /// second thread (``Store/scanDeclarationsOverlapped(_:exercices:only:_:)``), which runs
+    /// second thread (``Store/scanDeclarationsOverlapped(_:exercices:only:selection:_:)``), which runs
     /// `body` and `endOfExercice` (those of the last exercice run on the calling thread once the
     /// read is over): reading and assembling the million rows of a national store overlap.
     /// Neither closure may use `db`.
     ///
     /// With `declarationsOfProfilesOnly`, only the declarations of `profiles` are read, by key
-    /// (``Store/scanDeclarations(_:exercices:equipments:_:)``), on the calling thread: for a few
+    /// (``Store/scanDeclarations(_:exercices:equipments:selection:_:)``), on the calling thread: for a few
     /// equipments out of the registry.
     public static func forEachEquipmentYear(
         _ db: Database, exercices: ClosedRange<Int>, profiles: [EquipmentProfile], controls: [StoredControl],
@@ -229,9 +231,11 @@ public enum IndicatorStore {
         }
         let scanned = state.pointee.first...exercices.upperBound
         if profilesOnly {
-            try Store.scanDeclarations(db, exercices: scanned, equipments: profiles.map(\.id)) { try state.pointee.add($0) }
+            try Store.scanDeclarations(db, exercices: scanned, equipments: profiles.map(\.id), selection: .advancedAndForecast) {
+                try state.pointee.add($0)
+            }
         } else {
-            try Store.scanDeclarationsOverlapped(db, exercices: scanned) { try state.pointee.add($0) }
+            try Store.scanDeclarationsOverlapped(db, exercices: scanned, selection: .advancedAndForecast) { try state.pointee.add($0) }
         }
         try state.pointee.finish()
     }

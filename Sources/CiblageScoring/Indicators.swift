@@ -7,7 +7,8 @@ public struct IndicatorInputs: Sendable {
     public var exercice: Int
     /// Places agréées of the registry, used where the declaration has no places.
     public var placesAgreees: Int?
-    /// The current declaration of each nature (latest date de dépôt), for N and N-1.
+    /// The current declaration of each nature (latest date de dépôt) of N: the actualisé only
+    /// when there is no réel (what ``IndicatorCalculator`` reads of it).
     public var current: DeclarationsByNature
     public var previousYear: DeclarationsByNature
     /// Caf funding (prestation + bonus, euros) declared for each exercice a control would cover.

@@ -11,30 +11,41 @@ public struct StoredDeclaration: Sendable {
     public var figures: DeclarationFigures
 }
 
+/// Which of the stored declarations of an equipment and exercice a scan hands over.
+public enum DeclarationSelection: Sendable {
+    /// The current declaration (the latest filed) of each nature: what the
+    /// `declaration_courante` view gives.
+    case current
+    /// The current réel, else the current actualisé (the most advanced declaration, which
+    /// indicators come from), and the current prévisionnel (forecast against actual): an
+    /// actualisé is passed over when the réel is there, as a third of the national rows are.
+    case advancedAndForecast
+}
+
 extension Store {
-    /// Calls `body` with the current declaration of every equipment, exercice and nature of
-    /// `exercices` (the latest filed: what the `declaration_courante` view gives, without its
-    /// subquery), in key order: by exercice, then equipment, then nature. Every stage that reads
-    /// figures keeps the current declaration only.
+    /// Calls `body` with the declarations `selection` keeps of every equipment and exercice of
+    /// `exercices`, in key order: by exercice, then equipment, then nature.
     ///
     /// Reads columns straight from SQLite's statement: on a national store this is the
     /// stages' largest read (about a million rows), and GRDB's `Row` costs twice as much per row.
-    /// Each exercice is read by ranges of `chunk` equipment ids, each range backwards (latest
-    /// filed first) and handed over forwards: a declaration filed again later (a quarter of the
-    /// national rows) is passed over on its key, its figures never read.
+    /// Each exercice is read by ranges of equipment ids, each range backwards (réel first,
+    /// latest filed first) and handed over forwards: a declaration filed again later (a quarter
+    /// of the national rows), or one `selection` leaves out, is passed over on its key, its
+    /// figures never read.
     /// `only`: one nature of declaration (SQLite skips the others before any column is read).
     /// The filter is written `+nature = ?`: as a plain `nature = ?`, SQLite 3.40 takes it as a
     /// key constraint and then sorts the rows again in a temporary b-tree (« USE TEMP B-TREE
     /// FOR RIGHT PART OF ORDER BY »), which made the repères' read of N-1 and N 0.5 s slower.
     public static func scanDeclarations(
-        _ db: Database, exercices: ClosedRange<Int>, only: NatureDeclaration? = nil, _ body: (StoredDeclaration) throws -> Void
+        _ db: Database, exercices: ClosedRange<Int>, only: NatureDeclaration? = nil, selection: DeclarationSelection = .current,
+        _ body: (StoredDeclaration) throws -> Void
     ) throws {
-        try scanDeclarations(db, exercices: exercices, only: only, chunk: 1024, body)
+        try scanDeclarations(db, exercices: exercices, only: only, selection: selection, chunk: 1024, body)
     }
 
-    /// ``scanDeclarations(_:exercices:only:_:)`` by ranges of `chunk` equipment ids.
+    /// ``scanDeclarations(_:exercices:only:selection:_:)`` by ranges of `chunk` equipment ids.
     static func scanDeclarations(
-        _ db: Database, exercices: ClosedRange<Int>, only: NatureDeclaration?, chunk: Int64,
+        _ db: Database, exercices: ClosedRange<Int>, only: NatureDeclaration?, selection: DeclarationSelection, chunk: Int64,
         _ body: (StoredDeclaration) throws -> Void
     ) throws {
         precondition(chunk > 0)
@@ -70,7 +81,7 @@ extension Store {
                 statement.bind(3, high)
                 if let only { statement.bind(4, only.rawValue) }
                 range.removeAll(keepingCapacity: true)
-                try readCurrentDeclarations(statement, exercice: exercice) { range.append($0) }
+                try readBackwards(statement, exercice: exercice, selection: selection) { range.append($0) }
                 for d in range.reversed() { try body(d) }
                 if high == last { break }
                 low = high + 1
@@ -78,39 +89,41 @@ extension Store {
         }
     }
 
-    /// Calls `body` with the current declaration of the equipments `ids` for `exercices`, as
-    /// ``scanDeclarations(_:exercices:only:_:)`` does: a few lookups by key per equipment rather
-    /// than a scan of the exercices (what changed since a stage last ran).
+    /// Calls `body` with the declarations `selection` keeps of the equipments `ids` for
+    /// `exercices`, as ``scanDeclarations(_:exercices:only:selection:_:)`` does: a few lookups by
+    /// key per equipment rather than a scan of the exercices (what changed since a stage last
+    /// ran).
     public static func scanDeclarations(
-        _ db: Database, exercices: ClosedRange<Int>, equipments ids: [Int64], _ body: (StoredDeclaration) throws -> Void
+        _ db: Database, exercices: ClosedRange<Int>, equipments ids: [Int64], selection: DeclarationSelection = .current,
+        _ body: (StoredDeclaration) throws -> Void
     ) throws {
-        guard !ids.isEmpty else { return }
+        let sorted = Array(Set(ids)).sorted()
+        guard !sorted.isEmpty else { return }
         let statement = try RawStatement(
             db,
             sql: """
                 SELECT \(declarationColumns) FROM declaration
                 WHERE exercice = ? AND equipement_id IN (SELECT value FROM json_each(?))
-                ORDER BY equipement_id, nature, date_depot
+                ORDER BY equipement_id DESC, nature DESC, date_depot DESC
                 """)
         defer { statement.reset() }
-        let list = "[" + ids.map(String.init).joined(separator: ",") + "]"
+        var group: [StoredDeclaration] = []
         for exercice in exercices {
-            statement.reset()
-            statement.bind(1, exercice)
-            statement.bind(2, list)
-            // Forwards, a row is known superseded only once the next is read: each is held
-            // until then (these reads are small).
-            var pending: StoredDeclaration?
-            try readDeclarations(statement, exercice: exercice) { d in
-                if let p = pending, p.equipementId != d.equipementId || p.nature != d.nature { try body(p) }
-                pending = d
+            // A few hundred equipments at a time, read backwards and handed over forwards.
+            for start in stride(from: 0, to: sorted.count, by: 256) {
+                let list = "[" + sorted[start..<min(start + 256, sorted.count)].map(String.init).joined(separator: ",") + "]"
+                statement.reset()
+                statement.bind(1, exercice)
+                statement.bind(2, list)
+                group.removeAll(keepingCapacity: true)
+                try readBackwards(statement, exercice: exercice, selection: selection) { group.append($0) }
+                for d in group.reversed() { try body(d) }
             }
-            if let pending { try body(pending) }
         }
     }
 
-    /// The columns ``readDeclarations(_:exercice:_:)`` reads, in its order (the exercice is
-    /// the statement's).
+    /// The columns ``readBackwards(_:exercice:selection:_:)`` reads, in its order (the exercice
+    /// is the statement's).
     static let declarationColumns = """
         equipement_id, nature, date_depot, places, jours_ouverture, nb_enfants,
             heures_ouverture, heures_realisees, heures_facturees, total_charges, charges_personnel,
@@ -118,32 +131,30 @@ extension Store {
             subventions_collectivites, etp
         """
 
-    /// Steps `statement` (selecting ``declarationColumns`` of `exercice`) to its end, one
-    /// declaration each row.
-    private static func readDeclarations(
-        _ statement: RawStatement, exercice: Int, _ body: (StoredDeclaration) throws -> Void
-    ) throws {
-        while try statement.step() {
-            guard let id = statement.int(0), let nature = statement.int(1).flatMap(NatureDeclaration.init(rawValue:)) else { continue }
-            if let d = declaration(statement, exercice: exercice, id: id, nature: nature) { try body(d) }
-        }
-    }
-
-    /// Steps `statement` (selecting ``declarationColumns`` of `exercice`, each equipment and
-    /// nature's rows latest filed first) to its end, one declaration for the first row of each
-    /// equipment and nature; the other rows' figures are not read.
-    private static func readCurrentDeclarations(
-        _ statement: RawStatement, exercice: Int, _ body: (StoredDeclaration) throws -> Void
+    /// Steps `statement` (selecting ``declarationColumns`` of `exercice`, by equipment, nature
+    /// and date de dépôt, all three descending) to its end, with one declaration for each row
+    /// `selection` keeps; the other rows' figures are not read.
+    private static func readBackwards(
+        _ statement: RawStatement, exercice: Int, selection: DeclarationSelection, _ body: (StoredDeclaration) throws -> Void
     ) throws {
         var previous: (id: Int, nature: Int) = (-1, -1)
+        // The equipment whose réel was handed over last.
+        var withReel = -1
+        let skipsActualise = selection == .advancedAndForecast
         while try statement.step() {
-            guard let id = statement.int(0), let code = statement.int(1) else { continue }
-            // A row that does not read is passed over as a forward read would pass it: the
-            // one filed before it stands.
-            guard id != previous.id || code != previous.nature, let nature = NatureDeclaration(rawValue: code),
-                let d = declaration(statement, exercice: exercice, id: id, nature: nature)
+            guard let id = statement.int(0), let code = statement.int(1), id != previous.id || code != previous.nature else {
+                continue
+            }
+            if skipsActualise && code == NatureDeclaration.actualise.rawValue && id == withReel {
+                previous = (id, code)
+                continue
+            }
+            // A row that does not read is passed over as a forward read would pass it: the one
+            // filed before it stands.
+            guard let nature = NatureDeclaration(rawValue: code), let d = declaration(statement, exercice: exercice, id: id, nature: nature)
             else { continue }
             previous = (id, code)
+            if nature == .reel { withReel = id }
             try body(d)
         }
     }
@@ -171,13 +182,13 @@ extension Store {
         return StoredDeclaration(exercice: exercice, equipementId: Int64(id), nature: nature, dateDepot: date, figures: f)
     }
 
-    /// As ``scanDeclarations(_:exercices:only:_:)``, with `body` run on a second thread while
+    /// As ``scanDeclarations(_:exercices:only:selection:_:)``, with `body` run on a second thread while
     /// this one (the store's) reads on: SQLite's reading and the caller's assembling of the
     /// rows overlap on the two cores, and no more than a few batches of rows are held between
     /// them. `body` must not use `db`; its state may be read once this returns. An error of
     /// `body` stops the read and is rethrown here, as is an error of the read.
     public static func scanDeclarationsOverlapped(
-        _ db: Database, exercices: ClosedRange<Int>, only: NatureDeclaration? = nil,
+        _ db: Database, exercices: ClosedRange<Int>, only: NatureDeclaration? = nil, selection: DeclarationSelection = .current,
         _ body: @escaping (StoredDeclaration) throws -> Void
     ) throws {
         let channel = BatchChannel<StoredDeclaration>(capacity: 8)
@@ -193,7 +204,7 @@ extension Store {
         var batch: [StoredDeclaration] = []
         batch.reserveCapacity(overlapBatchSize)
         do {
-            try scanDeclarations(db, exercices: exercices, only: only) { d in
+            try scanDeclarations(db, exercices: exercices, only: only, selection: selection) { d in
                 batch.append(d)
                 if batch.count == overlapBatchSize {
                     guard channel.send(batch) else { throw CancellationError() }

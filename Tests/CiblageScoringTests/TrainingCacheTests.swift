@@ -379,8 +379,26 @@ final class TrainingCacheTests: XCTestCase {
             // Ranges of a few ids: an equipment's rows never straddle two ranges.
             for chunk: Int64 in [1, 7, 64] {
                 var chunked: [String] = []
-                try Store.scanDeclarations(db, exercices: 2022...2024, only: nil, chunk: chunk) { chunked.append(text($0)) }
+                try Store.scanDeclarations(db, exercices: 2022...2024, only: nil, selection: .current, chunk: chunk) { chunked.append(text($0)) }
                 XCTAssertEqual(chunked, current, "chunk \(chunk)")
+            }
+
+            // Without the actualisé of a year that has its réel.
+            let advanced = try reference(
+                db,
+                """
+                \(years) AND NOT (nature = \(NatureDeclaration.actualise.rawValue) AND EXISTS (
+                    SELECT 1 FROM declaration r WHERE r.exercice = declaration_courante.exercice
+                        AND r.equipement_id = declaration_courante.equipement_id AND r.nature = \(NatureDeclaration.reel.rawValue)))
+                """)
+            XCTAssertLessThan(advanced.count, current.count)
+            XCTAssertTrue(advanced.contains { $0.split(separator: " ")[2] == "\(NatureDeclaration.actualise.rawValue)" }, "an actualisé without réel")
+            for chunk: Int64 in [1, 7, 1024] {
+                var selected: [String] = []
+                try Store.scanDeclarations(db, exercices: 2022...2024, only: nil, selection: .advancedAndForecast, chunk: chunk) {
+                    selected.append(text($0))
+                }
+                XCTAssertEqual(selected, advanced, "chunk \(chunk)")
             }
 
             var reels: [String] = []
@@ -402,7 +420,16 @@ final class TrainingCacheTests: XCTestCase {
             let ids = refiled + [3]
             var some: [String] = []
             try Store.scanDeclarations(db, exercices: 2022...2024, equipments: ids) { some.append(text($0)) }
-            XCTAssertEqual(some, try reference(db, "\(years) AND equipement_id IN (\(ids.map(String.init).joined(separator: ", ")))"))
+            let listed = "equipement_id IN (\(ids.map(String.init).joined(separator: ", ")))"
+            XCTAssertEqual(some, try reference(db, "\(years) AND \(listed)"))
+            // Unsorted, repeated, and more than one lookup's worth of ids.
+            let many = Array((1...600).map(Int64.init).reversed()) + ids
+            var lookedUp: [String] = []
+            try Store.scanDeclarations(db, exercices: 2022...2024, equipments: many, selection: .advancedAndForecast) { lookedUp.append(text($0)) }
+            XCTAssertEqual(lookedUp, advanced.filter { line in
+                let id = Int64(line.split(separator: " ")[1])!
+                return id <= 600 || ids.contains(id)
+            })
         }
     }
 
