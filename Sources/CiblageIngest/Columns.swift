@@ -43,10 +43,22 @@ public struct FieldReader<Source: FieldSource> {
 
     public func missing(_ column: Int) -> RowReject { reject(column, "champ obligatoire vide") }
 
+    /// Trimmed text upper-cased, as `requiredText(column).uppercased()`; ASCII (codes almost
+    /// always are) is upper-cased byte by byte into the string, without the Unicode mapping.
+    public func requiredUppercased(_ column: Int) throws(RowReject) -> String {
+        let bytes = FieldParsing.trimmed(source.bytes(column))
+        guard bytes.allSatisfy({ $0 < 0x80 }) else { return try requiredText(column).uppercased() }
+        guard bytes.count > 0 else { throw missing(column) }
+        return String(unsafeUninitializedCapacity: bytes.count) { out in
+            for (i, b) in bytes.enumerated() { out[i] = b >= 0x61 && b <= 0x7A ? b - 0x20 : b }
+            return bytes.count
+        }
+    }
+
     /// A code matched case-insensitively against `allowed` (upper-case codes); `unknown` says
     /// what is wrong in French, e.g. `origine inconnue`.
     public func code(_ column: Int, _ allowed: Set<String>, unknown: String) throws(RowReject) -> String {
-        let value = try requiredText(column).uppercased()
+        let value = try requiredUppercased(column)
         guard allowed.contains(value) else {
             let list = allowed.count <= 12 ? " (attendu : \(allowed.sorted().joined(separator: ", ")))" : ""
             throw reject(column, "\(unknown) : \(shown(column))\(list)")

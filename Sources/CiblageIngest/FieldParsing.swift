@@ -199,9 +199,20 @@ public enum FieldParsing {
     /// `O`/`N`, `OUI`/`NON`, `1`/`0`, any case; empty is `false`.
     public static func boolean(_ raw: UnsafeBufferPointer<UInt8>) throws(FieldProblem) -> Bool {
         let bytes = trimmed(raw)
-        switch String(decoding: bytes, as: UTF8.self).uppercased() {
-        case "", "N", "NON", "0": return false
-        case "O", "OUI", "1": return true
+        // The words allowed are ASCII of three letters at most: their upper-cased bytes and
+        // their length, packed in a word, name them (no string per field: three booleans a
+        // registry row).
+        guard bytes.count <= 3 else { throw .notABoolean }
+        var word = UInt32(bytes.count) << 24
+        for (i, b) in bytes.enumerated() {
+            guard b < 0x80 else { throw .notABoolean }
+            word |= UInt32(b >= 0x61 && b <= 0x7A ? b - 0x20 : b) << (8 * UInt32(i))
+        }
+        switch word {
+        // "", "N", "NON", "0"
+        case 0, 0x0100_004E, 0x034E_4F4E, 0x0100_0030: return false
+        // "O", "OUI", "1"
+        case 0x0100_004F, 0x0349_554F, 0x0100_0031: return true
         default: throw .notABoolean
         }
     }

@@ -67,7 +67,7 @@ public struct EquipementRowParser: Sendable {
 
     /// An INSEE commune code of 5 characters in the département of `caf` (`1053` read `01053`).
     static func commune<S: FieldSource>(_ r: FieldReader<S>, _ column: Int, caf: String) throws(RowReject) -> String {
-        var commune = try r.requiredText(column).uppercased()
+        var commune = try r.requiredUppercased(column)
         if commune.utf8.count == 4, commune.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
             commune = "0" + commune  // a leading zero lost by a spreadsheet
         }

@@ -163,20 +163,33 @@ public struct Referentiel: Sendable {
     /// A département code as typed or exported: upper-cased, trimmed, and `1`…`9` read as
     /// `01`…`09` (a spreadsheet drops the leading zero). Not checked against the table.
     public static func departementCode(_ text: some StringProtocol) -> String {
-        // Byte fast path for the usual short ASCII code (once per registry row).
-        let utf8 = Array(text.utf8)
+        // Byte fast path for the usual short ASCII code (twice per registry row), read in place.
+        if let code = text.utf8.withContiguousStorageIfAvailable(asciiDepartementCode), let code { return code }
+        var code = text.trimmingCharacters(in: .whitespaces).uppercased()
+        if code.count == 1, code.utf8.first.map({ $0 >= 0x31 && $0 <= 0x39 }) == true { code = "0" + code }
+        return code
+    }
+
+    /// ``departementCode(_:)`` of ASCII bytes; `nil` when they are not all ASCII.
+    static func asciiDepartementCode(_ utf8: UnsafeBufferPointer<UInt8>) -> String? {
         var low = 0
         var high = utf8.count
         while low < high, utf8[low] == 0x20 || utf8[low] == 0x09 { low += 1 }
         while high > low, utf8[high - 1] == 0x20 || utf8[high - 1] == 0x09 { high -= 1 }
-        guard utf8[low..<high].allSatisfy({ $0 < 0x80 }) else {
-            var code = text.trimmingCharacters(in: .whitespaces).uppercased()
-            if code.count == 1, code.utf8.first.map({ $0 >= 0x31 && $0 <= 0x39 }) == true { code = "0" + code }
-            return code
+        guard utf8[low..<high].allSatisfy({ $0 < 0x80 }) else { return nil }
+        let padded = high - low == 1 && utf8[low] >= 0x31 && utf8[low] <= 0x39
+        return String(unsafeUninitializedCapacity: high - low + 1) { out in
+            var n = 0
+            if padded {
+                out[0] = 0x30
+                n = 1
+            }
+            for b in utf8[low..<high] {
+                out[n] = b >= 0x61 && b <= 0x7A ? b - 0x20 : b
+                n += 1
+            }
+            return n
         }
-        var bytes = utf8[low..<high].map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }
-        if bytes.count == 1, bytes[0] >= 0x31 && bytes[0] <= 0x39 { bytes.insert(0x30, at: 0) }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The département code an INSEE commune code starts with: three characters overseas

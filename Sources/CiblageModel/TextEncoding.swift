@@ -34,14 +34,32 @@ public enum Windows1252 {
     /// UTF-8 bytes of each byte's character.
     static let utf8Sequences: [[UInt8]] = scalars.map { Array(String(Unicode.Scalar($0)!).utf8) }
 
+    /// Each byte's UTF-8 bytes packed in a word: the first in the low byte, the count (1 to 3)
+    /// in the high byte.
+    static let packedSequences: [UInt32] = utf8Sequences.map { sequence in
+        sequence.enumerated().reduce(UInt32(sequence.count) << 24) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
+    }
+
     public static func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
         if !bytes.contains(where: { $0 >= 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
-        var utf8: [UInt8] = []
-        utf8.reserveCapacity(bytes.count + bytes.count / 2)
-        for byte in bytes {
-            if byte < 0x80 { utf8.append(byte) } else { utf8.append(contentsOf: utf8Sequences[Int(byte)]) }
+        // Written straight into the string's storage (a Windows-1252 character takes three
+        // UTF-8 bytes at most): an intermediate array was an allocation and a copy per field.
+        return packedSequences.withUnsafeBufferPointer { table in
+            String(unsafeUninitializedCapacity: bytes.count * 3) { out in
+                var n = 0
+                for byte in bytes {
+                    if byte < 0x80 {
+                        out[n] = byte
+                        n += 1
+                        continue
+                    }
+                    let packed = table[Int(byte)]
+                    for k in 0..<Int(packed >> 24) { out[n + k] = UInt8(truncatingIfNeeded: packed >> (8 * UInt32(k))) }
+                    n += Int(packed >> 24)
+                }
+                return n
+            }
         }
-        return String(decoding: utf8, as: UTF8.self)
     }
 
     /// Encodes a String to Windows-1252 (characters it lacks become `?`), for generators.

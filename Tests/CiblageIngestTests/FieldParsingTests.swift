@@ -104,7 +104,12 @@ final class FieldParsingTests: XCTestCase {
         for (text, value) in [("O", true), ("oui", true), ("1", true), ("N", false), ("non", false), ("0", false), ("", false)] {
             XCTAssertEqual(try Array(text.utf8).withUnsafeBufferPointer { try FieldParsing.boolean($0) }, value, text)
         }
-        XCTAssertThrowsError(try Array("peut-être".utf8).withUnsafeBufferPointer { try FieldParsing.boolean($0) })
+        for (text, value) in [(" Oui ", true), ("oUi", true), ("nOn\t", false), ("  ", false), ("n", false), ("o", true)] {
+            XCTAssertEqual(try Array(text.utf8).withUnsafeBufferPointer { try FieldParsing.boolean($0) }, value, text)
+        }
+        for text in ["peut-être", "\0", "O\0", "OU", "OUII", "NO", "00", "2", "vrai", "ouı", "ＯＵＩ", "é"] {
+            XCTAssertThrowsError(try Array(text.utf8).withUnsafeBufferPointer { try FieldParsing.boolean($0) }, text)
+        }
     }
 }
 
@@ -146,5 +151,33 @@ final class TextDecodingTests: XCTestCase {
         var truncated = UTF8Validator()
         Array("é".utf8).prefix(1).withUnsafeBytes { truncated.feed($0) }
         XCTAssertFalse(truncated.finish())
+    }
+}
+
+/// One field of bytes, as a CSV record or an XML element would give it.
+private struct OneField: FieldSource {
+    var field: UnsafeBufferPointer<UInt8>
+    var encoding: TextEncoding
+    func bytes(_ column: Int) -> UnsafeBufferPointer<UInt8> { field }
+    func fieldName(_ column: Int) -> String { "CHAMP" }
+}
+
+final class UppercasedFieldTests: XCTestCase {
+    func testUppercasedFieldsAreWhatUppercasedTextGives() throws {
+        let texts = ["sur_place", " Ciblage ", "2a004", "crèche", "œuvre", "Ärzte straße", "abc\u{0131}", "ZZ-09", "\t x \t"]
+        for encoding in [TextEncoding.utf8, .windows1252] {
+            for text in texts {
+                let bytes = encoding == .utf8 ? Array(text.utf8) : Windows1252.encode(text)
+                try bytes.withUnsafeBufferPointer { field in
+                    let reader = FieldReader(OneField(field: field, encoding: encoding))
+                    XCTAssertEqual(try reader.requiredUppercased(0), try reader.requiredText(0).uppercased(), "\(text) \(encoding)")
+                }
+            }
+            try Array("  ".utf8).withUnsafeBufferPointer { field in
+                XCTAssertThrowsError(try FieldReader(OneField(field: field, encoding: encoding)).requiredUppercased(0)) { error in
+                    XCTAssertEqual((error as? RowReject)?.reason, "champ obligatoire vide")
+                }
+            }
+        }
     }
 }
