@@ -18,7 +18,7 @@ public enum DeclarationSelection: Sendable {
     case current
     /// The current réel, else the current actualisé (the most advanced declaration, which
     /// indicators come from), and the current prévisionnel (forecast against actual): an
-    /// actualisé is passed over when the réel is there, as a third of the national rows are.
+    /// actualisé is passed over when the réel is there (a third of the current national rows).
     case advancedAndForecast
 }
 
