@@ -124,12 +124,7 @@ extension Store {
 
     /// The columns ``readBackwards(_:exercice:selection:_:)`` reads, in its order (the exercice
     /// is the statement's).
-    static let declarationColumns = """
-        equipement_id, nature, date_depot, places, jours_ouverture, nb_enfants,
-            heures_ouverture, heures_realisees, heures_facturees, total_charges, charges_personnel,
-            total_produits, participations_familles, prestation_caf, bonus_caf,
-            subventions_collectivites, etp
-        """
+    static let declarationColumns = (["equipement_id", "nature", "date_depot"] + DeclarationWriter.figureColumns).joined(separator: ", ")
 
     /// Steps `statement` (selecting ``declarationColumns`` of `exercice`, by equipment, nature
     /// and date de dépôt, all three descending) to its end, with one declaration for each row
@@ -164,22 +159,7 @@ extension Store {
     @inline(__always)
     private static func declaration(_ statement: RawStatement, exercice: Int, id: Int, nature: NatureDeclaration) -> StoredDeclaration? {
         guard let date = statement.int(2).flatMap(CalendarDate.init(yyyymmdd:)) else { return nil }
-        var f = DeclarationFigures()
-        f.places = statement.int(3)
-        f.joursOuverture = statement.int(4)
-        f.nbEnfants = statement.int(5)
-        f.heuresOuverture = statement.double(6)
-        f.heuresRealisees = statement.double(7)
-        f.heuresFacturees = statement.double(8)
-        f.totalCharges = statement.double(9)
-        f.chargesPersonnel = statement.double(10)
-        f.totalProduits = statement.double(11)
-        f.participationsFamilles = statement.double(12)
-        f.prestationCaf = statement.double(13)
-        f.bonusCaf = statement.double(14)
-        f.subventionsCollectivites = statement.double(15)
-        f.etp = statement.double(16)
-        return StoredDeclaration(exercice: exercice, equipementId: Int64(id), nature: nature, dateDepot: date, figures: f)
+        return StoredDeclaration(exercice: exercice, equipementId: Int64(id), nature: nature, dateDepot: date, figures: statement.figures(from: 3))
     }
 
     /// As ``scanDeclarations(_:exercices:only:selection:_:)``, with `body` run on a second thread while
@@ -222,4 +202,29 @@ extension Store {
 
     /// Declarations per hand-over between the reading and the consuming thread.
     static let overlapBatchSize = 2048
+}
+
+extension RawStatement {
+    /// The figures of a declaration row, from `first` on in the order of
+    /// ``DeclarationWriter/figureColumns`` (places, jours d'ouverture, enfants, then the eleven
+    /// amounts and hours).
+    @inline(__always)
+    func figures(from first: Int32) -> DeclarationFigures {
+        var f = DeclarationFigures()
+        f.places = int(first)
+        f.joursOuverture = int(first + 1)
+        f.nbEnfants = int(first + 2)
+        f.heuresOuverture = double(first + 3)
+        f.heuresRealisees = double(first + 4)
+        f.heuresFacturees = double(first + 5)
+        f.totalCharges = double(first + 6)
+        f.chargesPersonnel = double(first + 7)
+        f.totalProduits = double(first + 8)
+        f.participationsFamilles = double(first + 9)
+        f.prestationCaf = double(first + 10)
+        f.bonusCaf = double(first + 11)
+        f.subventionsCollectivites = double(first + 12)
+        f.etp = double(first + 13)
+        return f
+    }
 }

@@ -236,21 +236,7 @@ public final class DeclarationWriter {
         Self.bindKey(s, key)
         defer { s.reset() }
         guard try s.step() else { return nil }
-        var f = DeclarationFigures()
-        f.places = s.int(1)
-        f.joursOuverture = s.int(2)
-        f.nbEnfants = s.int(3)
-        f.heuresOuverture = s.double(4)
-        f.heuresRealisees = s.double(5)
-        f.heuresFacturees = s.double(6)
-        f.totalCharges = s.double(7)
-        f.chargesPersonnel = s.double(8)
-        f.totalProduits = s.double(9)
-        f.participationsFamilles = s.double(10)
-        f.prestationCaf = s.double(11)
-        f.bonusCaf = s.double(12)
-        f.subventionsCollectivites = s.double(13)
-        f.etp = s.double(14)
+        let f = s.figures(from: 1)
         return (s.int(0)!, f)
     }
 
