@@ -43,11 +43,14 @@ extension Store {
         try scanDeclarations(db, exercices: exercices, only: only, selection: selection, chunk: 1024, body)
     }
 
-    /// ``scanDeclarations(_:exercices:only:selection:_:)`` by ranges of `chunk` equipment ids.
+    /// ``scanDeclarations(_:exercices:only:selection:_:)`` by ranges of `chunk` equipment ids;
+    /// returns how many ranges it read. Each range starts at the first id with a declaration
+    /// after the range before: ids far apart cost a range each, not the ranges between them.
+    @discardableResult
     static func scanDeclarations(
         _ db: Database, exercices: ClosedRange<Int>, only: NatureDeclaration?, selection: DeclarationSelection, chunk: Int64,
         _ body: (StoredDeclaration) throws -> Void
-    ) throws {
+    ) throws -> Int {
         precondition(chunk > 0)
         // One exercice at a time: the exercice is then known, not read from every row (one
         // column in eighteen of the stages' largest read).
@@ -61,32 +64,35 @@ extension Store {
         defer { statement.reset() }
         // Two statements: SQLite answers a lone min() or max() from the key's first entry, but
         // scans the exercice for both in one.
-        let lowest = try RawStatement(db, sql: "SELECT min(equipement_id) FROM declaration WHERE exercice = ?")
+        let next = try RawStatement(db, sql: "SELECT min(equipement_id) FROM declaration WHERE exercice = ? AND equipement_id > ?")
         let highest = try RawStatement(db, sql: "SELECT max(equipement_id) FROM declaration WHERE exercice = ?")
         var range: [StoredDeclaration] = []
+        var ranges = 0
         for exercice in exercices {
-            func bound(_ s: RawStatement) throws -> Int64? {
+            func id(_ s: RawStatement, after: Int64? = nil) throws -> Int64? {
                 s.reset()
                 s.bind(1, exercice)
+                if let after { s.bind(2, after) }
                 defer { s.reset() }
                 return try s.step() ? s.int(0).map(Int64.init) : nil
             }
-            guard let first = try bound(lowest), let last = try bound(highest) else { continue }
-            var low = first
-            while low <= last {
-                let high = low <= last - chunk ? low + chunk - 1 : last
+            guard let last = try id(highest) else { continue }
+            var low = try id(next, after: Int64.min)
+            while let start = low {
+                let high = start <= last - chunk ? start + chunk - 1 : last
                 statement.reset()
                 statement.bind(1, exercice)
-                statement.bind(2, low)
+                statement.bind(2, start)
                 statement.bind(3, high)
                 if let only { statement.bind(4, only.rawValue) }
                 range.removeAll(keepingCapacity: true)
                 try readBackwards(statement, exercice: exercice, selection: selection) { range.append($0) }
+                ranges += 1
                 for d in range.reversed() { try body(d) }
-                if high == last { break }
-                low = high + 1
+                low = high < last ? try id(next, after: high) : nil
             }
         }
+        return ranges
     }
 
     /// Calls `body` with the declarations `selection` keeps of the equipments `ids` for

@@ -433,6 +433,32 @@ final class TrainingCacheTests: XCTestCase {
         }
     }
 
+    func testIdsFarApartAreReadInARangeEach() throws {
+        let store = try Store(path: folder.appendingPathComponent("sparse.sqlite").path)
+        let ids: [Int64] = [-5, 3, 4, 7_000_000_000, 7_000_000_001, Int64.max - 1]
+        try store.dbQueue.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA foreign_keys = OFF")
+            for (k, id) in ids.enumerated() {
+                for (nature, date) in [(1, 20230115), (3, 20240320), (3, 20240601)] {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO declaration (equipement_id, exercice, nature, date_depot, places, fichier_id, ligne)
+                            VALUES (?, 2023, ?, ?, ?, 1, ?)
+                            """, arguments: [id, nature, date, k * 10 + nature, k])
+                }
+            }
+        }
+        try store.dbQueue.read { db in
+            var read: [String] = []
+            let ranges = try Store.scanDeclarations(db, exercices: 2022...2024, only: nil, selection: .current, chunk: 1024) {
+                read.append("\($0.equipementId) \($0.nature.rawValue) \($0.dateDepot.yyyymmdd)")
+            }
+            XCTAssertEqual(read, ids.flatMap { ["\($0) 1 20230115", "\($0) 3 20240601"] })
+            // -5…4, then 7 000 000 000…7 000 000 001, then the last: not the billions of ranges between.
+            XCTAssertEqual(ranges, 3)
+        }
+    }
+
     func testExercicesAreReadAsSplittingOnBarsWouldReadThem() {
         let texts = [
             "2022|2023", "2024", "", "|2022||2023|", "0002021", " 2021|2022", "+2021|2022", "2021|abc|2022",
