@@ -113,11 +113,14 @@ extension Store {
                 ORDER BY equipement_id DESC, nature DESC, date_depot DESC
                 """)
         defer { statement.reset() }
+        // A few hundred equipments at a time, read backwards and handed over forwards; the same
+        // lists for every exercice.
+        let lists = stride(from: 0, to: sorted.count, by: 256).map { start in
+            "[" + sorted[start..<min(start + 256, sorted.count)].map(String.init).joined(separator: ",") + "]"
+        }
         var group: [StoredDeclaration] = []
         for exercice in exercices {
-            // A few hundred equipments at a time, read backwards and handed over forwards.
-            for start in stride(from: 0, to: sorted.count, by: 256) {
-                let list = "[" + sorted[start..<min(start + 256, sorted.count)].map(String.init).joined(separator: ",") + "]"
+            for list in lists {
                 statement.reset()
                 statement.bind(1, exercice)
                 statement.bind(2, list)
