@@ -85,10 +85,8 @@ extension Store {
                 statement.bind(2, start)
                 statement.bind(3, high)
                 if let only { statement.bind(4, only.rawValue) }
-                range.removeAll(keepingCapacity: true)
-                try readBackwards(statement, exercice: exercice, selection: selection) { range.append($0) }
+                try readBackwards(statement, exercice: exercice, selection: selection, through: &range, body)
                 ranges += 1
-                for d in range.reversed() { try body(d) }
                 low = high < last ? try id(next, after: high) : nil
             }
         }
@@ -124,23 +122,24 @@ extension Store {
                 statement.reset()
                 statement.bind(1, exercice)
                 statement.bind(2, list)
-                group.removeAll(keepingCapacity: true)
-                try readBackwards(statement, exercice: exercice, selection: selection) { group.append($0) }
-                for d in group.reversed() { try body(d) }
+                try readBackwards(statement, exercice: exercice, selection: selection, through: &group, body)
             }
         }
     }
 
-    /// The columns ``readBackwards(_:exercice:selection:_:)`` reads, in its order (the exercice
+    /// The columns ``readBackwards(_:exercice:selection:through:_:)`` reads, in its order (the exercice
     /// is the statement's).
     static let declarationColumns = (["equipement_id", "nature", "date_depot"] + DeclarationWriter.figureColumns).joined(separator: ", ")
 
     /// Steps `statement` (selecting ``declarationColumns`` of `exercice`, by equipment, nature
-    /// and date de dépôt, all three descending) to its end, with one declaration for each row
-    /// `selection` keeps; the other rows' figures are not read.
+    /// and date de dépôt, all three descending) to its end, keeping in `buffer` one declaration
+    /// for each row `selection` keeps (the other rows' figures are not read), then calls `body`
+    /// with them in key order. `buffer` is the caller's, reused from one statement to the next.
     private static func readBackwards(
-        _ statement: RawStatement, exercice: Int, selection: DeclarationSelection, _ body: (StoredDeclaration) throws -> Void
+        _ statement: RawStatement, exercice: Int, selection: DeclarationSelection, through buffer: inout [StoredDeclaration],
+        _ body: (StoredDeclaration) throws -> Void
     ) throws {
+        buffer.removeAll(keepingCapacity: true)
         var previous: (id: Int, nature: Int) = (-1, -1)
         // The equipment whose réel was handed over last.
         var withReel = -1
@@ -159,8 +158,9 @@ extension Store {
             else { continue }
             previous = (id, code)
             if nature == .reel { withReel = id }
-            try body(d)
+            buffer.append(d)
         }
+        for d in buffer.reversed() { try body(d) }
     }
 
     /// The declaration of the row `statement` stands on (its date de dépôt and figures; the
