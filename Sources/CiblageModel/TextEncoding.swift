@@ -31,13 +31,11 @@ public enum Windows1252 {
         return table
     }()
 
-    /// UTF-8 bytes of each byte's character.
-    static let utf8Sequences: [[UInt8]] = scalars.map { Array(String(Unicode.Scalar($0)!).utf8) }
-
-    /// Each byte's UTF-8 bytes packed in a word: the first in the low byte, the count (1 to 3)
-    /// in the high byte.
-    static let packedSequences: [UInt32] = utf8Sequences.map { sequence in
-        sequence.enumerated().reduce(UInt32(sequence.count) << 24) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
+    /// The UTF-8 bytes of each byte's character packed in a word: the first in the low byte, the
+    /// count (1 to 3) in the high byte.
+    static let packedSequences: [UInt32] = scalars.map { scalar in
+        let utf8 = String(Unicode.Scalar(scalar)!).utf8
+        return utf8.enumerated().reduce(UInt32(utf8.count) << 24) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
     }
 
     public static func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
