@@ -109,10 +109,6 @@ public enum TrainingCache {
     /// The bits stored for a missing value: a NaN no computation produces.
     static let missing: UInt64 = 0x7FF8_0000_C1B1_A6E0
 
-    static func encode(_ values: [Double?]) -> Data {
-        withEncoded(values) { Data($0) }
-    }
-
     /// Calls `body` with `values` encoded (8 bytes each, little-endian, ``missing`` for a
     /// missing value), in a buffer that lives for the call only.
     static func withEncoded<R>(_ values: [Double?], _ body: (UnsafeRawBufferPointer) -> R) -> R {

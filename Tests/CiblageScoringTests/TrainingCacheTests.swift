@@ -281,13 +281,13 @@ final class TrainingCacheTests: XCTestCase {
     /// computation gives, and read back value for value.
     func testExampleValuesAreStoredEightBytesEachAndReadBackExactly() {
         let values: [Double?] = [1.5, nil, -0.0, .infinity, -.infinity, .nan, 1e-310, nil, -123_456.789]
-        let data = TrainingCache.encode(values)
+        let data = TrainingCache.withEncoded(values) { Data($0) }
         XCTAssertEqual(data.count, values.count * 8)
         XCTAssertEqual(Array(data.prefix(8)), [0, 0, 0, 0, 0, 0, 0xF8, 0x3F], "1.5 little-endian")
         XCTAssertEqual(data.subdata(in: 8..<16).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }, TrainingCache.missing.littleEndian)
         let back = TrainingCache.decode(data, count: values.count)
         XCTAssertEqual(back.map { $0?.bitPattern }, values.map { $0?.bitPattern }, "same bits, missing kept apart from NaN")
-        XCTAssertTrue(TrainingCache.encode([]).isEmpty)
+        XCTAssertTrue(TrainingCache.withEncoded([]) { Data($0) }.isEmpty)
     }
 
     func testProfilesAreFoundByIdWhetherIdsAreDenseOrSparse() {
