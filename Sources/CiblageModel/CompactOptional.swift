@@ -18,3 +18,20 @@ public struct NaNCoded: Hashable, Sendable {
 
     public func hash(into hasher: inout Hasher) { hasher.combine(wrappedValue) }
 }
+
+/// An `Int?` held in 8 bytes instead of 16: `Int.min` stands for `nil`.
+///
+/// For the counts of a declaration's figures (places, days, children), copied with them through
+/// every stage's largest read and write. A value written as `Int.min` reads back as `nil`: the
+/// counts it holds are bounded far from it.
+@propertyWrapper
+public struct MinCoded: Hashable, Sendable {
+    private var bits: Int
+
+    public init(wrappedValue: Int?) { bits = wrappedValue ?? .min }
+
+    public var wrappedValue: Int? {
+        get { bits == .min ? nil : bits }
+        set { bits = newValue ?? .min }
+    }
+}

@@ -54,14 +54,14 @@ public struct Equipement: Hashable, Sendable {
 }
 
 /// The figures of one declaration. Every figure is optional: missing is never zero. The
-/// amounts are held in 8 bytes each (``NaNCoded``: 136 bytes a declaration instead of 224),
-/// for the score keeps two of them per equipment while it reads (240 000 at four times the
-/// country).
+/// figures are held in 8 bytes each (amounts ``NaNCoded``, counts ``MinCoded``: 112 bytes a
+/// declaration instead of 224), for the score keeps two of them per equipment while it reads
+/// (240 000 at four times the country), and copies them along its largest read.
 public struct DeclarationFigures: Hashable, Sendable {
     /// Places declared.
-    public var places: Int?
+    @MinCoded public var places: Int? = nil
     /// Opening days in the year (0–366).
-    public var joursOuverture: Int?
+    @MinCoded public var joursOuverture: Int? = nil
     /// Opening hours of the year (days × daily amplitude), hours.
     @NaNCoded public var heuresOuverture: Double? = nil
     /// Hours children actually attended, hours.
@@ -69,7 +69,7 @@ public struct DeclarationFigures: Hashable, Sendable {
     /// Hours billed to families, hours.
     @NaNCoded public var heuresFacturees: Double? = nil
     /// Children enrolled.
-    public var nbEnfants: Int?
+    @MinCoded public var nbEnfants: Int? = nil
     /// Total costs, euros.
     @NaNCoded public var totalCharges: Double? = nil
     /// Staff costs, euros.

@@ -248,15 +248,26 @@ final class FrenchCSVTests: XCTestCase {
 }
 
 final class DeclarationFiguresTests: XCTestCase {
-    /// The amounts are held in 8 bytes each, and a missing amount stays missing, never zero.
-    func testAmountsAreHeldInEightBytesAndMissingStaysMissing() {
-        XCTAssertLessThanOrEqual(MemoryLayout<DeclarationFigures>.size, 136)
+    /// The figures are held in 8 bytes each, and a missing figure stays missing, never zero.
+    func testFiguresAreHeldInEightBytesAndMissingStaysMissing() {
+        XCTAssertEqual(MemoryLayout<DeclarationFigures>.size, 14 * 8)
         var f = DeclarationFigures()
         XCTAssertNil(f.totalCharges)
+        XCTAssertNil(f.places)
         f.totalCharges = 0
         f.etp = 2.5
+        f.places = 0
+        f.nbEnfants = -1
+        f.joursOuverture = Int.max
         XCTAssertEqual(f.totalCharges, 0)
         XCTAssertEqual(f.etp, 2.5)
+        XCTAssertEqual(f.places, 0)
+        XCTAssertEqual(f.nbEnfants, -1)
+        XCTAssertEqual(f.joursOuverture, Int.max)
+        var h = f
+        h.places = nil
+        XCTAssertNil(h.places)
+        XCTAssertNotEqual(f, h, "0 places and missing places differ")
         var g = f
         g.totalCharges = nil
         XCTAssertNil(g.totalCharges)
