@@ -131,14 +131,21 @@ public enum IndicatorStore {
     /// Every equipment of the registry, by id (read column by column: 60 000 rows nationally,
     /// read by every stage run).
     public static func profiles(_ db: Database) throws -> [EquipmentProfile] {
+        try profiles(db, ids: Int64.min...Int64.max)
+    }
+
+    /// The profiles of the equipments whose ids are in `ids`, ordered by id.
+    static func profiles(_ db: Database, ids: ClosedRange<Int64>) throws -> [EquipmentProfile] {
         let s = try RawStatement(
             db,
             sql: """
                 SELECT id, n_dossier, nature, siren_gestionnaire, statut_gestionnaire, caf, qpv, zrr,
                     places_agreees, date_ouverture, date_fermeture
-                FROM equipement ORDER BY id
+                FROM equipement WHERE id BETWEEN ? AND ? ORDER BY id
                 """)
         defer { s.reset() }
+        s.bind(1, ids.lowerBound)
+        s.bind(2, ids.upperBound)
         var profiles: [EquipmentProfile] = []
         while try s.step() {
             profiles.append(

@@ -131,9 +131,11 @@ public enum RiskScoring {
     ///
     /// The indicators of `exercice` are those of its rows (``FeatureRow/indicators``).
     /// `beforeWriting` runs once the reading is done, before the first of those writes.
+    /// `written`: whether `db`'s transaction has written already; if not, part of the registry is
+    /// read on a second connection (``Store/secondReader(of:)``), which would not see those writes.
     public static func inputs(
         _ db: Database, exercice: Int, asOf: CalendarDate? = nil, referentiel: Referentiel, cacheStamp: String? = nil,
-        beforeWriting: () -> Void = {}
+        written: Bool = false, beforeWriting: () -> Void = {}
     ) throws -> ScoringInputs {
         // An exercice nobody declared would be scored on stakes of 0: refused, naming those there are.
         guard try Bool.fetchOne(db, sql: "SELECT 1 FROM declaration WHERE exercice = ? LIMIT 1", arguments: [exercice]) ?? false else {
@@ -151,9 +153,8 @@ public enum RiskScoring {
         // otherwise go on reading past the end of the stage's transaction.
         defer { prefetch?.discard() }
         let cutoff = asOf ?? IndicatorStore.defaultAsOf(exercice)
-        let profiles = try IndicatorStore.profiles(db)
+        let (profiles, controls) = try registryAndControls(db, secondReader: written ? nil : Store.secondReader(of: db))
         let byId = EquipmentProfiles(profiles)
-        let controls = try IndicatorStore.controls(db)
         let firstYear = try Int.fetchOne(db, sql: "SELECT min(exercice) FROM declaration") ?? exercice
         let years = min(firstYear, exercice)...exercice
 
@@ -297,7 +298,7 @@ public enum RiskScoring {
             guard let examples = try TrainingCache.load(db, exercice: e, signature: signature) else {
                 // Stored examples that cannot be read back: forgotten, and everything computed again.
                 try TrainingCache.forget(db, exercice: e)
-                return try inputs(db, exercice: exercice, asOf: asOf, referentiel: referentiel, cacheStamp: cacheStamp)
+                return try inputs(db, exercice: exercice, asOf: asOf, referentiel: referentiel, cacheStamp: cacheStamp, written: true)
             }
             byExercice[e] = examples
         }
@@ -311,6 +312,25 @@ public enum RiskScoring {
         return ScoringInputs(
             exercice: exercice, asOf: cutoff, rows: collected.rows, training: training, later: later, indicatorStamp: indicatorStamp,
             recomputedYears: recomputed?.count ?? collected.rows.count, recomputedEquipments: recomputed)
+    }
+
+    /// Every profile of the registry (by id) and every control (``IndicatorStore/controls(_:)``).
+    /// With `secondReader`, the upper half of the registry is read on it, on a thread of its own,
+    /// while `db` reads the controls and the lower half: on one connection, these reads were the
+    /// score's first 0.1 s at the national scale, on one core.
+    static func registryAndControls(_ db: Database, secondReader: DatabaseQueue?) throws -> ([EquipmentProfile], [StoredControl]) {
+        guard let secondReader,
+            let low = try Int64.fetchOne(db, sql: "SELECT min(id) FROM equipement"),
+            let high = try Int64.fetchOne(db, sql: "SELECT max(id) FROM equipement"), high > low
+        else { return (try IndicatorStore.profiles(db), try IndicatorStore.controls(db)) }
+        let middle = low + (high - low) / 2
+        let upper = BackgroundWork { try secondReader.read { try IndicatorStore.profiles($0, ids: (middle + 1)...Int64.max) } }
+        // Waited for on every path: its connection must not read past this transaction.
+        defer { upper.discard() }
+        let controls = try IndicatorStore.controls(db)
+        var profiles = try IndicatorStore.profiles(db, ids: Int64.min...middle)
+        profiles += try upper.wait()
+        return (profiles, controls)
     }
 
     /// The equipment-years of `exercice` from the stored indicators, those of the equipments

@@ -433,6 +433,24 @@ final class TrainingCacheTests: XCTestCase {
         }
     }
 
+    func testTheRegistryReadInTwoHalvesIsTheRegistryReadWhole() throws {
+        let store = try Store(path: folder.appendingPathComponent("store.sqlite").path)
+        _ = try Ingestor(store: store, referentiel: .bundled).ingest([folder.appendingPathComponent("exports")])
+        try store.dbQueue.read { db in
+            let (whole, controls) = try RiskScoring.registryAndControls(db, secondReader: nil)
+            let reader = try XCTUnwrap(Store.secondReader(of: db), "a store on disk, in a read transaction")
+            let (halves, controlsToo) = try RiskScoring.registryAndControls(db, secondReader: reader)
+            XCTAssertGreaterThan(whole.count, 1000)
+            XCTAssertEqual(halves.map(\.id), whole.map(\.id))
+            XCTAssertEqual(halves.map(\.nDossier), whole.map(\.nDossier))
+            XCTAssertEqual(halves.map(\.sirenGestionnaire), whole.map(\.sirenGestionnaire))
+            XCTAssertEqual(halves.map(\.fermeture), whole.map(\.fermeture))
+            XCTAssertEqual(TrainingCache.registryDigest(halves), TrainingCache.registryDigest(whole))
+            XCTAssertEqual(TrainingCache.digest(controlsToo), TrainingCache.digest(controls))
+            XCTAssertGreaterThan(controls.count, 10)
+        }
+    }
+
     func testIdsFarApartAreReadInARangeEach() throws {
         let store = try Store(path: folder.appendingPathComponent("sparse.sqlite").path)
         let ids: [Int64] = [-5, 3, 4, 7_000_000_000, 7_000_000_001, Int64.max - 1]
