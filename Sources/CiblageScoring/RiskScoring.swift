@@ -323,7 +323,8 @@ public enum RiskScoring {
             let low = try Int64.fetchOne(db, sql: "SELECT min(id) FROM equipement"),
             let high = try Int64.fetchOne(db, sql: "SELECT max(id) FROM equipement"), high > low
         else { return (try IndicatorStore.profiles(db), try IndicatorStore.controls(db)) }
-        let middle = low + (high - low) / 2
+        // Halves of the span of ids (dense row ids), computed without overflow whatever they are.
+        let middle = low / 2 + high / 2
         let upper = BackgroundWork { try secondReader.read { try IndicatorStore.profiles($0, ids: (middle + 1)...Int64.max) } }
         // Waited for on every path: its connection must not read past this transaction.
         defer { upper.discard() }

@@ -449,6 +449,27 @@ final class TrainingCacheTests: XCTestCase {
             XCTAssertEqual(TrainingCache.digest(controlsToo), TrainingCache.digest(controls))
             XCTAssertGreaterThan(controls.count, 10)
         }
+        // Ids at both ends of the integers: halved without overflow, every one read once.
+        let columns = """
+            nom, nature, siret, siren_gestionnaire, nom_gestionnaire, statut_gestionnaire, departement_siege, caf, commune,
+            places_agreees, date_ouverture, date_fermeture, qpv, zrr, ctg, fichier_id, ligne
+            """
+        try store.dbQueue.write { db in
+            for (id, suffix) in [(Int64.min, "A"), (Int64.max, "B"), (-7, "C")] {
+                try db.execute(
+                    sql: """
+                        INSERT INTO equipement (id, n_dossier, \(columns))
+                        SELECT ?, n_dossier || ?, \(columns) FROM equipement ORDER BY id DESC LIMIT 1
+                        """, arguments: [id, suffix])
+            }
+        }
+        try store.dbQueue.read { db in
+            let (whole, _) = try RiskScoring.registryAndControls(db, secondReader: nil)
+            let (halves, _) = try RiskScoring.registryAndControls(db, secondReader: try XCTUnwrap(Store.secondReader(of: db)))
+            XCTAssertEqual(halves.map(\.id), whole.map(\.id))
+            XCTAssertEqual(whole.first?.id, Int64.min)
+            XCTAssertEqual(whole.last?.id, Int64.max)
+        }
     }
 
     func testIdsFarApartAreReadInARangeEach() throws {
