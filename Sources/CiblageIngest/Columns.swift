@@ -50,7 +50,7 @@ public struct FieldReader<Source: FieldSource> {
         guard bytes.allSatisfy({ $0 < 0x80 }) else { return try requiredText(column).uppercased() }
         guard bytes.count > 0 else { throw missing(column) }
         return String(unsafeUninitializedCapacity: bytes.count) { out in
-            for (i, b) in bytes.enumerated() { out[i] = b >= 0x61 && b <= 0x7A ? b - 0x20 : b }
+            for (i, b) in bytes.enumerated() { out[i] = b.asciiUppercased }
             return bytes.count
         }
     }

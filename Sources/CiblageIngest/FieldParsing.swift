@@ -206,7 +206,7 @@ public enum FieldParsing {
         var word = UInt32(bytes.count) << 24
         for (i, b) in bytes.enumerated() {
             guard b < 0x80 else { throw .notABoolean }
-            word |= UInt32(b >= 0x61 && b <= 0x7A ? b - 0x20 : b) << (8 * UInt32(i))
+            word |= UInt32(b.asciiUppercased) << (8 * UInt32(i))
         }
         switch word {
         // "", "N", "NON", "0"

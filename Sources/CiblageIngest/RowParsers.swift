@@ -187,7 +187,7 @@ public struct DeclarationRowParser: Sendable {
     func nature(_ bytes: UnsafeBufferPointer<UInt8>) -> NatureDeclaration? {
         natureCodes.first { entry in
             entry.code.count == bytes.count
-                && zip(entry.code, bytes).allSatisfy { code, byte in code == (byte >= 0x61 && byte <= 0x7A ? byte - 0x20 : byte) }
+                && zip(entry.code, bytes).allSatisfy { code, byte in code == byte.asciiUppercased }
         }?.nature
     }
 

@@ -185,7 +185,7 @@ public struct Referentiel: Sendable {
                 n = 1
             }
             for b in utf8[low..<high] {
-                out[n] = b >= 0x61 && b <= 0x7A ? b - 0x20 : b
+                out[n] = b.asciiUppercased
                 n += 1
             }
             return n

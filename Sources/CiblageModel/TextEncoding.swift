@@ -70,3 +70,10 @@ public enum Windows1252 {
     }
 }
 
+
+extension UInt8 {
+    /// The byte upper-cased when it is an ASCII lower-case letter (`a`…`z`), else itself: codes
+    /// read in any case from the fields' bytes, without a string.
+    @inlinable
+    public var asciiUppercased: UInt8 { self >= 0x61 && self <= 0x7A ? self - 0x20 : self }
+}

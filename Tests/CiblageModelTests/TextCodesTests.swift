@@ -5,6 +5,16 @@ import XCTest
 
 /// Windows-1252 decoding and département codes, read byte by byte.
 final class TextCodesTests: XCTestCase {
+    func testAsciiUppercasingIsUppercasedOnAsciiAndLeavesOtherBytesAlone() {
+        for byte in UInt8.min...UInt8.max {
+            if byte < 0x80 {
+                XCTAssertEqual([byte.asciiUppercased], Array(String(Unicode.Scalar(byte)).uppercased().utf8), "byte \(byte)")
+            } else {
+                XCTAssertEqual(byte.asciiUppercased, byte, "byte \(byte)")
+            }
+        }
+    }
+
     func testEveryWindows1252ByteDecodesToItsCharacter() {
         for byte in 0...255 {
             let expected = String(Unicode.Scalar(Windows1252.scalars[byte])!)
