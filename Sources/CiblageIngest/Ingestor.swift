@@ -294,7 +294,7 @@ public final class Ingestor {
         // checks on, every statement of a multi-row insert kept a statement journal, and the
         // national projects file (15 000 rows, two statements each) took 0.12–0.18 s instead of
         // 0.10–0.13 s.
-        try store.write(foreignKeyChecks: false) { db in
+        try store.writeWithoutForeignKeyChecks { db in
             try db.execute(
                 sql: """
                     INSERT INTO fichier (nom, chemin, sha256, type_fichier, format, encodage, octets, ingere_le)

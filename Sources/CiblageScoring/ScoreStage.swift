@@ -63,7 +63,7 @@ public struct ScoreStage {
         // Every equipment and model this stage writes a row for is read or inserted in the same
         // transaction: the foreign-key checks (two lookups per row of `score`, one per row of
         // `indicateur`, and a statement journal for each multi-row insert) would prove nothing.
-        let (summary, writer, book) = try store.write(foreignKeyChecks: false) { db -> (ScoreSummary, FrenchCSVWriter?, OutputFile?) in
+        let (summary, writer, book) = try store.writeWithoutForeignKeyChecks { db -> (ScoreSummary, FrenchCSVWriter?, OutputFile?) in
             // Ordered reads, then appends: a 16 MiB page cache holds what is reused (the store's
             // 64 MiB would add some fifty megabytes at the stage's peak).
             try db.execute(sql: "PRAGMA cache_size = -16384")

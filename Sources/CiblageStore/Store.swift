@@ -96,16 +96,14 @@ public final class Store {
         try Self.migrate(dbQueue)
     }
 
-    /// Runs `body` in one write transaction, as GRDB's `write` does (`IMMEDIATE`); with
-    /// `foreignKeyChecks: false`, with the connection's foreign-key checks off, turned on again
-    /// after whatever happens. For a stage whose rows refer only to rows it read or inserted in
-    /// that transaction: the checks cost a lookup per reference, and a statement journal for
-    /// every multi-row insert (SQLite must be able to undo a statement that a violation stops
-    /// halfway). The pragma has no effect inside a transaction, hence this method rather than a
-    /// statement in `body`.
-    public func write<T>(foreignKeyChecks: Bool, _ body: (Database) throws -> T) throws -> T {
-        guard !foreignKeyChecks else { return try dbQueue.write(body) }
-        return try dbQueue.writeWithoutTransaction { db in
+    /// Runs `body` in one write transaction with the connection's foreign-key checks off,
+    /// turned on again after whatever happens. For a stage whose rows refer only to rows it read
+    /// or inserted in that transaction (the ingest's files, the score): the checks cost a lookup
+    /// per reference, and a statement journal for every multi-row insert (SQLite must be able to
+    /// undo a statement that a violation stops halfway). The pragma has no effect inside a
+    /// transaction, hence this method rather than a statement in `body`.
+    public func writeWithoutForeignKeyChecks<T>(_ body: (Database) throws -> T) throws -> T {
+        try dbQueue.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA foreign_keys = OFF")
             defer { try? db.execute(sql: "PRAGMA foreign_keys = ON") }
             var result: T?
