@@ -110,22 +110,57 @@ public enum Backtest {
     /// Fits, fold by fold, each kind of probability model and the severity model on the fold's
     /// training controls, and predicts its tested ones.
     public static func predictions(_ examples: [TrainingExample], folds: [Fold], kinds: [RiskModel.Kind]) throws -> [Predictions] {
-        try folds.map { fold in
-            let train = fold.train.map { examples[$0] }
-            let test = fold.test.map { examples[$0] }
-            var probability: [RiskModel.Kind: [Double]] = [:]
-            for kind in kinds {
-                let model = try RiskScoring.fit(train, kind: kind)
-                probability[kind] = try model.probabilities(test.map(\.values))
+        try predictions(examples, folds: folds, kinds: kinds, alongside: []).predictions
+    }
+
+    /// As ``predictions(_:folds:kinds:)``, with the fits of `alongside` run among the folds' fits:
+    /// every fit is independent of the others, so they run on two threads, each taking the next
+    /// (the longest first: `alongside`, then the folds with the most training controls). Each
+    /// fit is single-threaded and deterministic, so the outcome does not depend on which thread
+    /// ran it. The first error, in the order of the fits, is rethrown.
+    static func predictions(
+        _ examples: [TrainingExample], folds: [Fold], kinds: [RiskModel.Kind], alongside: [@Sendable () throws -> RiskModel]
+    ) throws -> (predictions: [Predictions], alongside: [RiskModel]) {
+        enum Fit { case alongside(Int), model(fold: Int, kind: RiskModel.Kind), severity(fold: Int) }
+        enum Outcome { case model(RiskModel), probabilities([Double]), severity([Double]) }
+        let byTraining = folds.indices.sorted { (folds[$0].train.count, $1) > (folds[$1].train.count, $0) }
+        let fits: [Fit] =
+            alongside.indices.map(Fit.alongside)
+            + byTraining.flatMap { f in kinds.map { Fit.model(fold: f, kind: $0) } } + byTraining.map(Fit.severity)
+        let outcomes = parallelIndices(fits.count, chunk: 1) { i in
+            Result { () throws -> Outcome in
+                switch fits[i] {
+                case .alongside(let k):
+                    return .model(try alongside[k]())
+                case .model(let f, let kind):
+                    let model = try RiskScoring.fit(folds[f].train.map { examples[$0] }, kind: kind)
+                    return .probabilities(try model.probabilities(folds[f].test.map { examples[$0].values }))
+                case .severity(let f):
+                    let train = folds[f].train.map { examples[$0] }
+                    let severity = try SeverityModel.fit(train)
+                    let share = RiskScoring.induShare(train)
+                    return .severity(folds[f].test.map { examples[$0] }.map { e in
+                        severity?.expectedIndu(values: e.values, enjeu: e.enjeu, nature: e.nature) ?? share * e.enjeu
+                    })
+                }
             }
-            let severity = try SeverityModel.fit(train)
-            let share = RiskScoring.induShare(train)
-            return Predictions(
-                year: fold.year, tested: test, probability: probability,
-                severity: test.map { e in
-                    severity?.expectedIndu(values: e.values, enjeu: e.enjeu, nature: e.nature) ?? share * e.enjeu
-                })
         }
+        var models: [RiskModel] = []
+        var probability = [[RiskModel.Kind: [Double]]](repeating: [:], count: folds.count)
+        var severity = [[Double]](repeating: [], count: folds.count)
+        for (fit, outcome) in zip(fits, outcomes) {
+            switch (fit, try outcome.get()) {
+            case (.alongside, .model(let model)): models.append(model)
+            case (.model(let f, let kind), .probabilities(let p)): probability[f][kind] = p
+            case (.severity(let f), .severity(let s)): severity[f] = s
+            default: preconditionFailure("un ajustement a rendu un résultat d'un autre genre")
+            }
+        }
+        let predictions = folds.indices.map { f in
+            Predictions(
+                year: folds[f].year, tested: folds[f].test.map { examples[$0] }, probability: probability[f], severity: severity[f])
+        }
+        return (predictions, models)
     }
 
     /// Euros: Ē of the candidate keys over a backtest, the median E[indu | anomaly] of the

@@ -30,6 +30,50 @@ final class BacktestTests: XCTestCase {
         XCTAssertEqual(Backtest.folds(examples, enough: { $0.count >= 3 }).map(\.year), [2023])
     }
 
+    /// 1 200 controls over 2021–2024, every feature filled (a few missing), the anomaly driven
+    /// by the first feature, indus for the severity model.
+    func labelledControls() -> [TrainingExample] {
+        var random = SeededRandom(seed: 29)
+        let count = Feature.allCases.count
+        return (0..<1200).map { i in
+            let values: [Double?] = (0..<count).map { _ in random.chance(0.1) ? nil : random.normal() }
+            let positive = random.chance(1 / (1 + exp(-(values[0] ?? 0) * 1.5)))
+            let enjeu = random.uniform(10_000...200_000)
+            return TrainingExample(
+                exercice: 2020 + i % 4, equipementId: Int64(i), values: values, positive: positive,
+                indu: positive ? enjeu * random.uniform(0.01...0.2) : 0, enjeu: enjeu, origine: i % 3 == 0 ? .aleatoire : .ciblage,
+                type: .surPlace, date: CalendarDate(year: 2021 + i % 4, month: 3 + i % 9, day: 1)!,
+                nature: i % 5 == 0 ? "MICRO_CRECHE" : "EAJE_COLLECTIF", rules: 0)
+        }
+    }
+
+    func testTheFitsRunOnTwoThreadsGiveWhatTheyGiveOneAfterTheOther() throws {
+        let examples = labelledControls()
+        let folds = Backtest.folds(examples, enough: RiskScoring.enoughToTest)
+        XCTAssertEqual(folds.map(\.year), [2022, 2023, 2024])
+        let kinds: [RiskModel.Kind] = [.entraine, .arbres]
+        let (predictions, alongside) = try Backtest.predictions(
+            examples, folds: folds, kinds: kinds, alongside: kinds.map { k in { try RiskScoring.fit(examples, kind: k) } })
+        XCTAssertEqual(alongside, try kinds.map { try RiskScoring.fit(examples, kind: $0) }, "in the order given")
+        XCTAssertEqual(predictions.map(\.year), folds.map(\.year))
+        for (fold, p) in zip(folds, predictions) {
+            let train = fold.train.map { examples[$0] }
+            let test = fold.test.map { examples[$0] }
+            XCTAssertEqual(p.tested.map(\.equipementId), test.map(\.equipementId))
+            for kind in kinds {
+                XCTAssertEqual(p.probability[kind], try RiskScoring.fit(train, kind: kind).probabilities(test.map(\.values)), "\(fold.year) \(kind)")
+            }
+            let severity = try XCTUnwrap(SeverityModel.fit(train), "enough positives in \(fold.year)")
+            XCTAssertEqual(p.severity, test.map { severity.expectedIndu(values: $0.values, enjeu: $0.enjeu, nature: $0.nature) })
+        }
+        // The first failure in the order of the fits is the one rethrown, whichever thread met it.
+        struct Failed: Error, Equatable { var k: Int }
+        XCTAssertThrowsError(
+            try Backtest.predictions(
+                examples, folds: folds, kinds: kinds, alongside: [{ throw Failed(k: 0) }, { throw Failed(k: 1) }])
+        ) { XCTAssertEqual($0 as? Failed, Failed(k: 0)) }
+    }
+
     func testFiguresOfAYearAndOfYearsPooledMatchAHandComputation() {
         // Year A: 10 controls ranked by key 10…1; positives at ranks 1 (1 000 €) and 4 (3 000 €).
         let keyA = (0..<10).map { Double(10 - $0) }
