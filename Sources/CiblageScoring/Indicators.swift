@@ -119,8 +119,10 @@ public struct DeclarationsByNature: Sendable, ExpressibleByDictionaryLiteral {
 
 /// A declaration's figures with its date de dépôt.
 public struct DatedFigures: Hashable, Sendable {
-    public var dateDepot: CalendarDate
+    // The figures first: the date's 4 bytes then end the value, and an optional one takes 120
+    // bytes rather than 128 (three of them in ``DeclarationsByNature``).
     public var figures: DeclarationFigures
+    public var dateDepot: CalendarDate
 
     public init(dateDepot: CalendarDate, figures: DeclarationFigures) {
         self.dateDepot = dateDepot

@@ -50,6 +50,40 @@ final class CalendarDateTests: XCTestCase {
         XCTAssertEqual(CalendarDate(year: 1970, month: 1, day: 1)!.dayNumber, 0)
         XCTAssertEqual(CalendarDate(dayNumber: b.dayNumber), b)
     }
+
+    func testAPackedDateKeepsItsPartsAndTheOrderOfDaysInFourBytes() {
+        XCTAssertEqual(MemoryLayout<CalendarDate>.size, 4)
+        // Every day from 1600 to 2400, and the ends of the years a date may have.
+        let first = CalendarDate(year: 1600, month: 1, day: 1)!.dayNumber
+        var previous: CalendarDate?
+        for n in first...CalendarDate(year: 2400, month: 12, day: 31)!.dayNumber {
+            let date = CalendarDate(dayNumber: n)
+            XCTAssertEqual(CalendarDate(year: date.year, month: date.month, day: date.day), date)
+            XCTAssertEqual(date.dayNumber, n)
+            if let previous {
+                XCTAssertLessThan(previous, date)
+                XCTAssertLessThan(previous.yyyymmdd, date.yyyymmdd)
+            }
+            previous = date
+        }
+        for (y, m, d) in [(1, 1, 1), (9999, 12, 31)] {
+            let date = CalendarDate(year: y, month: m, day: d)!
+            XCTAssertEqual([date.year, date.month, date.day], [y, m, d])
+        }
+        // Before year 1 (date arithmetic only): the parts still read back, the order still holds.
+        let early = CalendarDate(dayNumber: CalendarDate(year: 1, month: 1, day: 1)!.dayNumber - 1)
+        XCTAssertEqual([early.year, early.month, early.day], [0, 12, 31])
+        XCTAssertLessThan(CalendarDate(dayNumber: early.dayNumber - 400 * 366), early)
+    }
+
+    func testADateIsEncodedAsItsThreeNumbersAndAnImpossibleOneIsNotDecoded() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let date = CalendarDate(year: 2024, month: 2, day: 29)!
+        XCTAssertEqual(String(decoding: try encoder.encode(date), as: UTF8.self), #"{"day":29,"month":2,"year":2024}"#)
+        XCTAssertEqual(try JSONDecoder().decode(CalendarDate.self, from: Data(#"{"year":2024,"month":2,"day":29}"#.utf8)), date)
+        XCTAssertThrowsError(try JSONDecoder().decode(CalendarDate.self, from: Data(#"{"year":2023,"month":2,"day":29}"#.utf8)))
+    }
 }
 
 final class CompanyIdentifierTests: XCTestCase {
