@@ -46,21 +46,23 @@ extension Store {
     /// ``scanDeclarations(_:exercices:only:selection:_:)`` by ranges of `chunk` equipment ids;
     /// returns how many ranges it read. Each range starts at the first id with a declaration
     /// after the range before: ids far apart cost a range each, not the ranges between them.
+    /// `filtering`: whether SQLite leaves out the rows `selection` passes over
+    /// (``LatestRowFilter``; the tests compare with the rows read in full).
     @discardableResult
     static func scanDeclarations(
         _ db: Database, exercices: ClosedRange<Int>, only: NatureDeclaration?, selection: DeclarationSelection, chunk: Int64,
-        _ body: (StoredDeclaration) throws -> Void
+        filtering: Bool = true, _ body: (StoredDeclaration) throws -> Void
     ) throws -> Int {
         precondition(chunk > 0)
         // One exercice at a time: the exercice is then known, not read from every row (one
         // column in eighteen of the stages' largest read).
-        let statement = try RawStatement(
-            db,
-            sql: """
-                SELECT \(declarationColumns)
-                FROM declaration WHERE exercice = ? AND equipement_id BETWEEN ? AND ?\(only == nil ? "" : " AND +nature = ?")
-                ORDER BY equipement_id DESC, nature DESC, date_depot DESC
-                """)
+        // The rows `selection` passes over are left out by SQLite itself, on their key, before
+        // it reads their figures (``LatestRowFilter``); read in full, when the filter cannot be
+        // installed or the plan would not visit the rows in key order.
+        let filter = LatestRowFilter(skipsActualise: selection == .advancedAndForecast, only: only)
+        let filtered = try filtering && filter.install(on: db, for: rangeSQL(only: only, filtered: true))
+        defer { if filtered { filter.uninstall(from: db) } }
+        let statement = try RawStatement(db, sql: rangeSQL(only: only, filtered: filtered))
         defer { statement.reset() }
         // Two statements: SQLite answers a lone min() or max() from the key's first entry, but
         // scans the exercice for both in one.
@@ -81,6 +83,7 @@ extension Store {
             while let start = low {
                 let high = start <= last - chunk ? start + chunk - 1 : last
                 statement.reset()
+                filter.reset()
                 statement.bind(1, exercice)
                 statement.bind(2, start)
                 statement.bind(3, high)
@@ -91,6 +94,17 @@ extension Store {
             }
         }
         return ranges
+    }
+
+    /// The statement that reads one range of equipment ids of an exercice (bound in that order,
+    /// then `only`'s nature), backwards; `filtered`: with ``LatestRowFilter``'s call.
+    static func rangeSQL(only: NatureDeclaration?, filtered: Bool) -> String {
+        """
+        SELECT \(declarationColumns)
+        FROM declaration WHERE exercice = ? AND equipement_id BETWEEN ? AND ?\(only == nil ? "" : " AND +nature = ?")\(
+            filtered ? " AND \(LatestRowFilter.call)" : "")
+        ORDER BY equipement_id DESC, nature DESC, date_depot DESC
+        """
     }
 
     /// Calls `body` with the declarations `selection` keeps of the equipments `ids` for
@@ -235,5 +249,99 @@ extension RawStatement {
         f.subventionsCollectivites = double(first + 12)
         f.etp = double(first + 13)
         return f
+    }
+}
+
+/// The rows of a declaration scan that ``Store/readBackwards(_:exercice:selection:through:_:)``
+/// would keep, told apart by SQLite while it visits them: an SQL function of the key columns,
+/// evaluated in the statement's `WHERE`, so that SQLite reads the figures of the rows kept
+/// only. A declaration filed again later (a quarter of the national rows) and an actualisé
+/// whose réel is there (a third of the others) are otherwise read column by column for
+/// nothing, on the thread the first score waits for.
+///
+/// The function decides a row from the rows visited before it in the same statement (its
+/// state), so it is used only where SQLite visits the rows in the order they are returned: the
+/// plan is checked when installed (one search of the primary key, no sorting).
+/// ``Store/readBackwards(_:exercice:selection:through:_:)`` still applies its own rules to the
+/// rows it gets; they keep them all.
+final class LatestRowFilter {
+    /// The call the statement's `WHERE` adds.
+    static let call = "ciblage_derniere_declaration(equipement_id, nature, date_depot)"
+    private static let name = "ciblage_derniere_declaration"
+
+    private let skipsActualise: Bool
+    /// The nature the statement keeps alone (its rows of other natures are never handed over,
+    /// whichever of the two conditions SQLite evaluates first).
+    private let only: Int64?
+    private var previousId: Int64 = 0
+    private var previousNature: Int64 = 0
+    private var hasPrevious = false
+    private var withReel: Int64 = 0
+    private var hasReel = false
+
+    init(skipsActualise: Bool, only: NatureDeclaration?) {
+        self.skipsActualise = skipsActualise
+        self.only = only.map { Int64($0.rawValue) }
+    }
+
+    /// Forgets the rows visited: call before each run of the statement.
+    func reset() {
+        hasPrevious = false
+        hasReel = false
+    }
+
+    /// Whether the row of these key values is kept, by the rules of
+    /// ``Store/readBackwards(_:exercice:selection:through:_:)``: the first row of each
+    /// equipment and nature (the latest filed, rows visited backwards), unless an actualisé
+    /// after its equipment's réel; a row whose nature or date does not read is passed over
+    /// without counting as its key's row (the one filed before it stands).
+    func keeps(_ id: OpaquePointer?, _ nature: OpaquePointer?, _ date: OpaquePointer?) -> Bool {
+        guard sqlite3_value_type(id) != SQLITE_NULL, sqlite3_value_type(nature) != SQLITE_NULL else { return false }
+        let id = sqlite3_value_int64(id)
+        let code = sqlite3_value_int64(nature)
+        if let only, code != only { return false }
+        if hasPrevious && id == previousId && code == previousNature { return false }
+        if skipsActualise && code == Int64(NatureDeclaration.actualise.rawValue) && hasReel && id == withReel {
+            (previousId, previousNature, hasPrevious) = (id, code, true)
+            return false
+        }
+        guard let n = Int(exactly: code), NatureDeclaration(rawValue: n) != nil, sqlite3_value_type(date) != SQLITE_NULL,
+            let day = Int(exactly: sqlite3_value_int64(date)), CalendarDate(yyyymmdd: day) != nil
+        else { return false }
+        (previousId, previousNature, hasPrevious) = (id, code, true)
+        if code == Int64(NatureDeclaration.reel.rawValue) { (withReel, hasReel) = (id, true) }
+        return true
+    }
+
+    /// Registers the function on `db`'s connection, if `sql` (which calls it) is planned as one
+    /// ordered search of the primary key; `false` when not registered (then not to be called).
+    func install(on db: Database, for sql: String) throws -> Bool {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let rc = sqlite3_create_function_v2(
+            db.sqliteConnection, Self.name, 3, SQLITE_UTF8 | SQLITE_DIRECTONLY, context,
+            { context, _, values in
+                let filter = Unmanaged<LatestRowFilter>.fromOpaque(sqlite3_user_data(context)!).takeUnretainedValue()
+                sqlite3_result_int(context, filter.keeps(values![0], values![1], values![2]) ? 1 : 0)
+            }, nil, nil, { Unmanaged<LatestRowFilter>.fromOpaque($0!).release() })
+        // On failure, SQLite has already called the destructor (the retain is released).
+        guard rc == SQLITE_OK else { return false }
+        let arguments = StatementArguments(Array(repeating: 0, count: sql.filter { $0 == "?" }.count))
+        let plan = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String? ?? "" }.joined(separator: " | ")
+        guard Self.visitsInKeyOrder(plan) else {
+            uninstall(from: db)
+            return false
+        }
+        return true
+    }
+
+    /// Whether a plan (the `detail` column of `EXPLAIN QUERY PLAN`) searches the primary key of
+    /// `declaration` alone, without a sort or a subquery.
+    static func visitsInKeyOrder(_ plan: String) -> Bool {
+        plan.contains("USING PRIMARY KEY") && !plan.contains("TEMP B-TREE") && !plan.contains("|")
+    }
+
+    /// Removes the function (SQLite then releases this filter).
+    func uninstall(from db: Database) {
+        sqlite3_create_function_v2(db.sqliteConnection, Self.name, 3, SQLITE_UTF8 | SQLITE_DIRECTONLY, nil, nil, nil, nil, nil)
     }
 }

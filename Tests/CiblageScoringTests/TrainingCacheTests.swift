@@ -433,6 +433,95 @@ final class TrainingCacheTests: XCTestCase {
         }
     }
 
+    func testSQLiteLeavesOutTheRowsTheScanPassesOverAndNoOther() throws {
+        let store = try Store(path: folder.appendingPathComponent("store.sqlite").path)
+        _ = try Ingestor(store: store, referentiel: .bundled).ingest([folder.appendingPathComponent("exports")])
+        func scan(_ db: Database, _ selection: DeclarationSelection, only: NatureDeclaration? = nil, filtering: Bool) throws -> [String] {
+            var lines: [String] = []
+            try Store.scanDeclarations(db, exercices: 2021...2024, only: only, selection: selection, chunk: 1024, filtering: filtering) {
+                lines.append("\($0.exercice) \($0.equipementId) \($0.nature.rawValue) \($0.dateDepot.yyyymmdd) \($0.figures.totalCharges ?? -1)")
+            }
+            return lines
+        }
+        // Rows a hand would leave: the latest declaration of an equipment filed again with a date
+        // that does not read, the latest of another with a nature that does not exist, and a réel
+        // whose date does not read (its actualisé then stands). The row filed before each stands.
+        let (refiled, reel) = try store.dbQueue.read { db in
+            (try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT exercice, equipement_id, nature, max(date_depot) AS d FROM declaration WHERE exercice = 2023
+                    GROUP BY exercice, equipement_id, nature HAVING count(*) > 1 ORDER BY equipement_id LIMIT 2
+                    """),
+             try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT r.equipement_id, r.date_depot FROM declaration r JOIN declaration a ON a.exercice = r.exercice
+                        AND a.equipement_id = r.equipement_id AND a.nature = \(NatureDeclaration.actualise.rawValue)
+                    WHERE r.exercice = 2024 AND r.nature = \(NatureDeclaration.reel.rawValue) AND (
+                        SELECT count(*) FROM declaration o WHERE o.exercice = 2024 AND o.equipement_id = r.equipement_id
+                            AND o.nature = \(NatureDeclaration.reel.rawValue)) = 1
+                    LIMIT 1
+                    """)!)
+        }
+        XCTAssertEqual(refiled.count, 2)
+        let before = try store.dbQueue.read { db in
+            try scan(db, .current, filtering: false)
+        }
+        try store.dbQueue.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA foreign_keys = OFF")
+            try db.execute(
+                sql: "UPDATE declaration SET date_depot = 20239931 WHERE exercice = 2023 AND equipement_id = ? AND nature = ? AND date_depot = ?",
+                arguments: [refiled[0]["equipement_id"], refiled[0]["nature"], refiled[0]["d"]])
+            try db.execute(
+                sql: "UPDATE declaration SET nature = 7 WHERE exercice = 2023 AND equipement_id = ? AND nature = ? AND date_depot = ?",
+                arguments: [refiled[1]["equipement_id"], refiled[1]["nature"], refiled[1]["d"]])
+            try db.execute(
+                sql: "UPDATE declaration SET date_depot = 20240230 WHERE exercice = 2024 AND equipement_id = ? AND nature = 3 AND date_depot = ?",
+                arguments: [reel["equipement_id"], reel["date_depot"]])
+        }
+        try store.dbQueue.read { db in
+            // Installed on these statements (else the comparisons below compare a read with itself).
+            for only in [nil, NatureDeclaration.reel] {
+                let filter = LatestRowFilter(skipsActualise: true, only: only)
+                XCTAssertTrue(try filter.install(on: db, for: Store.rangeSQL(only: only, filtered: true)))
+                filter.uninstall(from: db)
+            }
+            for selection in [DeclarationSelection.current, .advancedAndForecast] {
+                for only in [nil, NatureDeclaration.reel, .actualise] {
+                    let full = try scan(db, selection, only: only, filtering: false)
+                    XCTAssertFalse(full.isEmpty)
+                    XCTAssertEqual(try scan(db, selection, only: only, filtering: true), full, "\(selection) \(String(describing: only))")
+                }
+            }
+            // The rows filed before the damaged ones stand in their place.
+            let after = try scan(db, .current, filtering: true)
+            XCTAssertEqual(after.count, before.count - 1, "the réel of 2024 gone, the two of 2023 replaced")
+            for r in refiled {
+                let key = "2023 \(r["equipement_id"] as Int64) \(r["nature"] as Int) "
+                let latest = before.first { $0.hasPrefix(key) }!
+                let standing = after.first { $0.hasPrefix(key) }!
+                XCTAssertNotEqual(standing, latest)
+                XCTAssertLessThan(standing.split(separator: " ")[3], latest.split(separator: " ")[3])
+            }
+            XCTAssertTrue(try scan(db, .advancedAndForecast, filtering: true).contains {
+                $0.hasPrefix("2024 \(reel["equipement_id"] as Int64) \(NatureDeclaration.actualise.rawValue) ")
+            }, "the actualisé of a réel that does not read is read")
+            // The function is the scan's alone: gone once it is over.
+            XCTAssertThrowsError(try Int.fetchOne(db, sql: "SELECT \(LatestRowFilter.call.replacingOccurrences(of: "equipement_id, nature, date_depot", with: "1, 3, 20240101"))"))
+        }
+    }
+
+    func testTheFilterIsUsedOnlyOnAPlanThatVisitsTheRowsInKeyOrder() {
+        XCTAssertTrue(LatestRowFilter.visitsInKeyOrder(
+            "SEARCH declaration USING PRIMARY KEY (exercice=? AND equipement_id>? AND equipement_id<?)"))
+        XCTAssertFalse(LatestRowFilter.visitsInKeyOrder(
+            "SEARCH declaration USING PRIMARY KEY (exercice=?) | USE TEMP B-TREE FOR RIGHT PART OF ORDER BY"))
+        XCTAssertFalse(LatestRowFilter.visitsInKeyOrder("SCAN declaration"))
+        XCTAssertFalse(LatestRowFilter.visitsInKeyOrder(
+            "SEARCH declaration USING PRIMARY KEY (exercice=?) | CORRELATED SCALAR SUBQUERY 1 | SEARCH d2 USING PRIMARY KEY (exercice=?)"))
+    }
+
     func testTheRegistryReadInTwoHalvesIsTheRegistryReadWhole() throws {
         let store = try Store(path: folder.appendingPathComponent("store.sqlite").path)
         _ = try Ingestor(store: store, referentiel: .bundled).ingest([folder.appendingPathComponent("exports")])
