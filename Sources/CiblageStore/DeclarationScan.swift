@@ -325,13 +325,19 @@ final class LatestRowFilter {
             }, nil, nil, { Unmanaged<LatestRowFilter>.fromOpaque($0!).release() })
         // On failure, SQLite has already called the destructor (the retain is released).
         guard rc == SQLITE_OK else { return false }
-        let arguments = StatementArguments(Array(repeating: 0, count: sql.filter { $0 == "?" }.count))
-        let plan = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String? ?? "" }.joined(separator: " | ")
-        guard Self.visitsInKeyOrder(plan) else {
+        do {
+            let arguments = StatementArguments(Array(repeating: 0, count: sql.filter { $0 == "?" }.count))
+            let plan = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments)
+                .map { $0["detail"] as String? ?? "" }.joined(separator: " | ")
+            guard Self.visitsInKeyOrder(plan) else {
+                uninstall(from: db)
+                return false
+            }
+            return true
+        } catch {
             uninstall(from: db)
-            return false
+            throw error
         }
-        return true
     }
 
     /// Whether a plan (the `detail` column of `EXPLAIN QUERY PLAN`) searches the primary key of
