@@ -71,10 +71,17 @@ public struct UTF8Validator {
         var invalid = 0
         var multibyte = 0
         while i < end {
-            // ASCII fast path, eight bytes at a time.
+            // ASCII fast path, eight bytes at a time; a word with a byte of 0x80 or more is left
+            // at that byte (little-endian: its lowest high bit). Left at the word's start, the
+            // bytes before it went one at a time, each trying the word again: the national
+            // declarations have a U+202F between digit groups, a few per row.
             while i + 8 <= end {
                 let word = UnsafeRawPointer(base.baseAddress! + i).loadUnaligned(as: UInt64.self)
-                if word & 0x8080_8080_8080_8080 != 0 { break }
+                let high = UInt64(littleEndian: word) & 0x8080_8080_8080_8080
+                if high != 0 {
+                    i += high.trailingZeroBitCount >> 3
+                    break
+                }
                 i += 8
             }
             guard i < end else { break }

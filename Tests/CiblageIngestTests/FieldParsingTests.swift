@@ -144,6 +144,33 @@ final class TextDecodingTests: XCTestCase {
         }
     }
 
+    func testEverySequenceIsCountedWhereverItFallsInAnEightByteWord() {
+        // Multi-byte sequences (é, U+202F, 😀), a Windows-1252 é and a lone continuation byte, at
+        // every offset of three words of ASCII, alone and two at once.
+        let valid: [[UInt8]] = [[0xC3, 0xA9], [0xE2, 0x80, 0xAF], [0xF0, 0x9F, 0x98, 0x80]]
+        let invalid: [[UInt8]] = [[0xE9], [0x80]]
+        func counts(_ bytes: [UInt8]) -> (invalid: Int, multibyte: Int) {
+            var validator = UTF8Validator()
+            bytes.withUnsafeBytes { validator.feed($0) }
+            _ = validator.finish()
+            return (validator.invalidBytes, validator.multibyteSequences)
+        }
+        for offset in 0..<24 {
+            for sequence in valid + invalid {
+                var bytes = [UInt8](repeating: 0x61, count: 24)
+                bytes.insert(contentsOf: sequence, at: offset)
+                let expected = valid.contains(sequence) ? (0, 1) : (1, 0)
+                XCTAssertTrue(counts(bytes) == expected, "\(sequence) at \(offset): \(counts(bytes))")
+                // A second one a few bytes further, in the same word or the next.
+                for gap in [0, 1, 5, 9] where offset + sequence.count + gap <= bytes.count {
+                    var two = bytes
+                    two.insert(contentsOf: valid[1], at: offset + sequence.count + gap)
+                    XCTAssertTrue(counts(two) == (expected.0, expected.1 + 1), "\(sequence) at \(offset), gap \(gap): \(counts(two))")
+                }
+            }
+        }
+    }
+
     func testWindows1252BytesAreNotUTF8() {
         var validator = UTF8Validator()
         Windows1252.encode("Crèche Cœur").withUnsafeBytes { validator.feed($0) }
