@@ -123,6 +123,9 @@ public enum Backtest {
     ) throws -> (predictions: [Predictions], alongside: [RiskModel]) {
         enum Fit { case alongside(Int), model(fold: Int, kind: RiskModel.Kind), severity(fold: Int) }
         enum Outcome { case model(RiskModel), probabilities([Double]), severity([Double]) }
+        // Each fold's controls gathered once, read by its fits (one per kind, and the severity's).
+        let train = folds.map { $0.train.map { examples[$0] } }
+        let test = folds.map { $0.test.map { examples[$0] } }
         let byTraining = folds.indices.sorted { (folds[$0].train.count, $1) > (folds[$1].train.count, $0) }
         let fits: [Fit] =
             alongside.indices.map(Fit.alongside)
@@ -133,13 +136,12 @@ public enum Backtest {
                 case .alongside(let k):
                     return .model(try alongside[k]())
                 case .model(let f, let kind):
-                    let model = try RiskScoring.fit(folds[f].train.map { examples[$0] }, kind: kind)
-                    return .probabilities(try model.probabilities(folds[f].test.map { examples[$0].values }))
+                    let model = try RiskScoring.fit(train[f], kind: kind)
+                    return .probabilities(try model.probabilities(test[f].map(\.values)))
                 case .severity(let f):
-                    let train = folds[f].train.map { examples[$0] }
-                    let severity = try SeverityModel.fit(train)
-                    let share = RiskScoring.induShare(train)
-                    return .severity(folds[f].test.map { examples[$0] }.map { e in
+                    let severity = try SeverityModel.fit(train[f])
+                    let share = RiskScoring.induShare(train[f])
+                    return .severity(test[f].map { e in
                         severity?.expectedIndu(values: e.values, enjeu: e.enjeu, nature: e.nature) ?? share * e.enjeu
                     })
                 }
@@ -157,8 +159,7 @@ public enum Backtest {
             }
         }
         let predictions = folds.indices.map { f in
-            Predictions(
-                year: folds[f].year, tested: folds[f].test.map { examples[$0] }, probability: probability[f], severity: severity[f])
+            Predictions(year: folds[f].year, tested: test[f], probability: probability[f], severity: severity[f])
         }
         return (predictions, models)
     }
