@@ -154,35 +154,23 @@ extension Store {
         _ body: (StoredDeclaration) throws -> Void
     ) throws {
         buffer.removeAll(keepingCapacity: true)
-        var previous: (id: Int, nature: Int) = (-1, -1)
-        // The equipment whose réel was handed over last.
-        var withReel = -1
-        let skipsActualise = selection == .advancedAndForecast
+        // The rows of the SQL filter (``LatestRowFilter``) are kept by the same rule again.
+        var rule = LatestRowRule(skipsActualise: selection == .advancedAndForecast, only: nil)
         while try statement.step() {
-            guard let id = statement.int(0), let code = statement.int(1), id != previous.id || code != previous.nature else {
-                continue
-            }
-            if skipsActualise && code == NatureDeclaration.actualise.rawValue && id == withReel {
-                previous = (id, code)
-                continue
-            }
-            // A row that does not read is passed over as a forward read would pass it: the one
-            // filed before it stands.
-            guard let nature = NatureDeclaration(rawValue: code), let d = declaration(statement, exercice: exercice, id: id, nature: nature)
+            guard let id = statement.int(0), let code = statement.int(1),
+                let kept = rule.keep(id: Int64(id), nature: Int64(code), date: statement.int(2).map(Int64.init))
             else { continue }
-            previous = (id, code)
-            if nature == .reel { withReel = id }
-            buffer.append(d)
+            buffer.append(declaration(statement, exercice: exercice, id: id, kept))
         }
         for d in buffer.reversed() { try body(d) }
     }
 
-    /// The declaration of the row `statement` stands on (its date de dépôt and figures; the
-    /// equipment and nature already read); `nil` for a date that does not read.
+    /// The declaration of the row `statement` stands on (its figures; the equipment, nature and
+    /// date de dépôt already read).
     @inline(__always)
-    private static func declaration(_ statement: RawStatement, exercice: Int, id: Int, nature: NatureDeclaration) -> StoredDeclaration? {
-        guard let date = statement.int(2).flatMap(CalendarDate.init(yyyymmdd:)) else { return nil }
-        return StoredDeclaration(exercice: exercice, equipementId: Int64(id), nature: nature, dateDepot: date, figures: statement.figures(from: 3))
+    private static func declaration(_ statement: RawStatement, exercice: Int, id: Int, _ kept: LatestRowRule.Kept) -> StoredDeclaration {
+        StoredDeclaration(
+            exercice: exercice, equipementId: Int64(id), nature: kept.nature, dateDepot: kept.dateDepot, figures: statement.figures(from: 3))
     }
 
     /// As ``scanDeclarations(_:exercices:only:selection:_:)``, with `body` run on a second thread while
@@ -252,27 +240,18 @@ extension RawStatement {
     }
 }
 
-/// The rows of a declaration scan that ``Store/readBackwards(_:exercice:selection:through:_:)``
-/// would keep, told apart by SQLite while it visits them: an SQL function of the key columns,
-/// evaluated in the statement's `WHERE`, so that SQLite reads the figures of the rows kept
-/// only. A declaration filed again later (a quarter of the national rows) and an actualisé
-/// whose réel is there (a third of the others) are otherwise read column by column for
-/// nothing, on the thread the first score waits for.
-///
-/// The function decides a row from the rows visited before it in the same statement (its
-/// state), so it is used only where SQLite visits the rows in the order they are returned: the
-/// plan is checked when installed (one search of the primary key, no sorting).
-/// ``Store/readBackwards(_:exercice:selection:through:_:)`` still applies its own rules to the
-/// rows it gets; they keep them all.
-final class LatestRowFilter {
-    /// The call the statement's `WHERE` adds.
-    static let call = "ciblage_derniere_declaration(equipement_id, nature, date_depot)"
-    private static let name = "ciblage_derniere_declaration"
-
-    private let skipsActualise: Bool
-    /// The nature the statement keeps alone (its rows of other natures are never handed over,
-    /// whichever of the two conditions SQLite evaluates first).
-    private let only: Int64?
+/// Which rows of a declaration read backwards (by equipment, nature and date de dépôt, all three
+/// descending) a scan keeps: the first row of each equipment and nature (the latest filed),
+/// unless an actualisé after its equipment's réel when `skipsActualise`; a row whose nature or
+/// date does not read is passed over without counting as its key's row (the one filed before it
+/// stands). ``Store/readBackwards(_:exercice:selection:through:_:)`` applies it to the rows it
+/// reads, ``LatestRowFilter`` inside SQLite's `WHERE`.
+struct LatestRowRule {
+    let skipsActualise: Bool
+    /// The one nature kept, if any.
+    let only: Int64?
+    /// The key of the last row counted, and the equipment of the last réel kept (plain fields:
+    /// an optional tuple had its type's metadata looked up at run time, call after call).
     private var previousId: Int64 = 0
     private var previousNature: Int64 = 0
     private var hasPrevious = false
@@ -284,33 +263,71 @@ final class LatestRowFilter {
         self.only = only.map { Int64($0.rawValue) }
     }
 
-    /// Forgets the rows visited: call before each run of the statement.
-    func reset() {
+    /// Forgets the rows visited: before each run of a statement.
+    mutating func reset() {
         hasPrevious = false
         hasReel = false
     }
 
-    /// Whether the row of these key values is kept, by the rules of
-    /// ``Store/readBackwards(_:exercice:selection:through:_:)``: the first row of each
-    /// equipment and nature (the latest filed, rows visited backwards), unless an actualisé
-    /// after its equipment's réel; a row whose nature or date does not read is passed over
-    /// without counting as its key's row (the one filed before it stands).
-    func keeps(_ id: OpaquePointer?, _ nature: OpaquePointer?, _ date: OpaquePointer?) -> Bool {
-        guard sqlite3_value_type(id) != SQLITE_NULL, sqlite3_value_type(nature) != SQLITE_NULL else { return false }
-        let id = sqlite3_value_int64(id)
-        let code = sqlite3_value_int64(nature)
-        if let only, code != only { return false }
-        if hasPrevious && id == previousId && code == previousNature { return false }
+    /// The nature and date de dépôt of the row of these key values if it is kept, else `nil`.
+    @inline(__always)
+    mutating func keep(id: Int64, nature code: Int64, date: Int64?) -> Kept? {
+        if let only, code != only { return nil }
+        if hasPrevious && id == previousId && code == previousNature { return nil }
         if skipsActualise && code == Int64(NatureDeclaration.actualise.rawValue) && hasReel && id == withReel {
             (previousId, previousNature, hasPrevious) = (id, code, true)
-            return false
+            return nil
         }
-        guard let n = Int(exactly: code), NatureDeclaration(rawValue: n) != nil, sqlite3_value_type(date) != SQLITE_NULL,
-            let day = Int(exactly: sqlite3_value_int64(date)), CalendarDate(yyyymmdd: day) != nil
-        else { return false }
+        guard let n = Int(exactly: code), let nature = NatureDeclaration(rawValue: n), let date, let day = Int(exactly: date),
+            let dateDepot = CalendarDate(yyyymmdd: day)
+        else { return nil }
         (previousId, previousNature, hasPrevious) = (id, code, true)
-        if code == Int64(NatureDeclaration.reel.rawValue) { (withReel, hasReel) = (id, true) }
-        return true
+        if nature == .reel { (withReel, hasReel) = (id, true) }
+        return Kept(nature: nature, dateDepot: dateDepot)
+    }
+
+    /// What a kept row's key columns read as.
+    struct Kept {
+        var nature: NatureDeclaration
+        var dateDepot: CalendarDate
+    }
+}
+
+/// The rows of a declaration scan that ``Store/readBackwards(_:exercice:selection:through:_:)``
+/// would keep, told apart by SQLite while it visits them: an SQL function of the key columns,
+/// evaluated in the statement's `WHERE`, so that SQLite reads the figures of the rows kept
+/// only. A declaration filed again later (a quarter of the national rows) and an actualisé
+/// whose réel is there (a third of the others) are otherwise read column by column for
+/// nothing, on the thread the first score waits for.
+///
+/// The function decides a row from the rows visited before it in the same statement (its
+/// state, a ``LatestRowRule``), so it is used only where SQLite visits the rows in the order
+/// they are returned: the plan is checked when installed (one search of the primary key, no
+/// sorting). ``Store/readBackwards(_:exercice:selection:through:_:)`` applies the same rule to
+/// the rows it gets; it keeps them all.
+final class LatestRowFilter {
+    /// The call the statement's `WHERE` adds.
+    static let call = "ciblage_derniere_declaration(equipement_id, nature, date_depot)"
+    private static let name = "ciblage_derniere_declaration"
+
+    /// `only`: the nature the statement keeps alone (its rows of other natures are never handed
+    /// over, whichever of the two conditions SQLite evaluates first). Used by the one thread that
+    /// steps the statement: without the dynamic exclusivity check of a class's property, paid at
+    /// every row otherwise.
+    @exclusivity(unchecked) private var rule: LatestRowRule
+
+    init(skipsActualise: Bool, only: NatureDeclaration?) {
+        rule = LatestRowRule(skipsActualise: skipsActualise, only: only)
+    }
+
+    /// Forgets the rows visited: call before each run of the statement.
+    func reset() { rule.reset() }
+
+    /// Whether the row of these key values is kept (``LatestRowRule``).
+    func keeps(_ id: OpaquePointer?, _ nature: OpaquePointer?, _ date: OpaquePointer?) -> Bool {
+        guard sqlite3_value_type(id) != SQLITE_NULL, sqlite3_value_type(nature) != SQLITE_NULL else { return false }
+        let day = sqlite3_value_type(date) == SQLITE_NULL ? nil : sqlite3_value_int64(date)
+        return rule.keep(id: sqlite3_value_int64(id), nature: sqlite3_value_int64(nature), date: day) != nil
     }
 
     /// Registers the function on `db`'s connection, if `sql` (which calls it) is planned as one
