@@ -444,7 +444,7 @@ public final class Ingestor {
         let rows = try storeKeyedAsRead(
             read, url, fingerprint.encoding, key: \Equipement.numeroDossier, db: db, &rejects,
             restart: { writer = try EquipementWriter(db: db, fileId: fileId) },
-            store: { try writer.upsert($0.value, line: $0.line) }, finish: { try writer.flush() })
+            store: { try writer.upsert($0.value, line: $0.line) }, finish: { try writer.finish() })
         return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: try writer.corrections())
     }
 

@@ -8,6 +8,12 @@ public final class EquipementWriter {
     private let db: Database
     private let historyBefore: Int
     private let batch: BatchInsert<(equipement: Equipement, line: Int)>
+    /// The secondary indexes of `equipement` (by Caf, by SIREN), as their `CREATE INDEX`
+    /// statements, while they are dropped for a load into an empty registry; ``finish()``
+    /// builds them again.
+    private var droppedIndexes: [String] = []
+    /// Whether the indexes are still to be dropped before the first row (into an empty registry).
+    private var bulkLoad: Bool
 
     public init(db: Database, fileId: Int64) throws {
         self.db = db
@@ -17,6 +23,7 @@ public final class EquipementWriter {
         // ``DeclarationWriter``'s fresh exercices). Its three indexes take rows all over their
         // trees, so the upsert's journal copied many pages per statement.
         let empty = try Bool.fetchOne(db, sql: "SELECT NOT EXISTS (SELECT 1 FROM equipement)") ?? false
+        bulkLoad = empty
         batch = BatchInsert(
             db,
             head: """
@@ -60,10 +67,42 @@ public final class EquipementWriter {
 
     /// Stores one equipment read at `line` of this writer's file (queued; written by
     /// ``flush()``, which ``corrections()`` calls).
-    public func upsert(_ e: Equipement, line: Int) throws { try batch.append((e, line)) }
+    public func upsert(_ e: Equipement, line: Int) throws {
+        if bulkLoad { try dropIndexes() }
+        try batch.append((e, line))
+    }
+
+    /// A bulk load: the rows come in the file's order, so each of them went to another place of
+    /// the indexes by Caf and by SIREN. Built once from the loaded table (SQLite sorts the
+    /// keys), they cost the national registry 62 million instructions less (3.697 → 3.635
+    /// billion, `callgrind`), on the storing thread the ingest waits for. Dropped at
+    /// the first row, inside the caller's savepoint or transaction: rolled back with it, they
+    /// are there again (and a writer started again drops them again).
+    private func dropIndexes() throws {
+        bulkLoad = false
+        let indexes = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT name, sql FROM sqlite_master
+                WHERE type = 'index' AND tbl_name = 'equipement' AND sql IS NOT NULL ORDER BY name
+                """)
+        for index in indexes {
+            let name: String = index["name"]
+            try db.execute(sql: "DROP INDEX \(name.quotedDatabaseIdentifier)")
+            droppedIndexes.append(index["sql"])
+        }
+    }
 
     /// Stores the queued equipments.
     public func flush() throws { try batch.flush() }
+
+    /// Stores the queued equipments and builds again the indexes a load into an empty registry
+    /// dropped. To be called once the file's rows are all handed over, before the commit.
+    public func finish() throws {
+        try flush()
+        for sql in droppedIndexes { try db.execute(sql: sql) }
+        droppedIndexes = []
+    }
 
     /// Equipments whose values this file changed (their former values are in the history).
     public func corrections() throws -> Int {

@@ -134,6 +134,39 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(try count("equipement"), 305)
     }
 
+    func equipmentIndexes() throws -> [String] {
+        try store.dbQueue.read {
+            try String.fetchAll(
+                $0, sql: "SELECT name || ': ' || sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'equipement' AND sql IS NOT NULL ORDER BY name")
+        }
+    }
+
+    func testARegistryLoadedIntoAnEmptyStoreHasItsIndexesAgainWhateverTheWayItEnds() throws {
+        let schema = try equipmentIndexes()
+        XCTAssertEqual(schema.count, 2, "by Caf and by SIREN")
+        // Refused whole (above --max-rejets): the indexes dropped for the load come back with the rollback.
+        let refused = try ingest(["equipements-rejets.csv"], maxRejets: 10)
+        if case .refused = refused.files[0].status {} else { XCTFail("\(refused.files[0].status)") }
+        XCTAssertEqual(try count("equipement"), 0)
+        XCTAssertEqual(try equipmentIndexes(), schema)
+        // A repeated key: the rows stored as read are undone and stored again by a new writer.
+        let repeated = try ingest(["equipements-rejets.csv"])
+        XCTAssertEqual(repeated.files[0].stored, 1)
+        XCTAssertEqual(try equipmentIndexes(), schema)
+        try store.dbQueue.write { try $0.execute(sql: "DELETE FROM equipement") }
+        try ingest(["equipements-ok.csv"])
+        XCTAssertEqual(try equipmentIndexes(), schema)
+        // Built from the rows loaded: every equipment is found through each index.
+        try store.dbQueue.read { db in
+            let plan = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT id FROM equipement WHERE caf = '66'").map { $0["detail"] as String }.joined()
+            XCTAssertTrue(plan.contains("equipement_caf"), plan)
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement INDEXED BY equipement_caf WHERE caf > ''"), 5)
+            XCTAssertEqual(
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement INDEXED BY equipement_siren WHERE siren_gestionnaire > ''"), 5)
+            XCTAssertEqual(try String.fetchAll(db, sql: "PRAGMA integrity_check"), ["ok"])
+        }
+    }
+
     // MARK: Declarations
 
     func testStoresEveryQuirkOfWellFormedDeclarations() throws {
