@@ -17,14 +17,19 @@ final class DeclarationParse: @unchecked Sendable {
 
     /// `after`: the turn of the file read before this one, which this one's reading waits for
     /// (``ReadTurn``).
-    init(url: URL, fingerprint known: FileFingerprint?, parser: DeclarationRowParser, fileName: String, after: ReadTurn? = nil) {
+    /// `repeats`: for a file read ahead, how to tell that an earlier file of the run has the same
+    /// content (``RunFingerprints``).
+    init(
+        url: URL, fingerprint known: FileFingerprint?, parser: DeclarationRowParser, fileName: String, after: ReadTurn? = nil,
+        repeats: RunFingerprints.Check? = nil
+    ) {
         let channel = self.channel
         let result = self.result
         let handOver = self.handOver
         let turn = self.turn
         thread = ProducerThread {
             defer { turn.end() }
-            guard let fingerprint = handOver.compute(url, known: known, after: after, ending: channel) else { return }
+            guard let fingerprint = handOver.compute(url, known: known, after: after, repeats: repeats, ending: channel) else { return }
             var sink = TableSink(
                 columns: ExportColumns.declarations, encoding: fingerprint.encoding, rejects: RejectCollector(fileName: fileName),
                 handler: DeclarationParseHandler(parser: parser, channel: channel))
@@ -44,14 +49,17 @@ final class DeclarationParse: @unchecked Sendable {
     /// Rows reach ``channel`` without their text (a conflict found when storing fetches it by
     /// reading the file again); schema and field rejects keep theirs. A file libxml2 cannot read
     /// ends the channel with a ``Ingestor/FileRefusal``.
-    init(xml url: URL, fingerprint known: FileFingerprint?, parser: DeclarationRowParser, fileName: String, after: ReadTurn? = nil) {
+    init(
+        xml url: URL, fingerprint known: FileFingerprint?, parser: DeclarationRowParser, fileName: String, after: ReadTurn? = nil,
+        repeats: RunFingerprints.Check? = nil
+    ) {
         let channel = self.channel
         let result = self.result
         let handOver = self.handOver
         let turn = self.turn
         thread = ProducerThread {
             defer { turn.end() }
-            guard handOver.compute(url, known: known, after: after, ending: channel) != nil else { return }
+            guard handOver.compute(url, known: known, after: after, repeats: repeats, ending: channel) != nil else { return }
             var rejects = RejectCollector(fileName: fileName)
             var read = 0
             var window = KeyOrderWindow()
@@ -86,6 +94,10 @@ final class DeclarationParse: @unchecked Sendable {
     /// The file's fingerprint, once the producer has computed it (or its error).
     func fingerprint() throws -> FileFingerprint { try handOver.get() }
 
+    /// Takes the reading for storing its file: `false` when the producer left the file unread as
+    /// a repeat of an earlier file of the run (``RunFingerprints``), which the caller reads then.
+    func claim() -> Bool { handOver.claim() }
+
     /// Waits for the producer to end.
     func join() { thread.join() }
 
@@ -101,6 +113,26 @@ final class DeclarationParse: @unchecked Sendable {
 final class FingerprintHandOver: @unchecked Sendable {
     private let ready = DispatchSemaphore(value: 0)
     private var result: Result<FileFingerprint, any Error>?
+    /// Who settled first whether the file is read: the storing thread taking it (``claim()``),
+    /// or the reading thread leaving it as a repeat of an earlier file of the run.
+    private enum Fate { case open, claimed, leftUnread }
+    private let fateLock = NSLock()
+    private var fate = Fate.open
+
+    /// Takes the reading for storing: `false` when the reading thread left the file unread.
+    func claim() -> Bool {
+        fateLock.withLock {
+            if fate == .open { fate = .claimed }
+            return fate == .claimed
+        }
+    }
+
+    private func leaveUnreadUnlessClaimed() -> Bool {
+        fateLock.withLock {
+            if fate == .open { fate = .leftUnread }
+            return fate == .leftUnread
+        }
+    }
 
     /// Computes the fingerprint of `url` (unless `known`) and hands it over, then waits for the
     /// reading before this one to end (`turn`, ``ReadTurn``) before the caller reads the file's
@@ -110,12 +142,20 @@ final class FingerprintHandOver: @unchecked Sendable {
     /// The fingerprint (one pass of SHA-256 and UTF-8 checks, a tenth of a file's reading) does
     /// not wait for the turn: computed while the file before is parsed, it no longer sits
     /// between two files' rows on the reading core.
-    func compute<Item>(_ url: URL, known: FileFingerprint?, after turn: ReadTurn?, ending channel: BatchChannel<Item>)
-        -> FileFingerprint?
-    {
+    ///
+    /// `repeats` (a file read ahead): the fingerprint is noted in the run's, and once the turn
+    /// comes, a file whose content an earlier file of the run has is left unread unless the
+    /// storing thread already took it (``claim()``). Such a copy is skipped as already ingested
+    /// once the earlier file is stored, so its reading only took the reading core from the files
+    /// after it; if the earlier file is refused, the storing thread reads the copy itself.
+    func compute<Item>(
+        _ url: URL, known: FileFingerprint?, after turn: ReadTurn?, repeats: RunFingerprints.Check? = nil,
+        ending channel: BatchChannel<Item>
+    ) -> FileFingerprint? {
         let fingerprint: FileFingerprint
         do {
             fingerprint = try known ?? FileFingerprint.compute(url)
+            repeats?.note(fingerprint)
             result = .success(fingerprint)
             ready.signal()
         } catch {
@@ -128,6 +168,10 @@ final class FingerprintHandOver: @unchecked Sendable {
             channel.finish(CancellationError())
             return nil
         }
+        if let repeats, repeats.isRepeat(fingerprint), leaveUnreadUnlessClaimed() {
+            channel.finish(CancellationError())
+            return nil
+        }
         return fingerprint
     }
 
@@ -136,6 +180,33 @@ final class FingerprintHandOver: @unchecked Sendable {
         ready.wait()
         ready.signal()
         return try result!.get()
+    }
+}
+
+/// The content (SHA-256) of each file of a run, by its place in the run's plan, as soon as a
+/// thread knows it: a file read ahead of its turn is left unread when an earlier file of the
+/// run has the same content (a delivery made twice, as the national set's `livraison-2`).
+final class RunFingerprints: @unchecked Sendable {
+    private let lock = NSLock()
+    private var contents: [Int: String] = [:]
+
+    /// Notes the content of the file at `place` in the run's plan.
+    func note(_ sha256: String, at place: Int) { lock.withLock { contents[place] = sha256 } }
+
+    /// Whether a file before `place` in the run's plan has the content `sha256`, as far as known.
+    func hasEarlier(_ sha256: String, before place: Int) -> Bool {
+        lock.withLock { contents.contains { $0.key < place && $0.value == sha256 } }
+    }
+
+    /// The check of the file at `place`, for its reading thread.
+    func check(at place: Int) -> Check { Check(run: self, place: place) }
+
+    struct Check: Sendable {
+        let run: RunFingerprints
+        let place: Int
+
+        func note(_ fingerprint: FileFingerprint) { run.note(fingerprint.sha256, at: place) }
+        func isRepeat(_ fingerprint: FileFingerprint) -> Bool { run.hasEarlier(fingerprint.sha256, before: place) }
     }
 }
 

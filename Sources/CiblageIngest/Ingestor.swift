@@ -129,6 +129,8 @@ public final class Ingestor {
     /// waits for it (``ReadTurn``). An XML file is read more slowly than it is stored, so the
     /// reading after it starts at once and two keep both cores busy.
     private var lastCSVTurn: ReadTurn?
+    /// The content of each file of the run being ingested, by its place in the plan.
+    private var runFingerprints = RunFingerprints()
 
     public init(store: Store, referentiel: Referentiel, maxRejectPercent: Double? = nil, logger: Logger? = nil) {
         self.store = store
@@ -190,18 +192,21 @@ public final class Ingestor {
             for read in prefetched.values { read.cancel() }
             prefetched = [:]
         }
+        runFingerprints = RunFingerprints()
         for (index, item) in planned.enumerated() {
             var summary = FileSummary(url: item.url, kind: item.kind, format: item.isXML ? "XML" : "CSV")
             var rejects: [Reject] = []
             let ahead = prefetched.removeValue(forKey: index)
             do {
-                try ingestFile(item.url, kind: item.kind, isXML: item.isXML, ahead: ahead, &summary, &rejects) { db in
+                try ingestFile(item.url, place: index, kind: item.kind, isXML: item.isXML, ahead: ahead, &summary, &rejects) { db in
                     // While this file commits, the next files start being read, up to a registry
                     // file or a file of unknown kind: the equipments they are read against are
                     // those of this commit.
                     for later in index + 1..<min(planned.count, index + 1 + Self.prefetchDepth) {
                         if self.prefetched[later] != nil { continue }
-                        guard let read = try self.readAhead(planned[later].url, kind: planned[later].kind, isXML: planned[later].isXML, db)
+                        guard
+                            let read = try self.readAhead(
+                                planned[later].url, place: later, kind: planned[later].kind, isXML: planned[later].isXML, db)
                         else { break }
                         self.prefetched[later] = read
                     }
@@ -240,7 +245,7 @@ public final class Ingestor {
     /// Ingests one file in its own transaction. `ahead`: its reading, started while an earlier
     /// file committed; stopped here whatever happens (a file refused, already stored, an error).
     private func ingestFile(
-        _ url: URL, kind: ExportKind?, isXML: Bool, ahead: AheadRead?, _ summary: inout FileSummary,
+        _ url: URL, place: Int, kind: ExportKind?, isXML: Bool, ahead: AheadRead?, _ summary: inout FileSummary,
         _ rejects: inout [Reject], beforeCommit: (Database) throws -> Void
     ) throws {
         let t0 = Date()
@@ -253,6 +258,7 @@ public final class Ingestor {
         } catch {
             throw FileRefusal(line: 0, reason: "\(error)")
         }
+        runFingerprints.note(fingerprint.sha256, at: place)
         logger.debug("\(url.lastPathComponent) : empreinte en \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
         summary.encoding = isXML ? nil : fingerprint.encoding
         let recall = recallRejects
@@ -374,7 +380,9 @@ public final class Ingestor {
         fileId: Int64, _ rejects: inout RejectCollector
     ) throws -> Counts {
         let t0 = Date()
-        let parse = try ahead ?? startParse(url, isXML: isXML, fingerprint: fingerprint, db)
+        // A reading started ahead may have left the file unread, as a copy of an earlier file of
+        // the run: that file was refused, so this one is read now.
+        let parse = try ahead.flatMap { $0.claim() ? $0 : nil } ?? startParse(url, isXML: isXML, fingerprint: fingerprint, db)
         var storer = DeclarationStorer(writer: try DeclarationWriter(db: db, fileId: fileId))
         var stored = RejectCollector(fileName: rejects.fileName)
         var spans = RawSpans()
@@ -423,12 +431,15 @@ public final class Ingestor {
 
     /// Starts parsing `url` (declarations) on a producer thread, with the equipments the store
     /// knows now; `fingerprint` when already computed, else the thread computes it first.
-    private func startParse(_ url: URL, isXML: Bool, fingerprint: FileFingerprint?, _ db: Database) throws -> DeclarationParse {
+    private func startParse(
+        _ url: URL, isXML: Bool, fingerprint: FileFingerprint?, repeats: RunFingerprints.Check? = nil, _ db: Database
+    ) throws -> DeclarationParse {
         let parser = DeclarationRowParser(equipements: try equipementIds(db))
+        let name = url.lastPathComponent
         let parse =
             isXML
-            ? DeclarationParse(xml: url, fingerprint: fingerprint, parser: parser, fileName: url.lastPathComponent, after: lastCSVTurn)
-            : DeclarationParse(url: url, fingerprint: fingerprint, parser: parser, fileName: url.lastPathComponent, after: lastCSVTurn)
+            ? DeclarationParse(xml: url, fingerprint: fingerprint, parser: parser, fileName: name, after: lastCSVTurn, repeats: repeats)
+            : DeclarationParse(url: url, fingerprint: fingerprint, parser: parser, fileName: name, after: lastCSVTurn, repeats: repeats)
         lastCSVTurn = isXML ? nil : parse.turn
         return parse
     }
@@ -458,9 +469,9 @@ public final class Ingestor {
     /// registry file not yet committed. That is safe: a file refused whole throws before this
     /// point, and a commit that fails throws out of ``ingest(_:)``, whose `defer` stops the
     /// readings started ahead before anything of them is stored.
-    private func readAhead(_ url: URL, kind: ExportKind?, isXML: Bool, _ db: Database) throws -> AheadRead? {
+    private func readAhead(_ url: URL, place: Int, kind: ExportKind?, isXML: Bool, _ db: Database) throws -> AheadRead? {
         switch kind {
-        case .declarations: .declarations(try startParse(url, isXML: isXML, fingerprint: nil, db))
+        case .declarations: .declarations(try startParse(url, isXML: isXML, fingerprint: nil, repeats: runFingerprints.check(at: place), db))
         case .controles: .controles(try controlesRead(url, fingerprint: nil, db))
         case .projets: .projets(try projetsRead(url, fingerprint: nil, db))
         case .equipements, nil: nil

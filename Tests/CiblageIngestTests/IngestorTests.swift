@@ -414,6 +414,21 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(try count("fichier"), 2)
     }
 
+    func testACopyOfARefusedFileLeftUnreadAheadIsReadAtItsTurnAndRefusedLikeIt() throws {
+        let files = try batch([
+            ("equipements-ok.csv", "a-equipements.csv"), ("declarations-colonne-absente.csv", "b-declarations.csv"),
+            ("declarations-colonne-absente.csv", "c-copie.csv"), ("declarations-ok.csv", "d-declarations.csv"),
+        ])
+        // c-copie.csv is read ahead while a-equipements.csv commits: as a copy of b it is left
+        // unread; b is refused, so c is read at its turn, and refused for the same reason.
+        let report = try Ingestor(store: store, referentiel: .bundled).ingest([files])
+        XCTAssertEqual(report.files.map(\.url.lastPathComponent), ["a-equipements.csv", "b-declarations.csv", "c-copie.csv", "d-declarations.csv"])
+        guard case .refused(let reason) = report.files[1].status else { return XCTFail("\(report.files[1].status)") }
+        XCTAssertEqual(report.files[2].status, .refused(reason))
+        XCTAssertEqual(report.files[3].stored, 6)
+        XCTAssertEqual(try count("fichier"), 2)
+    }
+
     func testAFileReadTwoAheadIsStoredWhenTheOneBeforeItIsRefused() throws {
         let files = try batch([
             ("equipements-ok.csv", "a-equipements.csv"), ("declarations-tab.csv", "b-declarations.csv"),

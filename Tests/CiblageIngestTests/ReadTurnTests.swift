@@ -72,3 +72,52 @@ final class ReadTurnTests: XCTestCase {
         XCTAssertThrowsError(try read.channel.receive()) { XCTAssertTrue($0 is CancellationError, "\($0)") }
     }
 }
+
+/// A file read ahead of its turn whose content an earlier file of the run has (a delivery made
+/// twice): its reading leaves it unread, unless the storing thread took the reading first.
+final class RunFingerprintsTests: XCTestCase {
+    static let declarations = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/declarations-ok.csv")
+
+    func testOnlyAnEarlierPlaceMakesAFileARepeat() {
+        let run = RunFingerprints()
+        run.note("aa", at: 3)
+        XCTAssertTrue(run.hasEarlier("aa", before: 4))
+        XCTAssertFalse(run.hasEarlier("aa", before: 3), "a file is not a repeat of itself")
+        XCTAssertFalse(run.hasEarlier("aa", before: 2), "the copy comes first in the plan")
+        XCTAssertFalse(run.hasEarlier("bb", before: 9))
+    }
+
+    func fingerprint() throws -> FileFingerprint { try FileFingerprint.compute(Self.declarations) }
+
+    func testARepeatIsLeftUnreadAndTheStoringThreadCannotTakeItAfterwards() throws {
+        let run = RunFingerprints()
+        run.note(try fingerprint().sha256, at: 1)
+        let handOver = FingerprintHandOver()
+        let channel = BatchChannel<Int>(capacity: 1)
+        XCTAssertNil(handOver.compute(Self.declarations, known: nil, after: nil, repeats: run.check(at: 2), ending: channel))
+        XCTAssertFalse(handOver.claim(), "left unread: the storing thread reads the file itself")
+        XCTAssertThrowsError(try channel.receive())
+        XCTAssertEqual(try handOver.get().sha256, try fingerprint().sha256, "the fingerprint is handed over all the same")
+    }
+
+    func testARepeatTheStoringThreadTookFirstIsRead() throws {
+        let run = RunFingerprints()
+        run.note(try fingerprint().sha256, at: 1)
+        let handOver = FingerprintHandOver()
+        XCTAssertTrue(handOver.claim())
+        let channel = BatchChannel<Int>(capacity: 1)
+        XCTAssertNotNil(handOver.compute(Self.declarations, known: nil, after: nil, repeats: run.check(at: 2), ending: channel))
+        XCTAssertTrue(handOver.claim(), "taken once, it stays taken")
+    }
+
+    func testAFileWithoutAnEarlierCopyIsReadAndNotesItsContent() throws {
+        let run = RunFingerprints()
+        run.note("autre", at: 0)
+        let handOver = FingerprintHandOver()
+        let channel = BatchChannel<Int>(capacity: 1)
+        XCTAssertNotNil(handOver.compute(Self.declarations, known: nil, after: nil, repeats: run.check(at: 1), ending: channel))
+        XCTAssertTrue(run.hasEarlier(try fingerprint().sha256, before: 2), "noted for the files after it")
+        XCTAssertTrue(handOver.claim())
+    }
+}
