@@ -104,11 +104,14 @@ public final class Ingestor {
     /// whose rejects never reached a rejects file.
     public var recallRejects = false
     /// Called at the points where a crash is most likely to lose something: inside a file's
-    /// transaction just before it commits, and right after it committed (`index` counts the
-    /// files stored so far). The command uses it for fault injection in its tests.
+    /// transaction once its first rows are stored (a registry loaded into an empty store has its
+    /// indexes dropped then) and just before it commits, and right after it committed (`index`
+    /// counts the files stored so far, the one being stored included inside its transaction).
+    /// The command uses it for fault injection in its tests.
     public var checkpoint: (_ point: Checkpoint, _ index: Int) -> Void = { _, _ in }
 
     public enum Checkpoint: String, Sendable {
+        case whileStoring = "pendant-stockage"
         case beforeCommit = "avant-validation"
         case afterCommit = "apres-validation"
     }
@@ -395,6 +398,7 @@ public final class Ingestor {
                     try storer.store(item.row, line: item.line, content: nil, &stored)
                 }
                 rows += batch.count
+                if rows == batch.count { checkpoint(.whileStoring, committedFiles + 1) }  // the first batch
                 // Batches come by windows sorted by key: the furthest row read tells the progress.
                 furthest = batch.reduce(furthest) { max($0, $1.span.offset) }
                 let share = isXML || fingerprint.size == 0 ? nil : Double(furthest) / Double(fingerprint.size)
@@ -565,6 +569,7 @@ public final class Ingestor {
                     }
                     try store(row)
                 }
+                if !repeated, seen.count == batch.count { checkpoint(.whileStoring, committedFiles + 1) }  // the first batch
             }
             if !repeated { try finish() }
         } catch {

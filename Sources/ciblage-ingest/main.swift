@@ -138,7 +138,8 @@ struct IngestCommand: ParsableCommand {
     }
 
     /// `CIBLAGE_PANNE=<point>:<n>` (tests only): the process kills itself with SIGKILL at that
-    /// point of the n-th file — `avant-validation` (inside its transaction), `apres-validation`
+    /// point of the n-th file — `pendant-stockage` (inside its transaction, its first rows
+    /// stored), `avant-validation` (inside its transaction, about to commit), `apres-validation`
     /// (just committed) — or at `rejets:0` (every file stored, before the rejects file is written).
     static func killIfAsked(_ point: String, _ n: Int) {
         if ProcessInfo.processInfo.environment["CIBLAGE_PANNE"] == "\(point):\(n)" { kill(getpid(), SIGKILL) }

@@ -61,7 +61,12 @@ final class FailurePathTests: XCTestCase {
         let clean = try Self.rejectRows(Self.world.appendingPathComponent("propre.csv"))
         XCTAssertGreaterThan(clean.count, 50, "the generated world has rejects to lose")
         let cleanTables = try Self.tables(Self.world.appendingPathComponent("base.sqlite").path)
-        for point in ["avant-validation:1", "apres-validation:1", "avant-validation:4", "apres-validation:9", "rejets:0"] {
+        // pendant-stockage:1: the registry half loaded into the new store, its indexes dropped.
+        let points = [
+            "pendant-stockage:1", "avant-validation:1", "apres-validation:1", "pendant-stockage:2", "avant-validation:4",
+            "apres-validation:9", "rejets:0",
+        ]
+        for point in points {
             let store = folder.appendingPathComponent("k-\(point).sqlite").path
             let first = folder.appendingPathComponent("r1-\(point).csv")
             let second = folder.appendingPathComponent("r2-\(point).csv")
@@ -481,6 +486,10 @@ final class FailurePathTests: XCTestCase {
                 let list = columns.map { "quote(\($0))" }.joined(separator: " || ';' || ")
                 result[table] = try String.fetchAll(db, sql: "SELECT \(list) FROM \(table) ORDER BY 1").sorted()
             }
+            // The schema too, indexes included: an ingest drops the registry's indexes while it
+            // loads an empty registry, and a kill or a full disk must leave them there.
+            result["sqlite_master"] = try String.fetchAll(
+                db, sql: "SELECT type || ' ' || name || ' ' || sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
             return result
         }
     }
