@@ -120,17 +120,13 @@ final class FingerprintHandOver: @unchecked Sendable {
     private var fate = Fate.open
 
     /// Takes the reading for storing: `false` when the reading thread left the file unread.
-    func claim() -> Bool {
-        fateLock.withLock {
-            if fate == .open { fate = .claimed }
-            return fate == .claimed
-        }
-    }
+    func claim() -> Bool { settle(as: .claimed) }
 
-    private func leaveUnreadUnlessClaimed() -> Bool {
+    /// Settles the fate as `wanted` unless the other thread settled it first; whether it is `wanted`.
+    private func settle(as wanted: Fate) -> Bool {
         fateLock.withLock {
-            if fate == .open { fate = .leftUnread }
-            return fate == .leftUnread
+            if fate == .open { fate = wanted }
+            return fate == wanted
         }
     }
 
@@ -168,7 +164,7 @@ final class FingerprintHandOver: @unchecked Sendable {
             channel.finish(CancellationError())
             return nil
         }
-        if let repeats, repeats.isRepeat(fingerprint), leaveUnreadUnlessClaimed() {
+        if let repeats, repeats.isRepeat(fingerprint), settle(as: .leftUnread) {
             channel.finish(CancellationError())
             return nil
         }

@@ -66,7 +66,7 @@ public final class EquipementWriter {
     }
 
     /// Stores one equipment read at `line` of this writer's file (queued; written by
-    /// ``flush()``, which ``corrections()`` calls).
+    /// ``flush()``, which ``finish()`` and ``corrections()`` call).
     public func upsert(_ e: Equipement, line: Int) throws {
         if bulkLoad { try dropIndexes() }
         try batch.append((e, line))
