@@ -86,11 +86,18 @@ struct RawSpans {
     /// The spans of `wanted` lines that were appended.
     func spans(of wanted: Set<Int>) -> [Int: (offset: Int, count: Int)] {
         guard !wanted.isEmpty else { return [:] }
-        let order = inOrder ? Array(lines.indices) : lines.indices.sorted { lines[$0] < lines[$1] }
         var found: [Int: (offset: Int, count: Int)] = [:]
+        guard inOrder else {
+            // One pass over the file's rows: sorting them all by line to look up a few took the
+            // storing thread 0.08 s over the four national files in random order.
+            for i in lines.indices where wanted.contains(Int(lines[i])) {
+                found[Int(lines[i])] = (offsets[i], Int(counts[i]))
+            }
+            return found
+        }
         for line in wanted {
-            let k = partitionPoint(order.count) { Int(lines[order[$0]]) < line }
-            if k < order.count, Int(lines[order[k]]) == line { found[line] = (offsets[order[k]], Int(counts[order[k]])) }
+            let k = partitionPoint(lines.count) { Int(lines[$0]) < line }
+            if k < lines.count, Int(lines[k]) == line { found[line] = (offsets[k], Int(counts[k])) }
         }
         return found
     }
@@ -342,8 +349,7 @@ struct KeyOrderWindow {
         // than the tree saved), and the window's buffer is read in place and kept for the next
         // window (a copy would be a fresh 9 MB, each page of it faulted in again).
         try rows.withUnsafeBufferPointer { rows in
-            var order = Array(rows.indices)
-            order.sort { ParsedDeclarationLine.storedBefore(rows[$0], rows[$1]) }
+            let order = Self.sortedPositions(rows)
             var start = 0
             while start < order.count {
                 let end = min(start + Self.batchSize, order.count)
@@ -353,6 +359,39 @@ struct KeyOrderWindow {
         }
         rows.removeAll(keepingCapacity: true)
         limit = min(2 * limit, Self.windowSize)
+    }
+
+    /// The positions of `rows` in the order of ``ParsedDeclarationLine/storedBefore(_:_:)``.
+    ///
+    /// Each row's key and position are packed in one 128-bit number (exercice 16 bits,
+    /// equipment 64, nature 2, date de dépôt as yyyymmdd 27, position 19) and the numbers are
+    /// sorted: the comparator read two rows 270 bytes apart at each step, and a file in random
+    /// order spent 0.15 s of its reading sorting its windows. The position, in file order, breaks
+    /// ties as the line does. A window whose keys do not fit (an exercice outside 0…65 535) is
+    /// sorted with the comparator.
+    static func sortedPositions(_ rows: UnsafeBufferPointer<ParsedDeclarationLine>) -> [Int] {
+        let positionBits = 19
+        guard rows.count < 1 << positionBits else {
+            return rows.indices.sorted { ParsedDeclarationLine.storedBefore(rows[$0], rows[$1]) }
+        }
+        var packed: [UInt128] = []
+        packed.reserveCapacity(rows.count)
+        for (position, line) in rows.enumerated() {
+            let row = line.row
+            let date = row.dateDepot.yyyymmdd
+            guard (0..<(1 << 16)).contains(row.exercice), (0..<(1 << 27)).contains(date) else {
+                return rows.indices.sorted { ParsedDeclarationLine.storedBefore(rows[$0], rows[$1]) }
+            }
+            var key = UInt128(row.exercice) << 112
+            key |= UInt128(UInt64(bitPattern: row.equipementId) ^ (1 << 63)) << 48
+            key |= UInt128(row.nature.rawValue) << 46
+            key |= UInt128(date) << positionBits
+            key |= UInt128(position)
+            packed.append(key)
+        }
+        packed.sort()
+        let mask = UInt128((1 << positionBits) - 1)
+        return packed.map { Int($0 & mask) }
     }
 }
 
