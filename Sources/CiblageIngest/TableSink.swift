@@ -89,7 +89,7 @@ struct RawSpans {
         var found: [Int: (offset: Int, count: Int)] = [:]
         guard inOrder else {
             // One pass over the file's rows: sorting them all by line to look up a few took the
-            // storing thread 0.08 s over the four national files in random order.
+            // storing thread 0.11 s over the four national files in random order.
             for i in lines.indices where wanted.contains(Int(lines[i])) {
                 found[Int(lines[i])] = (offsets[i], Int(counts[i]))
             }
@@ -366,7 +366,7 @@ struct KeyOrderWindow {
     /// Each row's key and position are packed in one 128-bit number (exercice 16 bits,
     /// equipment 64, nature 2, date de dépôt as yyyymmdd 27, position 19) and the numbers are
     /// sorted: the comparator read two rows 270 bytes apart at each step, and a file in random
-    /// order spent 0.15 s of its reading sorting its windows. The position, in file order, breaks
+    /// order spent 0.18 s of its reading sorting its windows. The position, in file order, breaks
     /// ties as the line does. A window whose keys do not fit (an exercice outside 0…65 535) is
     /// sorted with the comparator.
     static func sortedPositions(_ rows: UnsafeBufferPointer<ParsedDeclarationLine>) -> [Int] {
