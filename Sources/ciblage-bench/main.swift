@@ -12,7 +12,10 @@ struct BenchCommand: ParsableCommand {
             ingestion : génère le jeu (60 000 équipements, 4 exercices par défaut ; gardé en cache \
             dans --dossier), mesure la lecture CSV seule, la lecture XML validée par le XSD, puis \
             chronomètre ciblage-ingest (processus fils) sur tout le jeu avec sa mémoire maximale, et \
-            compare le fichier des rejets à la vérité terrain.
+            compare le fichier des rejets à la vérité terrain. Chaque tour ingère aussi une copie du \
+            jeu dont les lignes des fichiers CSV de déclarations sont mélangées (graine --graine) : \
+            un export que le projet n'a pas écrit, pas trié par clé ; le banc donne le rapport des \
+            deux durées.
 
             score : chronomètre ciblage-score (processus fils) sur le store national laissé par le banc ingestion (créé s'il manque), avec sa mémoire maximale, puis affiche son évaluation contre la vérité terrain du générateur.
 
