@@ -106,7 +106,7 @@ public struct IngestBenchmark {
         // project did not write: a file in the key's order is appended at the end of the store's
         // tree, a shuffled one is not), alternately, so that both meet the same moments of the
         // shared machine.
-        let shuffled = try ExportShuffle.shuffledCopy(of: exports, seed: seed, in: workDirectory.appendingPathComponent("desordre-\(equipements)-\(seed)"))
+        let shuffled = try ExportShuffle.shuffledCopy(of: exports, seed: seed, in: workDirectory.appendingPathComponent("desordre-\(equipements)-\(seed)-v\(Generator.outputVersion)"))
         let store = workDirectory.appendingPathComponent("bench.sqlite")
         let rejects = workDirectory.appendingPathComponent("bench-rejets.csv")
         let shuffledRejects = workDirectory.appendingPathComponent("bench-rejets-desordre.csv")
@@ -262,7 +262,8 @@ public enum BenchmarkError: Error, CustomStringConvertible {
 enum ExportShuffle {
     /// A copy of `exports` in `folder` whose top-level declaration CSV files have their rows
     /// (every line after the header) in an order drawn from `seed`; the other files are copied
-    /// as they are, the second delivery left out. Made once: kept while the folder is there.
+    /// as they are, the second delivery left out. Made once: kept while the folder is there (its
+    /// name carries the generator's version, so a set generated anew gets a new copy).
     static func shuffledCopy(of exports: URL, seed: UInt64, in folder: URL) throws -> URL {
         let target = folder.appendingPathComponent("exports")
         let done = folder.appendingPathComponent("fait")
