@@ -114,15 +114,15 @@ public struct IngestBenchmark {
         var shuffledWalls: [Double] = []
         var peakKB = 0
         for run in 0..<runs {
-            for (input, rejectsFile) in [(exports, rejects), (shuffled, shuffledRejects)] {
+            for (isShuffled, input, rejectsFile) in [(false, exports, rejects), (true, shuffled, shuffledRejects)] {
                 for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: store.path + suffix) }
                 let (wall, peak, status, output) = try Self.runMeasured(
                     ingestExecutable, ["--store", store.path, "--rejets", rejectsFile.path, input.path])
-                if run == 0 && input == exports { log(output) }
+                if run == 0 && !isShuffled { log(output) }
                 guard status == 0 else { throw BenchmarkError.failed("ciblage-ingest a fini avec le code \(status) sur \(input.path)") }
                 peakKB = max(peakKB, peak)
-                if input == exports { walls.append(wall) } else { shuffledWalls.append(wall) }
-                log(String(format: "ingestion %d/%d%@ : %.2f s", run + 1, runs, input == exports ? "" : " (lignes dans le désordre)", wall))
+                if isShuffled { shuffledWalls.append(wall) } else { walls.append(wall) }
+                log(String(format: "ingestion %d/%d%@ : %.2f s", run + 1, runs, isShuffled ? " (lignes dans le désordre)" : "", wall))
             }
         }
         walls.sort()

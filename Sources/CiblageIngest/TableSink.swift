@@ -371,17 +371,14 @@ struct KeyOrderWindow {
     /// sorted with the comparator.
     static func sortedPositions(_ rows: UnsafeBufferPointer<ParsedDeclarationLine>) -> [Int] {
         let positionBits = 19
-        guard rows.count < 1 << positionBits else {
-            return rows.indices.sorted { ParsedDeclarationLine.storedBefore(rows[$0], rows[$1]) }
-        }
+        func byComparator() -> [Int] { rows.indices.sorted { ParsedDeclarationLine.storedBefore(rows[$0], rows[$1]) } }
+        guard rows.count < 1 << positionBits else { return byComparator() }
         var packed: [UInt128] = []
         packed.reserveCapacity(rows.count)
         for (position, line) in rows.enumerated() {
             let row = line.row
             let date = row.dateDepot.yyyymmdd
-            guard (0..<(1 << 16)).contains(row.exercice), (0..<(1 << 27)).contains(date) else {
-                return rows.indices.sorted { ParsedDeclarationLine.storedBefore(rows[$0], rows[$1]) }
-            }
+            guard (0..<(1 << 16)).contains(row.exercice), (0..<(1 << 27)).contains(date) else { return byComparator() }
             var key = UInt128(row.exercice) << 112
             key |= UInt128(UInt64(bitPattern: row.equipementId) ^ (1 << 63)) << 48
             key |= UInt128(row.nature.rawValue) << 46
