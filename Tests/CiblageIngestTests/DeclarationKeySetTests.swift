@@ -72,6 +72,18 @@ final class DeclarationKeySetTests: XCTestCase {
             }
         }
         orders.append(mixed)
+        // Windows sorted by key, as ``KeyOrderWindow`` hands a shuffled file over: rising runs of
+        // hundreds of keys drawn anywhere, each starting again from the lowest ids, some keys met
+        // in an earlier window.
+        func windows(_ sizes: [Int]) -> [DeclarationKey] {
+            sizes.flatMap { size in
+                (0..<size).map { _ in key(Int64(random.int(1...2_500)), random.int(0...11)) }
+                    .sorted { ($0.equipementId, $0.exercice, $0.nature.rawValue, $0.dateDepot) < ($1.equipementId, $1.exercice, $1.nature.rawValue, $1.dateDepot) }
+            }
+        }
+        orders.append(windows([300, 600, 1_200, 2_400, 2_400, 2_400]))
+        // Short runs, just long enough to start a new one, after a long one: kept in the table.
+        orders.append(windows([3_000] + Array(repeating: 40, count: 60) + [2_000]))
         for (k, keys) in orders.enumerated() {
             var set = DeclarationKeySet(expected: 10)
             var reference = Set<DeclarationKey>()
@@ -85,5 +97,24 @@ final class DeclarationKeySetTests: XCTestCase {
             XCTAssertFalse(absent.isEmpty)
             for probe in absent { XCTAssertFalse(set.contains(probe), "ordre \(k), absente \(probe)") }
         }
+    }
+
+    /// A file handed over as sorted windows keeps only the first keys of each window in its
+    /// table: the windows are merged as runs, not probed key by key in a table.
+    func testSortedWindowsAreKeptAsRunsNotInTheTable() {
+        var random = SeededRandom(seed: 20_261_203)
+        var set = DeclarationKeySet()
+        var reference = Set<DeclarationKey>()
+        let windows = 8
+        for _ in 0..<windows {
+            let keys = (0..<4_000).map { _ in
+                DeclarationKey(
+                    equipementId: Int64(random.int(1...60_000)), exercice: 2024, nature: .reel, dateDepot: 20_250_101 + random.int(0...27))
+            }.sorted { ($0.equipementId, $0.dateDepot) < ($1.equipementId, $1.dateDepot) }
+            for key in keys { XCTAssertEqual(set.insert(key), reference.insert(key).inserted) }
+        }
+        XCTAssertLessThanOrEqual(set.tableCount, (windows - 1) * DeclarationKeySet.restartAfter)
+        XCTAssertGreaterThan(reference.count, 28_000)
+        XCTAssertTrue(reference.allSatisfy { set.contains($0) })
     }
 }
