@@ -245,11 +245,26 @@ final class BoostedScoreStageTests: XCTestCase {
             let s = try XCTUnwrap(stored[row.profile.id])
             XCTAssertEqual(e.probability, s.0, accuracy: 1e-12)
             let severity = model.severity(values: row.values, enjeu: row.indicators.enjeuEuros, nature: row.profile.nature)
-            XCTAssertEqual(model.priority(score: e.probability, severity: severity), s.1, accuracy: 1e-6)
+            let key = model.priority(score: e.probability, severity: severity)
+            XCTAssertEqual(RiskScoring.deliveredPriority(key), s.1)
+            XCTAssertEqual(s.1, key, accuracy: abs(key) * 5e-3, "three significant digits")
             XCTAssertEqual(thousandths(e.contributions), s.2)
         }
         let paje = summary.lines.filter { $0.row.profile.nature == "MICRO_CRECHE_PAJE" && $0.row.indicators.source != nil }
         XCTAssertFalse(paje.isEmpty)
         XCTAssertTrue(paje.allSatisfy { $0.enjeu > 0 && $0.priorite > 0 }, "PAJE equipments get a stake and a priority")
+    }
+
+    /// PRIORITE keeps three significant digits, whatever its size, and never rounds a positive
+    /// key to zero.
+    func testPriorityKeepsThreeSignificantDigits() {
+        XCTAssertEqual(RiskScoring.deliveredPriority(523.4567), 523)
+        XCTAssertEqual(RiskScoring.deliveredPriority(12_345.6), 12_300)
+        XCTAssertEqual(RiskScoring.deliveredPriority(0.034_761_9), 0.034_8, accuracy: 1e-15)
+        XCTAssertEqual(RiskScoring.deliveredPriority(1_000), 1_000)
+        XCTAssertEqual(RiskScoring.deliveredPriority(0), 0)
+        XCTAssertGreaterThan(RiskScoring.deliveredPriority(1e-9), 0)
+        // A key moved by 0.01 % keeps its delivered value unless it crosses a rounding boundary.
+        XCTAssertEqual(RiskScoring.deliveredPriority(523.56 * 1.0001), RiskScoring.deliveredPriority(523.56))
     }
 }
