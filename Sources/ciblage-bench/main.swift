@@ -38,8 +38,9 @@ struct BenchCommand: ParsableCommand {
             deux fois, le premier calculant les exemples d'entraînement, le second les relisant comme la \
             nuit suivante ; repères ; campagne ; bilan) en processus fils avec sa durée et sa mémoire, et \
             à côté le script DuckDB scripts/duckdb-reference.py sur les mêmes fichiers (installé par pip \
-            s'il manque), --repetitions tours par facteur (chaque tour : toutes les étapes sur un store \
-            neuf et le script, l'un puis l'autre en premier d'un tour au suivant ; chiffres : médianes). \
+            s'il manque), --repetitions tours par facteur après un tour d'échauffement non compté (tour \
+            0) (chaque tour : toutes les étapes sur un store neuf et le script, l'un puis l'autre en \
+            premier d'un tour au suivant ; chiffres : médianes). \
             Cibles au national (×1) : ingestion 3 s, score relu 1,5 s, repères 1 s, nuit 6 s, campagne \
             2 s ; à tous les facteurs, 500 Mio par étape et ingestion + score au plus le temps du script \
             DuckDB (médiane des rapports de chaque tour).
