@@ -45,7 +45,8 @@ public struct EndToEndBenchmark {
             // One round first that is not counted (round 0): on 3 December, two runs of this bench
             // found the first round of every factor slow, the DuckDB script twice as slow as in the
             // next rounds (10.1–11.0 s against 4.3–5.5 s at ×1, 28.1–28.6 s against 14.5–16.8 s at
-            // ×4), the stages by up to a fifth; the median of three then leaned on it.
+            // ×4), the stages by up to a fifth; the median of three then leaned on it. (The script
+            // still gets faster from one counted round to the next: see the README.)
             _ = try runDuckDB(factor: factor, round: 0, data: data, run: run, log: log)
             _ = try runStages(factor: factor, round: 0, data: data, run: run, log: log)
             // Rounds alternate which runs first, the stages or the DuckDB script: whatever else the
