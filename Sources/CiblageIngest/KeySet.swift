@@ -118,7 +118,7 @@ struct DeclarationKeySet {
         run.removeAll(keepingCapacity: true)
         currentId = id
         streak = 0
-        let floor = UInt64(id) << 27
+        let floor = UInt64(id) << Self.idShift
         cursor = partitionPoint(closed.count) { closed[$0] < floor }
     }
 
@@ -126,7 +126,8 @@ struct DeclarationKeySet {
     /// that id's keys (galloping, then halving), and they are compared one by one.
     private mutating func inClosedAtCursor(_ packed: UInt64) -> Bool {
         guard cursor < closed.count else { return false }
-        let floor = (packed >> 27) << 27
+        let id = packed >> Self.idShift
+        let floor = id << Self.idShift
         if closed[cursor] < floor {
             var step = 1
             var low = cursor
@@ -138,7 +139,7 @@ struct DeclarationKeySet {
             cursor = low + 1 + partitionPoint(high - low - 1) { closed[low + 1 + $0] < floor }
         }
         var i = cursor
-        while i < closed.count && closed[i] >> 27 == packed >> 27 {
+        while i < closed.count && closed[i] >> Self.idShift == id {
             if closed[i] == packed { return true }
             i += 1
         }
@@ -169,6 +170,10 @@ struct DeclarationKeySet {
         return result
     }
 
+    /// Where the equipment id starts in a packed key (its top 37 bits): keys of one id share
+    /// `packed >> idShift`, and `id << idShift` is the least of them.
+    static let idShift: UInt64 = 27
+
     /// The key in 64 bits: id (37) · exercice − 1900 (8) · nature (2) · date (17: year − 1900,
     /// month, day); `nil` when a part does not fit. Never all ones (a month is at most 12), so
     /// the stored `packed + 1` is never 0.
@@ -179,7 +184,7 @@ struct DeclarationKeySet {
             (0..<4).contains(key.nature.rawValue)
         else { return nil }
         let date = UInt64(year - 1900) << 9 | UInt64(month) << 5 | UInt64(day)
-        return UInt64(key.equipementId) << 27 | UInt64(key.exercice - 1900) << 19 | UInt64(key.nature.rawValue) << 17 | date
+        return UInt64(key.equipementId) << idShift | UInt64(key.exercice - 1900) << 19 | UInt64(key.nature.rawValue) << 17 | date
     }
 
     /// How many keys the table holds (rows met behind their run).
