@@ -218,8 +218,13 @@ final class IndicatorStoreTests: XCTestCase {
             try IndicatorStore.save(db, exercice: 2024, computed, computedAt: "2026-11-23T00:00:00Z")
             return computed
         }
-        // 66-0001 (id 1): its 2024 réel is the hand-computed declaration of IndicatorCalculatorTests.
-        let first = try XCTUnwrap(indicators.first { $0.equipementId == 1 })
+        let ids = try store.dbQueue.read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT n_dossier, id FROM equipement").map {
+                ($0["n_dossier"] as String, $0["id"] as Int64)
+            })
+        }
+        // 66-0001: its 2024 réel is the hand-computed declaration of IndicatorCalculatorTests.
+        let first = try XCTUnwrap(indicators.first { $0.equipementId == ids["66-0001"] })
         XCTAssertEqual(first.source, .reel)
         XCTAssertEqual(first.sourceDateDepot, CalendarDate(year: 2025, month: 3, day: 28))
         XCTAssertEqual(first.tauxFacturation!, 1.112765812, accuracy: 1e-9)
@@ -229,11 +234,12 @@ final class IndicatorStoreTests: XCTestCase {
         XCTAssertEqual(first.indusPasses, 12400.5)
         XCTAssertEqual(first.enjeuEuros, 251_002 + 61200)
         // The RPE has a réel with no hours: no hourly indicator, but a stake.
-        let rpe = try XCTUnwrap(indicators.first { $0.equipementId == 4 })
+        let rpe = try XCTUnwrap(indicators.first { $0.equipementId == ids["974-0001"] })
         XCTAssertNil(rpe.tauxFacturation)
         XCTAssertEqual(rpe.enjeuEuros, 38000)
         // Closed before 2024: not active, not scored.
-        XCTAssertNil(indicators.first { $0.equipementId == 5 })
+        XCTAssertNotNil(ids["01-0001"])
+        XCTAssertNil(indicators.first { $0.equipementId == ids["01-0001"] })
 
         let stored = try store.dbQueue.read { db in
             try Row.fetchOne(db, sql: "SELECT count(*), sum(reel_manquant) FROM indicateur WHERE exercice = 2024")!
