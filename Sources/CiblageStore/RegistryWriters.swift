@@ -14,8 +14,6 @@ public final class EquipementWriter {
     private var droppedIndexes: [String] = []
     /// Whether the indexes are still to be dropped before the first row (into an empty registry).
     private var bulkLoad: Bool
-    /// A load into an empty registry: its rows, held until ``finish()`` stores them by Caf.
-    private var clustered: [(equipement: Equipement, line: Int)]?
 
     public init(db: Database, fileId: Int64) throws {
         self.db = db
@@ -26,7 +24,6 @@ public final class EquipementWriter {
         // trees, so the upsert's journal copied many pages per statement.
         let empty = try Bool.fetchOne(db, sql: "SELECT NOT EXISTS (SELECT 1 FROM equipement)") ?? false
         bulkLoad = empty
-        clustered = empty ? [] : nil
         batch = BatchInsert(
             db,
             head: """
@@ -69,33 +66,10 @@ public final class EquipementWriter {
     }
 
     /// Stores one equipment read at `line` of this writer's file (queued; written by
-    /// ``flush()``, which ``finish()`` and ``corrections()`` call; into an empty registry,
-    /// by ``finish()``).
+    /// ``flush()``, which ``finish()`` and ``corrections()`` call).
     public func upsert(_ e: Equipement, line: Int) throws {
         if bulkLoad { try dropIndexes() }
-        if clustered != nil {
-            clustered!.append((e, line))
-            return
-        }
         try batch.append((e, line))
-    }
-
-    /// The rows of a load into an empty registry in the order their ids are given: by Caf, then
-    /// N_DOSSIER.
-    ///
-    /// The declarations, indicators and scores are keyed by exercice then equipment id: with
-    /// the ids of a Caf together, the file of one Caf (the XML exports are per Caf, and so may
-    /// be the CSV ones) changes a run of neighbouring pages of each table. Given in the
-    /// registry file's order, which need not follow the Caf, a Caf's equipments were spread over
-    /// the whole id range, and each such file rewrote, and copied to the rollback journal
-    /// beforehand, nearly every page of its exercice: a national load sent as one file per Caf
-    /// and exercice (413 files) took 11.8–11.9 s against 2.8–3.1 s as national files.
-    static func clusteredOrder(_ rows: [(equipement: Equipement, line: Int)]) -> [(equipement: Equipement, line: Int)] {
-        rows.sorted { a, b in
-            if a.equipement.caf != b.equipement.caf { return a.equipement.caf < b.equipement.caf }
-            if a.equipement.numeroDossier != b.equipement.numeroDossier { return a.equipement.numeroDossier < b.equipement.numeroDossier }
-            return a.line < b.line
-        }
     }
 
     /// A bulk load: the rows come in the file's order, so each of them went to another place of
@@ -119,17 +93,12 @@ public final class EquipementWriter {
         }
     }
 
-    /// Stores the queued equipments (but those of a load into an empty registry, which
-    /// ``finish()`` stores).
+    /// Stores the queued equipments.
     public func flush() throws { try batch.flush() }
 
     /// Stores the queued equipments and builds again the indexes a load into an empty registry
     /// dropped. To be called once the file's rows are all handed over, before the commit.
     public func finish() throws {
-        if let rows = clustered {
-            clustered = nil
-            for row in Self.clusteredOrder(rows) { try batch.append(row) }
-        }
         try flush()
         for sql in droppedIndexes { try db.execute(sql: sql) }
         droppedIndexes = []

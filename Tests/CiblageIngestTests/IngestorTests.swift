@@ -102,21 +102,6 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(try count("equipement", "n_dossier = '66-0119'"), 0, "both rows of a conflict are rejected")
     }
 
-    func testARegistryLoadedIntoAnEmptyStoreNumbersItsEquipmentsCafByCaf() throws {
-        // The file lists Cafs 66, 66, 2A, 974, 01: ids go by Caf, then N_DOSSIER, so that the
-        // declarations of one Caf (keyed by exercice, then equipment id) lie together.
-        try ingest(["equipements-ok.csv"])
-        // Into a registry that is not empty, new equipments take the next ids in the file's order.
-        try ingest(["equipements-cp1252.csv"])
-        let rows = try store.dbQueue.read {
-            try Row.fetchAll($0, sql: "SELECT id, caf, n_dossier FROM equipement ORDER BY id").map { ($0["caf"] as String, $0["n_dossier"] as String) }
-        }
-        XCTAssertEqual(rows.map(\.1), ["01-0001", "2A-0001", "66-0001", "66-0002", "974-0001", "13-0001", "13-0002"])
-        XCTAssertEqual(rows.map(\.0), ["01", "2A", "66", "66", "974", "13", "13"])
-        XCTAssertEqual(try count("equipement", "fichier_id = (SELECT min(id) FROM fichier) AND ligne = 4 AND n_dossier = '2A-0001'"), 1,
-            "each equipment keeps its line in the file")
-    }
-
     func testAChangedEquipmentReplacesTheOldRowAndKeepsItInHistory() throws {
         try ingest(["equipements-ok.csv"])
         let report = try ingest(["equipements-modifie.csv"])
