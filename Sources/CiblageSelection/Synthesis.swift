@@ -82,7 +82,7 @@ enum Synthesis {
         r.heading("Distribution du score")
         let bins = (0..<10).map { b in "\(b * 10) à \(b * 10 + 10) %" }
         // The candidates are counted where they lie, never copied (the candidates not selected, or
-        // all of them for « Ensemble », were 105 MB of the stage's peak at four times the country).
+        // all of them for « Ensemble », were 98 MB of the stage's peak at four times the country).
         func shares(_ set: some Sequence<Candidate>) -> [Double] {
             var counts = [Double](repeating: 0, count: 10)
             var total = 0
