@@ -73,6 +73,11 @@ public final class XMLDeclarationReader {
         guard xmlTextReaderSetSchema(reader, schema) == 0 else {
             throw XMLFileError(line: 0, message: "activation de la validation XSD impossible")
         }
+        // Elements past line 65 535 keep their own line (libxml2's is 16 bits): without it,
+        // they all had 65535, errors (full lines) were matched to the wrong elements, and
+        // rejects named line 65535.
+        ElementLines.track(reader)
+        defer { ElementLines.track(nil) }
 
         let columnOfName: [String: Int] = Dictionary(
             uniqueKeysWithValues: ExportColumns.declarations.enumerated().compactMap { i, c in c.xmlName.map { ($0, i) } })
@@ -157,7 +162,7 @@ public final class XMLDeclarationReader {
                         throw XMLFileError(line: 1, message: "élément racine « \(name) » inattendu (exportDeclarations attendu)")
                     }
                 } else if depth == 1 && name == "declaration" {
-                    let line = Int(xmlGetLineNo(xmlTextReaderCurrentNode(reader)))
+                    let line = ElementLines.line(of: xmlTextReaderCurrentNode(reader))
                     try flush(before: line)
                     let element = XMLDeclarationElement(
                         line: line, schemaErrors: [])
@@ -244,6 +249,39 @@ final class XMLValueStorage {
 
 extension Int32 {
     fileprivate var asInt: Int { Int(self) }
+}
+
+/// The full line of each element's start tag. libxml2 keeps a node's line in 16 bits: past line
+/// 65 535, `xmlGetLineNo` answers 65535 for every element, while errors carry the parser's full
+/// line. A node callback registered for the reading thread (`xmlRegisterNodeDefault`), called
+/// as each node is built, when the parser stands on its start tag, notes the parser's line in
+/// the node's `_private`, a field libxml2 leaves to applications.
+enum ElementLines {
+    /// The reader whose elements the current thread's callback notes.
+    private static let readerKey: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create")
+        return key
+    }()
+
+    private static let note: xmlRegisterNodeFunc = { node in
+        guard let node, node.pointee.type == XML_ELEMENT_NODE, let reader = pthread_getspecific(ElementLines.readerKey) else {
+            return
+        }
+        node.pointee._private = UnsafeMutableRawPointer(bitPattern: Int(xmlTextReaderGetParserLineNumber(OpaquePointer(reader))))
+    }
+
+    /// Notes the line of every element `reader` builds on this thread from now on (`nil`: stops).
+    static func track(_ reader: xmlTextReaderPtr?) {
+        pthread_setspecific(readerKey, reader.map { UnsafeRawPointer($0) })
+        xmlRegisterNodeDefault(reader == nil ? nil : note)
+    }
+
+    /// The line of `node`'s start tag, noted when it was built (else libxml2's own).
+    static func line(of node: xmlNodePtr) -> Int {
+        if let noted = node.pointee._private { return Int(bitPattern: noted) }
+        return Int(xmlGetLineNo(node))
+    }
 }
 
 private func xmlCollectError(_ context: UnsafeMutableRawPointer?, _ error: xmlErrorPtr?) {

@@ -516,6 +516,35 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(try count("declaration"), 2)
     }
 
+    func testXMLElementsPastLine65535KeepTheirOwnLineAndSchemaErrors() throws {
+        // libxml2 keeps an element's line in 16 bits: past 65 535 every element had line 65535,
+        // the schema error of the first element below went to the last one, and the first one,
+        // whose fault only the XSD sees (children out of order), was stored.
+        let file = folder.appendingPathComponent("longue.xml")
+        try """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">
+            <!--\(String(repeating: "\n", count: 70_000))-->
+              <declaration numeroDossier="66-0002" exercice="2022" nature="REEL" dateDepot="2023-03-29">
+                <totalCharges>800000</totalCharges>
+                <places>45</places>
+              </declaration>
+              <declaration numeroDossier="66-0001" exercice="2022" nature="REEL" dateDepot="2023-03-28">
+                <places>30</places>
+              </declaration>
+            </exportDeclarations>
+
+            """.write(to: file, atomically: true, encoding: .utf8)
+        try ingest(["equipements-ok.csv"])
+        let report = try Ingestor(store: store, referentiel: .bundled).ingest([file])
+        let byLine = rejects(report, "longue.xml")
+        XCTAssertEqual(Set(byLine.keys), [70_004])
+        XCTAssertEqual(byLine[70_004]?.field, "places")
+        XCTAssertTrue(byLine[70_004]?.reason.hasPrefix("non conforme au schéma XSD") ?? false, "\(byLine)")
+        XCTAssertEqual(try count("declaration", "equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0001')"), 1)
+        XCTAssertEqual(try count("declaration", "equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0002')"), 0)
+    }
+
     func testATruncatedXMLFileStoresNothing() throws {
         let report = try ingest(["equipements-ok.csv", "declarations-tronque.xml"])
         guard case .refused(let reason) = report.files[1].status else { return XCTFail("\(report.files[1].status)") }
