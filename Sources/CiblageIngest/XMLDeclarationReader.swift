@@ -32,12 +32,15 @@ public struct XMLFileError: Error, CustomStringConvertible {
     public var description: String { "ligne \(line) : \(message)" }
 }
 
-/// Streams an XML export of declarations with libxml2's `xmlTextReader`, validating it against
-/// the shipped XSD while reading (`XML_PARSE_NONET`, entities never expanded, a DOCTYPE refused).
+/// Streams an XML export of declarations through libxml2's SAX2 push parser, validating it against
+/// the shipped XSD as it goes (`xmlSchemaSAXPlug`; `XML_PARSE_NONET`, no tree built, entities
+/// never expanded, a DOCTYPE refused).
 ///
-/// libxml2 parses ahead of the node it returns, so schema errors are matched to elements by line:
-/// an element owns the errors reported from its start tag up to the next element's start tag.
-/// An element is therefore handed to the sink once the next one starts (or the document ends).
+/// Schema errors are matched to elements by line: an element owns the errors reported from its
+/// start tag up to the next element's start tag. An element is therefore handed to the sink once
+/// the next one starts (or the document ends). Lines are the parser's own, in full: libxml2's
+/// tree nodes keep theirs in 16 bits, so through `xmlTextReader` every element past line 65 535
+/// had line 65535, rejects named that line, and schema errors went to the wrong elements.
 /// A document that is not well-formed, or whose root breaks the schema, throws ``XMLFileError``.
 public final class XMLDeclarationReader {
     public let url: URL
@@ -50,8 +53,55 @@ public final class XMLDeclarationReader {
         return xmlSchemaParse(context)
     }()
 
-    final class ErrorLog {
-        var errors: [(line: Int, fatal: Bool, message: String)] = []
+    /// What the SAX callbacks of one reading collect, on the reading thread only (hence no
+    /// dynamic exclusivity checks): reached through the parser's user data.
+    final class Events {
+        /// The parser, for its current line (set once created).
+        @exclusivity(unchecked) var parser: xmlParserCtxtPtr?
+        /// Errors reported by the parser and the validator, in order: (line, fatal, message).
+        @exclusivity(unchecked) var errors: [(line: Int, fatal: Bool, message: String)] = []
+        /// Elements already open: 0 outside the root.
+        @exclusivity(unchecked) var depth = 0
+        @exclusivity(unchecked) var sawRoot = false
+        /// A reason to refuse the file found in a callback (a DOCTYPE, another root); the parser
+        /// is stopped there.
+        @exclusivity(unchecked) var refusal: XMLFileError?
+        /// The `declaration` element being read.
+        @exclusivity(unchecked) var current: XMLDeclarationElement?
+        /// Elements whose next one has started, with the line of that next one: to hand over.
+        @exclusivity(unchecked) var completed: [(element: XMLDeclarationElement, nextLine: Int)] = []
+        /// The column of the child element being read, nil outside one or for an unknown name.
+        @exclusivity(unchecked) var currentColumn: Int?
+        // libxml2 interns names in the parser's dictionary: one pointer per distinct name, so a
+        // name is looked up once per file, then found again by its pointer among the few the file
+        // uses (a linear search: no hashing per element).
+        @exclusivity(unchecked) var namePointers: [UnsafePointer<xmlChar>] = []
+        @exclusivity(unchecked) var nameCodes: [Int] = []
+        let columnOfName: [String: Int] = Dictionary(
+            uniqueKeysWithValues: ExportColumns.declarations.enumerated().compactMap { i, c in c.xmlName.map { ($0, i) } })
+        static let declarationCode = -2
+
+        /// The column named `name`; ``declarationCode`` for `declaration`, -1 for any other name.
+        func code(_ name: UnsafePointer<xmlChar>) -> Int {
+            if let i = namePointers.firstIndex(of: name) { return nameCodes[i] }
+            let text = String(cString: name)
+            let found = text == "declaration" ? Self.declarationCode : columnOfName[text] ?? -1
+            namePointers.append(name)
+            nameCodes.append(found)
+            return found
+        }
+
+        /// The parser's line now (in full).
+        var line: Int { parser.map { Int(xmlSAX2GetLineNumber(UnsafeMutableRawPointer($0))) } ?? 0 }
+
+        func refuse(_ error: XMLFileError) {
+            if refusal == nil { refusal = error }
+            if let parser { xmlStopParser(parser) }
+        }
+
+        static func of(_ context: UnsafeMutableRawPointer?) -> Events {
+            Unmanaged<Events>.fromOpaque(context!).takeUnretainedValue()
+        }
     }
 
     public init(url: URL) { self.url = url }
@@ -62,52 +112,49 @@ public final class XMLDeclarationReader {
             throw XMLFileError(line: 0, message: "schéma XSD livré illisible : \(Self.schemaURL.path)")
         }
         ciblage_xml_silence_generic_errors()
-        let options = Int32(XML_PARSE_NONET.rawValue)
-        guard let reader = xmlReaderForFile(url.path, nil, options) else {
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw XMLFileError(line: 0, message: "fichier XML illisible") }
+        defer { close(fd) }
+        let events = Events()
+        let eventsPointer = Unmanaged.passUnretained(events).toOpaque()
+
+        var handler = xmlSAXHandler()
+        handler.initialized = XML_SAX2_MAGIC
+        handler.startElementNs = xmlStartElement
+        handler.endElementNs = xmlEndElement
+        handler.characters = xmlCharacters
+        handler.cdataBlock = xmlCharacters
+        handler.internalSubset = xmlDoctype
+        // The first bytes tell libxml2 the encoding before the declaration is read.
+        let chunkSize = 1 << 16
+        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: chunkSize)
+        defer { buffer.deallocate() }
+        var count = Self.fill(fd, buffer, 4)
+        guard let parser = xmlCreatePushParserCtxt(&handler, eventsPointer, buffer, Int32(count), url.path) else {
             throw XMLFileError(line: 0, message: "fichier XML illisible")
         }
-        defer { xmlFreeTextReader(reader) }
-        let log = ErrorLog()
-        let logPointer = Unmanaged.passUnretained(log).toOpaque()
-        xmlTextReaderSetStructuredErrorHandler(reader, xmlCollectError, logPointer)
-        guard xmlTextReaderSetSchema(reader, schema) == 0 else {
+        defer { xmlFreeParserCtxt(parser) }
+        events.parser = parser
+        parser.pointee._private = eventsPointer
+        xmlCtxtUseOptions(parser, Int32(XML_PARSE_NONET.rawValue))
+        guard let validation = xmlSchemaNewValidCtxt(schema) else {
             throw XMLFileError(line: 0, message: "activation de la validation XSD impossible")
         }
-        // Elements past line 65 535 keep their own line (libxml2's is 16 bits): without it,
-        // they all had 65535, errors (full lines) were matched to the wrong elements, and
-        // rejects named line 65535.
-        ElementLines.track(reader)
-        defer { ElementLines.track(nil) }
-
-        let columnOfName: [String: Int] = Dictionary(
-            uniqueKeysWithValues: ExportColumns.declarations.enumerated().compactMap { i, c in c.xmlName.map { ($0, i) } })
-        // libxml2 interns names in the reader's dictionary: one pointer per distinct name, so a
-        // name is looked up once per file, not once per element.
-        var names: [UnsafePointer<xmlChar>: String] = [:]
-        var columns: [UnsafePointer<xmlChar>: Int] = [:]
-        func localName() -> String {
-            guard let pointer = xmlTextReaderConstLocalName(reader) else { return "" }
-            if let known = names[pointer] { return known }
-            let name = String(cString: pointer)
-            names[pointer] = name
-            return name
+        defer { xmlSchemaFreeValidCtxt(validation) }
+        xmlSchemaSetValidStructuredErrors(validation, xmlCollectError, eventsPointer)
+        xmlSchemaValidateSetLocator(validation, xmlParserLine, UnsafeMutableRawPointer(parser))
+        guard let plug = xmlSchemaSAXPlug(validation, &parser.pointee.sax, &parser.pointee.userData) else {
+            throw XMLFileError(line: 0, message: "activation de la validation XSD impossible")
         }
-        /// The column of the current node's name, -1 when it has none.
-        func column() -> Int {
-            guard let pointer = xmlTextReaderConstLocalName(reader) else { return -1 }
-            if let known = columns[pointer] { return known }
-            let found = columnOfName[String(cString: pointer)] ?? -1
-            columns[pointer] = found
-            return found
-        }
-        var current: XMLDeclarationElement?
-        var currentColumn: Int?
-        var sawRoot = false
+        defer { xmlSchemaSAXUnplug(plug) }
+        // The parser's own errors go through its (now the plug's) handler, with the plug as user
+        // data: they find the events through the parser (`_private`).
+        parser.pointee.sax.pointee.serror = xmlCollectParserError
 
         func flush(before line: Int?) throws {
-            if log.errors.isEmpty {  // the common case: nothing to sort out
-                if let element = current {
-                    current = nil
+            if events.errors.isEmpty {  // the common case: nothing to sort out
+                if let element = events.current {
+                    events.current = nil
                     try handle(element)
                 }
                 return
@@ -115,84 +162,67 @@ public final class XMLDeclarationReader {
             // Errors reported before `line` belong to the pending element (or, with none, to the root).
             var owned: [(field: String, message: String)] = []
             var remaining: [(line: Int, fatal: Bool, message: String)] = []
-            for e in log.errors {
+            for e in events.errors {
                 if let line, e.line >= line { remaining.append(e); continue }
                 if e.fatal { throw XMLFileError(line: e.line, message: "XML mal formé : \(e.message)") }
-                if current == nil || e.line < current!.line {
+                guard let current = events.current, e.line >= current.line else {
                     throw XMLFileError(line: e.line, message: "non conforme au schéma XSD : \(e.message)")
                 }
                 owned.append((Self.fieldOf(e.message), e.message))
             }
-            log.errors = remaining
-            if var element = current {
+            events.errors = remaining
+            if var element = events.current {
                 element.schemaErrors = owned
-                current = nil
+                events.current = nil
                 try handle(element)
             }
         }
+        /// Hands over the elements completed by the last chunk; throws what the chunk refused.
+        func drain(status: Int32) throws {
+            if let refusal = events.refusal { throw refusal }
+            if status != 0, !events.errors.contains(where: { $0.fatal }) {
+                let last = xmlCtxtGetLastError(UnsafeMutableRawPointer(parser))
+                let message = last?.pointee.message.map { String(cString: $0) }?
+                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? "lecture interrompue"
+                events.errors.append((last.map { Int($0.pointee.line) } ?? events.line, true, message))
+            }
+            if let fatal = events.errors.first(where: { $0.fatal }) {
+                throw XMLFileError(line: fatal.line, message: "XML mal formé : \(fatal.message)")
+            }
+            guard !events.completed.isEmpty else { return }
+            let open = events.current
+            for (element, nextLine) in events.completed {
+                events.current = element
+                try flush(before: nextLine)
+            }
+            events.completed.removeAll(keepingCapacity: true)
+            events.current = open
+        }
 
         while true {
-            let status = xmlTextReaderRead(reader)
-            if status < 0 {
-                if let last = xmlGetLastError(), !log.errors.contains(where: { $0.fatal }) {
-                    let message = last.pointee.message.map { String(cString: $0) }?
-                        .trimmingCharacters(in: .whitespacesAndNewlines) ?? "lecture interrompue"
-                    log.errors.append((Int(last.pointee.line), true, message))
-                }
-                let fatal = log.errors.first { $0.fatal } ?? log.errors.last
-                throw XMLFileError(
-                    line: fatal?.line ?? xmlTextReaderGetParserLineNumber(reader).asInt,
-                    message: "XML mal formé : \(fatal?.message ?? "lecture interrompue")")
-            }
-            if status == 0 { break }
-            let type = xmlTextReaderNodeType(reader)
-            let depth = xmlTextReaderDepth(reader)
-            switch type {
-            case Int32(XML_READER_TYPE_DOCUMENT_TYPE.rawValue):
-                // The format has no DTD: a DOCTYPE can only bring entities (billion laughs, one
-                // large entity used many times). Refused before any of them is expanded.
-                throw XMLFileError(
-                    line: xmlTextReaderGetParserLineNumber(reader).asInt,
-                    message: "déclaration DOCTYPE interdite (le format n'a pas de DTD ; aucune entité n'est développée)")
-            case Int32(XML_READER_TYPE_ELEMENT.rawValue):
-                let name = localName()
-                if depth == 0 {
-                    sawRoot = true
-                    guard name == "exportDeclarations" else {
-                        throw XMLFileError(line: 1, message: "élément racine « \(name) » inattendu (exportDeclarations attendu)")
-                    }
-                } else if depth == 1 && name == "declaration" {
-                    let line = ElementLines.line(of: xmlTextReaderCurrentNode(reader))
-                    try flush(before: line)
-                    let element = XMLDeclarationElement(
-                        line: line, schemaErrors: [])
-                    // Attributes are walked in place: borrowed values, no copy per attribute.
-                    while xmlTextReaderMoveToNextAttribute(reader) == 1 {
-                        let c = column()
-                        if c >= 0, c < 4, let value = xmlTextReaderConstValue(reader) {
-                            element.storage.append(c, value, strlen(value))
-                        }
-                    }
-                    xmlTextReaderMoveToElement(reader)
-                    current = element
-                } else if depth == 2, current != nil {
-                    let c = column()
-                    currentColumn = c >= 4 ? c : nil  // 0–3 are the attributes
-                }
-            case Int32(XML_READER_TYPE_TEXT.rawValue), Int32(XML_READER_TYPE_CDATA.rawValue):
-                if depth == 3, let column = currentColumn, current != nil {
-                    if let value = xmlTextReaderConstValue(reader) {
-                        current!.storage.append(column, value, strlen(value))
-                    }
-                }
-            case Int32(XML_READER_TYPE_END_ELEMENT.rawValue):
-                if depth == 2 { currentColumn = nil }
-            default:
-                break
-            }
+            count = Self.fill(fd, buffer, chunkSize)
+            if count < 0 { throw XMLFileError(line: events.line, message: "lecture interrompue") }
+            if count == 0 { break }
+            try drain(status: xmlParseChunk(parser, buffer, Int32(count), 0))
         }
-        guard sawRoot else { throw XMLFileError(line: 1, message: "document XML vide") }
+        try drain(status: xmlParseChunk(parser, nil, 0, 1))
+        guard events.sawRoot else { throw XMLFileError(line: 1, message: "document XML vide") }
         try flush(before: nil)
+    }
+
+    /// Reads up to `capacity` bytes of `fd` into `buffer`: how many (0 at the end, -1 on error).
+    private static func fill(_ fd: Int32, _ buffer: UnsafeMutablePointer<CChar>, _ capacity: Int) -> Int {
+        var total = 0
+        while total < capacity {
+            let n = Foundation.read(fd, buffer + total, capacity - total)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return -1
+            }
+            if n == 0 { break }
+            total += n
+        }
+        return total
     }
 
     /// The element or attribute a libxml2 schema message names (`Element '{ns}etp': …`).
@@ -214,11 +244,13 @@ public final class XMLDeclarationReader {
 /// arrives in one piece (its attribute, or the text nodes of its one child element), so ranges
 /// stay contiguous. Read only once the element is complete, when the buffer no longer moves.
 final class XMLValueStorage {
-    private var base: UnsafeMutablePointer<UInt8>
-    private var capacity = 512
-    private var count = 0
-    private var starts: [Int]
-    private var lengths: [Int]
+    // Appended to for every value of the file, on one thread: without the dynamic exclusivity
+    // check of a class's properties.
+    @exclusivity(unchecked) private var base: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) private var capacity = 512
+    @exclusivity(unchecked) private var count = 0
+    @exclusivity(unchecked) private var starts: [Int]
+    @exclusivity(unchecked) private var lengths: [Int]
 
     init(columns: Int) {
         base = .allocate(capacity: capacity)
@@ -247,48 +279,102 @@ final class XMLValueStorage {
     }
 }
 
-extension Int32 {
-    fileprivate var asInt: Int { Int(self) }
-}
 
-/// The full line of each element's start tag. libxml2 keeps a node's line in 16 bits: past line
-/// 65 535, `xmlGetLineNo` answers 65535 for every element, while errors carry the parser's full
-/// line. A node callback registered for the reading thread (`xmlRegisterNodeDefault`), called
-/// as each node is built, when the parser stands on its start tag, notes the parser's line in
-/// the node's `_private`, a field libxml2 leaves to applications.
-enum ElementLines {
-    /// The reader whose elements the current thread's callback notes.
-    private static let readerKey: pthread_key_t = {
-        var key = pthread_key_t()
-        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create")
-        return key
-    }()
+// MARK: SAX callbacks (C function pointers: the reading's state comes through the user data)
 
-    private static let note: xmlRegisterNodeFunc = { node in
-        guard let node, node.pointee.type == XML_ELEMENT_NODE, let reader = pthread_getspecific(ElementLines.readerKey) else {
-            return
+private func xmlStartElement(
+    _ context: UnsafeMutableRawPointer?, _ localName: UnsafePointer<xmlChar>?, _ prefix: UnsafePointer<xmlChar>?,
+    _ uri: UnsafePointer<xmlChar>?, _ namespaceCount: Int32, _ namespaces: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?,
+    _ attributeCount: Int32, _ defaultedCount: Int32, _ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?
+) {
+    let events = XMLDeclarationReader.Events.of(context)
+    let depth = events.depth
+    events.depth += 1
+    guard let localName else { return }
+    if depth == 0 {
+        events.sawRoot = true
+        let name = String(cString: localName)
+        if name != "exportDeclarations" {
+            events.refuse(XMLFileError(line: 1, message: "élément racine « \(name) » inattendu (exportDeclarations attendu)"))
         }
-        node.pointee._private = UnsafeMutableRawPointer(bitPattern: Int(xmlTextReaderGetParserLineNumber(OpaquePointer(reader))))
-    }
-
-    /// Notes the line of every element `reader` builds on this thread from now on (`nil`: stops).
-    static func track(_ reader: xmlTextReaderPtr?) {
-        pthread_setspecific(readerKey, reader.map { UnsafeRawPointer($0) })
-        xmlRegisterNodeDefault(reader == nil ? nil : note)
-    }
-
-    /// The line of `node`'s start tag, noted when it was built (else libxml2's own).
-    static func line(of node: xmlNodePtr) -> Int {
-        if let noted = node.pointee._private { return Int(bitPattern: noted) }
-        return Int(xmlGetLineNo(node))
+    } else if depth == 1 && events.code(localName) == XMLDeclarationReader.Events.declarationCode {
+        let element = XMLDeclarationElement(line: events.line, schemaErrors: [])
+        if let open = events.current { events.completed.append((open, element.line)) }
+        // Attributes come as (local name, prefix, URI, value, end of value): borrowed, no copy.
+        if let attributes {
+            for i in 0..<Int(attributeCount) {
+                let base = attributes + 5 * i
+                guard let name = base[0], let value = base[3], let end = base[4] else { continue }
+                let c = events.code(name)
+                if c >= 0, c < 4 { element.storage.append(c, value, end - value) }
+            }
+        }
+        events.current = element
+        events.currentColumn = nil
+    } else if depth == 2, events.current != nil {
+        let c = events.code(localName)
+        events.currentColumn = c >= 4 ? c : nil  // 0–3 are the attributes
     }
 }
 
+private func xmlEndElement(
+    _ context: UnsafeMutableRawPointer?, _ localName: UnsafePointer<xmlChar>?, _ prefix: UnsafePointer<xmlChar>?,
+    _ uri: UnsafePointer<xmlChar>?
+) {
+    let events = XMLDeclarationReader.Events.of(context)
+    events.depth -= 1
+    if events.depth == 2 { events.currentColumn = nil }
+}
+
+/// Text and CDATA: a child's value, possibly in several pieces.
+private func xmlCharacters(_ context: UnsafeMutableRawPointer?, _ bytes: UnsafePointer<xmlChar>?, _ count: Int32) {
+    let events = XMLDeclarationReader.Events.of(context)
+    guard events.depth == 3, let column = events.currentColumn, let element = events.current, let bytes else { return }
+    element.storage.append(column, bytes, Int(count))
+}
+
+/// The format has no DTD: a DOCTYPE can only bring entities (billion laughs, one large entity
+/// used many times). Refused here, before its internal subset is read.
+private func xmlDoctype(
+    _ context: UnsafeMutableRawPointer?, _ name: UnsafePointer<xmlChar>?, _ externalID: UnsafePointer<xmlChar>?,
+    _ systemID: UnsafePointer<xmlChar>?
+) {
+    let events = XMLDeclarationReader.Events.of(context)
+    events.refuse(
+        XMLFileError(
+            line: events.line, message: "déclaration DOCTYPE interdite (le format n'a pas de DTD ; aucune entité n'est développée)"))
+}
+
+/// The validator's locator: the parser's current line.
+private func xmlParserLine(
+    _ context: UnsafeMutableRawPointer?, _ file: UnsafeMutablePointer<UnsafePointer<CChar>?>?, _ line: UnsafeMutablePointer<UInt>?
+) -> Int32 {
+    guard let context else { return -1 }
+    let parser = context.assumingMemoryBound(to: xmlParserCtxt.self)
+    file?.pointee = nil
+    line?.pointee = UInt(xmlSAX2GetLineNumber(UnsafeMutableRawPointer(parser)))
+    return 0
+}
+
+/// Schema errors (user data: the events).
 private func xmlCollectError(_ context: UnsafeMutableRawPointer?, _ error: xmlErrorPtr?) {
     guard let context, let error else { return }
-    let log = Unmanaged<XMLDeclarationReader.ErrorLog>.fromOpaque(context).takeUnretainedValue()
-    let message = error.pointee.message.map { String(cString: $0) }?
-        .trimmingCharacters(in: .whitespacesAndNewlines) ?? "erreur XML"
-    let fatal = error.pointee.level == XML_ERR_FATAL || error.pointee.domain == Int32(XML_FROM_PARSER.rawValue)
-    log.errors.append((Int(error.pointee.line), fatal, message))
+    XMLDeclarationReader.Events.of(context).note(error)
+}
+
+/// The parser's errors (user data: the schema plug): the events are the parser's `_private`.
+private func xmlCollectParserError(_ context: UnsafeMutableRawPointer?, _ error: xmlErrorPtr?) {
+    guard let error, let parser = error.pointee.ctxt?.assumingMemoryBound(to: xmlParserCtxt.self),
+        let events = parser.pointee._private
+    else { return }
+    XMLDeclarationReader.Events.of(events).note(error)
+}
+
+extension XMLDeclarationReader.Events {
+    fileprivate func note(_ error: xmlErrorPtr) {
+        let message = error.pointee.message.map { String(cString: $0) }?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "erreur XML"
+        let fatal = error.pointee.level == XML_ERR_FATAL || error.pointee.domain == Int32(XML_FROM_PARSER.rawValue)
+        errors.append((Int(error.pointee.line), fatal, message))
+    }
 }
