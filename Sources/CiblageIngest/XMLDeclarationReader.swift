@@ -116,6 +116,8 @@ public final class XMLDeclarationReader {
         guard fd >= 0 else { throw XMLFileError(line: 0, message: "fichier XML illisible") }
         defer { close(fd) }
         let events = Events()
+        // The callbacks reach it unretained: kept alive until the parser is freed.
+        defer { withExtendedLifetime(events) {} }
         let eventsPointer = Unmanaged.passUnretained(events).toOpaque()
 
         var handler = xmlSAXHandler()
