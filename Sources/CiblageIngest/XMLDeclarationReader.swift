@@ -281,7 +281,6 @@ final class XMLValueStorage {
     }
 }
 
-
 // MARK: SAX callbacks (C function pointers: the reading's state comes through the user data)
 
 private func xmlStartElement(
