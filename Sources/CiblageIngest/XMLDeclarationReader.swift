@@ -106,6 +106,9 @@ public final class XMLDeclarationReader {
 
     public init(url: URL) { self.url = url }
 
+    /// Most bytes of values one `declaration` element may hold (its values are a few dozen).
+    static let maxElementBytes = 1 << 20
+
     /// Reads every `declaration` element, in order, into `handle`.
     public func read(_ handle: (XMLDeclarationElement) throws -> Void) throws {
         guard let schema = Self.schema else {
@@ -276,6 +279,9 @@ final class XMLValueStorage {
         lengths[column] += n
     }
 
+    /// Bytes held, all columns together.
+    var byteCount: Int { count }
+
     func bytes(_ column: Int) -> UnsafeBufferPointer<UInt8> {
         UnsafeBufferPointer(start: base + starts[column], count: lengths[column])
     }
@@ -327,10 +333,20 @@ private func xmlEndElement(
     if events.depth == 2 { events.currentColumn = nil }
 }
 
-/// Text and CDATA: a child's value, possibly in several pieces.
+/// Text and CDATA: a child's value, possibly in several pieces. An element holding more than
+/// ``XMLDeclarationReader/maxElementBytes`` of values refuses the file: the parser hands text over
+/// in pieces, so without this a hostile value would be held whole (a 60 MB value: 275 MiB).
 private func xmlCharacters(_ context: UnsafeMutableRawPointer?, _ bytes: UnsafePointer<xmlChar>?, _ count: Int32) {
     let events = XMLDeclarationReader.Events.of(context)
     guard events.depth == 3, let column = events.currentColumn, let element = events.current, let bytes else { return }
+    guard element.storage.byteCount + Int(count) <= XMLDeclarationReader.maxElementBytes else {
+        let name = ExportColumns.declarations[column].xmlName ?? ""
+        events.refuse(
+            XMLFileError(
+                line: events.line,
+                message: "valeur démesurée : la déclaration de la ligne \(element.line) dépasse 1 Mio de texte (dans « \(name) »)"))
+        return
+    }
     element.storage.append(column, bytes, Int(count))
 }
 

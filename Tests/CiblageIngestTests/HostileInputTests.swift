@@ -51,6 +51,22 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(try store.dbQueue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM declaration") }, 0)
     }
 
+    func testAnXMLValueOfSeveralMegabytesRefusesTheFileInsteadOfBeingHeld() throws {
+        let url = try write(
+            "valeur-enorme.xml",
+            Array("""
+                <?xml version="1.0"?>
+                <exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">
+                <declaration numeroDossier="66-0001" exercice="2024" nature="REEL" dateDepot="2025-03-28"><places>\(String(repeating: "1", count: 3_000_000))</places></declaration>
+                </exportDeclarations>
+
+                """.utf8))
+        let report = try ingest(url)
+        guard case .refused(let reason) = report.files[0].status else { return XCTFail("\(report.files[0].status)") }
+        XCTAssertTrue(reason.contains("valeur démesurée") && reason.contains("places"), reason)
+        XCTAssertLessThan(report.rejects.map { $0.content.utf8.count + $0.reason.utf8.count }.reduce(0, +), 1000)
+    }
+
     func testAFewDamagedRowsOfAUTF8FileAreRejectedAndTheOthersKeepTheirAccents() throws {
         var bytes = Array("N_DOSSIER;NOM;NATURE;SIRET;SIREN_GESTIONNAIRE;NOM_GESTIONNAIRE;STATUT_GESTIONNAIRE;DEPARTEMENT_SIEGE;CAF;COMMUNE;PLACES_AGREES;DATE_OUVERTURE\n".utf8)
         bytes = Array(String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "PLACES_AGREES", with: "PLACES_AGREEES").utf8)
