@@ -246,8 +246,9 @@ public final class XMLDeclarationReader {
 }
 
 /// An element's values, end to end in one buffer, with each column's range. A column's text
-/// arrives in one piece (its attribute, or the text nodes of its one child element), so ranges
-/// stay contiguous. Read only once the element is complete, when the buffer no longer moves.
+/// arrives at once (its attribute, or the pieces the parser hands over for its one child
+/// element, one after the other), so ranges stay contiguous. Read only once the element is
+/// complete, when the buffer no longer moves.
 final class XMLValueStorage {
     // Appended to for every value of the file, on one thread: without the dynamic exclusivity
     // check of a class's properties.
@@ -344,7 +345,7 @@ private func xmlCharacters(_ context: UnsafeMutableRawPointer?, _ bytes: UnsafeP
         events.refuse(
             XMLFileError(
                 line: events.line,
-                message: "valeur démesurée : la déclaration de la ligne \(element.line) dépasse 1 Mio de texte (dans « \(name) »)"))
+                message: "valeur démesurée : la déclaration de la ligne \(element.line) dépasse \(XMLDeclarationReader.maxElementBytes >> 20) Mio de texte (dans « \(name) »)"))
         return
     }
     element.storage.append(column, bytes, Int(count))
