@@ -10,6 +10,9 @@ public struct XMLDeclarationElement: FieldSource {
     let storage = XMLValueStorage(columns: ExportColumns.declarations.count)
     /// Schema violations reported inside the element: (field, libxml2 message).
     public var schemaErrors: [(field: String, message: String)]
+    /// The element's name when it is not a `declaration` (a stray element among them, rejected
+    /// as a row of its own); nil for a declaration.
+    public var foreignName: String? = nil
 
     public var encoding: TextEncoding { .utf8 }
 
@@ -19,7 +22,8 @@ public struct XMLDeclarationElement: FieldSource {
 
     /// A short rendering of the element for the rejects file.
     public var content: String {
-        ExportColumns.declarations.indices.compactMap { i in
+        if let foreignName { return "<\(foreignName)>" }
+        return ExportColumns.declarations.indices.compactMap { i in
             bytes(i).isEmpty ? nil : "\(fieldName(i))=\(String(decoding: bytes(i), as: UTF8.self))"
         }.joined(separator: " ")
     }
@@ -38,7 +42,9 @@ public struct XMLFileError: Error, CustomStringConvertible {
 ///
 /// Schema errors are matched to elements by line: an element owns the errors reported from its
 /// start tag up to the next element's start tag. An element is therefore handed to the sink once
-/// the next one starts (or the document ends). Lines are the parser's own, in full: libxml2's
+/// the next one starts (or the document ends). Any other element among the declarations is
+/// handed over too, as a ``XMLDeclarationElement/foreignName`` with its schema error: rejected on
+/// its own line, it neither takes the declaration before it along nor gives it its values. Lines are the parser's own, in full: libxml2's
 /// tree nodes keep theirs in 16 bits, so through `xmlTextReader` every element past line 65 535
 /// had line 65535, rejects named that line, and schema errors went to the wrong elements.
 /// A document that is not well-formed, or whose root breaks the schema, throws ``XMLFileError``.
@@ -157,7 +163,7 @@ public final class XMLDeclarationReader {
         parser.pointee.sax.pointee.serror = xmlCollectParserError
 
         func flush(before line: Int?) throws {
-            if events.errors.isEmpty {  // the common case: nothing to sort out
+            if events.errors.isEmpty, events.current?.foreignName == nil {  // the common case: nothing to sort out
                 if let element = events.current {
                     events.current = nil
                     try handle(element)
@@ -177,6 +183,9 @@ public final class XMLDeclarationReader {
             }
             events.errors = remaining
             if var element = events.current {
+                if let name = element.foreignName, owned.isEmpty {
+                    owned.append((name, "élément « \(name) » inattendu : seuls des éléments declaration sont attendus"))
+                }
                 element.schemaErrors = owned
                 events.current = nil
                 try handle(element)
@@ -305,11 +314,14 @@ private func xmlStartElement(
         if name != "exportDeclarations" {
             events.refuse(XMLFileError(line: 1, message: "élément racine « \(name) » inattendu (exportDeclarations attendu)"))
         }
-    } else if depth == 1 && events.code(localName) == XMLDeclarationReader.Events.declarationCode {
-        let element = XMLDeclarationElement(line: events.line, schemaErrors: [])
+    } else if depth == 1 {
+        // Every element of the root is a row: a declaration, or a stray element rejected as such.
+        let isDeclaration = events.code(localName) == XMLDeclarationReader.Events.declarationCode
+        var element = XMLDeclarationElement(line: events.line, schemaErrors: [])
+        if !isDeclaration { element.foreignName = String(cString: localName) }
         if let open = events.current { events.completed.append((open, element.line)) }
         // Attributes come as (local name, prefix, URI, value, end of value): borrowed, no copy.
-        if let attributes {
+        if isDeclaration, let attributes {
             for i in 0..<Int(attributeCount) {
                 let base = attributes + 5 * i
                 guard let name = base[0], let value = base[3], let end = base[4] else { continue }
@@ -319,7 +331,7 @@ private func xmlStartElement(
         }
         events.current = element
         events.currentColumn = nil
-    } else if depth == 2, events.current != nil {
+    } else if depth == 2, let current = events.current, current.foreignName == nil {
         let c = events.code(localName)
         events.currentColumn = c >= 4 ? c : nil  // 0–3 are the attributes
     }

@@ -545,6 +545,47 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(try count("declaration", "equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0002')"), 0)
     }
 
+    func testAStrayElementAmongDeclarationsIsRejectedOnItsOwnLineAndTheOthersAreStoredIntact() throws {
+        // A stray element used to be taken for the end of the declaration before it: that
+        // declaration, valid, was rejected with the stray element's schema error, and the stray
+        // element's children were appended to its values (PLACES 30 shown as 3053).
+        let file = folder.appendingPathComponent("intrus.xml")
+        try """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">
+              <commentaire><places>7</places></commentaire>
+              <declaration numeroDossier="66-0001" exercice="2023" nature="REEL" dateDepot="2024-03-28">
+                <places>30</places>
+                <totalCharges>531870.12</totalCharges>
+                <etp>11.5</etp>
+              </declaration>
+              <foo><places>99</places><etp>77</etp></foo>
+              <declaration numeroDossier="66-0002" exercice="2023" nature="REEL" dateDepot="2024-03-29">
+                <places>45</places>
+              </declaration>
+            </exportDeclarations>
+
+            """.write(to: file, atomically: true, encoding: .utf8)
+        try ingest(["equipements-ok.csv"])
+        let report = try Ingestor(store: store, referentiel: .bundled).ingest([file])
+        XCTAssertEqual(report.files[0].status, .stored)
+        XCTAssertEqual(report.files[0].read, 4)
+        XCTAssertEqual(report.files[0].stored, 2)
+        let byLine = rejects(report, "intrus.xml")
+        XCTAssertEqual(Set(byLine.keys), [3, 9])
+        XCTAssertEqual(byLine[3]?.field, "commentaire")
+        XCTAssertEqual(byLine[9]?.field, "foo")
+        XCTAssertTrue(byLine[9]?.reason.hasPrefix("non conforme au schéma XSD") ?? false, "\(byLine)")
+        XCTAssertEqual(
+            try count(
+                "declaration",
+                "places = 30 AND total_charges = 531870.12 AND etp = 11.5 AND ligne = 4 "
+                    + "AND equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0001')"), 1)
+        XCTAssertEqual(
+            try count("declaration", "places = 45 AND equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0002')"), 1)
+        XCTAssertEqual(try count("declaration"), 2)
+    }
+
     func testATruncatedXMLFileStoresNothing() throws {
         let report = try ingest(["equipements-ok.csv", "declarations-tronque.xml"])
         guard case .refused(let reason) = report.files[1].status else { return XCTFail("\(report.files[1].status)") }
