@@ -10,9 +10,9 @@ public struct XMLDeclarationElement: FieldSource {
     let storage = XMLValueStorage(columns: ExportColumns.declarations.count)
     /// Schema violations reported inside the element: (field, libxml2 message).
     public var schemaErrors: [(field: String, message: String)]
-    /// The element's name when it is not a `declaration` (a stray element among them, rejected
-    /// as a row of its own); nil for a declaration.
-    public var foreignName: String? = nil
+    /// For text between declarations (rejected as a row of its own), its first
+    /// ``XMLDeclarationReader/maxStrayBytes`` bytes; nil for a declaration.
+    public var strayText: String? = nil
 
     public var encoding: TextEncoding { .utf8 }
 
@@ -22,7 +22,7 @@ public struct XMLDeclarationElement: FieldSource {
 
     /// A short rendering of the element for the rejects file.
     public var content: String {
-        if let foreignName { return "<\(foreignName)>" }
+        if let strayText { return strayText }
         return ExportColumns.declarations.indices.compactMap { i in
             bytes(i).isEmpty ? nil : "\(fieldName(i))=\(String(decoding: bytes(i), as: UTF8.self))"
         }.joined(separator: " ")
@@ -40,13 +40,18 @@ public struct XMLFileError: Error, CustomStringConvertible {
 /// the shipped XSD as it goes (`xmlSchemaSAXPlug`; `XML_PARSE_NONET`, no tree built, entities
 /// never expanded, a DOCTYPE refused).
 ///
-/// Schema errors are matched to elements by line: an element owns the errors reported from its
-/// start tag up to the next element's start tag. An element is therefore handed to the sink once
-/// the next one starts (or the document ends). Any other element among the declarations is
-/// handed over too, as a ``XMLDeclarationElement/foreignName`` with its schema error: rejected on
-/// its own line, it neither takes the declaration before it along nor gives it its values. Lines are the parser's own, in full: libxml2's
-/// tree nodes keep theirs in 16 bits, so through `xmlTextReader` every element past line 65 535
-/// had line 65535, rejects named that line, and schema errors went to the wrong elements.
+/// Every piece of the root is a row: a `declaration`, or text between them, handed over as a
+/// ``XMLDeclarationElement/strayText`` row that the schema rejects on its own line. Any other
+/// element among the declarations refuses the file: after it, libxml2's validator checks nothing
+/// more of the root (a declaration with its children out of order, or one repeated, would be
+/// stored unchecked). A schema error belongs to the row being read when the validator reports
+/// it: the plug calls our callbacks before validating each event, so a row's errors come from
+/// its start tag (attributes) to its end tag (children, values), and a row is handed to the sink
+/// once the next one starts (or the document ends). Ownership by event rather than by line: with
+/// several elements on one line (an export written without line breaks), errors matched by line
+/// went to the last element of the line, and the faulty ones were stored. Lines are the parser's
+/// own, in full (`xmlTextReader`'s nodes keep theirs in 16 bits: past line 65 535 every element
+/// had line 65535).
 /// A document that is not well-formed, or whose root breaks the schema, throws ``XMLFileError``.
 public final class XMLDeclarationReader {
     public let url: URL
@@ -64,7 +69,8 @@ public final class XMLDeclarationReader {
     final class Events {
         /// The parser, for its current line (set once created).
         @exclusivity(unchecked) var parser: xmlParserCtxtPtr?
-        /// Errors reported by the parser and the validator, in order: (line, fatal, message).
+        /// Errors of the file rather than of a row, in order: (line, fatal, message): those of the
+        /// parser that stop it, and those reported before the first row (the root's).
         @exclusivity(unchecked) var errors: [(line: Int, fatal: Bool, message: String)] = []
         /// Elements already open: 0 outside the root.
         @exclusivity(unchecked) var depth = 0
@@ -72,10 +78,12 @@ public final class XMLDeclarationReader {
         /// A reason to refuse the file found in a callback (a DOCTYPE, another root); the parser
         /// is stopped there.
         @exclusivity(unchecked) var refusal: XMLFileError?
-        /// The `declaration` element being read.
+        /// The row being read, which owns the schema errors reported meanwhile.
         @exclusivity(unchecked) var current: XMLDeclarationElement?
-        /// Elements whose next one has started, with the line of that next one: to hand over.
-        @exclusivity(unchecked) var completed: [(element: XMLDeclarationElement, nextLine: Int)] = []
+        /// Rows whose next one has started: to hand over.
+        @exclusivity(unchecked) var completed: [XMLDeclarationElement] = []
+        /// Whether `current` is text between declarations still being read (until the next tag).
+        @exclusivity(unchecked) var readingStrayText = false
         /// The column of the child element being read, nil outside one or for an unknown name.
         @exclusivity(unchecked) var currentColumn: Int?
         // libxml2 interns names in the parser's dictionary: one pointer per distinct name, so a
@@ -100,6 +108,30 @@ public final class XMLDeclarationReader {
         /// The parser's line now (in full).
         var line: Int { parser.map { Int(xmlSAX2GetLineNumber(UnsafeMutableRawPointer($0))) } ?? 0 }
 
+        /// Makes `row` the row being read; the one before is complete.
+        func start(_ row: XMLDeclarationElement) {
+            if let open = current { completed.append(open) }
+            current = row
+            readingStrayText = false
+        }
+
+        /// Text between declarations: blanks (indentation) are passed over, as the schema lets
+        /// them by; anything else is a row, its first ``XMLDeclarationReader/maxStrayBytes``
+        /// bytes kept to show in the reject.
+        func strayText(_ text: UnsafeBufferPointer<UInt8>) {
+            var shown = text[...]
+            if !readingStrayText {
+                guard let first = text.firstIndex(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) else { return }
+                // The parser's line is where the piece ends: back to its first character shown.
+                let after = text[first...].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+                start(XMLDeclarationElement(line: line - after, schemaErrors: [], strayText: ""))
+                readingStrayText = true
+                shown = text[first...]
+            }
+            guard let kept = current?.strayText?.utf8.count, kept < XMLDeclarationReader.maxStrayBytes else { return }
+            current?.strayText! += String(decoding: shown.prefix(XMLDeclarationReader.maxStrayBytes - kept), as: UTF8.self)
+        }
+
         func refuse(_ error: XMLFileError) {
             if refusal == nil { refusal = error }
             if let parser { xmlStopParser(parser) }
@@ -111,6 +143,12 @@ public final class XMLDeclarationReader {
     }
 
     public init(url: URL) { self.url = url }
+
+    /// The export's root element.
+    static let rootName = "exportDeclarations"
+
+    /// Most bytes of the text between declarations kept to show in a reject.
+    static let maxStrayBytes = 200
 
     /// Most bytes of values one `declaration` element may hold (its values are a few dozen).
     static let maxElementBytes = 1 << 20
@@ -162,36 +200,16 @@ public final class XMLDeclarationReader {
         // data: they find the events through the parser (`_private`).
         parser.pointee.sax.pointee.serror = xmlCollectParserError
 
-        func flush(before line: Int?) throws {
-            if events.errors.isEmpty, events.current?.foreignName == nil {  // the common case: nothing to sort out
-                if let element = events.current {
-                    events.current = nil
-                    try handle(element)
-                }
-                return
+        /// Hands a row over; text between declarations is rejected even if the schema let it by.
+        func handOver(_ row: XMLDeclarationElement) throws {
+            var row = row
+            if let text = row.strayText {
+                row.strayText = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                if row.schemaErrors.isEmpty { row.schemaErrors = [(Self.rootName, "texte hors de tout élément declaration")] }
             }
-            // Errors reported before `line` belong to the pending element (or, with none, to the root).
-            var owned: [(field: String, message: String)] = []
-            var remaining: [(line: Int, fatal: Bool, message: String)] = []
-            for e in events.errors {
-                if let line, e.line >= line { remaining.append(e); continue }
-                if e.fatal { throw XMLFileError(line: e.line, message: "XML mal formé : \(e.message)") }
-                guard let current = events.current, e.line >= current.line else {
-                    throw XMLFileError(line: e.line, message: "non conforme au schéma XSD : \(e.message)")
-                }
-                owned.append((Self.fieldOf(e.message), e.message))
-            }
-            events.errors = remaining
-            if var element = events.current {
-                if let name = element.foreignName, owned.isEmpty {
-                    owned.append((name, "élément « \(name) » inattendu : seuls des éléments declaration sont attendus"))
-                }
-                element.schemaErrors = owned
-                events.current = nil
-                try handle(element)
-            }
+            try handle(row)
         }
-        /// Hands over the elements completed by the last chunk; throws what the chunk refused.
+        /// Hands over the rows completed by the last chunk; throws what refuses the file.
         func drain(status: Int32) throws {
             if let refusal = events.refusal { throw refusal }
             if status != 0, !events.errors.contains(where: { $0.fatal }) {
@@ -203,14 +221,11 @@ public final class XMLDeclarationReader {
             if let fatal = events.errors.first(where: { $0.fatal }) {
                 throw XMLFileError(line: fatal.line, message: "XML mal formé : \(fatal.message)")
             }
-            guard !events.completed.isEmpty else { return }
-            let open = events.current
-            for (element, nextLine) in events.completed {
-                events.current = element
-                try flush(before: nextLine)
+            if let error = events.errors.first {
+                throw XMLFileError(line: error.line, message: "non conforme au schéma XSD : \(error.message)")
             }
+            for row in events.completed { try handOver(row) }
             events.completed.removeAll(keepingCapacity: true)
-            events.current = open
         }
 
         while true {
@@ -221,7 +236,10 @@ public final class XMLDeclarationReader {
         }
         try drain(status: xmlParseChunk(parser, nil, 0, 1))
         guard events.sawRoot else { throw XMLFileError(line: 1, message: "document XML vide") }
-        try flush(before: nil)
+        if let last = events.current {
+            events.current = nil
+            try handOver(last)
+        }
     }
 
     /// Reads up to `capacity` bytes of `fd` into `buffer`: how many (0 at the end, -1 on error).
@@ -311,17 +329,21 @@ private func xmlStartElement(
     if depth == 0 {
         events.sawRoot = true
         let name = String(cString: localName)
-        if name != "exportDeclarations" {
+        if name != XMLDeclarationReader.rootName {
             events.refuse(XMLFileError(line: 1, message: "élément racine « \(name) » inattendu (exportDeclarations attendu)"))
         }
     } else if depth == 1 {
-        // Every element of the root is a row: a declaration, or a stray element rejected as such.
-        let isDeclaration = events.code(localName) == XMLDeclarationReader.Events.declarationCode
-        var element = XMLDeclarationElement(line: events.line, schemaErrors: [])
-        if !isDeclaration { element.foreignName = String(cString: localName) }
-        if let open = events.current { events.completed.append((open, element.line)) }
+        guard events.code(localName) == XMLDeclarationReader.Events.declarationCode else {
+            events.refuse(
+                XMLFileError(
+                    line: events.line,
+                    message: "non conforme au schéma XSD : élément « \(String(cString: localName)) » parmi les déclarations ; "
+                        + "le schéma ne vérifierait plus rien après lui"))
+            return
+        }
+        let element = XMLDeclarationElement(line: events.line, schemaErrors: [])
         // Attributes come as (local name, prefix, URI, value, end of value): borrowed, no copy.
-        if isDeclaration, let attributes {
+        if let attributes {
             for i in 0..<Int(attributeCount) {
                 let base = attributes + 5 * i
                 guard let name = base[0], let value = base[3], let end = base[4] else { continue }
@@ -329,9 +351,9 @@ private func xmlStartElement(
                 if c >= 0, c < 4 { element.storage.append(c, value, end - value) }
             }
         }
-        events.current = element
+        events.start(element)
         events.currentColumn = nil
-    } else if depth == 2, let current = events.current, current.foreignName == nil {
+    } else if depth == 2, let current = events.current, current.strayText == nil {
         let c = events.code(localName)
         events.currentColumn = c >= 4 ? c : nil  // 0–3 are the attributes
     }
@@ -344,13 +366,18 @@ private func xmlEndElement(
     let events = XMLDeclarationReader.Events.of(context)
     events.depth -= 1
     if events.depth == 2 { events.currentColumn = nil }
+    events.readingStrayText = false
 }
 
-/// Text and CDATA: a child's value, possibly in several pieces. An element holding more than
+/// Text and CDATA: a child's value, possibly in several pieces, or text between declarations. An element holding more than
 /// ``XMLDeclarationReader/maxElementBytes`` of values refuses the file: the parser hands text over
 /// in pieces, so without this a hostile value would be held whole (a 60 MB value: 275 MiB).
 private func xmlCharacters(_ context: UnsafeMutableRawPointer?, _ bytes: UnsafePointer<xmlChar>?, _ count: Int32) {
     let events = XMLDeclarationReader.Events.of(context)
+    if events.depth == 1, let bytes {
+        events.strayText(UnsafeBufferPointer(start: bytes, count: Int(count)))
+        return
+    }
     guard events.depth == 3, let column = events.currentColumn, let element = events.current, let bytes else { return }
     guard element.storage.byteCount + Int(count) <= XMLDeclarationReader.maxElementBytes else {
         let name = ExportColumns.declarations[column].xmlName ?? ""
@@ -405,6 +432,11 @@ extension XMLDeclarationReader.Events {
         let message = error.pointee.message.map { String(cString: $0) }?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? "erreur XML"
         let fatal = error.pointee.level == XML_ERR_FATAL || error.pointee.domain == Int32(XML_FROM_PARSER.rawValue)
-        errors.append((Int(error.pointee.line), fatal, message))
+        // Reported while its row is read (the plug validates each event after our callback).
+        if !fatal, current != nil {
+            current!.schemaErrors.append((XMLDeclarationReader.fieldOf(message), message))
+        } else {
+            errors.append((Int(error.pointee.line), fatal, message))
+        }
     }
 }

@@ -545,21 +545,49 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(try count("declaration", "equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0002')"), 0)
     }
 
-    func testAStrayElementAmongDeclarationsIsRejectedOnItsOwnLineAndTheOthersAreStoredIntact() throws {
-        // A stray element used to be taken for the end of the declaration before it: that
-        // declaration, valid, was rejected with the stray element's schema error, and the stray
-        // element's children were appended to its values (PLACES 30 shown as 3053).
+    func testAnElementAmongDeclarationsRefusesTheFileAsTheSchemaChecksNothingAfterIt() throws {
+        // After an unexpected element of the root, libxml2's validator checks nothing more of
+        // it. It used to be taken for the end of the declaration before it (that declaration,
+        // valid, was rejected with its error, its children appended to its values: PLACES 30
+        // shown as 3053), and the next declaration, children out of order, was stored.
         let file = folder.appendingPathComponent("intrus.xml")
         try """
             <?xml version="1.0" encoding="UTF-8"?>
             <exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">
-              <commentaire><places>7</places></commentaire>
               <declaration numeroDossier="66-0001" exercice="2023" nature="REEL" dateDepot="2024-03-28">
                 <places>30</places>
                 <totalCharges>531870.12</totalCharges>
                 <etp>11.5</etp>
               </declaration>
               <foo><places>99</places><etp>77</etp></foo>
+              <declaration numeroDossier="66-0002" exercice="2023" nature="REEL" dateDepot="2024-03-29">
+                <etp>2</etp>
+                <places>45</places>
+              </declaration>
+            </exportDeclarations>
+
+            """.write(to: file, atomically: true, encoding: .utf8)
+        try ingest(["equipements-ok.csv"])
+        let report = try Ingestor(store: store, referentiel: .bundled).ingest([file])
+        guard case .refused(let reason) = report.files[0].status else { return XCTFail("\(report.files[0].status)") }
+        XCTAssertTrue(reason.contains("« foo »") && reason.hasPrefix("non conforme au schéma XSD"), reason)
+        XCTAssertEqual(report.rejects.filter { $0.file == "intrus.xml" }.map(\.line), [8])
+        XCTAssertEqual(try count("declaration"), 0)
+    }
+
+    func testTextBetweenDeclarationsIsRejectedAsARowAndTheDeclarationsAroundItAreStored() throws {
+        // libxml2 reports stray text on the line where the next tag starts: matched by line, the
+        // error went to the next declaration, valid, which was rejected; text before the first
+        // declaration refused the whole file.
+        let file = folder.appendingPathComponent("texte.xml")
+        try """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">
+              en-tête égaré
+              <declaration numeroDossier="66-0001" exercice="2023" nature="REEL" dateDepot="2024-03-28">
+                <places>30</places>
+              </declaration>
+              texte perdu
               <declaration numeroDossier="66-0002" exercice="2023" nature="REEL" dateDepot="2024-03-29">
                 <places>45</places>
               </declaration>
@@ -569,21 +597,37 @@ final class IngestorTests: XCTestCase {
         try ingest(["equipements-ok.csv"])
         let report = try Ingestor(store: store, referentiel: .bundled).ingest([file])
         XCTAssertEqual(report.files[0].status, .stored)
-        XCTAssertEqual(report.files[0].read, 4)
         XCTAssertEqual(report.files[0].stored, 2)
-        let byLine = rejects(report, "intrus.xml")
-        XCTAssertEqual(Set(byLine.keys), [3, 9])
-        XCTAssertEqual(byLine[3]?.field, "commentaire")
-        XCTAssertEqual(byLine[9]?.field, "foo")
-        XCTAssertTrue(byLine[9]?.reason.hasPrefix("non conforme au schéma XSD") ?? false, "\(byLine)")
-        XCTAssertEqual(
-            try count(
-                "declaration",
-                "places = 30 AND total_charges = 531870.12 AND etp = 11.5 AND ligne = 4 "
-                    + "AND equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0001')"), 1)
-        XCTAssertEqual(
-            try count("declaration", "places = 45 AND equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0002')"), 1)
-        XCTAssertEqual(try count("declaration"), 2)
+        XCTAssertEqual(report.files[0].rejected, 2)
+        let texts = report.rejects.filter { $0.file == "texte.xml" }
+        XCTAssertEqual(texts.map(\.line), [3, 7], "the text's own line")
+        XCTAssertEqual(texts.map(\.content), ["en-tête égaré", "texte perdu"])
+        XCTAssertEqual(texts.map(\.field), ["exportDeclarations", "exportDeclarations"])
+        XCTAssertEqual(try count("declaration", "places = 30 AND equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0001')"), 1)
+        XCTAssertEqual(try count("declaration", "places = 45 AND equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0002')"), 1)
+    }
+
+    func testAnExportOnOneLineRejectsItsFaultyDeclarationsAndStoresTheOthers() throws {
+        // Errors matched to elements by line all went to the last element of the line: the
+        // faulty first declaration was stored and the valid last one rejected with its error.
+        let file = folder.appendingPathComponent("une-ligne.xml")
+        try (#"<?xml version="1.0" encoding="UTF-8"?><exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">"#
+            + #"<declaration numeroDossier="66-0001" exercice="2023" nature="REEL" dateDepot="2024-03-28"><totalCharges>800000</totalCharges><places>30</places></declaration>"#
+            + #"<declaration numeroDossier="66-0002" exercice="2023" nature="REEL" dateDepot="2024-03-29"><places>45</places></declaration>"#
+            + #"<declaration numeroDossier="2A-0001" exercice="2023" nature="PREVU" dateDepot="2024-03-29"><places>12</places></declaration>"#
+            + #"<declaration numeroDossier="974-0001" exercice="2023" nature="REEL" dateDepot="2024-03-29"><places>8</places></declaration>"#
+            + "</exportDeclarations>").write(to: file, atomically: true, encoding: .utf8)
+        try ingest(["equipements-ok.csv"])
+        let report = try Ingestor(store: store, referentiel: .bundled).ingest([file])
+        let rejected = report.rejects.filter { $0.file == "une-ligne.xml" }
+        XCTAssertEqual(rejected.map(\.field), ["places", "nature"])
+        XCTAssertEqual(rejected.map(\.line), [1, 1])
+        XCTAssertTrue(rejected.first?.content.contains("numeroDossier=66-0001") ?? false, "\(rejected)")
+        XCTAssertTrue(rejected.last?.content.contains("numeroDossier=2A-0001") ?? false, "\(rejected)")
+        let stored = try store.dbQueue.read { db in
+            try String.fetchAll(db, sql: "SELECT n_dossier FROM declaration JOIN equipement ON equipement.id = equipement_id ORDER BY n_dossier")
+        }
+        XCTAssertEqual(stored, ["66-0002", "974-0001"])
     }
 
     func testATruncatedXMLFileStoresNothing() throws {
