@@ -591,6 +591,7 @@ final class IngestorTests: XCTestCase {
               <declaration numeroDossier="66-0002" exercice="2023" nature="REEL" dateDepot="2024-03-29">
                 <places>45</places>
               </declaration>
+              x\(String(repeating: "é", count: 5_000))
             </exportDeclarations>
 
             """.write(to: file, atomically: true, encoding: .utf8)
@@ -598,11 +599,12 @@ final class IngestorTests: XCTestCase {
         let report = try Ingestor(store: store, referentiel: .bundled).ingest([file])
         XCTAssertEqual(report.files[0].status, .stored)
         XCTAssertEqual(report.files[0].stored, 2)
-        XCTAssertEqual(report.files[0].rejected, 2)
+        XCTAssertEqual(report.files[0].rejected, 3)
         let texts = report.rejects.filter { $0.file == "texte.xml" }
-        XCTAssertEqual(texts.map(\.line), [3, 7], "the text's own line")
-        XCTAssertEqual(texts.map(\.content), ["en-tête égaré", "texte perdu"])
-        XCTAssertEqual(texts.map(\.field), ["exportDeclarations", "exportDeclarations"])
+        XCTAssertEqual(texts.map(\.line), [3, 7, 11], "the text's own line")
+        // At most 200 bytes, cut between two characters: « x » and 99 « é » (199 bytes).
+        XCTAssertEqual(texts.map(\.content), ["en-tête égaré", "texte perdu", "x" + String(repeating: "é", count: 99)])
+        XCTAssertEqual(texts.map(\.field), ["exportDeclarations", "exportDeclarations", "exportDeclarations"])
         XCTAssertEqual(try count("declaration", "places = 30 AND equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0001')"), 1)
         XCTAssertEqual(try count("declaration", "places = 45 AND equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0002')"), 1)
     }
