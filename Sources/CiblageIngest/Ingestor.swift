@@ -419,9 +419,14 @@ public final class Ingestor {
         // its span in a CSV file, by reading an XML file again (its elements have no span).
         if isXML {
             if !collector.pendingContent.isEmpty {
+                // A line where several declarations start (an export on one line) names none of
+                // them: its rejects say so rather than show another declaration's text.
                 var contents: [Int: String] = [:]
                 try XMLDeclarationReader(url: url).read { element in
-                    if collector.pendingContent.contains(element.line) { contents[element.line] = element.content }
+                    guard collector.pendingContent.contains(element.line) else { return }
+                    contents[element.line] =
+                        contents[element.line] == nil
+                        ? element.content : "(plusieurs déclarations commencent à la ligne \(element.line) : texte non attribuable)"
                 }
                 collector.fillContent(contents)
             }

@@ -632,6 +632,24 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(stored, ["66-0002", "974-0001"])
     }
 
+    func testAConflictOnALineWhereSeveralDeclarationsStartShowsNoOtherDeclarationsText() throws {
+        // Read again for the text of a conflict's rows, the line's last declaration was shown.
+        let file = folder.appendingPathComponent("conflit-une-ligne.xml")
+        try (#"<?xml version="1.0" encoding="UTF-8"?><exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">"#
+            + #"<declaration numeroDossier="66-0001" exercice="2023" nature="REEL" dateDepot="2024-03-28"><places>30</places></declaration>"#
+            + #"<declaration numeroDossier="66-0001" exercice="2023" nature="REEL" dateDepot="2024-03-28"><places>31</places></declaration>"#
+            + #"<declaration numeroDossier="974-0001" exercice="2023" nature="REEL" dateDepot="2024-03-29"><places>12</places></declaration>"#
+            + "</exportDeclarations>").write(to: file, atomically: true, encoding: .utf8)
+        try ingest(["equipements-ok.csv"])
+        let report = try Ingestor(store: store, referentiel: .bundled).ingest([file])
+        let rejected = report.rejects.filter { $0.file == "conflit-une-ligne.xml" }
+        XCTAssertEqual(rejected.count, 2)
+        XCTAssertTrue(rejected.allSatisfy { $0.reason.hasPrefix("conflit") }, "\(rejected)")
+        XCTAssertFalse(rejected.contains { $0.content.contains("974-0001") }, "\(rejected)")
+        XCTAssertTrue(rejected.allSatisfy { $0.content.hasPrefix("(plusieurs déclarations commencent à la ligne 1") }, "\(rejected)")
+        XCTAssertEqual(try count("declaration"), 1)
+    }
+
     func testATruncatedXMLFileStoresNothing() throws {
         let report = try ingest(["equipements-ok.csv", "declarations-tronque.xml"])
         guard case .refused(let reason) = report.files[1].status else { return XCTFail("\(report.files[1].status)") }
