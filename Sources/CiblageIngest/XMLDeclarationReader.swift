@@ -108,6 +108,9 @@ public final class XMLDeclarationReader {
         /// The parser's line now (in full).
         var line: Int { parser.map { Int(xmlSAX2GetLineNumber(UnsafeMutableRawPointer($0))) } ?? 0 }
 
+        /// Whether `byte` is an XML blank (space, tab, line feed, carriage return).
+        static func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+
         /// Makes `row` the row being read; the one before is complete.
         func start(_ row: XMLDeclarationElement) {
             if let open = current { completed.append(open) }
@@ -121,7 +124,7 @@ public final class XMLDeclarationReader {
         func strayText(_ text: UnsafeBufferPointer<UInt8>) {
             var shown = text[...]
             if !readingStrayText {
-                guard let first = text.firstIndex(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) else { return }
+                guard let first = text.firstIndex(where: { !Self.isBlank($0) }) else { return }
                 // The parser's line is where the piece ends: back to its first character shown.
                 let after = text[first...].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
                 start(XMLDeclarationElement(line: line - after, schemaErrors: [], strayText: ""))
@@ -343,8 +346,8 @@ private func xmlStartElement(
             events.refuse(
                 XMLFileError(
                     line: events.line,
-                    message: "non conforme au schéma XSD : élément « \(String(cString: localName)) » parmi les déclarations ; "
-                        + "le schéma ne vérifierait plus rien après lui"))
+                    message: "non conforme au schéma XSD : élément « \(String(cString: localName)) » inattendu parmi les "
+                        + "déclarations ; le schéma ne vérifie plus rien après lui, le fichier est refusé en entier"))
             return
         }
         let element = XMLDeclarationElement(line: events.line, schemaErrors: [])
@@ -375,9 +378,10 @@ private func xmlEndElement(
     events.readingStrayText = false
 }
 
-/// Text and CDATA: a child's value, possibly in several pieces, or text between declarations. An element holding more than
-/// ``XMLDeclarationReader/maxElementBytes`` of values refuses the file: the parser hands text over
-/// in pieces, so without this a hostile value would be held whole (a 60 MB value: 275 MiB).
+/// Text and CDATA: a child's value, possibly in several pieces, or text between declarations. An
+/// element holding more than ``XMLDeclarationReader/maxElementBytes`` of values refuses the file:
+/// the parser hands text over in pieces, so without this a hostile value would be held whole (a
+/// 60 MB value: 275 MiB).
 private func xmlCharacters(_ context: UnsafeMutableRawPointer?, _ bytes: UnsafePointer<xmlChar>?, _ count: Int32) {
     let events = XMLDeclarationReader.Events.of(context)
     if events.depth == 1, let bytes {
