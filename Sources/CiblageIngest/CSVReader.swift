@@ -36,7 +36,10 @@ public protocol CSVRecordSink {
 ///
 /// The file is read by large chunks and fed to libcsv one physical line at a time, so that each
 /// record knows the line it starts on and its raw text (a CR ends the record of a CRLF line, the
-/// LF after it is then skipped), fields are copied into one arena (no String per field), a UTF-8 BOM is
+/// LF after it is then skipped). Lines end with LF (or CRLF), or with a lone CR when the header
+/// line does (Excel for Mac's former « CSV (Macintosh) »: read by LF, such a file was one line,
+/// its rows taken for columns of the header and silently lost). Fields are copied into one arena
+/// (no String per field), a UTF-8 BOM is
 /// skipped, the delimiter is taken from the header line (`;`, else `,` or tab), blank lines
 /// between records are skipped. A record broken by its quotes is reported as malformed and
 /// reading resumes on the line after its first line; a record may not exceed
@@ -49,6 +52,8 @@ public final class CSVReader {
     public let url: URL
     /// The separator found on the header line.
     public private(set) var delimiter: UInt8 = UInt8(ascii: ";")
+    /// What ends a physical line: LF (and CRLF), or CR when the header line ends with a lone CR.
+    public private(set) var lineEnd: UInt8 = 0x0A
     /// Physical lines read.
     public private(set) var lineCount = 0
 
@@ -118,14 +123,16 @@ public final class CSVReader {
             var start = 0
             if first && filled > 0 {
                 if filled >= 3 && buffer[0] == 0xEF && buffer[1] == 0xBB && buffer[2] == 0xBF { start = 3 }
-                if !atEnd && memchr(buffer + start, 0x0A, filled - start) == nil && filled < capacity { continue }
-                delimiter = Self.detectDelimiter(UnsafeBufferPointer(start: buffer + start, count: filled - start))
+                let head = UnsafeBufferPointer(start: buffer + start, count: filled - start)
+                guard let end = Self.lineEnd(of: head, complete: atEnd || filled == capacity) else { continue }
+                lineEnd = end
+                delimiter = Self.detectDelimiter(head, lineEnd: end)
                 try resetParser()
                 parserReady = true
                 first = false
             }
             while start < filled {
-                guard let lf = memchr(buffer + start, 0x0A, filled - start) else { break }
+                guard let lf = memchr(buffer + start, Int32(lineEnd), filled - start) else { break }
                 let end = UnsafeMutablePointer<UInt8>(lf.assumingMemoryBound(to: UInt8.self)) - buffer + 1
                 lineCount += 1
                 if discardingLongLine {
@@ -170,8 +177,18 @@ public final class CSVReader {
         return texts
     }
 
-    static func detectDelimiter(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt8 {
-        let header = bytes.prefix { $0 != 0x0A }
+    /// What ends the lines of a file starting with `bytes`: CR when its first line ends with a
+    /// CR not followed by LF, else LF; nil while `bytes` holds no line end yet and more may come
+    /// (`complete`: nothing more will).
+    static func lineEnd(of bytes: UnsafeBufferPointer<UInt8>, complete: Bool) -> UInt8? {
+        guard let i = bytes.firstIndex(where: { $0 == 0x0A || $0 == 0x0D }) else { return complete ? 0x0A : nil }
+        if bytes[i] == 0x0A { return 0x0A }
+        if i + 1 < bytes.count { return bytes[i + 1] == 0x0A ? 0x0A : 0x0D }
+        return complete ? 0x0D : nil
+    }
+
+    static func detectDelimiter(_ bytes: UnsafeBufferPointer<UInt8>, lineEnd: UInt8 = 0x0A) -> UInt8 {
+        let header = bytes.prefix { $0 != lineEnd }
         if header.contains(UInt8(ascii: ";")) { return UInt8(ascii: ";") }
         if header.contains(0x09) { return 0x09 }
         if header.contains(UInt8(ascii: ",")) { return UInt8(ascii: ",") }
@@ -256,7 +273,7 @@ public final class CSVReader {
         let startOffset = recordStartOffset
         rawRecord.removeAll(keepingCapacity: true)
         try resetParser()
-        let firstEnd = (pending.firstIndex(of: 0x0A).map { $0 + 1 }) ?? pending.count
+        let firstEnd = (pending.firstIndex(of: lineEnd).map { $0 + 1 }) ?? pending.count
         var firstLineEnd = firstEnd
         while firstLineEnd > 0 && (pending[firstLineEnd - 1] == 0x0A || pending[firstLineEnd - 1] == 0x0D) { firstLineEnd -= 1 }
         try pending.withUnsafeBufferPointer { all in
@@ -264,7 +281,7 @@ public final class CSVReader {
             var start = firstEnd
             var number = startLine + 1
             while start < all.count {
-                let end = (all[start...].firstIndex(of: 0x0A).map { $0 + 1 }) ?? all.count
+                let end = (all[start...].firstIndex(of: lineEnd).map { $0 + 1 }) ?? all.count
                 try feedLine(UnsafeBufferPointer(rebasing: all[start..<end]), number, startOffset + start, &sink)
                 number += 1
                 start = end

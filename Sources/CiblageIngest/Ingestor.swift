@@ -676,8 +676,9 @@ public final class Ingestor {
         }
         var bytes = [UInt8](head)
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
-        let line = bytes.prefix { $0 != 0x0A }
-        let delimiter = line.withContiguousStorageIfAvailable { CSVReader.detectDelimiter($0) } ?? UInt8(ascii: ";")
+        let lineEnd = bytes.withUnsafeBufferPointer { CSVReader.lineEnd(of: $0, complete: true) } ?? 0x0A
+        let line = bytes.prefix { $0 != lineEnd }
+        let delimiter = line.withContiguousStorageIfAvailable { CSVReader.detectDelimiter($0, lineEnd: lineEnd) } ?? UInt8(ascii: ";")
         let names = line.split(separator: delimiter).map {
             String(decoding: $0, as: UTF8.self).trimmingCharacters(in: CharacterSet(charactersIn: " \t\r\"")).uppercased()
         }

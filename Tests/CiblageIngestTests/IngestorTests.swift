@@ -493,6 +493,43 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(try count("declaration"), 2)
     }
 
+    func testAFileWhoseLinesEndWithALoneCRIsReadAsTheSameFileWithLF() throws {
+        // Excel for Mac's former « CSV (Macintosh) » ends lines with a lone CR. Read by LF, the
+        // file was one line: its rows were taken for unknown columns of the header, 0 rows read,
+        // nothing stored, nothing rejected.
+        let names = ["equipements-ok.csv", "declarations-ok.csv", "declarations-rejets.csv", "declarations-guillemet.csv"]
+        let lf = folder.appendingPathComponent("lf")
+        let cr = folder.appendingPathComponent("cr")
+        for dir in [lf, cr] { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
+        for name in names {
+            let bytes = try [UInt8](Data(contentsOf: fixture(name)))
+            var mac: [UInt8] = []
+            for (i, b) in bytes.enumerated() where !(b == 0x0A && i > 0 && bytes[i - 1] == 0x0D) { mac.append(b == 0x0A ? 0x0D : b) }
+            XCTAssertFalse(mac.contains(0x0A))
+            try Data(bytes).write(to: lf.appendingPathComponent(name))
+            try Data(mac).write(to: cr.appendingPathComponent(name))
+        }
+        func run(_ dir: URL) throws -> (report: IngestReport, rows: [String]) {
+            let store = try Store(path: dir.appendingPathComponent("store.sqlite").path)
+            let report = try Ingestor(store: store, referentiel: .bundled).ingest([dir])
+            let rows = try store.dbQueue.read { db in
+                try String.fetchAll(
+                    db,
+                    sql: """
+                        SELECT quote(equipement_id) || exercice || nature || date_depot || quote(places) || quote(total_charges)
+                            || quote(etp) || ligne FROM declaration ORDER BY 1
+                        """)
+            }
+            return (report, rows)
+        }
+        let (a, b) = (try run(lf), try run(cr))
+        XCTAssertGreaterThan(a.rows.count, 5)
+        XCTAssertEqual(b.rows, a.rows)
+        XCTAssertEqual(b.report.files.map(\.read), a.report.files.map(\.read))
+        XCTAssertEqual(b.report.rejects.map { [$0.file, String($0.line), $0.field, $0.reason] }, a.report.rejects.map { [$0.file, String($0.line), $0.field, $0.reason] })
+        XCTAssertGreaterThan(a.report.rejects.count, 10)
+    }
+
     // MARK: XML
 
     func testStoresAWellFormedXMLExportDeclaredISO88591() throws {
