@@ -285,8 +285,14 @@ public final class Ingestor {
             return
         }
         guard let kind else {
+            if Self.startsWithUTF16Mark(url) {
+                throw FileRefusal(
+                    line: 1,
+                    reason: "fichier en UTF-16 (le « Texte Unicode » d'Excel) : à enregistrer en « CSV UTF-8 » ou en CSV (séparateur ;)")
+            }
             throw FileRefusal(
-                line: 1, reason: "type de fichier non reconnu d'après son en-tête (ni équipements, ni déclarations, ni contrôles)")
+                line: 1,
+                reason: "type de fichier non reconnu d'après son en-tête (ni équipements, ni déclarations, ni contrôles, ni projets)")
         }
         let name = url.lastPathComponent
         if kind == .equipements { cachedIndex = nil }
@@ -667,6 +673,12 @@ public final class Ingestor {
             return false
         }
         return head.drop { $0 == 0xEF || $0 == 0xBB || $0 == 0xBF || $0 == 0x20 || $0 == 0x0A || $0 == 0x0D }.first == UInt8(ascii: "<")
+    }
+
+    /// Whether the file starts with a UTF-16 byte order mark (FF FE or FE FF).
+    static func startsWithUTF16Mark(_ url: URL) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: url.path), let head = try? handle.read(upToCount: 2) else { return false }
+        return [[0xFF, 0xFE], [0xFE, 0xFF]].contains([UInt8](head))
     }
 
     /// The kind of a CSV file, from the column names of its first line.

@@ -51,6 +51,17 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(try store.dbQueue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM declaration") }, 0)
     }
 
+    func testAUTF16ExportFromExcelIsRefusedSayingHowToSaveIt() throws {
+        // Excel's « Texte Unicode » : UTF-16LE with its mark, tab-separated.
+        let text = try String(contentsOf: IngestorTests.fixtures.appendingPathComponent("declarations-ok.csv"), encoding: .utf8)
+            .replacingOccurrences(of: "\u{FEFF}", with: "").replacingOccurrences(of: ";", with: "\t")
+        let url = try write("declarations-unicode.csv", [0xFF, 0xFE] + Array(text.utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] })
+        let report = try ingest(url)
+        guard case .refused(let reason) = report.files[0].status else { return XCTFail("\(report.files[0].status)") }
+        XCTAssertTrue(reason.hasPrefix("fichier en UTF-16") && reason.contains("CSV UTF-8"), reason)
+        XCTAssertEqual(try store.dbQueue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM declaration") }, 0)
+    }
+
     func testAnXMLValueOfSeveralMegabytesRefusesTheFileInsteadOfBeingHeld() throws {
         let url = try write(
             "valeur-enorme.xml",
