@@ -206,8 +206,12 @@ public final class CSVReader {
         state.pointee.clearRecord()
     }
 
-    private static func isBlank(_ line: UnsafeBufferPointer<UInt8>) -> Bool {
-        line.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }
+    /// A line holding nothing but blanks and separators: a spreadsheet writes `;;;;` for a row
+    /// whose cells were only formatted. Skipped as a blank line (each was rejected for its
+    /// missing N_DOSSIER, counting towards `--max-rejets`).
+    private func isBlank(_ line: UnsafeBufferPointer<UInt8>) -> Bool {
+        let delimiter = delimiter
+        return line.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A || $0 == delimiter }
     }
 
     /// Feeds one physical line. The raw text of a record on one line is the line itself; only a
@@ -217,7 +221,7 @@ public final class CSVReader {
     ) throws {
         let continuing = !rawRecord.isEmpty
         if !continuing {
-            if Self.isBlank(line) { return }
+            if isBlank(line) { return }
             recordStartLine = number
             recordStartOffset = offset
         }

@@ -203,6 +203,12 @@ struct TableSink<Handler: RowHandler>: CSVRecordSink {
         for (i, column) in columns.enumerated() {
             if let position = names.firstIndex(of: column.name) { index[i] = position }
         }
+        // A column named twice: which of its values the file means is anybody's guess.
+        let twice = columns.map(\.name).filter { name in names.lazy.filter { $0 == name }.count > 1 }
+        guard twice.isEmpty else {
+            throw Ingestor.FileRefusal(
+                line: record.line, reason: "colonne\(twice.count > 1 ? "s" : "") en double dans l'en-tête : \(twice.joined(separator: ", "))")
+        }
         let missing = columns.enumerated().filter { $0.element.required && index[$0.offset] < 0 }.map(\.element.name)
         guard missing.isEmpty else {
             throw Ingestor.FileRefusal(

@@ -493,6 +493,41 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(try count("declaration"), 2)
     }
 
+    func testAColumnNamedTwiceInTheHeaderRefusesTheFile() throws {
+        // The first PLACES was stored and the second silently ignored.
+        let file = folder.appendingPathComponent("declarations-doublon.csv")
+        try """
+            N_DOSSIER;EXERCICE;NATURE_DECLARATION;DATE_DEPOT;PLACES;places
+            66-0001;2024;REEL;28/03/2025;30;99
+
+            """.write(to: file, atomically: true, encoding: .utf8)
+        try ingest(["equipements-ok.csv"])
+        let report = try Ingestor(store: store, referentiel: .bundled).ingest([file])
+        guard case .refused(let reason) = report.files[0].status else { return XCTFail("\(report.files[0].status)") }
+        XCTAssertEqual(reason, "colonne en double dans l'en-tête : PLACES")
+        XCTAssertEqual(try count("declaration"), 0)
+    }
+
+    func testRowsOfSeparatorsOnlyAreSkippedLikeBlankLines() throws {
+        // A spreadsheet writes `;;;;` for rows whose cells were only formatted: each was
+        // rejected for its empty N_DOSSIER, and counted towards --max-rejets.
+        let file = folder.appendingPathComponent("declarations-tableur.csv")
+        let header = try String(contentsOf: fixture("declarations-ok.csv"), encoding: .utf8).split(separator: "\r\n")[0] + ";"
+        let width = header.split(separator: ";", omittingEmptySubsequences: false).count
+        func row(_ values: String...) -> String { (values + Array(repeating: "", count: width - values.count)).joined(separator: ";") }
+        try [
+            String(header), row("66-0001", "2024", "REEL", "28/03/2025", "30"), row(), row(" ", " ", "", "", "\t"),
+            row("66-0002", "2024", "REEL", "28/03/2025", "45"), row(), row("", "2024"), "",
+        ].joined(separator: "\r\n").write(to: file, atomically: true, encoding: .utf8)
+        try ingest(["equipements-ok.csv"])
+        let report = try Ingestor(store: store, referentiel: .bundled, maxRejectPercent: 40).ingest([file])
+        XCTAssertEqual(report.files[0].status, .stored)
+        XCTAssertEqual(report.files[0].read, 3)
+        XCTAssertEqual(report.files[0].stored, 2)
+        XCTAssertEqual(report.rejects.map(\.line), [7], "a row with one value is a row")
+        XCTAssertEqual(try count("declaration"), 2)
+    }
+
     func testAFileWhoseLinesEndWithALoneCRIsReadAsTheSameFileWithLF() throws {
         // Excel for Mac's former « CSV (Macintosh) » ends lines with a lone CR. Read by LF, the
         // file was one line: its rows were taken for unknown columns of the header, 0 rows read,
