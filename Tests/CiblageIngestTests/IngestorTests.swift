@@ -592,8 +592,9 @@ final class IngestorTests: XCTestCase {
         // libxml2 keeps an element's line in 16 bits: past 65 535 every element had line 65535,
         // the schema error of the first element below went to the last one, and the first one,
         // whose fault only the XSD sees (children out of order), was stored.
-        let file = folder.appendingPathComponent("longue.xml")
-        try """
+        let report = try ingestAfterRegistry(
+            "longue.xml",
+            """
             <?xml version="1.0" encoding="UTF-8"?>
             <exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">
             <!--\(String(repeating: "\n", count: 70_000))-->
@@ -606,9 +607,7 @@ final class IngestorTests: XCTestCase {
               </declaration>
             </exportDeclarations>
 
-            """.write(to: file, atomically: true, encoding: .utf8)
-        try ingest(["equipements-ok.csv"])
-        let report = try Ingestor(store: store, referentiel: .bundled).ingest([file])
+            """)
         let byLine = rejects(report, "longue.xml")
         XCTAssertEqual(Set(byLine.keys), [70_004])
         XCTAssertEqual(byLine[70_004]?.field, "places")
@@ -622,8 +621,9 @@ final class IngestorTests: XCTestCase {
         // it. It used to be taken for the end of the declaration before it (that declaration,
         // valid, was rejected with its error, its children appended to its values: PLACES 30
         // shown as 3053), and the next declaration, children out of order, was stored.
-        let file = folder.appendingPathComponent("intrus.xml")
-        try """
+        let report = try ingestAfterRegistry(
+            "intrus.xml",
+            """
             <?xml version="1.0" encoding="UTF-8"?>
             <exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">
               <declaration numeroDossier="66-0001" exercice="2023" nature="REEL" dateDepot="2024-03-28">
@@ -638,9 +638,7 @@ final class IngestorTests: XCTestCase {
               </declaration>
             </exportDeclarations>
 
-            """.write(to: file, atomically: true, encoding: .utf8)
-        try ingest(["equipements-ok.csv"])
-        let report = try Ingestor(store: store, referentiel: .bundled).ingest([file])
+            """)
         guard case .refused(let reason) = report.files[0].status else { return XCTFail("\(report.files[0].status)") }
         XCTAssertTrue(reason.contains("« foo »") && reason.hasPrefix("non conforme au schéma XSD"), reason)
         XCTAssertEqual(report.rejects.filter { $0.file == "intrus.xml" }.map(\.line), [8])
@@ -651,8 +649,9 @@ final class IngestorTests: XCTestCase {
         // libxml2 reports stray text on the line where the next tag starts: matched by line, the
         // error went to the next declaration, valid, which was rejected; text before the first
         // declaration refused the whole file.
-        let file = folder.appendingPathComponent("texte.xml")
-        try """
+        let report = try ingestAfterRegistry(
+            "texte.xml",
+            """
             <?xml version="1.0" encoding="UTF-8"?>
             <exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">
               en-tête égaré
@@ -666,9 +665,7 @@ final class IngestorTests: XCTestCase {
               x\(String(repeating: "é", count: 5_000))
             </exportDeclarations>
 
-            """.write(to: file, atomically: true, encoding: .utf8)
-        try ingest(["equipements-ok.csv"])
-        let report = try Ingestor(store: store, referentiel: .bundled).ingest([file])
+            """)
         XCTAssertEqual(report.files[0].status, .stored)
         XCTAssertEqual(report.files[0].stored, 2)
         XCTAssertEqual(report.files[0].rejected, 3)
@@ -681,18 +678,35 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(try count("declaration", "places = 45 AND equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0002')"), 1)
     }
 
+    /// Ingests the registry, then the file `name` holding `text`.
+    func ingestAfterRegistry(_ name: String, _ text: String) throws -> IngestReport {
+        let file = folder.appendingPathComponent(name)
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        try ingest(["equipements-ok.csv"])
+        return try Ingestor(store: store, referentiel: .bundled).ingest([file])
+    }
+
+    /// Ingests the registry, then an XML export written on one line, without line breaks: the
+    /// root and `declarations` (dossier, nature, children), all of exercice 2023 filed on 28/03/2024.
+    func ingestOneLineExport(_ name: String, _ declarations: [(String, String, String)]) throws -> IngestReport {
+        let elements = declarations.map { d in
+            #"<declaration numeroDossier="\#(d.0)" exercice="2023" nature="\#(d.1)" dateDepot="2024-03-28">\#(d.2)</declaration>"#
+        }
+        return try ingestAfterRegistry(
+            name,
+            #"<?xml version="1.0" encoding="UTF-8"?><exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">"#
+                + elements.joined() + "</exportDeclarations>")
+    }
+
     func testAnExportOnOneLineRejectsItsFaultyDeclarationsAndStoresTheOthers() throws {
         // Errors matched to elements by line all went to the last element of the line: the
         // faulty first declaration was stored and the valid last one rejected with its error.
-        let file = folder.appendingPathComponent("une-ligne.xml")
-        try (#"<?xml version="1.0" encoding="UTF-8"?><exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">"#
-            + #"<declaration numeroDossier="66-0001" exercice="2023" nature="REEL" dateDepot="2024-03-28"><totalCharges>800000</totalCharges><places>30</places></declaration>"#
-            + #"<declaration numeroDossier="66-0002" exercice="2023" nature="REEL" dateDepot="2024-03-29"><places>45</places></declaration>"#
-            + #"<declaration numeroDossier="2A-0001" exercice="2023" nature="PREVU" dateDepot="2024-03-29"><places>12</places></declaration>"#
-            + #"<declaration numeroDossier="974-0001" exercice="2023" nature="REEL" dateDepot="2024-03-29"><places>8</places></declaration>"#
-            + "</exportDeclarations>").write(to: file, atomically: true, encoding: .utf8)
-        try ingest(["equipements-ok.csv"])
-        let report = try Ingestor(store: store, referentiel: .bundled).ingest([file])
+        let report = try ingestOneLineExport(
+            "une-ligne.xml",
+            [
+                ("66-0001", "REEL", "<totalCharges>800000</totalCharges><places>30</places>"), ("66-0002", "REEL", "<places>45</places>"),
+                ("2A-0001", "PREVU", "<places>12</places>"), ("974-0001", "REEL", "<places>8</places>"),
+            ])
         let rejected = report.rejects.filter { $0.file == "une-ligne.xml" }
         XCTAssertEqual(rejected.map(\.field), ["places", "nature"])
         XCTAssertEqual(rejected.map(\.line), [1, 1])
@@ -706,14 +720,9 @@ final class IngestorTests: XCTestCase {
 
     func testAConflictOnALineWhereSeveralDeclarationsStartShowsNoOtherDeclarationsText() throws {
         // Read again for the text of a conflict's rows, the line's last declaration was shown.
-        let file = folder.appendingPathComponent("conflit-une-ligne.xml")
-        try (#"<?xml version="1.0" encoding="UTF-8"?><exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">"#
-            + #"<declaration numeroDossier="66-0001" exercice="2023" nature="REEL" dateDepot="2024-03-28"><places>30</places></declaration>"#
-            + #"<declaration numeroDossier="66-0001" exercice="2023" nature="REEL" dateDepot="2024-03-28"><places>31</places></declaration>"#
-            + #"<declaration numeroDossier="974-0001" exercice="2023" nature="REEL" dateDepot="2024-03-29"><places>12</places></declaration>"#
-            + "</exportDeclarations>").write(to: file, atomically: true, encoding: .utf8)
-        try ingest(["equipements-ok.csv"])
-        let report = try Ingestor(store: store, referentiel: .bundled).ingest([file])
+        let report = try ingestOneLineExport(
+            "conflit-une-ligne.xml",
+            [("66-0001", "REEL", "<places>30</places>"), ("66-0001", "REEL", "<places>31</places>"), ("974-0001", "REEL", "<places>12</places>")])
         let rejected = report.rejects.filter { $0.file == "conflit-une-ligne.xml" }
         XCTAssertEqual(rejected.count, 2)
         XCTAssertTrue(rejected.allSatisfy { $0.reason.hasPrefix("conflit") }, "\(rejected)")
@@ -730,8 +739,9 @@ final class IngestorTests: XCTestCase {
     }
 
     func testXMLExternalEntitiesAreNeverExpanded() throws {
-        let file = folder.appendingPathComponent("xxe.xml")
-        try """
+        let report = try ingestAfterRegistry(
+            "xxe.xml",
+            """
             <?xml version="1.0" encoding="UTF-8"?>
             <!DOCTYPE exportDeclarations [<!ENTITY secret SYSTEM "file:///etc/hostname">]>
             <exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">
@@ -740,9 +750,7 @@ final class IngestorTests: XCTestCase {
               </declaration>
             </exportDeclarations>
 
-            """.write(to: file, atomically: true, encoding: .utf8)
-        try ingest(["equipements-ok.csv"])
-        let report = try Ingestor(store: store, referentiel: .bundled).ingest([file])
+            """)
         XCTAssertEqual(try count("declaration", "places IS NOT NULL"), 0)
         XCTAssertEqual(report.files[0].stored + report.files[0].rejected, report.files[0].read)
     }
