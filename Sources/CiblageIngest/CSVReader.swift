@@ -39,11 +39,11 @@ public protocol CSVRecordSink {
 /// LF after it is then skipped). Lines end with LF (or CRLF), or with a lone CR when the header
 /// line does (Excel for Mac's former « CSV (Macintosh) »: read by LF, such a file was one line,
 /// its rows taken for columns of the header and silently lost). Fields are copied into one arena
-/// (no String per field), a UTF-8 BOM is
-/// skipped, the delimiter is taken from the header line (`;`, else `,` or tab), blank lines
-/// between records are skipped. A record broken by its quotes is reported as malformed and
-/// reading resumes on the line after its first line; a record may not exceed
-/// ``maxRecordBytes``, so a stray quote cannot swallow the file into memory.
+/// (no String per field), a UTF-8 BOM is skipped, the delimiter is taken from the header line
+/// (`;`, else `,` or tab), blank lines between records are skipped (and lines of separators
+/// only). A record broken by its quotes is reported as malformed and reading resumes on the line
+/// after its first line; a record may not exceed ``maxRecordBytes``, so a stray quote cannot
+/// swallow the file into memory.
 public final class CSVReader {
     /// Largest record accepted, bytes.
     public static let maxRecordBytes = 1 << 20
