@@ -66,10 +66,12 @@ public struct FieldReader<Source: FieldSource> {
         return value
     }
 
-    /// A decimal number ≥ `minimum`, `nil` when empty.
-    public func decimal(_ column: Int, minimum: Double = 0) throws(RowReject) -> Double? {
+    /// A decimal number ≥ `minimum`, `nil` when empty. `euros`: an amount, which may be followed
+    /// by `€` (a spreadsheet's currency format: `1 200,00 €`).
+    public func decimal(_ column: Int, minimum: Double = 0, euros: Bool = false) throws(RowReject) -> Double? {
         let value: Double?
-        do { value = try FieldParsing.decimal(source.bytes(column)) } catch {
+        let bytes = source.bytes(column)
+        do { value = try euros ? FieldParsing.euros(bytes) : FieldParsing.decimal(bytes) } catch {
             throw reject(column, "nombre attendu : \(shown(column))")
         }
         if let value, value < minimum {

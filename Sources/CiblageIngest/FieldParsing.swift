@@ -78,7 +78,28 @@ public enum FieldParsing {
 
     /// A decimal number, or `nil` when the field is empty.
     public static func decimal(_ raw: UnsafeBufferPointer<UInt8>) throws(FieldProblem) -> Double? {
-        guard let n = try scanNumber(trimmed(raw)) else { return nil }
+        try number(trimmed(raw))
+    }
+
+    /// An amount in euros: a decimal number, which may be followed by the euro sign (`1 200,00 €`:
+    /// what a spreadsheet writes for a cell in a currency format), in UTF-8 (E2 82 AC) or
+    /// Windows-1252 (80); `nil` when the field is empty.
+    public static func euros(_ raw: UnsafeBufferPointer<UInt8>) throws(FieldProblem) -> Double? {
+        // Most amounts end with a digit: no sign to look for.
+        if let end = raw.last, end &- UInt8(ascii: "0") < 10 { return try number(trimmed(raw)) }
+        let t = trimmed(raw)
+        guard let p = t.baseAddress, let last = t.last, last == 0xAC || last == 0x80 else { return try number(t) }
+        let n = t.count
+        if last == 0xAC && n >= 3 && p[n - 3] == 0xE2 && p[n - 2] == 0x82 {
+            return try number(trimmed(UnsafeBufferPointer(start: p, count: n - 3)))
+        }
+        return last == 0x80 ? try number(trimmed(UnsafeBufferPointer(start: p, count: n - 1))) : try number(t)
+    }
+
+    /// The number written in `bytes` (already trimmed), `nil` when empty.
+    @inline(__always)
+    static func number(_ bytes: UnsafeBufferPointer<UInt8>) throws(FieldProblem) -> Double? {
+        guard let n = try scanNumber(bytes) else { return nil }
         let value = Double(n.mantissa) / powerOfTen(n.scale)
         return n.negative ? -value : value
     }

@@ -213,13 +213,13 @@ public struct DeclarationRowParser: Sendable {
         f.heuresRealisees = try r.decimal(C.heuresRealisees)
         f.heuresFacturees = try r.decimal(C.heuresFacturees)
         f.nbEnfants = try r.integer(C.enfants, 0...Int.max)
-        f.totalCharges = try r.decimal(C.firstAmount)
-        f.chargesPersonnel = try r.decimal(C.firstAmount + 1)
-        f.totalProduits = try r.decimal(C.firstAmount + 2)
-        f.participationsFamilles = try r.decimal(C.firstAmount + 3)
-        f.prestationCaf = try r.decimal(C.firstAmount + 4)
-        f.bonusCaf = try r.decimal(C.firstAmount + 5)
-        f.subventionsCollectivites = try r.decimal(C.firstAmount + 6)
+        f.totalCharges = try r.decimal(C.firstAmount, euros: true)
+        f.chargesPersonnel = try r.decimal(C.firstAmount + 1, euros: true)
+        f.totalProduits = try r.decimal(C.firstAmount + 2, euros: true)
+        f.participationsFamilles = try r.decimal(C.firstAmount + 3, euros: true)
+        f.prestationCaf = try r.decimal(C.firstAmount + 4, euros: true)
+        f.bonusCaf = try r.decimal(C.firstAmount + 5, euros: true)
+        f.subventionsCollectivites = try r.decimal(C.firstAmount + 6, euros: true)
         f.etp = try r.decimal(C.etp)
         return ParsedDeclaration(
             equipementId: equipementId, exercice: exercice, nature: nature, dateDepot: dateDepot, figures: f)
@@ -284,8 +284,8 @@ public struct ControleRowParser: Sendable {
         let origine = OrigineControle(rawValue: try r.code(C.origine, origines, unknown: "origine inconnue"))!
         let campagne = try r.text(C.campagne)
         let resultat = ResultatControle(rawValue: try r.code(C.resultat, resultats, unknown: "résultat inconnu"))!
-        let indu = try r.decimal(C.indu) ?? 0
-        let rappel = try r.decimal(C.rappel) ?? 0
+        let indu = try r.decimal(C.indu, euros: true) ?? 0
+        let rappel = try r.decimal(C.rappel, euros: true) ?? 0
         var anomalies: [String] = []
         if let text = try r.text(C.anomalies) {
             for part in text.split(separator: "|") {
@@ -342,7 +342,7 @@ public struct ProjetRowParser: Sendable {
         let nature = try r.code(C.nature, Self.natures, unknown: "nature de projet inconnue")
         let places = try r.requiredInteger(C.places, 1...500)
         let decision = try r.requiredDate(C.decision)
-        let aide = try r.decimal(C.aide)
+        let aide = try r.decimal(C.aide, euros: true)
         let prevue = try r.requiredDate(C.prevue)
         guard !(prevue < decision) else {
             throw r.reject(C.prevue, "ouverture prévue le \(prevue.french), avant la décision du \(decision.french)")

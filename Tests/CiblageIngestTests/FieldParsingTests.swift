@@ -78,6 +78,24 @@ final class FieldParsingTests: XCTestCase {
         }
     }
 
+    func testAmountsMayEndWithTheEuroSignInUTF8OrWindows1252AndNothingElse() throws {
+        func euros(_ bytes: [UInt8]) throws -> Double? {
+            try bytes.withUnsafeBufferPointer { try FieldParsing.euros($0) }
+        }
+        // What French Excel writes for a currency-formatted cell: a narrow or plain no-break space.
+        XCTAssertEqual(try euros(Array("1 200,00 €".utf8)), 1200)
+        XCTAssertEqual(try euros(Array("1\u{A0}200,00\u{A0}€".utf8)), 1200)
+        XCTAssertEqual(try euros(Array("1\u{202F}200,50\u{202F}€ ".utf8)), 1200.5)
+        XCTAssertEqual(try euros(Array("1200€".utf8)), 1200)
+        XCTAssertEqual(try euros(Array("1 200,00 ".utf8) + [0x80]), 1200, "Windows-1252")
+        XCTAssertEqual(try euros(Array("1200".utf8)), 1200)
+        XCTAssertNil(try euros(Array(" € ".utf8)), "a sign alone is an empty amount")
+        for text in ["€1200", "1200 € €", "1200 $", "1200 EUR", "12 €00"] {
+            XCTAssertThrowsError(try euros(Array(text.utf8)), text)
+        }
+        XCTAssertThrowsError(try decimal("1200 €"), "only amounts take the sign")
+    }
+
     func testIntegersAcceptAZeroFractionOnly() throws {
         XCTAssertEqual(try integer("30,0"), 30)
         XCTAssertEqual(try integer("-4"), -4)

@@ -493,6 +493,32 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(try count("declaration"), 2)
     }
 
+    func testAmountsWrittenWithTheEuroSignAreReadInBothEncodings() throws {
+        // French Excel writes a currency-formatted cell as `1 200,00 €`: every such row was
+        // rejected (« nombre attendu »). Hours keep refusing it.
+        let header = try String(contentsOf: fixture("declarations-ok.csv"), encoding: .utf8).split(separator: "\r\n")[0]
+            .replacingOccurrences(of: "\u{FEFF}", with: "")
+        let columns = header.split(separator: ";").map(String.init)
+        func row(_ date: String, _ values: [String: String]) -> String {
+            columns.map { ["N_DOSSIER": "66-0001", "EXERCICE": "2024", "NATURE_DECLARATION": "REEL", "DATE_DEPOT": date][$0] ?? values[$0] ?? "" }
+                .joined(separator: ";")
+        }
+        let text = [
+            header, row("01/03/2025", ["TOTAL_CHARGES": "531 870,12 €", "PRESTATION_CAF": "251\u{A0}002,00\u{A0}€"]),
+            row("02/03/2025", ["HEURES_FACTUREES": "57 012 €"]), "",
+        ].joined(separator: "\r\n")
+        try ingest(["equipements-ok.csv"])
+        for (name, data) in [("declarations-utf8.csv", Data(text.utf8)), ("declarations-1252.csv", text.data(using: .windowsCP1252)!)] {
+            let file = folder.appendingPathComponent(name)
+            try data.write(to: file)
+            let report = try Ingestor(store: store, referentiel: .bundled).ingest([file])
+            XCTAssertEqual(report.files[0].stored, 1, name)
+            XCTAssertEqual(report.rejects.map { [$0.line, $0.field] as [AnyHashable] }, [[3, "HEURES_FACTUREES"]], name)
+            XCTAssertEqual(
+                try count("declaration", "fichier_id = \(report.files[0].fileId!) AND total_charges = 531870.12 AND prestation_caf = 251002"), 1, name)
+        }
+    }
+
     func testAColumnNamedTwiceInTheHeaderRefusesTheFile() throws {
         // The first PLACES was stored and the second silently ignored.
         let file = folder.appendingPathComponent("declarations-doublon.csv")
