@@ -187,7 +187,7 @@ public final class CSVReader {
         return complete ? 0x0D : nil
     }
 
-    static func detectDelimiter(_ bytes: UnsafeBufferPointer<UInt8>, lineEnd: UInt8 = 0x0A) -> UInt8 {
+    static func detectDelimiter(_ bytes: UnsafeBufferPointer<UInt8>, lineEnd: UInt8) -> UInt8 {
         let header = bytes.prefix { $0 != lineEnd }
         if header.contains(UInt8(ascii: ";")) { return UInt8(ascii: ";") }
         if header.contains(0x09) { return 0x09 }

@@ -82,8 +82,6 @@ public final class XMLDeclarationReader {
         @exclusivity(unchecked) var current: XMLDeclarationElement?
         /// Rows whose next one has started: to hand over.
         @exclusivity(unchecked) var completed: [XMLDeclarationElement] = []
-        /// Whether `current` is text between declarations still being read (until the next tag).
-        @exclusivity(unchecked) var readingStrayText = false
         /// The column of the child element being read, nil outside one or for an unknown name.
         @exclusivity(unchecked) var currentColumn: Int?
         // libxml2 interns names in the parser's dictionary: one pointer per distinct name, so a
@@ -115,20 +113,19 @@ public final class XMLDeclarationReader {
         func start(_ row: XMLDeclarationElement) {
             if let open = current { completed.append(open) }
             current = row
-            readingStrayText = false
         }
 
         /// Text between declarations: blanks (indentation) are passed over, as the schema lets
         /// them by; anything else is a row, its first ``XMLDeclarationReader/maxStrayBytes``
-        /// bytes kept to show in the reject.
+        /// bytes kept to show in the reject. Text following a text row with no tag between
+        /// (a comment, say) goes on that row: only a tag starts another row.
         func strayText(_ text: UnsafeBufferPointer<UInt8>) {
             var shown = text[...]
-            if !readingStrayText {
+            if current?.strayText == nil {
                 guard let first = text.firstIndex(where: { !Self.isBlank($0) }) else { return }
                 // The parser's line is where the piece ends: back to its first character shown.
                 let after = text[first...].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
                 start(XMLDeclarationElement(line: line - after, schemaErrors: [], strayText: ""))
-                readingStrayText = true
                 shown = text[first...]
             }
             guard let kept = current?.strayText?.utf8.count, kept < XMLDeclarationReader.maxStrayBytes else { return }
@@ -375,7 +372,6 @@ private func xmlEndElement(
     let events = XMLDeclarationReader.Events.of(context)
     events.depth -= 1
     if events.depth == 2 { events.currentColumn = nil }
-    events.readingStrayText = false
 }
 
 /// Text and CDATA: a child's value, possibly in several pieces, or text between declarations. An
