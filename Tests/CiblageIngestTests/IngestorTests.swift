@@ -757,6 +757,40 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(try count("declaration"), 1)
     }
 
+    func testAnXMLExportDeclaredVersion11IsReadByTheRulesOfXML10() throws {
+        // libxml2 warns « Unsupported version '1.1' » and reads on: the file was refused as
+        // malformed, with that English message. A version other than 1.x is still refused.
+        let declaration = #"<declaration numeroDossier="66-0001" exercice="2023" nature="REEL" dateDepot="2024-03-28">"#
+        func export(_ version: String, _ places: String) -> String {
+            """
+            <?xml version="\(version)" encoding="UTF-8"?>
+            <exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">
+              \(declaration)<places>\(places)</places></declaration>
+            </exportDeclarations>
+
+            """
+        }
+        func ingestAlone(_ name: String, _ text: String) throws -> IngestReport {
+            let file = folder.appendingPathComponent(name)
+            try text.write(to: file, atomically: true, encoding: .utf8)
+            return try Ingestor(store: store, referentiel: .bundled).ingest([file])
+        }
+        let report = try ingestAfterRegistry("v11.xml", export("1.1", "30"))
+        XCTAssertEqual(report.files[0].status, .stored)
+        XCTAssertEqual(report.files[0].stored, 1)
+        XCTAssertEqual(try count("declaration", "exercice = 2023 AND places = 30"), 1)
+
+        // A character reference XML 1.1 alone allows (U+0001) is still a fatal error.
+        let control = try ingestAlone("v11-controle.xml", export("1.1", "&#x1;31"))
+        guard case .refused(let reason) = control.files[0].status else { return XCTFail("\(control.files[0].status)") }
+        XCTAssertTrue(reason.hasPrefix("XML mal formé"), reason)
+
+        let v2 = try ingestAlone("v2.xml", export("2.0", "32"))
+        guard case .refused(let reason2) = v2.files[0].status else { return XCTFail("\(v2.files[0].status)") }
+        XCTAssertTrue(reason2.hasPrefix("XML mal formé"), reason2)
+        XCTAssertEqual(try count("declaration"), 1)
+    }
+
     func testATruncatedXMLFileStoresNothing() throws {
         let report = try ingest(["equipements-ok.csv", "declarations-tronque.xml"])
         guard case .refused(let reason) = report.files[1].status else { return XCTFail("\(report.files[1].status)") }
