@@ -69,7 +69,7 @@ final class DeclarationParse: @unchecked Sendable {
                     read += 1
                     if let error = element.schemaErrors.first {
                         rejects.add(
-                            line: element.line, field: error.field, reason: "non conforme au schéma XSD : \(error.message)",
+                            line: element.line, field: error.field, reason: SchemaMessage.reason(error.message),
                             content: element.content)
                         return
                     }

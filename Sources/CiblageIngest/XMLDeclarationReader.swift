@@ -220,15 +220,18 @@ public final class XMLDeclarationReader {
             if let refusal = events.refusal { throw refusal }
             if status != 0, !events.errors.contains(where: { $0.fatal }) {
                 let last = xmlCtxtGetLastError(UnsafeMutableRawPointer(parser))
-                let message = last?.pointee.message.map { String(cString: $0) }?
-                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? "lecture interrompue"
+                let message = last.flatMap { error in
+                    error.pointee.message.map {
+                        ParserMessage.describe(code: error.pointee.code, String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines))
+                    }
+                } ?? "lecture interrompue"
                 events.errors.append((last.map { Int($0.pointee.line) } ?? events.line, true, message))
             }
             if let fatal = events.errors.first(where: { $0.fatal }) {
                 throw XMLFileError(line: fatal.line, message: "XML mal formé : \(fatal.message)")
             }
             if let error = events.errors.first {
-                throw XMLFileError(line: error.line, message: "non conforme au schéma XSD : \(error.message)")
+                throw XMLFileError(line: error.line, message: SchemaMessage.reason(error.message))
             }
             for row in events.completed { try handOver(row) }
             events.completed.removeAll(keepingCapacity: true)
@@ -261,19 +264,6 @@ public final class XMLDeclarationReader {
             total += n
         }
         return total
-    }
-
-    /// The element or attribute a libxml2 schema message names (`Element '{ns}etp': …`).
-    static func fieldOf(_ message: String) -> String {
-        if let range = message.range(of: "attribute '") {
-            return String(message[range.upperBound...].prefix { $0 != "'" })
-        }
-        if let start = message.range(of: "Element '") {
-            var name = message[start.upperBound...].prefix { $0 != "'" }
-            if let brace = name.lastIndex(of: "}") { name = name[name.index(after: brace)...] }
-            return String(name)
-        }
-        return ""
     }
 
 }
@@ -451,9 +441,9 @@ extension XMLDeclarationReader.Events {
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? "erreur XML"
         // Reported while its row is read (the plug validates each event after our callback).
         if !fatal, current != nil {
-            current!.schemaErrors.append((XMLDeclarationReader.fieldOf(message), message))
+            current!.schemaErrors.append((SchemaMessage.field(message), message))
         } else {
-            errors.append((Int(error.pointee.line), fatal, message))
+            errors.append((Int(error.pointee.line), fatal, fatal ? ParserMessage.describe(code: error.pointee.code, message) : message))
         }
     }
 }

@@ -610,7 +610,7 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(byLine[13]?.field, "places", "children out of order")
         XCTAssertEqual(byLine[17]?.field, "dateDepot", "a required attribute missing")
         XCTAssertEqual(byLine[20]?.reason, "équipement inconnu : « 99-0000 »")
-        XCTAssertTrue(byLine[3]!.reason.hasPrefix("non conforme au schéma XSD"))
+        XCTAssertEqual(byLine[3]?.reason, "valeur négative : « -12 »", "said as the CSV rejects say it")
         XCTAssertEqual(try count("declaration"), 2)
     }
 
@@ -637,7 +637,7 @@ final class IngestorTests: XCTestCase {
         let byLine = rejects(report, "longue.xml")
         XCTAssertEqual(Set(byLine.keys), [70_004])
         XCTAssertEqual(byLine[70_004]?.field, "places")
-        XCTAssertTrue(byLine[70_004]?.reason.hasPrefix("non conforme au schéma XSD") ?? false, "\(byLine)")
+        XCTAssertTrue(byLine[70_004]?.reason.hasPrefix("élément hors de l'ordre du format, ou répété : « places »") ?? false, "\(byLine)")
         XCTAssertEqual(try count("declaration", "equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0001')"), 1)
         XCTAssertEqual(try count("declaration", "equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0002')"), 0)
     }
@@ -755,6 +755,82 @@ final class IngestorTests: XCTestCase {
         XCTAssertFalse(rejected.contains { $0.content.contains("974-0001") }, "\(rejected)")
         XCTAssertTrue(rejected.allSatisfy { $0.content.hasPrefix("(plusieurs déclarations commencent à la ligne 1") }, "\(rejected)")
         XCTAssertEqual(try count("declaration"), 1)
+    }
+
+    func testXMLRejectsGiveTheirReasonInFrenchAsTheCSVOnesDo() throws {
+        // The reasons were libxml2's, in English: « Element '{urn:sppe:declarations:1}places':
+        // 'abc' is not a valid value of the atomic type 'xs:nonNegativeInteger'. ».
+        let faults = [
+            #"<places>abc</places>"#, #"<heuresRealisees>-12</heuresRealisees>"#, #"<joursOuverture>400</joursOuverture>"#,
+            #"<enfants>3</enfants><places>3</places>"#, #"<foo>3</foo>"#, #"texte<places>3</places>"#, #"<places><x/></places>"#,
+            #"<etp>1,5</etp>"#, #"<totalCharges>1e3</totalCharges>"#, #"<places></places>"#,
+        ].map { #"<declaration numeroDossier="66-0001" exercice="2023" nature="REEL" dateDepot="2024-03-28">\#($0)</declaration>"# }
+        let attributes = [
+            #"numeroDossier="66-0001" exercice="2023" nature="DEFINITIF" dateDepot="2024-03-28""#,
+            #"numeroDossier="66-0001" exercice="2023" nature="REEL" dateDepot="2024-02-31""#,
+            #"numeroDossier="66-0001" exercice="2023" nature="REEL""#,
+            #"numeroDossier="66-0001" exercice="2023" nature="REEL" dateDepot="2024-03-28" foo="1""#,
+            #"numeroDossier="66-0001-000000000000000000" exercice="2023" nature="REEL" dateDepot="2024-03-28""#,
+            #"numeroDossier="" exercice="2023" nature="REEL" dateDepot="2024-03-28""#,
+            #"numeroDossier="66-0001" exercice="1999" nature="REEL" dateDepot="2024-03-28""#,
+            #"numeroDossier="66-0001" exercice="abc" nature="REEL" dateDepot="2024-03-28""#,
+        ].map { "<declaration \($0)/>" }
+        let report = try ingestAfterRegistry(
+            "fautes.xml",
+            #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
+                + #"<exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">"# + "\n"
+                + (faults + attributes).joined(separator: "\n") + "\n</exportDeclarations>\n")
+        let byLine = rejects(report, "fautes.xml")
+        let expected: [(String, String)] = [
+            ("places", "nombre entier attendu : « abc »"),
+            ("heuresRealisees", "valeur négative : « -12 »"),
+            ("joursOuverture", "valeur supérieure à 366 : « 400 »"),
+            ("places", "élément hors de l'ordre du format, ou répété : « places » (attendu ici : totalCharges, chargesPersonnel, "
+                + "totalProduits, participationsFamilles, prestationCaf, bonusCaf, subventionsCollectivites, etp)"),
+            ("foo", "élément inconnu : « foo » (attendu ici : places, joursOuverture, heuresOuverture, heuresRealisees, "
+                + "heuresFacturees, enfants, totalCharges, chargesPersonnel, totalProduits, participationsFamilles, …)"),
+            ("declaration", "texte entre les éléments de la déclaration"),
+            ("places", "élément imbriqué dans la valeur de « places »"),
+            ("etp", "nombre attendu, avec un point décimal : « 1,5 »"),
+            ("totalCharges", "nombre attendu : « 1e3 »"),
+            ("places", "élément vide (une valeur manquante s'écrit en omettant l'élément)"),
+            ("nature", "nature de déclaration inconnue : « DEFINITIF » (attendu : PREVISIONNEL, ACTUALISE, REEL)"),
+            ("dateDepot", "date invalide : « 2024-02-31 » (attendu aaaa-mm-jj)"),
+            ("dateDepot", "attribut obligatoire absent"),
+            ("foo", "attribut inconnu : « foo »"),
+            ("numeroDossier", "trop long : 26 caractères, 20 au plus"),
+            ("numeroDossier", "champ obligatoire vide"),
+            ("exercice", "valeur inférieure à 2000 : « 1999 »"),
+            ("exercice", "nombre entier attendu : « abc »"),
+        ]
+        XCTAssertEqual(byLine.count, expected.count, "\(byLine)")
+        for (k, (field, reason)) in expected.enumerated() {
+            XCTAssertEqual(byLine[k + 3]?.field, field, "line \(k + 3)")
+            XCTAssertEqual(byLine[k + 3]?.reason, reason, "line \(k + 3)")
+        }
+        XCTAssertEqual(try count("declaration"), 0)
+    }
+
+    func testAMalformedXMLFileIsRefusedWithWhatIsWrongInFrench() throws {
+        let head = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
+            + #"<exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">"# + "\n"
+        let cases = [
+            ("tronque.xml", head + #"<declaration numeroDossier="66-0001" exercice="2023" nature="REEL" dateDepot="2024-03-28">"#,
+             "XML mal formé : document incomplet (fichier tronqué ?)"),
+            ("esperluette.xml", head + #"<declaration numeroDossier="A&B" exercice="2023" nature="REEL" dateDepot="2024-03-28"/></exportDeclarations>"#,
+             "XML mal formé : « & » non échappé"),
+            ("balises.xml", head + #"<declaration numeroDossier="66-0001" exercice="2023" nature="REEL" dateDepot="2024-03-28"></exportDeclarations>"#,
+             "XML mal formé : balise fermante qui ne correspond pas à la balise ouverte (libxml2 : « Opening and ending tag mismatch"),
+        ]
+        try ingest(["equipements-ok.csv"])
+        for (name, text, prefix) in cases {
+            let file = folder.appendingPathComponent(name)
+            try text.write(to: file, atomically: true, encoding: .utf8)
+            let report = try Ingestor(store: store, referentiel: .bundled).ingest([file])
+            guard case .refused(let reason) = report.files[0].status else { XCTFail("\(name): \(report.files[0].status)"); continue }
+            XCTAssertTrue(reason.hasPrefix(prefix), "\(name): \(reason)")
+        }
+        XCTAssertEqual(try count("declaration"), 0)
     }
 
     func testAnXMLExportDeclaredVersion11IsReadByTheRulesOfXML10() throws {
