@@ -86,7 +86,7 @@ struct SchemaMessage {
             default: return "valeur invalide : « \(value) »"
             }
         }
-        if detail.hasSuffix("is required but missing.") { return "attribut obligatoire absent" }
+        if detail.hasSuffix("is required but missing.") { return "attribut obligatoire absent : « \(field) »" }
         if detail.hasSuffix("is not allowed.") && detail.hasPrefix("The attribute '") {
             return "attribut inconnu : « \(field) »"
         }
@@ -107,7 +107,10 @@ struct SchemaMessage {
         }
         if detail.hasPrefix("Element content is not allowed") { return "élément imbriqué dans la valeur de « \(element) »" }
         if detail.hasPrefix("No matching global declaration available for the validation root") {
-            return "élément racine inattendu : « \(element) » (attendu : \(XMLDeclarationReader.rootName), espace de noms urn:sppe:declarations:1)"
+            let namespace = "urn:sppe:declarations:1"
+            return element == XMLDeclarationReader.rootName
+                ? "élément racine « \(element) » hors de l'espace de noms \(namespace) (xmlns absent ou autre)"
+                : "élément racine inattendu : « \(element) » (attendu : \(XMLDeclarationReader.rootName), espace de noms \(namespace))"
         }
         return nil
     }
@@ -128,6 +131,14 @@ struct SchemaMessage {
     /// message whole after « non conforme au schéma XSD ».
     static func reason(_ message: String) -> String {
         SchemaMessage(message)?.french ?? "non conforme au schéma XSD : \(message)"
+    }
+
+    /// The reason a whole file is refused for a libxml2 schema message about its root, which no
+    /// field column names: the attribute at fault first (« attribut « dateExport » : date
+    /// invalide : … »).
+    static func fileReason(_ message: String) -> String {
+        guard let parsed = SchemaMessage(message), let french = parsed.french else { return "non conforme au schéma XSD : \(message)" }
+        return parsed.attribute.map { "attribut « \($0) » : \(french)" } ?? french
     }
 
     /// The field a libxml2 schema message names (empty when none).

@@ -231,7 +231,7 @@ public final class XMLDeclarationReader {
                 throw XMLFileError(line: fatal.line, message: "XML mal formé : \(fatal.message)")
             }
             if let error = events.errors.first {
-                throw XMLFileError(line: error.line, message: SchemaMessage.reason(error.message))
+                throw XMLFileError(line: error.line, message: SchemaMessage.fileReason(error.message))
             }
             for row in events.completed { try handOver(row) }
             events.completed.removeAll(keepingCapacity: true)

@@ -796,7 +796,7 @@ final class IngestorTests: XCTestCase {
             ("places", "élément vide (une valeur manquante s'écrit en omettant l'élément)"),
             ("nature", "nature de déclaration inconnue : « DEFINITIF » (attendu : PREVISIONNEL, ACTUALISE, REEL)"),
             ("dateDepot", "date invalide : « 2024-02-31 » (attendu aaaa-mm-jj)"),
-            ("dateDepot", "attribut obligatoire absent"),
+            ("dateDepot", "attribut obligatoire absent : « dateDepot »"),
             ("foo", "attribut inconnu : « foo »"),
             ("numeroDossier", "trop long : 26 caractères, 20 au plus"),
             ("numeroDossier", "champ obligatoire vide"),

@@ -11,12 +11,25 @@ final class LibXML2MessagesTests: XCTestCase {
 
     func testTheRootsCafAndAnotherRootAreNamed() {
         XCTAssertEqual(
-            SchemaMessage.reason(
+            SchemaMessage.fileReason(
                 #"Element '{urn:sppe:declarations:1}exportDeclarations', attribute 'caf': [facet 'pattern'] The value 'XX' is not accepted by the pattern '[0-9]{2}|2[AB]|97[0-9]'."#),
-            "code de Caf invalide : « XX » (attendu : un code de département)")
+            "attribut « caf » : code de Caf invalide : « XX » (attendu : un code de département)")
         XCTAssertEqual(
-            SchemaMessage.reason("Element 'exportDeclarations': No matching global declaration available for the validation root."),
-            "élément racine inattendu : « exportDeclarations » (attendu : exportDeclarations, espace de noms urn:sppe:declarations:1)")
+            SchemaMessage.fileReason("Element 'exportDeclarations': No matching global declaration available for the validation root."),
+            "élément racine « exportDeclarations » hors de l'espace de noms urn:sppe:declarations:1 (xmlns absent ou autre)")
+        XCTAssertEqual(
+            SchemaMessage.fileReason("Element '{urn:autre}racine': No matching global declaration available for the validation root."),
+            "élément racine inattendu : « racine » (attendu : exportDeclarations, espace de noms urn:sppe:declarations:1)")
+    }
+
+    func testARefusedRootNamesItsAttribute() {
+        XCTAssertEqual(
+            SchemaMessage.fileReason(
+                "Element '{urn:sppe:declarations:1}exportDeclarations', attribute 'dateExport': '2025-13-01' is not a valid value of the atomic type 'xs:date'."),
+            "attribut « dateExport » : date invalide : « 2025-13-01 » (attendu aaaa-mm-jj)")
+        XCTAssertEqual(
+            SchemaMessage.fileReason("Element '{urn:sppe:declarations:1}exportDeclarations': The attribute 'caf' is required but missing."),
+            "attribut obligatoire absent : « caf »")
     }
 
     func testAMessageOfAnotherFormIsKeptWholeAfterWhatItIs() {
