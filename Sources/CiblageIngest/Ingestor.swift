@@ -284,6 +284,7 @@ public final class Ingestor {
             }
             return
         }
+        if Self.isBlank(url) { throw FileRefusal(line: 1, reason: "fichier vide (coupé pendant le transfert ?)") }
         guard let kind else {
             if Self.startsWithUTF16Mark(url) {
                 throw FileRefusal(
@@ -673,6 +674,23 @@ public final class Ingestor {
             return false
         }
         return head.drop { $0 == 0xEF || $0 == 0xBB || $0 == 0xBF || $0 == 0x20 || $0 == 0x0A || $0 == 0x0D }.first == UInt8(ascii: "<")
+    }
+
+    /// Whether the file holds nothing but blanks (spaces, tabs, line ends; under 4 KiB of them),
+    /// after a UTF-8 byte order mark if any: an empty delivery, which an XML file's reader took
+    /// for a document cut short and a CSV file's for an unknown header.
+    static func isBlank(_ url: URL) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: url.path) else { return false }
+        let head: Data
+        do {
+            // `nil`: nothing to read at all, an empty file.
+            head = try handle.read(upToCount: 4096) ?? Data()
+        } catch {
+            return false
+        }
+        guard head.count < 4096 else { return false }
+        let bytes = head.starts(with: [0xEF, 0xBB, 0xBF]) ? head.dropFirst(3) : head[...]
+        return bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }
     }
 
     /// Whether the file starts with a UTF-16 byte order mark (FF FE or FE FF).

@@ -51,6 +51,16 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(try store.dbQueue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM declaration") }, 0)
     }
 
+    func testAnEmptyDeliveryIsRefusedAsEmpty() throws {
+        // A CSV was « type de fichier non reconnu », an XML « XML mal formé : Extra content at
+        // the end of the document ».
+        for (name, bytes) in [("declarations.csv", [UInt8]()), ("declarations.xml", []), ("controles.csv", [0xEF, 0xBB, 0xBF, 0x0D, 0x0A, 0x20])] {
+            let report = try ingest(try write(name, bytes))
+            guard case .refused(let reason) = report.files[0].status else { XCTFail("\(name): \(report.files[0].status)"); continue }
+            XCTAssertTrue(reason.hasPrefix("fichier vide"), "\(name): \(reason)")
+        }
+    }
+
     func testAUTF16ExportFromExcelIsRefusedSayingHowToSaveIt() throws {
         // Excel's « Texte Unicode » : UTF-16LE with its mark, tab-separated.
         let text = try String(contentsOf: IngestorTests.fixtures.appendingPathComponent("declarations-ok.csv"), encoding: .utf8)
