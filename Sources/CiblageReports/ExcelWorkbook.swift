@@ -199,10 +199,28 @@ public final class ExcelWorkbook {
         guard let book = workbook else { throw ExcelError(message: "classeur Excel déjà fermé") }
         workbook = nil
         let status = workbook_close(book)
-        guard status == LXW_NO_ERROR else {
-            throw ExcelError(message: "classeur Excel non écrit : \(String(cString: lxw_strerror(status)))")
-        }
+        let code = errno
+        guard status == LXW_NO_ERROR else { throw ExcelError(message: Self.closeFailure(status, errno: code, in: scratch.path)) }
         return try Data(contentsOf: scratch.appendingPathComponent("classeur.xlsx"))
+    }
+
+    /// Why `workbook_close` failed, in French. libxlsxwriter builds the file in `directory` (the
+    /// temporary folder) and, on a full disk there, said only « Zip generic error ZIP_ERRNO while
+    /// creating the xlsx file. »: the system's cause is read from `errno` as it left it, else from
+    /// the folder's free space.
+    static func closeFailure(_ status: lxw_error, errno code: Int32, in directory: String) -> String {
+        let files: [lxw_error] = [
+            LXW_ERROR_CREATING_XLSX_FILE, LXW_ERROR_CREATING_TMPFILE, LXW_ERROR_READING_TMPFILE, LXW_ERROR_ZIP_FILE_OPERATION,
+            LXW_ERROR_ZIP_FILE_ADD, LXW_ERROR_ZIP_CLOSE, LXW_ERROR_ZIP_INTERNAL_ERROR,
+        ]
+        if status == LXW_ERROR_MEMORY_MALLOC_FAILED { return "classeur Excel non écrit : mémoire insuffisante" }
+        guard files.contains(status) else {
+            return "classeur Excel non écrit (libxlsxwriter : « \(String(cString: lxw_strerror(status))) »)"
+        }
+        var space = statvfs()
+        let full = statvfs(directory, &space) == 0 && UInt64(space.f_bavail) * UInt64(space.f_frsize) < 1 << 20
+        let cause = full ? SystemError.cause(ENOSPC) : code != 0 ? SystemError.cause(code) : "écriture impossible"
+        return "classeur Excel non écrit dans le dossier temporaire (\(directory)) : \(cause)"
     }
 
     /// Writes the workbook to `url` (temporary name, sync, rename), or adds it to `batch`, which

@@ -145,6 +145,29 @@ final class FailurePathTests: XCTestCase {
         }
     }
 
+    func testAWorkbookWhoseTemporaryFolderIsFullSaysDiskFullInFrenchAndChangesNothing() throws {
+        // libxlsxwriter builds the workbook in the temporary folder: full, the stage said « Zip
+        // generic error ZIP_ERRNO while creating the xlsx file. ».
+        guard let disk = try smallDisk(kilobytes: 64) else { return }
+        let store = try scoredStore()
+        let before = try Self.sha256(store)
+        let output = folder.appendingPathComponent("sorties")
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let runs: [(String, [String])] = [
+            ("ciblage-score", ["--exercice", "2024", "--classeur", output.appendingPathComponent("liste.xlsx").path]),
+            ("ciblage-export", ["--campagne", "PANNE", "--caf", "66", "--format", "xlsx", "--sortie", output.appendingPathComponent("plan-66.xlsx").path]),
+        ]
+        for (command, arguments) in runs {
+            let run = Self.tool(command, ["--store", store] + arguments, in: folder, environment: ["TMPDIR": disk.path])
+            XCTAssertEqual(run.status, 1, "\(command): \(run.errors)")
+            XCTAssertTrue(run.errors.contains("erreur : classeur Excel non écrit dans le dossier temporaire"), "\(command): \(run.errors)")
+            XCTAssertTrue(run.errors.contains("disque plein"), "\(command): \(run.errors)")
+            XCTAssertEqual(try Self.sha256(store), before, "\(command) changed the store")
+            XCTAssertEqual(try Self.files(under: output), [], "\(command) left files")
+            XCTAssertEqual(try Self.files(under: disk).filter { $0 != "remplissage" }, [], "\(command) left its scratch folder")
+        }
+    }
+
     // MARK: Special output paths
 
     func testOutputsFollowLinksAndWriteDevicesAndFIFOsInPlace() throws {
