@@ -21,9 +21,10 @@ struct SchemaMessage {
 
     /// Reads `Element '{ns}name'[, attribute 'name']: detail`; `nil` for any other shape.
     init?(_ message: String) {
-        guard message.hasPrefix("Element '"), let close = message.range(of: "'", range: message.index(message.startIndex, offsetBy: 9)..<message.endIndex)
-        else { return nil }
-        var name = message[message.index(message.startIndex, offsetBy: 9)..<close.lowerBound]
+        guard message.hasPrefix("Element '") else { return nil }
+        let start = message.index(message.startIndex, offsetBy: 9)
+        guard let close = message.range(of: "'", range: start..<message.endIndex) else { return nil }
+        var name = message[start..<close.lowerBound]
         if let brace = name.lastIndex(of: "}") { name = name[name.index(after: brace)...] }
         element = String(name)
         var rest = message[close.upperBound...]
@@ -55,7 +56,8 @@ struct SchemaMessage {
                 return "valeur supérieure à \(bound) : « \(value) »"
             }
             if detail.hasPrefix("[facet 'enumeration']"), let set = quoted(after: "set {", before: ["}"]) {
-                let expected = set.split(separator: ",").map { $0.trimmingCharacters(in: .init(charactersIn: " '")) }.joined(separator: ", ")
+                let expected = set.split(separator: ",").map { $0.trimmingCharacters(in: .init(charactersIn: " '")) }
+                    .joined(separator: ", ")
                 let unknown = what == "nature" ? "nature de déclaration inconnue" : "valeur inconnue"
                 return "\(unknown) : « \(value) » (attendu : \(expected))"
             }
@@ -66,7 +68,8 @@ struct SchemaMessage {
             }
             if detail.hasPrefix("[facet 'minLength']") { return value.isEmpty ? "champ obligatoire vide" : nil }
             if detail.hasPrefix("[facet 'pattern']") {
-                return what == "caf" ? "code de Caf invalide : « \(value) » (attendu : un code de département)" : "format invalide : « \(value) »"
+                return what == "caf"
+                    ? "code de Caf invalide : « \(value) » (attendu : un code de département)" : "format invalide : « \(value) »"
             }
             return nil
         }
@@ -75,7 +78,8 @@ struct SchemaMessage {
         {
             let kind = type.split(separator: "}").last.map(String.init) ?? String(type)
             if value.trimmingCharacters(in: .whitespaces).isEmpty {
-                return attribute == nil ? "élément vide (une valeur manquante s'écrit en omettant l'élément)" : "champ obligatoire vide"
+                return attribute == nil
+                    ? "élément vide (une valeur manquante s'écrit en omettant l'élément)" : "champ obligatoire vide"
             }
             switch kind {
             case "xs:date": return "date invalide : « \(value) » (attendu aaaa-mm-jj)"
@@ -148,8 +152,9 @@ struct SchemaMessage {
 }
 
 /// What makes a document malformed, in French, from libxml2's error code, with libxml2's own
-/// words after it (they name the tag, the line or the character): « XML mal formé : contenu après
-/// la fin du document (libxml2 : « Extra content at the end of the document ») ».
+/// words after it (they name the tag, the line or the character): « XML mal formé : balise
+/// fermante qui ne correspond pas à la balise ouverte (libxml2 : « Opening and ending tag
+/// mismatch: declaration line 2 and exportDeclarations ») ».
 enum ParserMessage {
     /// `code`: the error's `xmlParserErrors` code; `message`: its text, trimmed.
     static func describe(code: Int32, _ message: String) -> String {
@@ -157,7 +162,8 @@ enum ParserMessage {
             XML_ERR_DOCUMENT_EMPTY: "document vide, ou qui ne commence pas par une balise",
             // Read by chunks, libxml2 also says so of a document that stops before its root is
             // closed: a file cut short, or empty.
-            XML_ERR_DOCUMENT_END: "document incomplet (fichier tronqué ?) ou suivi d'autre chose que des blancs après la balise fermante de la racine",
+            XML_ERR_DOCUMENT_END:
+                "document incomplet (fichier tronqué ?) ou suivi d'autre chose que des blancs après la balise fermante de la racine",
             XML_ERR_INVALID_HEX_CHARREF: "référence de caractère invalide",
             XML_ERR_INVALID_DEC_CHARREF: "référence de caractère invalide",
             XML_ERR_INVALID_CHARREF: "référence de caractère invalide",

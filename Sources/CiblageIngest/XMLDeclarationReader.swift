@@ -222,7 +222,8 @@ public final class XMLDeclarationReader {
                 let last = xmlCtxtGetLastError(UnsafeMutableRawPointer(parser))
                 let message = last.flatMap { error in
                     error.pointee.message.map {
-                        ParserMessage.describe(code: error.pointee.code, String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines))
+                        let text = String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines)
+                        return ParserMessage.describe(code: error.pointee.code, text)
                     }
                 } ?? "lecture interrompue"
                 events.errors.append((last.map { Int($0.pointee.line) } ?? events.line, true, message))
@@ -425,14 +426,14 @@ private func xmlCollectParserError(_ context: UnsafeMutableRawPointer?, _ error:
 
 extension XMLDeclarationReader.Events {
     fileprivate func note(_ error: xmlErrorPtr) {
-        let parser = error.pointee.domain == Int32(XML_FROM_PARSER.rawValue)
+        let fromParser = error.pointee.domain == Int32(XML_FROM_PARSER.rawValue)
         // `<?xml version="1.1"?>`: libxml2 warns that it reads the document by XML 1.0's rules,
         // and does. Those rules are the stricter in what this format holds (a character XML 1.1
         // alone allows is still a fatal error): the file is read, not refused as malformed.
-        if parser && error.pointee.level == XML_ERR_WARNING && error.pointee.code == Int32(XML_WAR_UNKNOWN_VERSION.rawValue) {
+        if fromParser && error.pointee.level == XML_ERR_WARNING && error.pointee.code == Int32(XML_WAR_UNKNOWN_VERSION.rawValue) {
             return
         }
-        let fatal = error.pointee.level == XML_ERR_FATAL || parser
+        let fatal = error.pointee.level == XML_ERR_FATAL || fromParser
         // The validator reports text in an element-only content once per piece the parser hands
         // over (a few hundred bytes): a row keeps its first few, the reject shows the first (a
         // 40 MB file of such text: 4.4 s and 61 MiB keeping them all, 0.8 s and 39 MiB now).
