@@ -32,6 +32,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         // xxHash (XXH3), for the store's seal: a hash of the whole file at memory speed.
         .systemLibrary(name: "CXXHash", path: "Sources/CXXHash", providers: [.apt(["libxxhash-dev"])]),
+        // prctl(PR_SET_PDEATHSIG), variadic in C: a stage ends when the run that started it dies.
+        .systemLibrary(name: "CLinuxProcess", path: "Sources/CLinuxProcess"),
         // One SQLite option GRDB does not set (sqlite3_config is variadic).
         .systemLibrary(name: "CSQLiteConfig", path: "Sources/CSQLiteConfig", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(
@@ -113,7 +115,7 @@ let package = Package(
         .target(
             name: "CiblageCLI",
             dependencies: [
-                "CiblageModel", "CiblageStore", "CiblageReports", .product(name: "GRDB", package: "GRDB.swift"),
+                "CiblageModel", "CiblageStore", "CiblageReports", "CLinuxProcess", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -46,6 +46,7 @@ public enum CommandRunner {
             fflush(nil)
             FileHandle.standardError.write(Data(text.utf8))
         }
+        ParentWatch.follow()
         Memory.limitArenas(to: mallocArenas)
         // The process ends with `exit` below: the stages' large values are left to it.
         Memory.keepLargeValuesUntilExit()

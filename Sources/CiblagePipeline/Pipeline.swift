@@ -118,6 +118,9 @@ public enum PipelineError: Error, CustomStringConvertible {
     case unwritable(path: String, reason: String)
     /// `{exercice}` asked for while the store holds no réel declaration and no `--exercice` was given.
     case noExercice(stage: String)
+    /// The run got `signal` while `stage` ran (it then ended with `status`), or between stages
+    /// (`stage` nil). The run ends with 128 + `signal`, as a shell says of a process killed by it.
+    case interrupted(signal: Int32, stage: String?, status: Int32?)
 
     public var description: String {
         switch self {
@@ -125,6 +128,10 @@ public enum PipelineError: Error, CustomStringConvertible {
         case .locked(let holder): "une autre exécution tient le verrou du store : \(holder)"
         case .stageFailed(let stage, let status): "l'étape \(stage) a échoué (code \(status)) ; les étapes suivantes n'ont pas été lancées"
         case .unwritable(let path, let reason): "impossible d'écrire dans \(path) : \(reason)"
+        case .interrupted(let signal, let stage, let status):
+            "exécution interrompue par \(Interruption.name(signal))"
+                + (stage.map { " pendant l'étape \($0), " + (status == 0 ? "qui s'est terminée" : "arrêtée à son tour (code \(status ?? 0))") } ?? "")
+                + " ; les étapes suivantes n'ont pas été lancées (registre : statut INTERROMPU)"
         case .noExercice(let stage):
             "l'étape \(stage) demande {exercice}, mais le store n'a encore aucune déclaration réelle : donner --exercice AAAA"
         }

@@ -110,8 +110,17 @@ public struct Runner {
             pipeline: pipeline.nom, definition: pipeline.text, debut: stamp, store: store, rapports: rapports,
             versions: ["ciblage": Self.version], entrees: inputs, empreinteEntrees: fingerprint, etapes: [], statut: "EN_COURS")
         try write(manifest, to: folder.appendingPathComponent("manifest.json"))
+        Interruption.install()
+        defer { Interruption.restore() }
+        /// Marks the run interrupted by `signal` after `stage` (its status), and stops it.
+        func interrupted(_ signal: Int32, after stage: StageRecord?) throws -> Never {
+            manifest.statut = "INTERROMPU"
+            try write(manifest, to: folder.appendingPathComponent("manifest.json"))
+            throw PipelineError.interrupted(signal: signal, stage: stage?.commande, status: stage?.codeSortie)
+        }
         var refused = false
         for (i, stage) in pipeline.stages.enumerated() {
+            if let signal = Interruption.pending { try interrupted(signal, after: nil) }
             let year = Pipeline.needsExercice(stage) ? try resolvedExercice(for: stage) : nil
             let arguments = Pipeline.expand(
                 stage, store: store, rapports: rapports, run: folder.path, depot: depot, exercice: year.map(String.init) ?? "{exercice}",
@@ -124,8 +133,11 @@ public struct Runner {
             defer { if let progressFile { unlink(progressFile) } }
             let result = try Self.spawn(
                 binaries.appendingPathComponent(stage.commande).path, arguments, log: log.path,
-                environment: progressFile.map { ["CIBLAGE_PROGRESSION": $0] } ?? [:],
-                started: { pid in lock.update("pipeline \(pipeline.nom), pid \(getpid()), depuis \(stamp), étape \(stage.commande) pid \(pid)") },
+                environment: (progressFile.map { ["CIBLAGE_PROGRESSION": $0] } ?? [:]).merging([StageEnvironment.runnerPID: String(getpid())]) { $1 },
+                started: { pid in
+                    Interruption.started(pid)
+                    lock.update("pipeline \(pipeline.nom), pid \(getpid()), depuis \(stamp), étape \(stage.commande) pid \(pid)")
+                },
                 tick: interactive
                     ? { seconds in
                         let detail = progressFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? ""
@@ -136,9 +148,11 @@ public struct Runner {
                     commande: stage.commande, arguments: arguments, secondes: (result.seconds * 1000).rounded() / 1000,
                     memoireMaxMio: (Double(result.peakKB) / 1024 * 10).rounded() / 10, codeSortie: result.status,
                     journal: log.lastPathComponent))
+            Interruption.ended()
             if interactive {
                 say("\r\u{1B}[K\(label) : \(String(format: "%.1f", result.seconds).replacingOccurrences(of: ".", with: ",")) s, code \(result.status)\n")
             }
+            if let signal = Interruption.pending { try interrupted(signal, after: manifest.etapes.last) }
             // 3: the stage is done but refused some input files whole; the next stages still run
             // on what did arrive, and the run ends with 3 so that cron reports it.
             if result.status == 3 { refused = true }

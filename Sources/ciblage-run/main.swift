@@ -104,6 +104,10 @@ struct RunCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("erreur : \(error)\n".utf8))
                 throw ExitCode(status == 0 ? 1 : status)
             }
+            if case .interrupted(let signal, _, _) = error {
+                FileHandle.standardError.write(Data("erreur : \(error)\n".utf8))
+                throw ExitCode(128 + signal)
+            }
             throw CommandFailure("\(error)")
         }
     }

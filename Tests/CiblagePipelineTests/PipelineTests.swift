@@ -105,6 +105,78 @@ final class RunnerProcessTests: XCTestCase {
         withExtendedLifetime(lock) {}
     }
 
+    /// A run whose one stage, an ingestion, waits on a FIFO no one writes: it runs until stopped.
+    /// Returns the run, its stderr and the stage's process id (read from the lock file).
+    func launchStuckRun() throws -> (run: Process, errors: Pipe, stage: pid_t) {
+        let tube = folder.appendingPathComponent("tube.csv").path
+        XCTAssertEqual(mkfifo(tube, 0o644), 0)
+        let pipeline = folder.appendingPathComponent("bloquee.toml")
+        try """
+            [pipeline]
+            nom = "bloquee"
+            entrees = []
+            [[etape]]
+            commande = "ciblage-ingest"
+            arguments = ["--quiet", "--rejets", "{run}/rejets.csv", "tube.csv"]
+            """.write(to: pipeline, atomically: true, encoding: .utf8)
+        let store = folder.appendingPathComponent("s.sqlite").path
+        let (run, errors) = try launch([pipeline.path, "--store", store])
+        // The run writes the stage's process id in its lock file once it has started it.
+        for _ in 0..<200 {
+            let holder = (try? String(contentsOfFile: store + ".lock", encoding: .utf8)) ?? ""
+            if let range = holder.range(of: "étape ciblage-ingest pid "),
+                let pid = pid_t(holder[range.upperBound...].prefix { $0.isNumber })
+            {
+                return (run, errors, pid)
+            }
+            usleep(50_000)
+        }
+        run.terminate()
+        throw XCTSkip("la chaîne n'a pas lancé son étape en 10 s")
+    }
+
+    /// Whether `pid` is gone (or a zombie no one has reaped yet).
+    static func ended(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 else { return true }
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+    }
+
+    func testATerminatedRunStopsItsStageRecordsItAndExitsWith143() throws {
+        // The run died at once and its stage went on alone, the lock released and the manifest
+        // left « EN_COURS ».
+        let (run, errors, stage) = try launchStuckRun()
+        defer { if !Self.ended(stage) { kill(stage, SIGKILL) } }
+        kill(run.processIdentifier, SIGTERM)
+        run.waitUntilExit()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(run.terminationReason, .exit)
+        XCTAssertEqual(run.terminationStatus, 128 + SIGTERM)
+        XCTAssertTrue(message.contains("exécution interrompue par SIGTERM pendant l'étape ciblage-ingest, arrêtée à son tour (code 143)"), message)
+        XCTAssertTrue(Self.ended(stage), "the stage outlived its run")
+        let runs = folder.appendingPathComponent("reports/runs")
+        let manifest = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: runs.path).first { !$0.hasSuffix(".json") })
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: runs.appendingPathComponent("\(manifest)/manifest.json"))) as? [String: Any]
+        XCTAssertEqual(json?["statut"] as? String, "INTERROMPU")
+        XCTAssertEqual((json?["etapes"] as? [[String: Any]])?.first?["code_sortie"] as? Int, Int(128 + SIGTERM))
+        // The lock is free again.
+        XCTAssertNoThrow(try RunLock(store: folder.appendingPathComponent("s.sqlite").path, holder: "test"))
+    }
+
+    func testAStageEndsWhenItsRunIsKilled() throws {
+        // SIGKILL cannot be caught: the stage asks the kernel for SIGTERM when its run dies.
+        let (run, _, stage) = try launchStuckRun()
+        defer { if !Self.ended(stage) { kill(stage, SIGKILL) } }
+        kill(run.processIdentifier, SIGKILL)
+        run.waitUntilExit()
+        var waited = 0
+        while !Self.ended(stage) && waited < 100 {
+            usleep(50_000)
+            waited += 1
+        }
+        XCTAssertTrue(Self.ended(stage), "the stage outlived its run by 5 s")
+    }
+
     func testKillingTheIngestMidwayLeavesNoHalfFileAndTheNextRunCompletes() throws {
         _ = try Generator(configuration: GeneratorConfiguration(equipements: 5000, seed: 3, malformedRate: 0)).write(to: folder)
         try FileManager.default.moveItem(at: folder.appendingPathComponent("exports"), to: folder.appendingPathComponent("depot"))
