@@ -130,8 +130,9 @@ public enum PipelineError: Error, CustomStringConvertible {
         case .unwritable(let path, let reason): "impossible d'écrire dans \(path) : \(reason)"
         case .interrupted(let signal, let stage, let status):
             "exécution interrompue par \(Interruption.name(signal))"
-                + (stage.map { " pendant l'étape \($0), " + (status == 0 ? "qui s'est terminée" : "arrêtée à son tour (code \(status ?? 0))") } ?? "")
-                + " ; les étapes suivantes n'ont pas été lancées (registre : statut INTERROMPU)"
+                + (stage.map { stage in
+                    " pendant l'étape \(stage), " + (status == 0 ? "qui s'est terminée" : "arrêtée à son tour (code \(status ?? 0))")
+                } ?? "") + " ; les étapes suivantes n'ont pas été lancées (registre : statut INTERROMPU)"
         case .noExercice(let stage):
             "l'étape \(stage) demande {exercice}, mais le store n'a encore aucune déclaration réelle : donner --exercice AAAA"
         }

@@ -133,7 +133,8 @@ public struct Runner {
             defer { if let progressFile { unlink(progressFile) } }
             let result = try Self.spawn(
                 binaries.appendingPathComponent(stage.commande).path, arguments, log: log.path,
-                environment: (progressFile.map { ["CIBLAGE_PROGRESSION": $0] } ?? [:]).merging([StageEnvironment.runnerPID: String(getpid())]) { $1 },
+                environment: [StageEnvironment.runnerPID: String(getpid())].merging(
+                    progressFile.map { ["CIBLAGE_PROGRESSION": $0] } ?? [:]) { $1 },
                 started: { pid in
                     Interruption.started(pid)
                     lock.update("pipeline \(pipeline.nom), pid \(getpid()), depuis \(stamp), étape \(stage.commande) pid \(pid)")
