@@ -93,6 +93,7 @@ public struct Runner {
     public func run(now: Date = Date(), say: @escaping (String) -> Void) throws -> Outcome {
         let stamp = Self.timestamp(now)
         let lock = try RunLock(store: store, holder: "pipeline \(pipeline.nom), pid \(getpid()), depuis \(stamp)")
+        closeAbandonedRuns()
         let inputs = try Self.checksums(
             pipeline.entrees.map { Pipeline.substitute($0, store: store, rapports: rapports, run: "", depot: depot) })
         let fingerprint = Self.sha256(Data(inputs.map { "\($0.chemin);\($0.sha256)" }.joined(separator: "\n").utf8))
@@ -168,6 +169,22 @@ public struct Runner {
         // A run with refused files is not a success to skip next time: the same inputs run again.
         if !refused { try write(manifest, to: lastURL) }
         return .done(manifest, folder: folder)
+    }
+
+    /// Marks « INTERROMPU » the runs of this store whose manifest still says « EN_COURS »: this
+    /// run holds the store's lock, so none of them is running; they were killed (SIGKILL, a
+    /// machine that stopped) before they could say so. A manifest that cannot be read or
+    /// rewritten is left as it is.
+    func closeAbandonedRuns() {
+        let runs = URL(fileURLWithPath: rapports).appendingPathComponent("runs")
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: runs.path)) ?? [] {
+            let url = runs.appendingPathComponent(name).appendingPathComponent("manifest.json")
+            guard let data = try? Data(contentsOf: url), var manifest = try? Self.decoder.decode(Manifest.self, from: data),
+                manifest.statut == "EN_COURS", manifest.store == store
+            else { continue }
+            manifest.statut = "INTERROMPU"
+            try? write(manifest, to: url)
+        }
     }
 
     /// `--exercice`, else the latest exercice with réel declarations in the store now.

@@ -175,6 +175,21 @@ final class RunnerProcessTests: XCTestCase {
             waited += 1
         }
         XCTAssertTrue(Self.ended(stage), "the stage outlived its run by 5 s")
+
+        // The killed run could not say so: the next run on the store (which holds its lock, so
+        // no other runs) marks it « INTERROMPU ».
+        let runs = folder.appendingPathComponent("reports/runs")
+        let killed = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: runs.path).first)
+        func status() throws -> String? {
+            let data = try Data(contentsOf: runs.appendingPathComponent("\(killed)/manifest.json"))
+            return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["statut"] as? String
+        }
+        XCTAssertEqual(try status(), "EN_COURS")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("depot"), withIntermediateDirectories: true)
+        let (next, _) = try launch([try ingestPipeline().path, "--store", folder.appendingPathComponent("s.sqlite").path])
+        next.waitUntilExit()
+        XCTAssertEqual(next.terminationStatus, 0)
+        XCTAssertEqual(try status(), "INTERROMPU")
     }
 
     func testKillingTheIngestMidwayLeavesNoHalfFileAndTheNextRunCompletes() throws {
