@@ -211,7 +211,7 @@ public final class CSVReader {
     /// missing N_DOSSIER, counting towards `--max-rejets`).
     private func isBlank(_ line: UnsafeBufferPointer<UInt8>) -> Bool {
         let delimiter = delimiter
-        return line.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A || $0 == delimiter }
+        return line.allSatisfy { FieldParsing.isASCIIBlank($0) || $0 == delimiter }
     }
 
     /// Feeds one physical line. The raw text of a record on one line is the line itself; only a

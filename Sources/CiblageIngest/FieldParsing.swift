@@ -12,6 +12,11 @@ public enum FieldProblem: Error, Equatable, Sendable {
 /// accepted), thousands grouped by a space, U+00A0 or U+202F, spaces around the value ignored,
 /// dates `dd/mm/yyyy` or `yyyy-mm-dd`. Empty (after trimming) means missing: `nil`.
 public enum FieldParsing {
+    /// Whether `byte` is a space, a tab or a line end (CR, LF): what a blank line, a blank file or
+    /// XML's blank text is made of.
+    @inline(__always)
+    public static func isASCIIBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
+
     /// Bytes with blanks (space, tab, U+00A0 in UTF-8 or Windows-1252, U+202F) removed at both ends.
     public static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
         guard let base = bytes.baseAddress else { return bytes }

@@ -170,20 +170,17 @@ public final class Ingestor {
     /// Ingests `inputs` (files or folders).
     public func ingest(_ inputs: [URL]) throws -> IngestReport {
         var report = IngestReport()
-        var planned: [(url: URL, kind: ExportKind?, isXML: Bool)] = []
-        for url in try Self.expand(inputs) {
-            let isXML = Self.looksLikeXML(url)
-            planned.append((url, isXML ? .declarations : Self.sniffKind(url), isXML))
-        }
+        var planned: [(url: URL, head: FileHead)] = []
+        for url in try Self.expand(inputs) { planned.append((url, FileHead(url))) }
         // Registry first, then declarations, then controls; unknown kinds last. Within a kind, CSV
         // files come before XML ones, so that consecutive CSV declarations overlap (one is parsed
         // while the previous one commits); then by path, the order in which later values replace
         // earlier ones.
         planned.sort { a, b in
-            let ra = a.kind?.batchRank ?? 9
-            let rb = b.kind?.batchRank ?? 9
+            let ra = a.head.kind?.batchRank ?? 9
+            let rb = b.head.kind?.batchRank ?? 9
             if ra != rb { return ra < rb }
-            if a.isXML != b.isXML { return !a.isXML }
+            if a.head.isXML != b.head.isXML { return !a.head.isXML }
             return a.url.path < b.url.path
         }
         // A multi-row upsert may abort half-way, so SQLite keeps a statement journal of the pages
@@ -197,11 +194,11 @@ public final class Ingestor {
         }
         runFingerprints = RunFingerprints()
         for (index, item) in planned.enumerated() {
-            var summary = FileSummary(url: item.url, kind: item.kind, format: item.isXML ? "XML" : "CSV")
+            var summary = FileSummary(url: item.url, kind: item.head.kind, format: item.head.isXML ? "XML" : "CSV")
             var rejects: [Reject] = []
             let ahead = prefetched.removeValue(forKey: index)
             do {
-                try ingestFile(item.url, place: index, kind: item.kind, isXML: item.isXML, ahead: ahead, &summary, &rejects) { db in
+                try ingestFile(item.url, place: index, head: item.head, ahead: ahead, &summary, &rejects) { db in
                     // While this file commits, the next files start being read, up to a registry
                     // file or a file of unknown kind: the equipments they are read against are
                     // those of this commit.
@@ -209,7 +206,7 @@ public final class Ingestor {
                         if self.prefetched[later] != nil { continue }
                         guard
                             let read = try self.readAhead(
-                                planned[later].url, place: later, kind: planned[later].kind, isXML: planned[later].isXML, db)
+                                planned[later].url, place: later, kind: planned[later].head.kind, isXML: planned[later].head.isXML, db)
                         else { break }
                         self.prefetched[later] = read
                     }
@@ -248,9 +245,10 @@ public final class Ingestor {
     /// Ingests one file in its own transaction. `ahead`: its reading, started while an earlier
     /// file committed; stopped here whatever happens (a file refused, already stored, an error).
     private func ingestFile(
-        _ url: URL, place: Int, kind: ExportKind?, isXML: Bool, ahead: AheadRead?, _ summary: inout FileSummary,
+        _ url: URL, place: Int, head: FileHead, ahead: AheadRead?, _ summary: inout FileSummary,
         _ rejects: inout [Reject], beforeCommit: (Database) throws -> Void
     ) throws {
+        let (kind, isXML) = (head.kind, head.isXML)
         let t0 = Date()
         defer { logger.debug("\(url.lastPathComponent) : \(String(format: "%.2f", Date().timeIntervalSince(t0))) s au total") }
         // Once read to its end the reading has ended, and this only marks it so.
@@ -284,9 +282,9 @@ public final class Ingestor {
             }
             return
         }
-        if Self.isBlank(url) { throw FileRefusal(line: 1, reason: "fichier vide (coupé pendant le transfert ?)") }
+        if head.isBlank { throw FileRefusal(line: 1, reason: "fichier vide (coupé pendant le transfert ?)") }
         guard let kind else {
-            if Self.startsWithUTF16Mark(url) {
+            if head.startsWithUTF16Mark {
                 throw FileRefusal(
                     line: 1,
                     reason: "fichier en UTF-16 (le « Texte Unicode » d'Excel) : à enregistrer en « CSV UTF-8 » ou en CSV (séparateur ;)")
@@ -668,51 +666,51 @@ public final class Ingestor {
 
     // MARK: Sniffing
 
-    static func looksLikeXML(_ url: URL) -> Bool {
-        if url.pathExtension.lowercased() == "xml" { return true }
-        guard let handle = FileHandle(forReadingAtPath: url.path), let head = try? handle.read(upToCount: 64) else {
-            return false
-        }
-        return head.drop { $0 == 0xEF || $0 == 0xBB || $0 == 0xBF || $0 == 0x20 || $0 == 0x0A || $0 == 0x0D }.first == UInt8(ascii: "<")
-    }
+    /// The first bytes of an input file, read once when the run is planned, and what they tell:
+    /// its format and kind, and why a file no kind fits is refused.
+    struct FileHead {
+        /// Bytes read: enough for a header line.
+        static let size = 8192
+        /// An XML export: named `.xml`, or starting with `<` (after a UTF-8 BOM and blanks).
+        let isXML: Bool
+        /// The kind of a CSV file, from the column names of its first line (XML: declarations).
+        let kind: ExportKind?
+        /// Nothing but blanks (spaces, tabs, line ends; under 4 KiB of them) after a UTF-8 byte
+        /// order mark if any: an empty delivery, which an XML file's reader took for a document cut
+        /// short and a CSV file's for an unknown header.
+        let isBlank: Bool
+        /// Starts with a UTF-16 byte order mark (FF FE or FE FF).
+        let startsWithUTF16Mark: Bool
 
-    /// Whether the file holds nothing but blanks (spaces, tabs, line ends; under 4 KiB of them),
-    /// after a UTF-8 byte order mark if any: an empty delivery, which an XML file's reader took
-    /// for a document cut short and a CSV file's for an unknown header.
-    static func isBlank(_ url: URL) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: url.path) else { return false }
-        let head: Data
-        do {
-            // `nil`: nothing to read at all, an empty file.
-            head = try handle.read(upToCount: 4096) ?? Data()
-        } catch {
-            return false
+        /// Reads the head of `url`; a file that cannot be read has no kind (refused as such).
+        init(_ url: URL) {
+            // `nil`: the file could not be opened or read.
+            var head: [UInt8]?
+            if let handle = FileHandle(forReadingAtPath: url.path) {
+                // The read gives `nil` for a file with nothing to read: an empty head.
+                do { head = [UInt8](try handle.read(upToCount: Self.size) ?? Data()) } catch {}
+            }
+            let bytes = head ?? []
+            let afterMark = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? bytes.dropFirst(3) : bytes[...]
+            isXML =
+                url.pathExtension.lowercased() == "xml"
+                || bytes.prefix(64).drop { $0 == 0xEF || $0 == 0xBB || $0 == 0xBF || $0 == 0x20 || $0 == 0x0A || $0 == 0x0D }.first
+                    == UInt8(ascii: "<")
+            kind = isXML ? .declarations : bytes.isEmpty ? nil : Self.kind(ofHeaderIn: Array(afterMark))
+            isBlank = head != nil && bytes.count < 4096 && afterMark.allSatisfy(FieldParsing.isASCIIBlank)
+            startsWithUTF16Mark = bytes.starts(with: [0xFF, 0xFE]) || bytes.starts(with: [0xFE, 0xFF])
         }
-        guard head.count < 4096 else { return false }
-        let bytes = head.starts(with: [0xEF, 0xBB, 0xBF]) ? head.dropFirst(3) : head[...]
-        return bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }
-    }
 
-    /// Whether the file starts with a UTF-16 byte order mark (FF FE or FE FF).
-    static func startsWithUTF16Mark(_ url: URL) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: url.path), let head = try? handle.read(upToCount: 2) else { return false }
-        return [[0xFF, 0xFE], [0xFE, 0xFF]].contains([UInt8](head))
-    }
-
-    /// The kind of a CSV file, from the column names of its first line.
-    static func sniffKind(_ url: URL) -> ExportKind? {
-        guard let handle = FileHandle(forReadingAtPath: url.path), let head = try? handle.read(upToCount: 8192) else {
-            return nil
+        /// The kind of a CSV file whose text (after its BOM) starts with `bytes`.
+        static func kind(ofHeaderIn bytes: [UInt8]) -> ExportKind? {
+            let lineEnd = bytes.withUnsafeBufferPointer { CSVReader.lineEnd(of: $0, complete: true) } ?? 0x0A
+            let line = bytes.prefix { $0 != lineEnd }
+            let delimiter = line.withContiguousStorageIfAvailable { CSVReader.detectDelimiter($0, lineEnd: lineEnd) } ?? UInt8(ascii: ";")
+            let names = line.split(separator: delimiter).map {
+                String(decoding: $0, as: UTF8.self).trimmingCharacters(in: CharacterSet(charactersIn: " \t\r\"")).uppercased()
+            }
+            return ExportColumns.kind(ofHeader: names)
         }
-        var bytes = [UInt8](head)
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
-        let lineEnd = bytes.withUnsafeBufferPointer { CSVReader.lineEnd(of: $0, complete: true) } ?? 0x0A
-        let line = bytes.prefix { $0 != lineEnd }
-        let delimiter = line.withContiguousStorageIfAvailable { CSVReader.detectDelimiter($0, lineEnd: lineEnd) } ?? UInt8(ascii: ";")
-        let names = line.split(separator: delimiter).map {
-            String(decoding: $0, as: UTF8.self).trimmingCharacters(in: CharacterSet(charactersIn: " \t\r\"")).uppercased()
-        }
-        return ExportColumns.kind(ofHeader: names)
     }
 }
 

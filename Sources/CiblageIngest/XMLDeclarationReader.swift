@@ -106,9 +106,6 @@ public final class XMLDeclarationReader {
         /// The parser's line now (in full).
         var line: Int { parser.map { Int(xmlSAX2GetLineNumber(UnsafeMutableRawPointer($0))) } ?? 0 }
 
-        /// Whether `byte` is an XML blank (space, tab, line feed, carriage return).
-        static func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
-
         /// Makes `row` the row being read; the one before is complete.
         func start(_ row: XMLDeclarationElement) {
             if let open = current { completed.append(open) }
@@ -122,7 +119,7 @@ public final class XMLDeclarationReader {
         func strayText(_ text: UnsafeBufferPointer<UInt8>) {
             var shown = text[...]
             if current?.strayText == nil {
-                guard let first = text.firstIndex(where: { !Self.isBlank($0) }) else { return }
+                guard let first = text.firstIndex(where: { !FieldParsing.isASCIIBlank($0) }) else { return }
                 // The parser's line is where the piece ends: back to its first character shown.
                 let after = text[first...].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
                 start(XMLDeclarationElement(line: line - after, schemaErrors: [], strayText: ""))
