@@ -706,10 +706,22 @@ final class IngestorTests: XCTestCase {
 
     /// Ingests the registry, then the file `name` holding `text`.
     func ingestAfterRegistry(_ name: String, _ text: String) throws -> IngestReport {
+        try ingest(["equipements-ok.csv"])
+        return try ingestAlone(name, text)
+    }
+
+    /// Writes `text` as the file `name` and ingests it alone.
+    func ingestAlone(_ name: String, _ text: String) throws -> IngestReport {
         let file = folder.appendingPathComponent(name)
         try text.write(to: file, atomically: true, encoding: .utf8)
-        try ingest(["equipements-ok.csv"])
         return try Ingestor(store: store, referentiel: .bundled).ingest([file])
+    }
+
+    /// The first two lines of an XML export of Caf 66 (its XML declaration, then the root's start
+    /// tag), each ended.
+    static func exportHead(version: String = "1.0") -> String {
+        #"<?xml version="\#(version)" encoding="UTF-8"?>"# + "\n"
+            + #"<exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">"# + "\n"
     }
 
     /// Ingests the registry, then an XML export written on one line, without line breaks: the
@@ -776,10 +788,7 @@ final class IngestorTests: XCTestCase {
             #"numeroDossier="66-0001" exercice="abc" nature="REEL" dateDepot="2024-03-28""#,
         ].map { "<declaration \($0)/>" }
         let report = try ingestAfterRegistry(
-            "fautes.xml",
-            #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
-                + #"<exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">"# + "\n"
-                + (faults + attributes).joined(separator: "\n") + "\n</exportDeclarations>\n")
+            "fautes.xml", Self.exportHead() + (faults + attributes).joined(separator: "\n") + "\n</exportDeclarations>\n")
         let byLine = rejects(report, "fautes.xml")
         let expected: [(String, String)] = [
             ("places", "nombre entier attendu : « abc »"),
@@ -812,8 +821,7 @@ final class IngestorTests: XCTestCase {
     }
 
     func testAMalformedXMLFileIsRefusedWithWhatIsWrongInFrench() throws {
-        let head = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
-            + #"<exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">"# + "\n"
+        let head = Self.exportHead()
         let cases = [
             ("tronque.xml", head + #"<declaration numeroDossier="66-0001" exercice="2023" nature="REEL" dateDepot="2024-03-28">"#,
              "XML mal formé : document incomplet (fichier tronqué ?)"),
@@ -824,9 +832,7 @@ final class IngestorTests: XCTestCase {
         ]
         try ingest(["equipements-ok.csv"])
         for (name, text, prefix) in cases {
-            let file = folder.appendingPathComponent(name)
-            try text.write(to: file, atomically: true, encoding: .utf8)
-            let report = try Ingestor(store: store, referentiel: .bundled).ingest([file])
+            let report = try ingestAlone(name, text)
             guard case .refused(let reason) = report.files[0].status else { XCTFail("\(name): \(report.files[0].status)"); continue }
             XCTAssertTrue(reason.hasPrefix(prefix), "\(name): \(reason)")
         }
@@ -838,18 +844,7 @@ final class IngestorTests: XCTestCase {
         // malformed, with that English message. A version other than 1.x is still refused.
         let declaration = #"<declaration numeroDossier="66-0001" exercice="2023" nature="REEL" dateDepot="2024-03-28">"#
         func export(_ version: String, _ places: String) -> String {
-            """
-            <?xml version="\(version)" encoding="UTF-8"?>
-            <exportDeclarations xmlns="urn:sppe:declarations:1" caf="66" dateExport="2025-04-02">
-              \(declaration)<places>\(places)</places></declaration>
-            </exportDeclarations>
-
-            """
-        }
-        func ingestAlone(_ name: String, _ text: String) throws -> IngestReport {
-            let file = folder.appendingPathComponent(name)
-            try text.write(to: file, atomically: true, encoding: .utf8)
-            return try Ingestor(store: store, referentiel: .bundled).ingest([file])
+            Self.exportHead(version: version) + "  \(declaration)<places>\(places)</places></declaration>\n</exportDeclarations>\n"
         }
         let report = try ingestAfterRegistry("v11.xml", export("1.1", "30"))
         XCTAssertEqual(report.files[0].status, .stored)
