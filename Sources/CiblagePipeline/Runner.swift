@@ -179,8 +179,9 @@ public struct Runner {
         let runs = URL(fileURLWithPath: rapports).appendingPathComponent("runs")
         for name in (try? FileManager.default.contentsOfDirectory(atPath: runs.path)) ?? [] {
             let url = runs.appendingPathComponent(name).appendingPathComponent("manifest.json")
-            guard let data = try? Data(contentsOf: url), var manifest = try? Self.decoder.decode(Manifest.self, from: data),
-                manifest.statut == "EN_COURS", manifest.store == store
+            // Decoded only if it may say so: a year of nightly runs is some 365 manifests.
+            guard let data = try? Data(contentsOf: url), data.range(of: Data("\"EN_COURS\"".utf8)) != nil,
+                var manifest = try? Self.decoder.decode(Manifest.self, from: data), manifest.statut == "EN_COURS", manifest.store == store
             else { continue }
             manifest.statut = "INTERROMPU"
             try? write(manifest, to: url)
