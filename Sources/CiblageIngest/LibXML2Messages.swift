@@ -107,7 +107,9 @@ struct SchemaMessage {
                 + (expected.isEmpty ? "" : expected.dropLast() + more + ")")
         }
         if detail.hasPrefix("Character content other than whitespace is not allowed") {
-            return "texte entre les éléments de la déclaration"
+            // In the root, between declarations: what the reader says of text it finds there.
+            return element == XMLDeclarationReader.rootName
+                ? "texte hors de tout élément declaration" : "texte entre les éléments de la déclaration"
         }
         if detail.hasPrefix("Element content is not allowed") { return "élément imbriqué dans la valeur de « \(element) »" }
         if detail.hasPrefix("No matching global declaration available for the validation root") {

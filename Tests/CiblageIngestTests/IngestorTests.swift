@@ -700,6 +700,7 @@ final class IngestorTests: XCTestCase {
         // At most 200 bytes, cut between two characters: « x » and 99 « é » (199 bytes).
         XCTAssertEqual(texts.map(\.content), ["en-tête égaré", "texte perdu", "x" + String(repeating: "é", count: 99)])
         XCTAssertEqual(texts.map(\.field), ["exportDeclarations", "exportDeclarations", "exportDeclarations"])
+        XCTAssertEqual(Set(texts.map(\.reason)), ["texte hors de tout élément declaration"])
         XCTAssertEqual(try count("declaration", "places = 30 AND equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0001')"), 1)
         XCTAssertEqual(try count("declaration", "places = 45 AND equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0002')"), 1)
     }
