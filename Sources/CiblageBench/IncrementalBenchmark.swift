@@ -134,7 +134,7 @@ public struct IncrementalBenchmark {
     /// ``deliveryRows`` of them (Cafs exporting XML left out), each filed a day later with costs
     /// up 2 %.
     func writeDelivery(store: String, to url: URL) throws -> (caf: String, rows: Int) {
-        let queue = try DatabaseQueue(path: store)
+        let queue = try Self.connection(store)
         return try queue.read { db in
             let counts = try Row.fetchAll(
                 db,
@@ -158,7 +158,7 @@ public struct IncrementalBenchmark {
                 db,
                 sql: """
                     SELECT e.n_dossier, d.exercice, d.nature, d.date_depot, \(figures.map { "d.\($0)" }.joined(separator: ", "))
-                    FROM declaration d JOIN equipement e ON e.id = d.equipement_id
+                    FROM declaration_chiffres d JOIN equipement e ON e.id = d.equipement_id
                     WHERE d.exercice = ? AND e.caf = ? ORDER BY e.n_dossier, d.nature, d.date_depot
                     """, arguments: [exercice, caf])
             {
@@ -183,7 +183,7 @@ public struct IncrementalBenchmark {
     /// The tables compared with a full re-ingest, with their columns in a fixed order.
     static let compared: [(name: String, sql: String)] = [
         ("declaration", "SELECT * FROM declaration ORDER BY exercice, equipement_id, nature, date_depot"),
-        ("declaration_correction", "SELECT equipement_id, exercice, nature, date_depot, total_charges, ancien_fichier_id, fichier_id, valeurs_modifiees FROM declaration_correction ORDER BY id"),
+        ("declaration_correction", "SELECT equipement_id, exercice, nature, date_depot, total_charges, ancien_fichier_id, fichier_id, valeurs_modifiees FROM declaration_correction_chiffres ORDER BY id"),
         ("equipement", "SELECT * FROM equipement ORDER BY id"),
         ("controle", "SELECT * FROM controle ORDER BY id"),
         ("indicateur", "SELECT exercice, equipement_id, enjeu_euros, cout_heure, taux_occupation, reel_manquant FROM indicateur ORDER BY exercice, equipement_id"),
@@ -199,8 +199,15 @@ public struct IncrementalBenchmark {
         guard fsync(fd) == 0 else { throw SystemError.last("synchronisation", path) }
     }
 
+    /// A connection to a store file that reads its views (`chiffre()` declared).
+    static func connection(_ store: String) throws -> DatabaseQueue {
+        var configuration = Configuration()
+        configuration.prepareDatabase { $0.add(function: PackedFigures.sqlFunction) }
+        return try DatabaseQueue(path: store, configuration: configuration)
+    }
+
     static func digest(_ store: String, _ table: (name: String, sql: String)) throws -> String {
-        let queue = try DatabaseQueue(path: store)
+        let queue = try Self.connection(store)
         return try queue.read { db in
             var hasher = SHA256()
             let rows = try Row.fetchCursor(db, sql: table.sql)

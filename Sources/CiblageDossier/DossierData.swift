@@ -222,7 +222,7 @@ public struct DossierData: Sendable {
             db,
             sql: """
                 SELECT dc.equipement_id, dc.exercice, dc.nature, dc.date_depot, \(columns)
-                FROM declaration dc JOIN dossier_ids d ON d.id = dc.equipement_id
+                FROM declaration_chiffres dc JOIN dossier_ids d ON d.id = dc.equipement_id
                 WHERE dc.exercice BETWEEN ? AND ?
                 ORDER BY dc.equipement_id, dc.exercice, dc.nature, dc.date_depot
                 """, arguments: [exercice - 2, exercice])

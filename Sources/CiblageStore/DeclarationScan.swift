@@ -143,7 +143,7 @@ extension Store {
 
     /// The columns ``readBackwards(_:exercice:selection:through:_:)`` reads, in its order (the exercice
     /// is the statement's).
-    static let declarationColumns = (["equipement_id", "nature", "date_depot"] + DeclarationWriter.figureColumns).joined(separator: ", ")
+    static let declarationColumns = "equipement_id, nature, date_depot, chiffres"
 
     /// Steps `statement` (selecting ``declarationColumns`` of `exercice`, by equipment, nature
     /// and date de dépôt, all three descending) to its end, keeping in `buffer` one declaration
@@ -160,7 +160,7 @@ extension Store {
             guard let id = statement.int(0), let code = statement.int(1),
                 let kept = rule.keep(id: Int64(id), nature: Int64(code), date: statement.int(2).map(Int64.init))
             else { continue }
-            buffer.append(declaration(statement, exercice: exercice, id: id, kept))
+            buffer.append(try declaration(statement, exercice: exercice, id: id, kept))
         }
         for d in buffer.reversed() { try body(d) }
     }
@@ -168,9 +168,9 @@ extension Store {
     /// The declaration of the row `statement` stands on (its figures; the equipment, nature and
     /// date de dépôt already read).
     @inline(__always)
-    private static func declaration(_ statement: RawStatement, exercice: Int, id: Int, _ kept: LatestRowRule.Kept) -> StoredDeclaration {
+    private static func declaration(_ statement: RawStatement, exercice: Int, id: Int, _ kept: LatestRowRule.Kept) throws -> StoredDeclaration {
         StoredDeclaration(
-            exercice: exercice, equipementId: Int64(id), nature: kept.nature, dateDepot: kept.dateDepot, figures: statement.figures(from: 3))
+            exercice: exercice, equipementId: Int64(id), nature: kept.nature, dateDepot: kept.dateDepot, figures: try statement.figures(at: 3))
     }
 
     /// As ``scanDeclarations(_:exercices:only:selection:_:)``, with `body` run on a second thread while
@@ -216,27 +216,12 @@ extension Store {
 }
 
 extension RawStatement {
-    /// The figures of a declaration row, from `first` on in the order of
-    /// ``DeclarationWriter/figureColumns`` (places, jours d'ouverture, enfants, then the eleven
-    /// amounts and hours).
+    /// The figures of a declaration row, from its packed column `column` (``PackedFigures``).
+    /// Throws ``PackedFiguresError`` for bytes that are not a packed row.
     @inline(__always)
-    func figures(from first: Int32) -> DeclarationFigures {
-        var f = DeclarationFigures()
-        f.places = int(first)
-        f.joursOuverture = int(first + 1)
-        f.nbEnfants = int(first + 2)
-        f.heuresOuverture = double(first + 3)
-        f.heuresRealisees = double(first + 4)
-        f.heuresFacturees = double(first + 5)
-        f.totalCharges = double(first + 6)
-        f.chargesPersonnel = double(first + 7)
-        f.totalProduits = double(first + 8)
-        f.participationsFamilles = double(first + 9)
-        f.prestationCaf = double(first + 10)
-        f.bonusCaf = double(first + 11)
-        f.subventionsCollectivites = double(first + 12)
-        f.etp = double(first + 13)
-        return f
+    func figures(at column: Int32) throws -> DeclarationFigures {
+        guard let figures = PackedFigures.unpack(blob(column)) else { throw PackedFiguresError() }
+        return figures
     }
 }
 

@@ -53,6 +53,9 @@ public final class DeclarationWriter {
         "participations_familles", "prestation_caf", "bonus_caf", "subventions_collectivites", "etp",
     ]
     static let keyColumns = ["exercice", "equipement_id", "nature", "date_depot"]
+    /// The columns of a row after its key: the packed figures (``PackedFigures``), then where it
+    /// was read.
+    static let valueColumns = ["chiffres", "fichier_id", "ligne"]
 
     /// Declarations whose key is new in this file, stored by ``BatchInsert/rowsPerStatement``
     /// in one statement.
@@ -73,8 +76,8 @@ public final class DeclarationWriter {
     public init(db: Database, fileId: Int64) throws {
         self.db = db
         self.fileId = fileId
-        let columns = Self.keyColumns + Self.figureColumns + ["fichier_id", "ligne"]
-        let updates = (Self.figureColumns + ["fichier_id", "ligne"]).map { "\($0) = excluded.\($0)" }
+        let columns = Self.keyColumns + Self.valueColumns
+        let updates = Self.valueColumns.map { "\($0) = excluded.\($0)" }
         batch = BatchInsert(
             db, head: "INSERT INTO declaration (\(columns.joined(separator: ", ")))", columns: columns.count,
             tail: """
@@ -90,7 +93,7 @@ public final class DeclarationWriter {
         selectStatement = try RawStatement(
             cached: db,
             sql: """
-                SELECT ligne, \(Self.figureColumns.joined(separator: ", ")) FROM declaration
+                SELECT ligne, chiffres FROM declaration
                 WHERE exercice = ? AND equipement_id = ? AND nature = ? AND date_depot = ?
                 """)
     }
@@ -157,7 +160,7 @@ public final class DeclarationWriter {
         }
     }
 
-    /// Binds one row's 20 values from parameter `offset + 1` on.
+    /// Binds one row's 7 values from parameter `offset + 1` on.
     private static func bind(
         _ s: RawStatement, offset o: Int32, _ key: DeclarationKey, _ figures: DeclarationFigures, fileId: Int64, line: Int
     ) {
@@ -165,22 +168,12 @@ public final class DeclarationWriter {
         s.bind(o + 2, key.equipementId)
         s.bind(o + 3, Int64(key.nature.rawValue))
         s.bind(o + 4, Int64(key.dateDepot))
-        s.bind(o + 5, figures.places)
-        s.bind(o + 6, figures.joursOuverture)
-        s.bind(o + 7, figures.nbEnfants)
-        s.bind(o + 8, figures.heuresOuverture)
-        s.bind(o + 9, figures.heuresRealisees)
-        s.bind(o + 10, figures.heuresFacturees)
-        s.bind(o + 11, figures.totalCharges)
-        s.bind(o + 12, figures.chargesPersonnel)
-        s.bind(o + 13, figures.totalProduits)
-        s.bind(o + 14, figures.participationsFamilles)
-        s.bind(o + 15, figures.prestationCaf)
-        s.bind(o + 16, figures.bonusCaf)
-        s.bind(o + 17, figures.subventionsCollectivites)
-        s.bind(o + 18, figures.etp)
-        s.bind(o + 19, fileId)
-        s.bind(o + 20, Int64(line))
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: PackedFigures.maximumSize) { buffer in
+            let count = PackedFigures.pack(figures, into: buffer.baseAddress!)
+            s.bind(o + 5, bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[..<count]))
+        }
+        s.bind(o + 6, fileId)
+        s.bind(o + 7, Int64(line))
     }
 
     /// Removes what this file stored under `key`, restoring the values it had replaced.
@@ -199,7 +192,7 @@ public final class DeclarationWriter {
             sql: "DELETE FROM declaration WHERE exercice = ? AND equipement_id = ? AND nature = ? AND date_depot = ?"
         ).execute(arguments: keyArguments)
         if let correctionId {
-            let columns = (Self.keyColumns + Self.figureColumns).joined(separator: ", ")
+            let columns = (Self.keyColumns + ["chiffres"]).joined(separator: ", ")
             try db.cachedStatement(
                 sql: """
                     INSERT INTO declaration (\(columns), fichier_id, ligne)
@@ -236,8 +229,7 @@ public final class DeclarationWriter {
         Self.bindKey(s, key)
         defer { s.reset() }
         guard try s.step() else { return nil }
-        let f = s.figures(from: 1)
-        return (s.int(0)!, f)
+        return (s.int(0)!, try s.figures(at: 1))
     }
 
     private static func bindKey(_ s: RawStatement, _ key: DeclarationKey) {

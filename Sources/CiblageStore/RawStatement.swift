@@ -88,6 +88,14 @@ public struct RawStatement {
         return value == 0 && sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : value
     }
 
+    /// The bytes of `column`, valid until the statement steps, resets or reads the column
+    /// another way; empty for NULL or an empty BLOB.
+    public func blob(_ column: Int32) -> UnsafeRawBufferPointer {
+        // The pointer first, then the size: SQLite's order for a value it may convert.
+        let bytes = sqlite3_column_blob(handle, column)
+        return UnsafeRawBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(handle, column)))
+    }
+
     public func text(_ column: Int32) -> String? {
         guard let bytes = sqlite3_column_text(handle, column) else { return nil }
         let count = Int(sqlite3_column_bytes(handle, column))

@@ -79,6 +79,9 @@ public final class Store {
             // memory (ingest at ×2: 341 MB instead of 201).
             try db.execute(sql: "PRAGMA page_size = 16384")
             try db.execute(sql: "PRAGMA cache_size = -65536")  // 64 MiB
+            // `chiffre(chiffres, k)`: the views `declaration_chiffres`, `declaration_courante`
+            // and `declaration_correction_chiffres` read the packed figures with it.
+            db.add(function: PackedFigures.sqlFunction)
         }
         dbQueue = try DatabaseQueue(path: path, configuration: configuration)
         if verify == .quick {
@@ -137,6 +140,7 @@ public final class Store {
         var configuration = Configuration()
         configuration.readonly = true
         configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { $0.add(function: PackedFigures.sqlFunction) }
         return try? DatabaseQueue(path: String(cString: name), configuration: configuration)
     }
 
@@ -262,12 +266,122 @@ public final class Store {
         migrator.registerMigration("v9-rang-calcule") { db in
             try db.execute(sql: Schema.v9)
         }
+        migrator.registerMigration("v10-chiffres-compactes") { db in
+            // The rows of a store made before are packed by SQL, with a function of this
+            // migration only.
+            db.add(function: Schema.packFunction)
+            defer { db.remove(function: Schema.packFunction) }
+            try db.execute(sql: Schema.v10)
+        }
         return migrator
     }
 }
 
 /// The SQL of each schema version.
 enum Schema {
+    /// The fourteen figures of a declaration, and of a correction's former values, in one
+    /// column `chiffres` (``PackedFigures``): SQLite wrote and read them one by one, the largest
+    /// part of the national ingest's and first score's work in SQLite. The views
+    /// `declaration_chiffres` and `declaration_correction_chiffres` show the columns of before,
+    /// in the same order, and `declaration_courante` shows them as before. A correction's
+    /// `valeurs_modifiees` now compares the packed bytes, equal exactly when every figure is.
+    static var v10: String {
+        let figures = DeclarationWriter.figureColumns
+        let packing = "compacter_chiffres(\(figures.joined(separator: ", ")))"
+        let unpacked = figures.enumerated().map { k, name in "chiffre(chiffres, \(k)) AS \(name)" }.joined(separator: ", ")
+        return """
+            DROP VIEW declaration_courante;
+            DROP TRIGGER declaration_garde_correction;
+            DROP INDEX declaration_correction_fichier;
+            ALTER TABLE declaration RENAME TO declaration_v9;
+            ALTER TABLE declaration_correction RENAME TO declaration_correction_v9;
+
+            CREATE TABLE declaration (
+                equipement_id INTEGER NOT NULL REFERENCES equipement(id),
+                exercice INTEGER NOT NULL,
+                nature INTEGER NOT NULL,
+                date_depot INTEGER NOT NULL,
+                -- places … etp, packed (PackedFigures); read in SQL by chiffre(chiffres, k) and
+                -- the view declaration_chiffres.
+                chiffres BLOB NOT NULL,
+                fichier_id INTEGER NOT NULL,
+                ligne INTEGER NOT NULL,
+                PRIMARY KEY (exercice, equipement_id, nature, date_depot)
+            ) WITHOUT ROWID;
+            INSERT INTO declaration
+            SELECT equipement_id, exercice, nature, date_depot, \(packing), fichier_id, ligne
+            FROM declaration_v9 ORDER BY exercice, equipement_id, nature, date_depot;
+            DROP TABLE declaration_v9;
+
+            CREATE TABLE declaration_correction (
+                id INTEGER PRIMARY KEY,
+                equipement_id INTEGER NOT NULL, exercice INTEGER NOT NULL, nature INTEGER NOT NULL,
+                date_depot INTEGER NOT NULL,
+                chiffres BLOB NOT NULL,
+                ancien_fichier_id INTEGER NOT NULL, ancienne_ligne INTEGER NOT NULL,
+                fichier_id INTEGER NOT NULL, ligne INTEGER NOT NULL,
+                valeurs_modifiees INTEGER NOT NULL
+            );
+            INSERT INTO declaration_correction
+            SELECT id, equipement_id, exercice, nature, date_depot, \(packing), ancien_fichier_id, ancienne_ligne,
+                fichier_id, ligne, valeurs_modifiees
+            FROM declaration_correction_v9 ORDER BY id;
+            DROP TABLE declaration_correction_v9;
+            CREATE INDEX declaration_correction_fichier ON declaration_correction(fichier_id);
+
+            CREATE TRIGGER declaration_garde_correction AFTER UPDATE ON declaration
+            WHEN OLD.fichier_id <> NEW.fichier_id
+            BEGIN
+                INSERT INTO declaration_correction (
+                    equipement_id, exercice, nature, date_depot, chiffres, ancien_fichier_id, ancienne_ligne,
+                    fichier_id, ligne, valeurs_modifiees)
+                VALUES (
+                    OLD.equipement_id, OLD.exercice, OLD.nature, OLD.date_depot, OLD.chiffres, OLD.fichier_id,
+                    OLD.ligne, NEW.fichier_id, NEW.ligne, OLD.chiffres IS NOT NEW.chiffres);
+            END;
+
+            -- The declarations with their figures as columns (places … etp).
+            CREATE VIEW declaration_chiffres AS
+            SELECT equipement_id, exercice, nature, date_depot, \(unpacked), fichier_id, ligne
+            FROM declaration;
+            -- Former values replaced by a later file, with their figures as columns.
+            CREATE VIEW declaration_correction_chiffres AS
+            SELECT id, equipement_id, exercice, nature, date_depot, \(unpacked), ancien_fichier_id, ancienne_ligne,
+                fichier_id, ligne, valeurs_modifiees
+            FROM declaration_correction;
+            -- The current declaration of each nature: the one with the latest date de dépôt.
+            CREATE VIEW declaration_courante AS
+            SELECT d.* FROM declaration_chiffres d
+            WHERE d.date_depot = (
+                SELECT max(d2.date_depot) FROM declaration d2
+                WHERE d2.equipement_id = d.equipement_id AND d2.exercice = d.exercice
+                  AND d2.nature = d.nature);
+            """
+    }
+
+    /// `compacter_chiffres(places, …, etp)`: the packed figures of a row of the columns of
+    /// before (``v10``).
+    static let packFunction = DatabaseFunction("compacter_chiffres", argumentCount: 14, pure: true) { values in
+        var f = DeclarationFigures()
+        func count(_ k: Int) -> Int? { Int.fromDatabaseValue(values[k]) }
+        func amount(_ k: Int) -> Double? { Double.fromDatabaseValue(values[k]) }
+        f.places = count(0)
+        f.joursOuverture = count(1)
+        f.nbEnfants = count(2)
+        f.heuresOuverture = amount(3)
+        f.heuresRealisees = amount(4)
+        f.heuresFacturees = amount(5)
+        f.totalCharges = amount(6)
+        f.chargesPersonnel = amount(7)
+        f.totalProduits = amount(8)
+        f.participationsFamilles = amount(9)
+        f.prestationCaf = amount(10)
+        f.bonusCaf = amount(11)
+        f.subventionsCollectivites = amount(12)
+        f.etp = amount(13)
+        return Data(PackedFigures.packed(f))
+    }
+
     /// A score row no longer holds its rank: the rank is the row's place in the order
     /// `priorite DESC, score DESC, n_dossier` (the ranked list's), and stored it made every row
     /// change whenever one equipment moved, so that each night rewrote the whole table (13 MB,

@@ -174,7 +174,7 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(report.rejects, [])
         XCTAssertEqual(report.files[1].stored, 6)
         let prev = try store.dbQueue.read {
-            try Row.fetchOne($0, sql: "SELECT * FROM declaration WHERE nature = 1 AND exercice = 2024")!
+            try Row.fetchOne($0, sql: "SELECT * FROM declaration_chiffres WHERE nature = 1 AND exercice = 2024")!
         }
         XCTAssertEqual(prev["date_depot"], 20_240_210, "ISO dates are accepted")
         XCTAssertEqual(prev["heures_ouverture"], 2464.0, "space-grouped thousands")
@@ -208,7 +208,7 @@ final class IngestorTests: XCTestCase {
         XCTAssertTrue(byLine[14]!.content.hasPrefix("66-0002;2023;REEL"), "the first row of a conflict gets its raw text")
         XCTAssertEqual(try count("declaration", "exercice = 2023"), 0, "nothing of a conflicting key is stored")
         XCTAssertEqual(try count("declaration"), 2)
-        XCTAssertEqual(try count("declaration", "heures_facturees = 240000"), 1, "implausible but well-formed is stored")
+        XCTAssertEqual(try count("declaration_chiffres", "heures_facturees = 240000"), 1, "implausible but well-formed is stored")
         XCTAssertEqual(report.files[1].ignored, 1)
     }
 
@@ -276,7 +276,7 @@ final class IngestorTests: XCTestCase {
             """.write(to: later, atomically: true, encoding: .utf8)
         let report = try Ingestor(store: store, referentiel: .bundled).ingest([later])
         XCTAssertEqual(report.rejects.map(\.line), [2, 3])
-        XCTAssertEqual(try count("declaration", "exercice = 2024 AND nature = 3 AND heures_realisees = 51234.5"), 1)
+        XCTAssertEqual(try count("declaration_chiffres", "exercice = 2024 AND nature = 3 AND heures_realisees = 51234.5"), 1)
         XCTAssertEqual(try count("declaration_correction"), 0)
     }
 
@@ -285,8 +285,8 @@ final class IngestorTests: XCTestCase {
         let report = try ingest(["declarations-correction.csv"])
         XCTAssertEqual(report.files[0].stored, 2)
         XCTAssertEqual(report.files[0].corrections, 1, "the unchanged re-delivery is not a correction")
-        XCTAssertEqual(try count("declaration", "exercice = 2024 AND nature = 3 AND heures_facturees = 60000"), 1)
-        XCTAssertEqual(try count("declaration_correction", "heures_facturees = 57012 AND valeurs_modifiees = 1"), 1)
+        XCTAssertEqual(try count("declaration_chiffres", "exercice = 2024 AND nature = 3 AND heures_facturees = 60000"), 1)
+        XCTAssertEqual(try count("declaration_correction_chiffres", "heures_facturees = 57012 AND valeurs_modifiees = 1"), 1)
     }
 
     /// One file carrying an exercice the store already has and one it has none of: the first
@@ -307,8 +307,8 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(report.rejects, [])
         XCTAssertEqual(report.files[0].stored, 4)
         XCTAssertEqual(report.files[0].corrections, 1, "only 66-0001 2024 changed a value")
-        XCTAssertEqual(try count("declaration", "exercice = 2024 AND nature = 3 AND heures_facturees = 60000"), 1)
-        XCTAssertEqual(try count("declaration_correction", "exercice = 2024 AND heures_facturees = 57012"), 1)
+        XCTAssertEqual(try count("declaration_chiffres", "exercice = 2024 AND nature = 3 AND heures_facturees = 60000"), 1)
+        XCTAssertEqual(try count("declaration_correction_chiffres", "exercice = 2024 AND heures_facturees = 57012"), 1)
         XCTAssertEqual(try count("declaration", "exercice = 2025"), 2)
         XCTAssertEqual(try count("declaration_correction", "exercice = 2025"), 0)
         XCTAssertEqual(try count("fichier_exercice", "exercice IN (2024, 2025)"), 3, "2024 twice (two files), 2025 once")
@@ -337,7 +337,7 @@ final class IngestorTests: XCTestCase {
     func testReadsCommaAndTabSeparatedFiles() throws {
         let report = try ingest(["equipements-ok.csv", "declarations-virgule.csv", "declarations-tab.csv"])
         XCTAssertEqual(report.rejects, [])
-        XCTAssertEqual(try count("declaration", "heures_realisees = 80000.5"), 2)
+        XCTAssertEqual(try count("declaration_chiffres", "heures_realisees = 80000.5"), 2)
     }
 
     func testAQuoteNeverClosedRejectsOnlyItsRow() throws {
@@ -515,7 +515,7 @@ final class IngestorTests: XCTestCase {
             XCTAssertEqual(report.files[0].stored, 1, name)
             XCTAssertEqual(report.rejects.map { [$0.line, $0.field] as [AnyHashable] }, [[3, "HEURES_FACTUREES"]], name)
             XCTAssertEqual(
-                try count("declaration", "fichier_id = \(report.files[0].fileId!) AND total_charges = 531870.12 AND prestation_caf = 251002"), 1, name)
+                try count("declaration_chiffres", "fichier_id = \(report.files[0].fileId!) AND total_charges = 531870.12 AND prestation_caf = 251002"), 1, name)
         }
     }
 
@@ -578,7 +578,7 @@ final class IngestorTests: XCTestCase {
                     db,
                     sql: """
                         SELECT quote(equipement_id) || exercice || nature || date_depot || quote(places) || quote(total_charges)
-                            || quote(etp) || ligne FROM declaration ORDER BY 1
+                            || quote(etp) || ligne FROM declaration_chiffres ORDER BY 1
                         """)
             }
             return (report, rows)
@@ -597,8 +597,8 @@ final class IngestorTests: XCTestCase {
         let report = try ingest(["equipements-ok.csv", "declarations-ok.xml"])
         XCTAssertEqual(report.rejects, [])
         XCTAssertEqual(report.files[1].format, "XML")
-        XCTAssertEqual(try count("declaration", "exercice = 2023 AND heures_realisees = 51234.5 AND etp = 11.5"), 1)
-        XCTAssertEqual(try count("declaration", "exercice = 2023 AND nature = 1 AND heures_realisees IS NULL"), 1)
+        XCTAssertEqual(try count("declaration_chiffres", "exercice = 2023 AND heures_realisees = 51234.5 AND etp = 11.5"), 1)
+        XCTAssertEqual(try count("declaration_chiffres", "exercice = 2023 AND nature = 1 AND heures_realisees IS NULL"), 1)
     }
 
     func testXMLSchemaViolationsRejectTheirElementsWithLineNumbersAndKeepTheOthers() throws {
@@ -701,8 +701,8 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(texts.map(\.content), ["en-tête égaré", "texte perdu", "x" + String(repeating: "é", count: 99)])
         XCTAssertEqual(texts.map(\.field), ["exportDeclarations", "exportDeclarations", "exportDeclarations"])
         XCTAssertEqual(Set(texts.map(\.reason)), ["texte hors de tout élément declaration"])
-        XCTAssertEqual(try count("declaration", "places = 30 AND equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0001')"), 1)
-        XCTAssertEqual(try count("declaration", "places = 45 AND equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0002')"), 1)
+        XCTAssertEqual(try count("declaration_chiffres", "places = 30 AND equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0001')"), 1)
+        XCTAssertEqual(try count("declaration_chiffres", "places = 45 AND equipement_id = (SELECT id FROM equipement WHERE n_dossier = '66-0002')"), 1)
     }
 
     /// Ingests the registry, then the file `name` holding `text`.
@@ -850,7 +850,7 @@ final class IngestorTests: XCTestCase {
         let report = try ingestAfterRegistry("v11.xml", export("1.1", "30"))
         XCTAssertEqual(report.files[0].status, .stored)
         XCTAssertEqual(report.files[0].stored, 1)
-        XCTAssertEqual(try count("declaration", "exercice = 2023 AND places = 30"), 1)
+        XCTAssertEqual(try count("declaration_chiffres", "exercice = 2023 AND places = 30"), 1)
 
         // A character reference XML 1.1 alone allows (U+0001) is still a fatal error.
         let control = try ingestAlone("v11-controle.xml", export("1.1", "&#x1;31"))
@@ -883,7 +883,7 @@ final class IngestorTests: XCTestCase {
             </exportDeclarations>
 
             """)
-        XCTAssertEqual(try count("declaration", "places IS NOT NULL"), 0)
+        XCTAssertEqual(try count("declaration_chiffres", "places IS NOT NULL"), 0)
         XCTAssertEqual(report.files[0].stored + report.files[0].rejected, report.files[0].read)
     }
 
@@ -998,7 +998,7 @@ final class IngestorTests: XCTestCase {
                 return "\(text(r.line)) | \(r.field) | \(named(r.reason))"
             }
             let declarations = try store.dbQueue.read { db in
-                try Row.fetchAll(db, sql: "SELECT e.n_dossier, d.* FROM declaration d JOIN equipement e ON e.id = d.equipement_id")
+                try Row.fetchAll(db, sql: "SELECT e.n_dossier, d.* FROM declaration_chiffres d JOIN equipement e ON e.id = d.equipement_id")
                     .map { row in
                         let values = row.columnNames.filter { !["ligne", "fichier_id", "equipement_id"].contains($0) }
                             .map { "\(row[$0] as DatabaseValue)" }

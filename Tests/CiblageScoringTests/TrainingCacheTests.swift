@@ -369,7 +369,7 @@ final class TrainingCacheTests: XCTestCase {
             let years = "exercice BETWEEN 2022 AND 2024"
             let current = try reference(db, years)
             // Declarations filed again later are in the store, and not read.
-            XCTAssertGreaterThan(try reference(db, years, from: "declaration").count, current.count)
+            XCTAssertGreaterThan(try reference(db, years, from: "declaration_chiffres").count, current.count)
 
             var all: [String] = []
             try Store.scanDeclarations(db, exercices: 2022...2024) { all.append(text($0)) }
@@ -568,11 +568,13 @@ final class TrainingCacheTests: XCTestCase {
             try db.execute(sql: "PRAGMA foreign_keys = OFF")
             for (k, id) in ids.enumerated() {
                 for (nature, date) in [(1, 20230115), (3, 20240320), (3, 20240601)] {
+                    var figures = DeclarationFigures()
+                    figures.places = k * 10 + nature
                     try db.execute(
                         sql: """
-                            INSERT INTO declaration (equipement_id, exercice, nature, date_depot, places, fichier_id, ligne)
+                            INSERT INTO declaration (equipement_id, exercice, nature, date_depot, chiffres, fichier_id, ligne)
                             VALUES (?, 2023, ?, ?, ?, 1, ?)
-                            """, arguments: [id, nature, date, k * 10 + nature, k])
+                            """, arguments: [id, nature, date, Data(PackedFigures.packed(figures)), k])
                 }
             }
         }
