@@ -96,7 +96,17 @@ public final class Store {
                 throw StoreFailure.damaged(path, [error.message ?? "\(error.resultCode)"])
             }
         }
-        try Self.migrate(dbQueue)
+        do {
+            try Self.migrate(dbQueue)
+        } catch let error as DatabaseError {
+            // A store made by an earlier version whose schema could not be brought up to date
+            // (a full disk, mostly: a migration may rewrite whole tables).
+            let applied = try? dbQueue.read { db in
+                try db.tableExists("grdb_migrations") ? try Int.fetchOne(db, sql: "SELECT count(*) FROM grdb_migrations") : 0
+            }
+            guard let applied, applied > 0 else { throw error }
+            throw StoreFailure.schemaUpdate(path, StoreFailure.describe(error))
+        }
     }
 
     /// Runs `body` in one write transaction with the connection's foreign-key checks off,
@@ -829,9 +839,16 @@ extension Store {
 public enum StoreFailure: Error, CustomStringConvertible {
     /// The file fails SQLite's quick check: nothing is written to it.
     case damaged(String, [String])
+    /// The schema of a store made by an earlier version could not be brought up to date (the
+    /// cause said in French): the migration rolled back, the store is as it was.
+    case schemaUpdate(String, String)
 
     public var description: String {
         switch self {
+        case .schemaUpdate(let path, let cause):
+            "mise à jour du schéma du store impossible (\(path)) : \(cause) ; le store est resté tel qu'il était. "
+                + "Une mise à jour peut réécrire des tables entières (celle des chiffres des déclarations, à la version 10) : "
+                + "libérer autant d'espace que le store en occupe, puis relancer."
         case .damaged(let path, let messages):
             "store endommagé (\(path)) : la vérification d'intégrité de SQLite échoue (\(messages.prefix(3).joined(separator: " ; "))) ; "
                 + "rien n'y est écrit. Restaurer la dernière sauvegarde, ou repartir d'un store neuf et ré-ingérer les fichiers."

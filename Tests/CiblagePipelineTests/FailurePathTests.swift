@@ -145,6 +145,59 @@ final class FailurePathTests: XCTestCase {
         }
     }
 
+    /// A store of an earlier version is brought up to date by the first stage that opens it; the
+    /// packing of the declarations' figures (v10) writes the table again. On a disk without that
+    /// room, the stage said only « disque plein ».
+    func testAStoreOfAnEarlierVersionOnAFullDiskIsLeftAsItWasAndTheMessageSaysWhy() throws {
+        guard let disk = try smallDisk(kilobytes: 8192) else { return }
+        let store = disk.appendingPathComponent("ancien.sqlite").path
+        do {
+            let queue = try DatabaseQueue(path: store)
+            try Store.migrator.migrate(queue, upTo: "v9-rang-calcule")
+            try queue.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO fichier (id, nom, chemin, sha256, type_fichier, format, encodage, octets, ingere_le)
+                        VALUES (1, 'd.csv', '/d.csv', 'x', 'DECLARATIONS', 'CSV', 'UTF-8', 1, '2026-12-04');
+                        INSERT INTO equipement (id, n_dossier, nom, nature, siret, siren_gestionnaire, nom_gestionnaire,
+                            statut_gestionnaire, departement_siege, caf, commune, date_ouverture, qpv, zrr, ctg, fichier_id, ligne)
+                        VALUES (7, '75-0007', 'Crèche', 'EAJE_COLLECTIF', '', '', '', '', '75', '75', '75056', 20100101, 0, 0, 0, 1, 2);
+                        """)
+                let insert = try db.makeStatement(
+                    sql: """
+                        INSERT INTO declaration (equipement_id, exercice, nature, date_depot, places, heures_realisees, total_charges,
+                            fichier_id, ligne) VALUES (7, 2024, 3, ?, 30, 51234.5, ?, 1, ?)
+                        """)
+                for k in 0..<20_000 {
+                    // A date de dépôt per row: day, month, then year.
+                    let day = 1 + k % 28, month = 1 + k / 28 % 12, year = 2024 + k / 336
+                    let charges = 500_000.0 + Double(k) / 100
+                    try insert.execute(arguments: [year * 10_000 + month * 100 + day, charges, k])
+                }
+            }
+        }
+        // The rest of the disk filled: the store's pages cannot be written twice over.
+        let fd = open(disk.appendingPathComponent("remplissage").path, O_WRONLY | O_CREAT, 0o644)
+        let block = [UInt8](repeating: 0, count: 4096)
+        while block.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) > 0 {}
+        close(fd)
+        let before = try Self.sha256(store)
+
+        let run = Self.tool("ciblage-score", ["--store", store, "--exercice", "2024"], in: folder)
+        XCTAssertEqual(run.status, 1, run.errors)
+        XCTAssertTrue(run.errors.contains("erreur : mise à jour du schéma du store impossible (\(store)) : disque plein"), run.errors)
+        XCTAssertTrue(run.errors.contains("libérer autant d'espace que le store en occupe"), run.errors)
+        XCTAssertEqual(try Self.sha256(store), before, "the store is as it was")
+        XCTAssertEqual(try Self.files(under: disk).sorted(), ["ancien.sqlite", "remplissage"], "no journal nor output left")
+
+        // With the room, the same stage brings it up to date, every figure kept.
+        try FileManager.default.removeItem(at: disk.appendingPathComponent("remplissage"))
+        let store2 = try Store(path: store)
+        let charges = try store2.dbQueue.read { try Double.fetchOne($0, sql: "SELECT sum(total_charges) FROM declaration_chiffres") }
+        let expected = (0..<20_000).map { 500_000.0 + Double($0) / 100 }.reduce(0, +)
+        XCTAssertEqual(try XCTUnwrap(charges), expected, accuracy: 1e-3)
+    }
+
     func testAWorkbookWhoseTemporaryFolderIsFullSaysDiskFullInFrenchAndChangesNothing() throws {
         // libxlsxwriter builds the workbook in the temporary folder: full, the stage said « Zip
         // generic error ZIP_ERRNO while creating the xlsx file. ».
