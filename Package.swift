@@ -16,6 +16,9 @@ let package = Package(
         .executable(name: "ciblage-reperes", targets: ["ciblage-reperes"]),
         .executable(name: "ciblage-bilan", targets: ["ciblage-bilan"]),
         .executable(name: "ciblage-run", targets: ["ciblage-run"]),
+        // A SQLite extension: `sqlite3 store.sqlite -cmd '.load .build/release/libciblagechiffres'`
+        // reads the packed figures of the declarations (views declaration_chiffres…).
+        .library(name: "ciblagechiffres", type: .dynamic, targets: ["CiblageChiffresSQLite"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -42,13 +45,18 @@ let package = Package(
             name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
             providers: [.apt(["libxml2-dev"])]),
 
+        // The packed figures of a declaration (the store's column `chiffres`), in C: one
+        // definition for the stages and for the SQLite extension below.
+        .target(name: "CPackedFigures"),
+        .target(name: "CiblageChiffresSQLite", dependencies: ["CPackedFigures"]),
+
         // Reference data, closed sets and record types.
         .target(name: "CiblageModel", resources: [.copy("Referentiel")]),
         // The SQLite store: schema, migrations, bulk writers.
         .target(
             name: "CiblageStore",
             dependencies: [
-                "CiblageModel", "CXXHash", "CSQLiteConfig",
+                "CiblageModel", "CXXHash", "CSQLiteConfig", "CPackedFigures",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]),
@@ -216,7 +224,8 @@ let package = Package(
             name: "CiblagePipelineTests",
             dependencies: [
                 "CiblagePipeline", "CiblageGenerate", "CiblageStore", "CiblageModel", "CXXHash",
-                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .testTarget(name: "CiblageGenerateTests", dependencies: ["CiblageGenerate", "CiblageModel"]),
         .testTarget(name: "CiblageBenchTests", dependencies: ["CiblageBench"]),
