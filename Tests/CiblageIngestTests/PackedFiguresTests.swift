@@ -16,6 +16,18 @@ final class PackedFiguresTests: XCTestCase {
         try? FileManager.default.removeItem(at: folder)
     }
 
+    /// A declarations file (id 1) and the equipment 7 it was read against, for rows written by hand.
+    static func insertEquipment7(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO fichier (id, nom, chemin, sha256, type_fichier, format, encodage, octets, ingere_le)
+                VALUES (1, 'd.csv', '/d.csv', 'x', 'DECLARATIONS', 'CSV', 'UTF-8', 1, '2026-12-04');
+                INSERT INTO equipement (id, n_dossier, nom, nature, siret, siren_gestionnaire, nom_gestionnaire,
+                    statut_gestionnaire, departement_siege, caf, commune, date_ouverture, qpv, zrr, ctg, fichier_id, ligne)
+                VALUES (7, '75-0007', 'Crèche', 'EAJE_COLLECTIF', '', '', '', '', '75', '75', '75056', 20100101, 0, 0, 0, 1, 2);
+                """)
+    }
+
     /// Figures with every value the parsers can give: none, zero, cents, more decimals than
     /// cents, the largest and smallest doubles, negative values, the extreme counts.
     static func awkwardFigures() -> [DeclarationFigures] {
@@ -122,14 +134,7 @@ final class PackedFiguresTests: XCTestCase {
             let queue = try DatabaseQueue(path: path)
             try Store.migrator.migrate(queue, upTo: "v9-rang-calcule")
             try queue.write { db in
-                try db.execute(
-                    sql: """
-                        INSERT INTO fichier (id, nom, chemin, sha256, type_fichier, format, encodage, octets, ingere_le)
-                        VALUES (1, 'd.csv', '/d.csv', 'x', 'DECLARATIONS', 'CSV', 'UTF-8', 1, '2026-12-04');
-                        INSERT INTO equipement (id, n_dossier, nom, nature, siret, siren_gestionnaire, nom_gestionnaire,
-                            statut_gestionnaire, departement_siege, caf, commune, date_ouverture, qpv, zrr, ctg, fichier_id, ligne)
-                        VALUES (7, '75-0007', 'Crèche', 'EAJE_COLLECTIF', '', '', '', '', '75', '75', '75056', 20100101, 0, 0, 0, 1, 2);
-                        """)
+                try Self.insertEquipment7(db)
                 let columns = ["places", "jours_ouverture", "nb_enfants", "heures_ouverture", "heures_realisees", "heures_facturees",
                     "total_charges", "charges_personnel", "total_produits", "participations_familles", "prestation_caf", "bonus_caf",
                     "subventions_collectivites", "etp"]
@@ -180,15 +185,8 @@ final class PackedFiguresTests: XCTestCase {
     func testADamagedFiguresColumnStopsTheReadWithAFrenchMessage() throws {
         let store = try Store(path: folder.appendingPathComponent("store.sqlite").path)
         try store.dbQueue.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO fichier (id, nom, chemin, sha256, type_fichier, format, encodage, octets, ingere_le)
-                    VALUES (1, 'd.csv', '/d.csv', 'x', 'DECLARATIONS', 'CSV', 'UTF-8', 1, '2026-12-04');
-                    INSERT INTO equipement (id, n_dossier, nom, nature, siret, siren_gestionnaire, nom_gestionnaire,
-                        statut_gestionnaire, departement_siege, caf, commune, date_ouverture, qpv, zrr, ctg, fichier_id, ligne)
-                    VALUES (7, '75-0007', 'Crèche', 'EAJE_COLLECTIF', '', '', '', '', '75', '75', '75056', 20100101, 0, 0, 0, 1, 2);
-                    INSERT INTO declaration VALUES (7, 2024, 3, 20250101, x'0100', 1, 2);
-                    """)
+            try Self.insertEquipment7(db)
+            try db.execute(sql: "INSERT INTO declaration VALUES (7, 2024, 3, 20250101, x'0100', 1, 2)")
             XCTAssertThrowsError(try Store.scanDeclarations(db, exercices: 2024...2024) { _ in }) { error in
                 XCTAssertEqual("\(error)", "chiffres illisibles dans la colonne « chiffres » d'une déclaration du store")
             }
