@@ -91,3 +91,15 @@ int ciblage_unpack_figures(const uint8_t *bytes, size_t count, ciblage_figures *
     }
     return n == count;
 }
+
+ciblage_figure_kind ciblage_packed_figure(const uint8_t *bytes, size_t count, int64_t k, int64_t *count_value, double *amount) {
+    ciblage_figures figures;
+    if (k < 0 || k >= CIBLAGE_FIGURES || !ciblage_unpack_figures(bytes, count, &figures)) return CIBLAGE_FIGURE_UNREADABLE;
+    if (!(figures.present & (1u << k))) return CIBLAGE_FIGURE_ABSENT;
+    if (k < CIBLAGE_COUNT_FIGURES) {
+        *count_value = figures.counts[k];
+        return CIBLAGE_FIGURE_COUNT;
+    }
+    *amount = figures.amounts[k - CIBLAGE_COUNT_FIGURES];
+    return CIBLAGE_FIGURE_AMOUNT;
+}

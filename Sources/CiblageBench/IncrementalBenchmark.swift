@@ -134,7 +134,7 @@ public struct IncrementalBenchmark {
     /// ``deliveryRows`` of them (Cafs exporting XML left out), each filed a day later with costs
     /// up 2 %.
     func writeDelivery(store: String, to url: URL) throws -> (caf: String, rows: Int) {
-        let queue = try Self.connection(store)
+        let queue = try Store(path: store).dbQueue
         return try queue.read { db in
             let counts = try Row.fetchAll(
                 db,
@@ -199,15 +199,8 @@ public struct IncrementalBenchmark {
         guard fsync(fd) == 0 else { throw SystemError.last("synchronisation", path) }
     }
 
-    /// A connection to a store file that reads its views (`chiffre()` declared).
-    static func connection(_ store: String) throws -> DatabaseQueue {
-        var configuration = Configuration()
-        configuration.prepareDatabase { $0.add(function: PackedFigures.sqlFunction) }
-        return try DatabaseQueue(path: store, configuration: configuration)
-    }
-
     static func digest(_ store: String, _ table: (name: String, sql: String)) throws -> String {
-        let queue = try Self.connection(store)
+        let queue = try Store(path: store).dbQueue
         return try queue.read { db in
             var hasher = SHA256()
             let rows = try Row.fetchCursor(db, sql: table.sql)

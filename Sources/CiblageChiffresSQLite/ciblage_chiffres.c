@@ -13,21 +13,19 @@ static void chiffre(sqlite3_context *context, int argc, sqlite3_value **argv) {
         sqlite3_result_null(context);
         return;
     }
-    ciblage_figures figures;
-    sqlite3_int64 k = sqlite3_value_int64(argv[1]);
-    const void *bytes = sqlite3_value_blob(argv[0]);
-    int count = sqlite3_value_bytes(argv[0]);
-    if (sqlite3_value_type(argv[0]) != SQLITE_BLOB || sqlite3_value_type(argv[1]) != SQLITE_INTEGER || k < 0
-        || k >= CIBLAGE_FIGURES || !ciblage_unpack_figures(bytes, (size_t)count, &figures)) {
-        sqlite3_result_error(context, "chiffres illisibles dans la colonne « chiffres » d'une déclaration du store", -1);
-        return;
+    int64_t count = 0;
+    double amount = 0;
+    ciblage_figure_kind kind = CIBLAGE_FIGURE_UNREADABLE;
+    if (sqlite3_value_type(argv[0]) == SQLITE_BLOB && sqlite3_value_type(argv[1]) == SQLITE_INTEGER) {
+        const void *bytes = sqlite3_value_blob(argv[0]);
+        size_t size = (size_t)sqlite3_value_bytes(argv[0]);
+        kind = ciblage_packed_figure(bytes, size, sqlite3_value_int64(argv[1]), &count, &amount);
     }
-    if (!(figures.present & (1u << k))) {
-        sqlite3_result_null(context);
-    } else if (k < CIBLAGE_COUNT_FIGURES) {
-        sqlite3_result_int64(context, figures.counts[k]);
-    } else {
-        sqlite3_result_double(context, figures.amounts[k - CIBLAGE_COUNT_FIGURES]);
+    switch (kind) {
+    case CIBLAGE_FIGURE_ABSENT: sqlite3_result_null(context); break;
+    case CIBLAGE_FIGURE_COUNT: sqlite3_result_int64(context, count); break;
+    case CIBLAGE_FIGURE_AMOUNT: sqlite3_result_double(context, amount); break;
+    default: sqlite3_result_error(context, "chiffres illisibles dans la colonne « chiffres » d'une déclaration du store", -1);
     }
 }
 

@@ -85,18 +85,19 @@ public enum PackedFigures {
     /// ``DeclarationWriter/figureColumns``) of a packed row, NULL when absent. Bytes that are not
     /// a packed row are an error. The extension `libciblagechiffres` gives `sqlite3` the same.
     public static let sqlFunction = DatabaseFunction("chiffre", argumentCount: 2, pure: true) { arguments in
-        guard let k = Int.fromDatabaseValue(arguments[1]), (0..<Int(CIBLAGE_FIGURES)).contains(k) else { throw PackedFiguresError() }
-        switch arguments[0].storage {
-        case .null: return nil
-        case .blob(let data):
-            guard let f = data.withUnsafeBytes({ unpack($0) }) else { throw PackedFiguresError() }
-            let counts = [f.places, f.joursOuverture, f.nbEnfants]
-            if k < counts.count { return counts[k] }
-            let amounts = [
-                f.heuresOuverture, f.heuresRealisees, f.heuresFacturees, f.totalCharges, f.chargesPersonnel, f.totalProduits,
-                f.participationsFamilles, f.prestationCaf, f.bonusCaf, f.subventionsCollectivites, f.etp,
-            ]
-            return amounts[k - counts.count]
+        guard case .blob(let data) = arguments[0].storage, let k = Int64.fromDatabaseValue(arguments[1]) else {
+            if arguments[0].isNull { return nil }
+            throw PackedFiguresError()
+        }
+        var count: Int64 = 0
+        var amount = 0.0
+        let kind = data.withUnsafeBytes { bytes in
+            ciblage_packed_figure(bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, k, &count, &amount)
+        }
+        switch kind {
+        case CIBLAGE_FIGURE_ABSENT: return nil
+        case CIBLAGE_FIGURE_COUNT: return count
+        case CIBLAGE_FIGURE_AMOUNT: return amount
         default: throw PackedFiguresError()
         }
     }

@@ -48,4 +48,16 @@ size_t ciblage_pack_figures(const ciblage_figures *figures, uint8_t *out);
  * where an amount in cents was expected), 1 otherwise. */
 int ciblage_unpack_figures(const uint8_t *bytes, size_t count, ciblage_figures *figures);
 
+/* What ciblage_packed_figure found. */
+typedef enum {
+    CIBLAGE_FIGURE_UNREADABLE = -1, /* not a packed row, or k outside 0–13 */
+    CIBLAGE_FIGURE_ABSENT = 0,
+    CIBLAGE_FIGURE_COUNT = 1, /* in *count */
+    CIBLAGE_FIGURE_AMOUNT = 2, /* in *amount */
+} ciblage_figure_kind;
+
+/* Figure `k` of the packed row `bytes`: what SQL's chiffre(chiffres, k) answers, for the stages'
+ * connections and for the SQLite extension alike. */
+ciblage_figure_kind ciblage_packed_figure(const uint8_t *bytes, size_t count, int64_t k, int64_t *count_value, double *amount);
+
 #endif
