@@ -34,7 +34,7 @@ final class DeclarationParse: @unchecked Sendable {
                 columns: ExportColumns.declarations, encoding: fingerprint.encoding, rejects: RejectCollector(fileName: fileName),
                 handler: DeclarationParseHandler(parser: parser, channel: channel))
             do {
-                try CSVReader(url: url).read(into: &sink)
+                try CSVReader.readConcurrently(url, into: &sink)
                 try sink.finish()
                 try sink.handler.flush()
                 result.set(rejects: sink.rejects, read: sink.read)
@@ -244,7 +244,7 @@ final class KeyedRead<Value: Sendable>: @unchecked Sendable {
                 columns: columns, encoding: fingerprint.encoding, rejects: RejectCollector(fileName: fileName),
                 handler: StreamingHandler(parse, channel: channel))
             do {
-                try CSVReader(url: url).read(into: &sink)
+                try CSVReader.readConcurrently(url, into: &sink)
                 try sink.finish()
                 try sink.handler.flush()
                 channel.finish()

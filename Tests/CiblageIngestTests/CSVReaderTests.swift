@@ -87,4 +87,76 @@ final class CSVReaderTests: XCTestCase {
         XCTAssertTrue(sink.malformed[0].reason.contains("trop long"), sink.malformed[0].reason)
         XCTAssertEqual(sink.records.map(\.line), [1, 3, 4])
     }
+
+    // MARK: Reading on a thread of its own (readConcurrently)
+
+    /// A file of several batches: short rows, quoted fields over lines, malformed lines, a
+    /// record larger than a batch's room, a line of separators only, an empty last field.
+    func mixedFile() -> String {
+        var text = "N;NOM;MONTANT\n"
+        for i in 1...30_000 {
+            switch i % 997 {
+            case 5: text += "\(i);\"sur\ndeux lignes; avec \"\"guillemets\"\"\";1,5\n"
+            case 7: text += "\(i);\"ab\"c;2\n"
+            case 11: text += ";;\n"
+            case 13: text += "\(i);\(String(repeating: "é", count: 200_000));3\n"
+            default: text += "\(i);Crèche \(i);\(i),25\n"
+            }
+        }
+        return text + "fin;;\n\"jamais fermé;4\n"
+    }
+
+    func testReadingOnAThreadOfItsOwnGivesTheSameRecordsAndMalformedLinesInTheSameOrder() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("csv-\(UUID().uuidString).csv")
+        try Data(mixedFile().utf8).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        var direct = Collected()
+        try CSVReader(url: url).read(into: &direct)
+        var concurrent = Collected()
+        try CSVReader.readConcurrently(url, into: &concurrent)
+
+        XCTAssertEqual(concurrent.records.count, direct.records.count)
+        XCTAssertGreaterThan(direct.records.count, 29_000)
+        for (a, b) in zip(direct.records, concurrent.records) {
+            XCTAssertEqual(a.line, b.line)
+            XCTAssertEqual(a.fields, b.fields, "ligne \(a.line)")
+            XCTAssertEqual(a.raw, b.raw, "ligne \(a.line)")
+        }
+        XCTAssertEqual(concurrent.malformed.map(\.line), direct.malformed.map(\.line))
+        XCTAssertEqual(concurrent.malformed.map(\.reason), direct.malformed.map(\.reason))
+        XCTAssertEqual(concurrent.malformed.map(\.raw), direct.malformed.map(\.raw))
+        XCTAssertGreaterThan(direct.malformed.count, 30)
+        // The rows of 400 000 bytes went through whole.
+        XCTAssertTrue(concurrent.records.contains { $0.fields.count == 3 && $0.fields[1].utf8.count == 400_000 })
+    }
+
+    /// A sink that gives up after `limit` records.
+    struct Refusing: CSVRecordSink {
+        struct Stop: Error {}
+        var limit: Int
+        var seen = 0
+        mutating func record(_ record: CSVRecord) throws {
+            seen += 1
+            if seen == limit { throw Stop() }
+        }
+        mutating func malformed(line: Int, reason: String, raw: UnsafeBufferPointer<UInt8>) throws {}
+    }
+
+    func testASinkThatThrowsStopsTheReadingThreadAndItsErrorComesOut() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("csv-\(UUID().uuidString).csv")
+        try Data(mixedFile().utf8).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        var sink = Refusing(limit: 10)
+        XCTAssertThrowsError(try CSVReader.readConcurrently(url, into: &sink)) { XCTAssertTrue($0 is Refusing.Stop, "\($0)") }
+        XCTAssertEqual(sink.seen, 10)
+    }
+
+    func testAnUnreadableFileIsAnErrorOfTheCaller() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("absent-\(UUID().uuidString).csv")
+        var sink = Collected()
+        XCTAssertThrowsError(try CSVReader.readConcurrently(url, into: &sink)) {
+            XCTAssertTrue("\($0)".contains("lecture impossible"), "\($0)")
+        }
+        XCTAssertTrue(sink.records.isEmpty)
+    }
 }
