@@ -139,65 +139,90 @@ final class RecordBatch: @unchecked Sendable {
 }
 
 /// The reading thread's sink: copies records into batches and hands each over when full.
+///
+/// The batch's buffers are held as plain pointers (``Buffers``) and its counts here: reached
+/// through the batch for every record, its references were retained and released each time.
 private struct BatchingSink: CSVRecordSink {
     let channel: BatchChannel<RecordBatch>
     let pool: RecordBatch.Pool
     var current: RecordBatch
+    var buffers: Buffers
     var byteCount = 0
     var fieldCount = 0
     var entryCount = 0
+
+    struct Buffers {
+        let bytes: UnsafeMutablePointer<UInt8>
+        let starts: UnsafeMutablePointer<Int>
+        let lengths: UnsafeMutablePointer<Int>
+        let entries: UnsafeMutablePointer<RecordBatch.Entry>
+        let byteCapacity: Int
+        let fieldCapacity: Int
+        let entryCapacity: Int
+
+        init(_ batch: RecordBatch) {
+            (bytes, starts, lengths, entries) = (batch.bytes, batch.starts, batch.lengths, batch.entries)
+            (byteCapacity, fieldCapacity, entryCapacity) = (batch.byteCapacity, batch.fieldCapacity, batch.entryCapacity)
+        }
+    }
 
     init(channel: BatchChannel<RecordBatch>, pool: RecordBatch.Pool) {
         self.channel = channel
         self.pool = pool
         current = pool.take()
+        buffers = Buffers(current)
     }
 
     mutating func record(_ record: CSVRecord) throws {
         // A record's fields lie one after the other in the reader's arena, from its start.
-        let last = record.fieldCount - 1
-        let fieldBytes = last < 0 ? 0 : record.starts[last] + record.lengths[last]
-        try makeRoom(bytes: record.raw.count + fieldBytes, fields: record.fieldCount)
-        let b = current
+        let n = record.fieldCount
+        let fieldBytes = n == 0 ? 0 : record.starts[n - 1] + record.lengths[n - 1]
+        let rawCount = record.raw.count
+        if byteCount + rawCount + fieldBytes > buffers.byteCapacity || fieldCount + n > buffers.fieldCapacity
+            || entryCount == buffers.entryCapacity
+        {
+            try makeRoom(bytes: rawCount + fieldBytes, fields: n)
+        }
+        let b = buffers
         let rawStart = byteCount
-        if let raw = record.raw.baseAddress { (b.bytes + byteCount).update(from: raw, count: record.raw.count) }
-        byteCount += record.raw.count
-        let arenaStart = byteCount
-        (b.bytes + byteCount).update(from: record.arena, count: fieldBytes)
-        byteCount += fieldBytes
-        for i in 0..<record.fieldCount {
-            b.starts[fieldCount + i] = arenaStart + record.starts[i]
-            b.lengths[fieldCount + i] = record.lengths[i]
+        if let raw = record.raw.baseAddress { (b.bytes + rawStart).update(from: raw, count: rawCount) }
+        let arenaStart = rawStart + rawCount
+        (b.bytes + arenaStart).update(from: record.arena, count: fieldBytes)
+        byteCount = arenaStart + fieldBytes
+        let starts = b.starts + fieldCount
+        let lengths = b.lengths + fieldCount
+        for i in 0..<n {
+            starts[i] = arenaStart + record.starts[i]
+            lengths[i] = record.lengths[i]
         }
         b.entries[entryCount] = RecordBatch.Entry(
-            line: record.line, offset: record.offset, rawStart: rawStart, rawCount: record.raw.count, firstField: fieldCount,
-            fieldCount: record.fieldCount, malformed: -1)
-        fieldCount += record.fieldCount
+            line: record.line, offset: record.offset, rawStart: rawStart, rawCount: rawCount, firstField: fieldCount, fieldCount: n,
+            malformed: -1)
+        fieldCount += n
         entryCount += 1
     }
 
     mutating func malformed(line: Int, reason: String, raw: UnsafeBufferPointer<UInt8>) throws {
-        try makeRoom(bytes: raw.count, fields: 0)
-        let b = current
-        if let base = raw.baseAddress { (b.bytes + byteCount).update(from: base, count: raw.count) }
-        b.entries[entryCount] = RecordBatch.Entry(
+        if byteCount + raw.count > buffers.byteCapacity || entryCount == buffers.entryCapacity {
+            try makeRoom(bytes: raw.count, fields: 0)
+        }
+        if let base = raw.baseAddress { (buffers.bytes + byteCount).update(from: base, count: raw.count) }
+        buffers.entries[entryCount] = RecordBatch.Entry(
             line: line, offset: 0, rawStart: byteCount, rawCount: raw.count, firstField: fieldCount, fieldCount: 0,
-            malformed: b.reasons.count)
-        b.reasons.append(reason)
+            malformed: current.reasons.count)
+        current.reasons.append(reason)
         byteCount += raw.count
         entryCount += 1
     }
 
-    /// Hands the current batch over first if it lacks room for one more entry of `bytes` bytes
-    /// and `fields` fields.
+    /// Hands the current batch over, and takes one with room for an entry of `bytes` bytes and
+    /// `fields` fields (made for it when larger than a batch's room).
     private mutating func makeRoom(bytes: Int, fields: Int) throws {
-        if byteCount + bytes <= current.byteCapacity && fieldCount + fields <= current.fieldCapacity
-            && entryCount < current.entryCapacity
-        {
-            return
-        }
         try flush()
-        if bytes > current.byteCapacity || fields > current.fieldCapacity { current = RecordBatch(bytes: bytes, fields: fields) }
+        if bytes > buffers.byteCapacity || fields > buffers.fieldCapacity {
+            current = RecordBatch(bytes: bytes, fields: fields)
+            buffers = Buffers(current)
+        }
     }
 
     /// Hands the current batch over; throws once the consumer has given up.
@@ -206,6 +231,7 @@ private struct BatchingSink: CSVRecordSink {
         current.entryCount = entryCount
         guard channel.send([current]) else { throw CancellationError() }
         current = pool.take()
+        buffers = Buffers(current)
         (byteCount, fieldCount, entryCount) = (0, 0, 0)
     }
 }

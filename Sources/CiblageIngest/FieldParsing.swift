@@ -19,7 +19,9 @@ public enum FieldParsing {
 
     /// Bytes with blanks (space, tab, U+00A0 in UTF-8 or Windows-1252, U+202F) removed at both ends.
     public static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
-        guard let base = bytes.baseAddress else { return bytes }
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return bytes }
+        // Most fields start and end with a printable ASCII byte: no blank at either end.
+        if base[0] &- 0x21 < 0x5F && base[bytes.count - 1] &- 0x21 < 0x5F { return bytes }
         var start = 0
         var end = bytes.count
         while start < end {
@@ -130,6 +132,43 @@ public enum FieldParsing {
     public static func scanNumber(_ bytes: UnsafeBufferPointer<UInt8>) throws(FieldProblem) -> ScannedNumber? {
         guard let p = bytes.baseAddress, bytes.count > 0 else { return nil }
         let end = bytes.count
+        if let plain = plainNumber(p, end) { return plain }
+        return try groupedNumber(p, end)
+    }
+
+    /// The common case, in one pass without the grouping rules: digits, then a decimal separator
+    /// and digits, 18 digits at most, nothing else; `nil` for anything else (a sign, a blank,
+    /// more digits), which ``groupedNumber(_:_:)`` reads or refuses.
+    @inline(__always)
+    static func plainNumber(_ p: UnsafePointer<UInt8>, _ end: Int) -> ScannedNumber? {
+        guard end <= 19 else { return nil }
+        var mantissa: Int64 = 0
+        var i = 0
+        while i < end {
+            let d = p[i] &- 0x30
+            guard d < 10 else { break }
+            mantissa = mantissa &* 10 &+ Int64(d)
+            i += 1
+        }
+        let integerDigits = i
+        guard integerDigits > 0, integerDigits <= 18 else { return nil }
+        if i == end { return ScannedNumber(negative: false, mantissa: mantissa, scale: 0) }
+        guard p[i] == UInt8(ascii: ",") || p[i] == UInt8(ascii: ".") else { return nil }
+        i += 1
+        let fractionStart = i
+        while i < end {
+            let d = p[i] &- 0x30
+            guard d < 10 else { return nil }
+            mantissa = mantissa &* 10 &+ Int64(d)
+            i += 1
+        }
+        let scale = end - fractionStart
+        guard scale > 0, integerDigits + scale <= 18 else { return nil }
+        return ScannedNumber(negative: false, mantissa: mantissa, scale: scale)
+    }
+
+    /// ``scanNumber(_:)`` with every rule: a sign, thousands grouped by blanks.
+    static func groupedNumber(_ p: UnsafePointer<UInt8>, _ end: Int) throws(FieldProblem) -> ScannedNumber? {
         var i = 0
         var negative = false
         if p[0] == UInt8(ascii: "-") || p[0] == UInt8(ascii: "+") {

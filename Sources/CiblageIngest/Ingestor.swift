@@ -183,11 +183,9 @@ public final class Ingestor {
             if a.head.isXML != b.head.isXML { return !a.head.isXML }
             return a.url.path < b.url.path
         }
-        // A multi-row upsert may abort half-way, so SQLite keeps a statement journal of the pages
-        // it changes; spread over three indexes, the registry's went past SQLite's 64 KiB and
-        // into a temporary file: 84 000 page writes for 60 000 equipments (0.57 s). Held in
-        // memory, it is a few hundred kilobytes at a time.
-        try store.dbQueue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA temp_store = MEMORY") }
+        // Statement journals are held in memory (`temp_store`, set by ``Store``): a multi-row
+        // upsert of the registry, spread over three indexes, wrote 84 000 pages to a temporary
+        // file for 60 000 equipments (0.57 s) otherwise.
         defer {
             for read in prefetched.values { read.cancel() }
             prefetched = [:]

@@ -129,6 +129,41 @@ final class FieldParsingTests: XCTestCase {
             XCTAssertThrowsError(try Array(text.utf8).withUnsafeBufferPointer { try FieldParsing.boolean($0) }, text)
         }
     }
+
+    /// The plain path (digits, one separator, digits) must read what the full rules read and
+    /// leave them everything else: random fields of digits, separators, signs and blanks.
+    func testThePlainNumberPathAgreesWithTheFullRules() {
+        let alphabet: [[UInt8]] = [
+            [0x30], [0x31], [0x35], [0x39], [0x2C], [0x2E], [0x20], [0x2D], [0x2B], [0xC2, 0xA0], [0xE2, 0x80, 0xAF], [0x61],
+        ]
+        var random = SeededRandom(seed: 2026)
+        var plainCount = 0
+        for _ in 0..<200_000 {
+            var field: [UInt8] = []
+            for _ in 0..<Int(random.next() % 22) {
+                // Digits most of the time, as in the exports.
+                let k = Int(random.next() % 20)
+                field += k < 10 ? [UInt8(0x30 + k)] : alphabet[k - 10]
+            }
+            field.withUnsafeBufferPointer { bytes in
+                guard let p = bytes.baseAddress, bytes.count > 0 else { return }
+                let full = Result { () throws(FieldProblem) in try FieldParsing.groupedNumber(p, bytes.count) }
+                guard let plain = FieldParsing.plainNumber(p, bytes.count) else { return }
+                plainCount += 1
+                guard case .success(let read?) = full else {
+                    return XCTFail("« \(String(decoding: field, as: UTF8.self)) » : lu par le chemin simple, refusé par les règles")
+                }
+                XCTAssertEqual(
+                    [read.negative ? 1 : 0, Int(read.mantissa), read.scale], [plain.negative ? 1 : 0, Int(plain.mantissa), plain.scale],
+                    String(decoding: field, as: UTF8.self))
+            }
+        }
+        XCTAssertGreaterThan(plainCount, 5_000)
+        XCTAssertThrowsError(try decimal("12,"))
+        XCTAssertThrowsError(try decimal("1234567890123456789"))
+        XCTAssertEqual(try decimal("123456789012345678"), 123_456_789_012_345_678)
+        XCTAssertEqual(try decimal("00012,50"), 12.5)
+    }
 }
 
 final class ControlPartTrimTests: XCTestCase {
