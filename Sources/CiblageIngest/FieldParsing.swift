@@ -132,8 +132,57 @@ public enum FieldParsing {
     public static func scanNumber(_ bytes: UnsafeBufferPointer<UInt8>) throws(FieldProblem) -> ScannedNumber? {
         guard let p = bytes.baseAddress, bytes.count > 0 else { return nil }
         let end = bytes.count
-        if let plain = plainNumber(p, end) { return plain }
+        if let plain = plainNumber(p, end) ?? thousandsNumber(p, end) { return plain }
         return try groupedNumber(p, end)
+    }
+
+    /// The common grouped case, in one pass: one to three digits, then groups of three each
+    /// after one blank (`80 112`, `1 234 567,5`: Windows-1252's A0, UTF-8's U+00A0 or U+202F, a
+    /// space), then a decimal separator and digits if any, 18 digits at most; `nil` for anything
+    /// else, which ``groupedNumber(_:_:)`` reads or refuses. Amounts of a thousand euros or more
+    /// are written so in half the exports: ``groupedNumber(_:_:)``, with every rule checked at
+    /// every byte, took 2.4 to 2.7 % of a national ingest's processor time.
+    @inline(__always)
+    static func thousandsNumber(_ p: UnsafePointer<UInt8>, _ end: Int) -> ScannedNumber? {
+        var mantissa: Int64 = 0
+        var i = 0
+        while i < end && i < 4 {
+            let d = p[i] &- 0x30
+            guard d < 10 else { break }
+            mantissa = mantissa &* 10 &+ Int64(d)
+            i += 1
+        }
+        guard i > 0, i <= 3, i < end else { return nil }
+        var digits = i
+        while i < end {
+            let blank = blankLength(p, i, end)
+            guard blank > 0 else { break }
+            i += blank
+            guard i + 3 <= end, digits + 3 <= 18 else { return nil }
+            let d0 = p[i] &- 0x30
+            let d1 = p[i + 1] &- 0x30
+            let d2 = p[i + 2] &- 0x30
+            guard d0 < 10, d1 < 10, d2 < 10 else { return nil }
+            mantissa = mantissa &* 1000 &+ Int64(d0) &* 100 &+ Int64(d1) &* 10 &+ Int64(d2)
+            digits += 3
+            i += 3
+        }
+        // At least one group (the first has three digits at most): without, the digits were a
+        // plain number's, or something else.
+        guard digits > 3 else { return nil }
+        if i == end { return ScannedNumber(negative: false, mantissa: mantissa, scale: 0) }
+        guard p[i] == UInt8(ascii: ",") || p[i] == UInt8(ascii: ".") else { return nil }
+        i += 1
+        let fractionStart = i
+        while i < end {
+            let d = p[i] &- 0x30
+            guard d < 10 else { return nil }
+            mantissa = mantissa &* 10 &+ Int64(d)
+            i += 1
+        }
+        let scale = end - fractionStart
+        guard scale > 0, digits + scale <= 18 else { return nil }
+        return ScannedNumber(negative: false, mantissa: mantissa, scale: scale)
     }
 
     /// The common case, in one pass without the grouping rules: digits, then a decimal separator

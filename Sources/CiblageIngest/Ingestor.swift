@@ -651,13 +651,20 @@ public final class Ingestor {
     private func equipementIds(_ db: Database) throws -> EquipementIndex {
         if let cachedIndex { return cachedIndex }
         // Read on the storing thread before the first declaration is stored: one table, sized
-        // once, filled from the raw rows.
-        var index = EquipementIndex(capacity: try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement") ?? 0)
+        // once, filled from the raw rows in the order of their ids, the order of the registry
+        // that created them (the scan, on the covering index of N_DOSSIER, reads them in the
+        // order of the numbers' text).
+        let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement") ?? 0
+        var index = EquipementIndex(capacity: count)
+        var known: [(nDossier: String, id: Int64)] = []
+        known.reserveCapacity(count)
         let rows = try RawStatement(db, sql: "SELECT n_dossier, id FROM equipement")
         defer { rows.reset() }
         while try rows.step() {
-            if let nDossier = rows.text(0), let id = rows.int(1) { index.insert(nDossier, Int64(id)) }
+            if let nDossier = rows.text(0), let id = rows.int(1) { known.append((nDossier, Int64(id))) }
         }
+        known.sort { $0.id < $1.id }
+        for (nDossier, id) in known { index.insert(nDossier, id) }
         cachedIndex = index
         return index
     }

@@ -66,6 +66,39 @@ final class FieldParsingTests: XCTestCase {
         for other in ["REE", "REELS", "RÉEL", "", "PREVISIONNE", "ACTUALISÉ", "re el"] { XCTAssertNil(nature(other), other) }
     }
 
+    func testEquipmentsAreFoundWhateverTheOrderOfTheExport() {
+        // Ids in the registry's order, which is not the order of the numbers' text.
+        let numbers = (0..<40).map { k in "\(["72", "65", "971", "2A"][k % 4])-\(String(format: "%06d", k))" }
+        var known = Dictionary(uniqueKeysWithValues: numbers.enumerated().map { ($0.element, Int64($0.offset + 1)) })
+        known["13-ÉTÉ"] = 41
+        let index = EquipementIndex(known)
+        func ids(_ order: [String], encoding: TextEncoding = .utf8) -> [Int64?] {
+            var parser = DeclarationRowParser(equipements: index)
+            return order.map { number in
+                let bytes = encoding == .windows1252 ? Windows1252.encode(number) : Array(number.utf8)
+                return bytes.withUnsafeBufferPointer { parser.equipement($0, encoding) }
+            }
+        }
+        func expected(_ order: [String]) -> [Int64?] { order.map { known[$0] } }
+        // Four rows an equipment, in the registry's order, skipping some (nothing declared).
+        let inOrder = numbers.enumerated().filter { $0.offset % 7 != 3 }.flatMap { Array(repeating: $0.element, count: 4) }
+        XCTAssertEqual(ids(inOrder), expected(inOrder))
+        // Reversed, shuffled, far jumps, unknown numbers between known ones.
+        XCTAssertEqual(ids(inOrder.reversed()), expected(inOrder.reversed()))
+        var random = SeededRandom(seed: 7)
+        var mixed = inOrder
+        for k in stride(from: mixed.count - 1, to: 0, by: -1) { mixed.swapAt(k, Int(random.next() % UInt64(k + 1))) }
+        let shuffled = mixed + ["99-000001", numbers[0], "", numbers[39], "72-000000x", numbers[1]]
+        XCTAssertEqual(ids(shuffled), expected(shuffled))
+        // The same equipment's number in Windows-1252 and in UTF-8: its own id either way; its
+        // UTF-8 bytes read as Windows-1252 are another number, unknown.
+        XCTAssertEqual(ids(["13-ÉTÉ", numbers[2], "13-ÉTÉ", "13-ÉTÉ"], encoding: .windows1252), [41, 3, 41, 41])
+        XCTAssertEqual(ids([numbers[2], "13-ÉTÉ", "13-ÉTÉ"]), [3, 41, 41])
+        var parser = DeclarationRowParser(equipements: index)
+        XCTAssertEqual(Windows1252.encode(numbers[5]).withUnsafeBufferPointer { parser.equipement($0, .windows1252) }, 6)
+        XCTAssertNil(Array("13-ÉTÉ".utf8).withUnsafeBufferPointer { parser.equipement($0, .windows1252) })
+    }
+
     func testEmptyMeansMissingNotZero() throws {
         XCTAssertNil(try decimal(""))
         XCTAssertNil(try decimal("   "))
@@ -163,6 +196,52 @@ final class FieldParsingTests: XCTestCase {
         XCTAssertThrowsError(try decimal("1234567890123456789"))
         XCTAssertEqual(try decimal("123456789012345678"), 123_456_789_012_345_678)
         XCTAssertEqual(try decimal("00012,50"), 12.5)
+    }
+
+    func testTheThousandsPathAgreesWithTheFullRules() {
+        let blanks: [[UInt8]] = [[0x20], [0xA0], [0xC2, 0xA0], [0xE2, 0x80, 0xAF], [0x09], [0x20, 0x20]]
+        var random = SeededRandom(seed: 1252)
+        func digits(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(0x30 + Int(random.next() % 10)) } }
+        var fastCount = 0
+        var refused = 0
+        for _ in 0..<200_000 {
+            // Mostly well-formed grouped amounts, with now and then a group of the wrong size, a
+            // doubled blank, a sign, a second separator or a letter.
+            var field = digits(1 + Int(random.next() % 4))
+            for _ in 0..<Int(random.next() % 7) {
+                field += blanks[Int(random.next() % UInt64(blanks.count))]
+                field += digits(random.next() % 12 == 0 ? 2 + Int(random.next() % 3) * 1 : 3)
+            }
+            if random.next() % 2 == 0 { field += [random.next() % 2 == 0 ? 0x2C : 0x2E] + digits(Int(random.next() % 4)) }
+            switch random.next() % 30 {
+            case 0: field.insert(0x2D, at: 0)
+            case 1: field += [0x2C, 0x35]
+            case 2: field.insert(0x61, at: Int(random.next() % UInt64(field.count + 1)))
+            default: break
+            }
+            field.withUnsafeBufferPointer { bytes in
+                let p = bytes.baseAddress!
+                let full = Result { () throws(FieldProblem) in try FieldParsing.groupedNumber(p, bytes.count) }
+                guard let fast = FieldParsing.thousandsNumber(p, bytes.count) else {
+                    if case .failure = full { refused += 1 }
+                    return
+                }
+                fastCount += 1
+                guard case .success(let read?) = full else {
+                    return XCTFail("« \(String(decoding: field, as: UTF8.self)) » : lu par le chemin des milliers, refusé par les règles")
+                }
+                XCTAssertEqual(
+                    [read.negative ? 1 : 0, Int(read.mantissa), read.scale], [fast.negative ? 1 : 0, Int(fast.mantissa), fast.scale],
+                    String(decoding: field, as: UTF8.self))
+            }
+        }
+        XCTAssertGreaterThan(fastCount, 30_000)
+        XCTAssertGreaterThan(refused, 5_000)
+        XCTAssertEqual(try decimal("80\u{A0}112"), 80_112)
+        XCTAssertEqual(try decimal("1\u{202F}234\u{202F}567,25"), 1_234_567.25)
+        XCTAssertThrowsError(try decimal("1 2345"))
+        XCTAssertThrowsError(try decimal("1 234,"))
+        XCTAssertThrowsError(try decimal("1234 567"))
     }
 }
 
