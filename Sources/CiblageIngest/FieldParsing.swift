@@ -170,6 +170,16 @@ public enum FieldParsing {
         // At least one group (the first has three digits at most): without, the digits were a
         // plain number's, or something else.
         guard digits > 3 else { return nil }
+        return fraction(p, from: i, end, mantissa: mantissa, integerDigits: digits)
+    }
+
+    /// The rest of a number without sign whose `integerDigits` integer digits, read into
+    /// `mantissa`, end at `start`: nothing, or a decimal separator and digits, 18 digits in all;
+    /// `nil` for anything else.
+    @inline(__always)
+    static func fraction(_ p: UnsafePointer<UInt8>, from start: Int, _ end: Int, mantissa: Int64, integerDigits: Int) -> ScannedNumber? {
+        var i = start
+        var mantissa = mantissa
         if i == end { return ScannedNumber(negative: false, mantissa: mantissa, scale: 0) }
         guard p[i] == UInt8(ascii: ",") || p[i] == UInt8(ascii: ".") else { return nil }
         i += 1
@@ -181,7 +191,7 @@ public enum FieldParsing {
             i += 1
         }
         let scale = end - fractionStart
-        guard scale > 0, digits + scale <= 18 else { return nil }
+        guard scale > 0, integerDigits + scale <= 18 else { return nil }
         return ScannedNumber(negative: false, mantissa: mantissa, scale: scale)
     }
 
@@ -199,21 +209,8 @@ public enum FieldParsing {
             mantissa = mantissa &* 10 &+ Int64(d)
             i += 1
         }
-        let integerDigits = i
-        guard integerDigits > 0, integerDigits <= 18 else { return nil }
-        if i == end { return ScannedNumber(negative: false, mantissa: mantissa, scale: 0) }
-        guard p[i] == UInt8(ascii: ",") || p[i] == UInt8(ascii: ".") else { return nil }
-        i += 1
-        let fractionStart = i
-        while i < end {
-            let d = p[i] &- 0x30
-            guard d < 10 else { return nil }
-            mantissa = mantissa &* 10 &+ Int64(d)
-            i += 1
-        }
-        let scale = end - fractionStart
-        guard scale > 0, integerDigits + scale <= 18 else { return nil }
-        return ScannedNumber(negative: false, mantissa: mantissa, scale: scale)
+        guard i > 0, i <= 18 else { return nil }
+        return fraction(p, from: i, end, mantissa: mantissa, integerDigits: i)
     }
 
     /// ``scanNumber(_:)`` with every rule: a sign, thousands grouped by blanks.
