@@ -137,9 +137,8 @@ public final class Ingestor {
     /// The fingerprint of the CSV declarations file that follows a registry file, by its place in
     /// the plan: computed from the moment the registry's reading ends, while its rows are still
     /// being stored (the storing thread alone then kept a core; this file's reading, started as
-    /// the registry commits, began with its fingerprint, 0.03 s of the national ingest and 0.12 s
-    /// at four times the country on the path of every later row). `nil` when it failed: its
-    /// reading then computes it, and says why.
+    /// the registry commits, began with its fingerprint: 0.03 s of the national ingest on the
+    /// path of every later row). `nil` when it failed: its reading then computes it, and says why.
     private var fingerprintsAhead: [Int: BackgroundWork<FileFingerprint?>] = [:]
     /// The content of each file of the run being ingested, by its place in the plan.
     private var runFingerprints = RunFingerprints()
