@@ -165,6 +165,29 @@ final class FieldParsingTests: XCTestCase {
 
     /// The plain path (digits, one separator, digits) must read what the full rules read and
     /// leave them everything else: random fields of digits, separators, signs and blanks.
+    /// Reads `field` by a fast `path` of the number reading and by the full rules
+    /// (``FieldParsing/groupedNumber(_:_:)``), and fails the test when the fast path reads what the
+    /// full rules refuse or read otherwise. Returns whether the fast path read the field, and
+    /// whether the full rules refuse it.
+    func checkAgainstTheFullRules(
+        _ field: [UInt8], path: String, _ fast: (UnsafePointer<UInt8>, Int) -> FieldParsing.ScannedNumber?
+    ) -> (read: Bool, refused: Bool) {
+        field.withUnsafeBufferPointer { bytes in
+            guard let p = bytes.baseAddress, bytes.count > 0 else { return (false, false) }
+            let full = Result { () throws(FieldProblem) in try FieldParsing.groupedNumber(p, bytes.count) }
+            let refused = if case .failure = full { true } else { false }
+            guard let value = fast(p, bytes.count) else { return (false, refused) }
+            let text = String(decoding: field, as: UTF8.self)
+            guard case .success(let read?) = full else {
+                XCTFail("« \(text) » : lu par \(path), refusé par les règles")
+                return (true, refused)
+            }
+            XCTAssertEqual(
+                [read.negative ? 1 : 0, Int(read.mantissa), read.scale], [value.negative ? 1 : 0, Int(value.mantissa), value.scale], text)
+            return (true, refused)
+        }
+    }
+
     func testThePlainNumberPathAgreesWithTheFullRules() {
         let alphabet: [[UInt8]] = [
             [0x30], [0x31], [0x35], [0x39], [0x2C], [0x2E], [0x20], [0x2D], [0x2B], [0xC2, 0xA0], [0xE2, 0x80, 0xAF], [0x61],
@@ -178,18 +201,7 @@ final class FieldParsingTests: XCTestCase {
                 let k = Int(random.next() % 20)
                 field += k < 10 ? [UInt8(0x30 + k)] : alphabet[k - 10]
             }
-            field.withUnsafeBufferPointer { bytes in
-                guard let p = bytes.baseAddress, bytes.count > 0 else { return }
-                let full = Result { () throws(FieldProblem) in try FieldParsing.groupedNumber(p, bytes.count) }
-                guard let plain = FieldParsing.plainNumber(p, bytes.count) else { return }
-                plainCount += 1
-                guard case .success(let read?) = full else {
-                    return XCTFail("« \(String(decoding: field, as: UTF8.self)) » : lu par le chemin simple, refusé par les règles")
-                }
-                XCTAssertEqual(
-                    [read.negative ? 1 : 0, Int(read.mantissa), read.scale], [plain.negative ? 1 : 0, Int(plain.mantissa), plain.scale],
-                    String(decoding: field, as: UTF8.self))
-            }
+            if checkAgainstTheFullRules(field, path: "le chemin simple", FieldParsing.plainNumber).read { plainCount += 1 }
         }
         XCTAssertGreaterThan(plainCount, 5_000)
         XCTAssertThrowsError(try decimal("12,"))
@@ -219,21 +231,8 @@ final class FieldParsingTests: XCTestCase {
             case 2: field.insert(0x61, at: Int(random.next() % UInt64(field.count + 1)))
             default: break
             }
-            field.withUnsafeBufferPointer { bytes in
-                let p = bytes.baseAddress!
-                let full = Result { () throws(FieldProblem) in try FieldParsing.groupedNumber(p, bytes.count) }
-                guard let fast = FieldParsing.thousandsNumber(p, bytes.count) else {
-                    if case .failure = full { refused += 1 }
-                    return
-                }
-                fastCount += 1
-                guard case .success(let read?) = full else {
-                    return XCTFail("« \(String(decoding: field, as: UTF8.self)) » : lu par le chemin des milliers, refusé par les règles")
-                }
-                XCTAssertEqual(
-                    [read.negative ? 1 : 0, Int(read.mantissa), read.scale], [fast.negative ? 1 : 0, Int(fast.mantissa), fast.scale],
-                    String(decoding: field, as: UTF8.self))
-            }
+            let outcome = checkAgainstTheFullRules(field, path: "le chemin des milliers", FieldParsing.thousandsNumber)
+            if outcome.read { fastCount += 1 } else if outcome.refused { refused += 1 }
         }
         XCTAssertGreaterThan(fastCount, 30_000)
         XCTAssertGreaterThan(refused, 5_000)
