@@ -191,9 +191,6 @@ public final class Ingestor {
             if a.head.isXML != b.head.isXML { return !a.head.isXML }
             return a.url.path < b.url.path
         }
-        // Statement journals are held in memory (`temp_store`, set by ``Store``): a multi-row
-        // upsert of the registry, spread over three indexes, wrote 84 000 pages to a temporary
-        // file for 60 000 equipments (0.57 s) otherwise.
         defer {
             for read in prefetched.values { read.cancel() }
             prefetched = [:]
