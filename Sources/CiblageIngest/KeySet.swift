@@ -1,3 +1,4 @@
+import CiblageModel
 import CiblageStore
 
 /// The declaration keys met so far in one file, for the store's thread that tells a new key

@@ -70,23 +70,24 @@ public enum IndicatorCache {
         return ids.sorted()
     }
 
-    /// Records that the indicators of `rows` (every active equipment of the exercice, just
+    /// Records that the indicators of `years` (every active equipment of the exercice, just
     /// stored in `indicateur`) were computed from `stamp` (call inside the stage's transaction,
     /// after ``IndicatorStore/save(_:exercice:_:computedAt:only:)``). With `only`, the digits
     /// of those equipments are replaced and the others kept, as their indicators were.
     public static func save(
-        _ db: Database, exercice: Int, stamp: Stamp, rows: [FeatureRow], computedAt: String, only: Set<Int64>? = nil
+        _ db: Database, exercice: Int, stamp: Stamp, years: [EquipmentYear], computedAt: String, only: Set<Int64>? = nil
     ) throws {
         if only == nil { try db.execute(sql: "DELETE FROM chiffres_indicateur WHERE exercice = ?", arguments: [exercice]) }
-        // Queued as (equipment, digits): a queued `FeatureRow` was a copy of about a kilobyte,
-        // with its arrays' references, for two integers.
+        // Queued as (equipment, digits): two integers rather than a copy of the equipment-year.
         let batch = BatchInsert<(id: Int64, digits: Int64)>(db, head: "INSERT OR REPLACE INTO chiffres_indicateur", columns: 3) {
             s, o, row in
             s.bind(o + 1, exercice)
             s.bind(o + 2, row.id)
             s.bind(o + 3, row.digits)
         }
-        for row in rows where only?.contains(row.profile.id) ?? true { try batch.append((row.profile.id, row.packedDigits)) }
+        for year in years where only?.contains(year.indicators.equipementId) ?? true {
+            try batch.append((year.indicators.equipementId, year.packedDigits))
+        }
         try batch.flush()
         try db.execute(
             sql: "INSERT OR REPLACE INTO indicateur_exercice (exercice, signature, dernier_fichier, calcule_le) VALUES (?, ?, ?, ?)",

@@ -99,7 +99,7 @@ public struct ScoringInputs: Sendable {
     /// Controls dated from `asOf` on that covered the exercice: what a time split tests on.
     public var later: [TrainingExample]
     /// What the indicators of the rows were computed from, when the caller keeps them
-    /// (``IndicatorCache/save(_:exercice:stamp:rows:computedAt:only:)``).
+    /// (``IndicatorCache/save(_:exercice:stamp:years:computedAt:only:)``).
     public var indicatorStamp: IndicatorCache.Stamp?
     /// The equipment-years of the exercice computed from the declarations; the others were read
     /// back from the stored indicators.
@@ -131,11 +131,15 @@ public enum RiskScoring {
     ///
     /// The indicators of `exercice` are those of its rows (``FeatureRow/indicators``).
     /// `beforeWriting` runs once the reading is done, before the first of those writes.
+    /// `whileBuilding`, when given, is called on this thread with the equipment-years of
+    /// `exercice` once they are known, while their features are built on another (after
+    /// `beforeWriting`: it may write). The score stores their indicators there, on the store's
+    /// thread, which otherwise waited for the features.
     /// `written`: whether `db`'s transaction has written already; if not, part of the registry is
     /// read on a second connection (``Store/secondReader(of:)``), which would not see those writes.
     public static func inputs(
         _ db: Database, exercice: Int, asOf: CalendarDate? = nil, referentiel: Referentiel, cacheStamp: String? = nil,
-        written: Bool = false, beforeWriting: () -> Void = {}
+        written: Bool = false, beforeWriting: () -> Void = {}, whileBuilding: ((ScoredYears) throws -> Void)? = nil
     ) throws -> ScoringInputs {
         // An exercice nobody declared would be scored on stakes of 0: refused, naming those there are.
         guard try Bool.fetchOne(db, sql: "SELECT 1 FROM declaration WHERE exercice = ? LIMIT 1", arguments: [exercice]) ?? false else {
@@ -196,18 +200,31 @@ public enum RiskScoring {
                 exercice: e, years: batch, profiles: byId, controls: controls.filter { $0.date < historyCut },
                 referentiel: referentiel)
             var rows: [FeatureRow] = []
+            // Where an equipment's row is: for the scored exercice, found by halving in its
+            // years, ordered by id (a table of its 240 000 rows at four times the country took
+            // 50 ms on the one thread still at work at the end of the read), in a table when
+            // they come in another order; rows added for the examples, in the table.
+            let ids = e == exercice ? batch.map(\.indicators.equipementId) : []
+            let ordered = zip(ids, ids.dropFirst()).allSatisfy { $0 < $1 }
             var position: [Int64: Int] = [:]
             if e == exercice {
                 rows = builder.rowsOfEveryYear(profiles: byId)
-                for (k, r) in rows.enumerated() { position[r.profile.id] = k }
+                if !ordered { for (k, id) in ids.enumerated() { position[id] = k } }
+            }
+            func place(_ id: Int64) -> Int? {
+                if ordered {
+                    let k = partitionPoint(ids.count) { ids[$0] < id }
+                    if k < ids.count, ids[k] == id { return k }
+                }
+                return position[id]
             }
             var all: [TrainingExample] = []
             for c in examples {
-                if position[c.equipementId] == nil, let r = byId[c.equipementId].flatMap(builder.row) {
+                if place(c.equipementId) == nil, let r = byId[c.equipementId].flatMap(builder.row) {
                     position[c.equipementId] = rows.count
                     rows.append(r)
                 }
-                guard let r = position[c.equipementId].map({ rows[$0] }) else { continue }
+                guard let r = place(c.equipementId).map({ rows[$0] }) else { continue }
                 all.append(TrainingExample(
                     exercice: e, equipementId: c.equipementId, values: r.values,
                     positive: c.anomalie && c.indu >= RiskModel.induThreshold, indu: c.indu,
@@ -230,6 +247,24 @@ public enum RiskScoring {
         // Waited for whatever comes next: the read ends before this transaction writes, and
         // unused, the years are let go before the scan.
         var prefetched = try prefetch?.wait()
+        // The examples of the exercices not computed, read back; `nil` when one of them cannot
+        // be: it is forgotten, and everything computed again.
+        func storedExamples() throws -> [Int: [TrainingExample]]? {
+            var examples: [Int: [TrainingExample]] = [:]
+            for (e, signature) in stored.sorted(by: { $0.key < $1.key }) {
+                guard let read = try TrainingCache.load(db, exercice: e, signature: signature) else {
+                    try TrainingCache.forget(db, exercice: e)
+                    return nil
+                }
+                examples[e] = read
+            }
+            return examples
+        }
+        func again() throws -> ScoringInputs {
+            try inputs(
+                db, exercice: exercice, asOf: asOf, referentiel: referentiel, cacheStamp: cacheStamp, written: true,
+                whileBuilding: whileBuilding)
+        }
         if computing == [exercice], let indicatorStamp,
             let (batch, recomputed) = try storedYears(
                 db, exercice: exercice, stamp: indicatorStamp, profiles: profiles, controls: controls, asOf: cutoff,
@@ -237,11 +272,15 @@ public enum RiskScoring {
         {
             let progress = Progress.shared.step("score \(exercice) : caractéristiques", unit: "étapes")
             defer { progress.finish() }
+            beforeWriting()
+            guard var byExercice = try storedExamples() else { return try again() }
+            try whileBuilding?(ScoredYears(years: batch, recomputed: recomputed, indicatorStamp: indicatorStamp))
             build(exercice, batch)
-            return try finish(
-                db, exercice: exercice, asOf: asOf, cutoff: cutoff, referentiel: referentiel, cacheStamp: cacheStamp,
-                collected: collected, signatures: [:], stored: stored, indicatorStamp: indicatorStamp, recomputed: recomputed,
-                beforeWriting: beforeWriting)
+            byExercice.merge(collected.examples) { _, computed in computed }
+            let (training, later) = split(byExercice, exercice: exercice, cutoff: cutoff)
+            return ScoringInputs(
+                exercice: exercice, asOf: cutoff, rows: collected.rows, training: training, later: later, indicatorStamp: indicatorStamp,
+                recomputedYears: recomputed.count, recomputedEquipments: recomputed)
         }
 
         // Each exercice's equipment-years in a buffer of its size, reserved once: grown by
@@ -255,6 +294,10 @@ public enum RiskScoring {
             total: profiles.count * scanned.count, unit: "équipements-exercices")
         defer { progress.finish() }
         var emitted = 0
+        // The years of the scored exercice, kept for `whileBuilding`; the earlier exercices'
+        // features are built under their own group, waited for before their examples are stored.
+        var scoredYears: [EquipmentYear] = []
+        let earlier = DispatchGroup()
         try IndicatorStore.forEachEquipmentYear(
             db, exercices: scanned, profiles: profiles, controls: controls,
             asOf: { $0 == exercice ? cutoff : IndicatorStore.defaultAsOf($0) },
@@ -271,37 +314,57 @@ public enum RiskScoring {
                 computed = []
                 if e < exercice { computed.reserveCapacity(active(e + 1)) }
                 guard computing.contains(e) else { return }
-                worker.async(group: group) { build(e, batch) }
+                if e == exercice { scoredYears = batch }
+                worker.async(group: e == exercice ? group : earlier) { build(e, batch) }
             })
+        // The scored exercice's features are being built: meanwhile this thread, the store's,
+        // stores what needs none of them (at four times the country it waited 0.35 s for them).
+        var byExercice: [Int: [TrainingExample]]
+        do {
+            beforeWriting()
+            earlier.wait()
+            byExercice = collected.examples
+            if let cacheStamp {
+                for (e, signature) in signatures.sorted(by: { $0.key < $1.key }) {
+                    try TrainingCache.save(db, exercice: e, signature: signature, byExercice[e] ?? [], computedAt: cacheStamp)
+                }
+            }
+            guard let read = try storedExamples() else {
+                group.wait()
+                return try again()
+            }
+            byExercice.merge(read) { computed, _ in computed }
+            try whileBuilding?(ScoredYears(years: scoredYears, recomputed: nil, indicatorStamp: indicatorStamp))
+        } catch {
+            group.wait()
+            throw error
+        }
+        scoredYears = []
         group.wait()
-        return try finish(
-            db, exercice: exercice, asOf: asOf, cutoff: cutoff, referentiel: referentiel, cacheStamp: cacheStamp,
-            collected: collected, signatures: signatures, stored: stored, indicatorStamp: indicatorStamp, recomputed: nil,
-            beforeWriting: beforeWriting)
+        byExercice[exercice] = collected.examples[exercice]
+        let (training, later) = split(byExercice, exercice: exercice, cutoff: cutoff)
+        return ScoringInputs(
+            exercice: exercice, asOf: cutoff, rows: collected.rows, training: training, later: later, indicatorStamp: indicatorStamp,
+            recomputedYears: collected.rows.count, recomputedEquipments: nil)
     }
 
-    /// The end of ``inputs(_:exercice:asOf:referentiel:cacheStamp:)`` once the features are
-    /// built: stores the examples computed, reads back those stored, splits them at the date.
-    private static func finish(
-        _ db: Database, exercice: Int, asOf: CalendarDate?, cutoff: CalendarDate, referentiel: Referentiel, cacheStamp: String?,
-        collected: Collected, signatures: [Int: String], stored: [Int: String], indicatorStamp: IndicatorCache.Stamp?,
-        recomputed: Set<Int64>?, beforeWriting: () -> Void
-    ) throws -> ScoringInputs {
-        beforeWriting()
-        var byExercice = collected.examples
-        if let cacheStamp {
-            for (e, signature) in signatures.sorted(by: { $0.key < $1.key }) {
-                try TrainingCache.save(db, exercice: e, signature: signature, byExercice[e] ?? [], computedAt: cacheStamp)
-            }
-        }
-        for (e, signature) in stored.sorted(by: { $0.key < $1.key }) {
-            guard let examples = try TrainingCache.load(db, exercice: e, signature: signature) else {
-                // Stored examples that cannot be read back: forgotten, and everything computed again.
-                try TrainingCache.forget(db, exercice: e)
-                return try inputs(db, exercice: exercice, asOf: asOf, referentiel: referentiel, cacheStamp: cacheStamp, written: true)
-            }
-            byExercice[e] = examples
-        }
+    /// The equipment-years of the scored exercice, as ``inputs(_:exercice:asOf:referentiel:cacheStamp:written:beforeWriting:whileBuilding:)``
+    /// hands them over while it builds their features.
+    public struct ScoredYears {
+        /// Every equipment active during the exercice, by id (their indicators and digits).
+        public var years: [EquipmentYear]
+        /// When the indicators were read back: the equipments whose indicators were computed
+        /// again (only theirs need storing); `nil` when every one was computed.
+        public var recomputed: Set<Int64>?
+        /// What the indicators were computed from, when the caller keeps them (``IndicatorCache``).
+        public var indicatorStamp: IndicatorCache.Stamp?
+    }
+
+    /// The labelled controls of each exercice split at `cutoff`: those before it, for training
+    /// (in exercice order), and those of `exercice` from it on (``ScoringInputs/later``).
+    private static func split(
+        _ byExercice: [Int: [TrainingExample]], exercice: Int, cutoff: CalendarDate
+    ) -> (training: [TrainingExample], later: [TrainingExample]) {
         var training: [TrainingExample] = []
         var later: [TrainingExample] = []
         for e in byExercice.keys.sorted() {
@@ -309,9 +372,7 @@ public enum RiskScoring {
                 if example.date < cutoff { training.append(example) } else if e == exercice { later.append(example) }
             }
         }
-        return ScoringInputs(
-            exercice: exercice, asOf: cutoff, rows: collected.rows, training: training, later: later, indicatorStamp: indicatorStamp,
-            recomputedYears: recomputed?.count ?? collected.rows.count, recomputedEquipments: recomputed)
+        return (training, later)
     }
 
     /// Every profile of the registry (by id) and every control (``IndicatorStore/controls(_:)``).

@@ -33,8 +33,19 @@ public struct ScoreStage {
     func lap(_ phase: String, since start: DispatchTime) -> DispatchTime {
         let now = DispatchTime.now()
         let seconds = Double(now.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-        logger.debug("\(phase) : \(FrenchFormat.decimal(seconds, fractionDigits: 3)) s, mémoire résidente \(Self.residentMiB()) Mio")
+        let processor = FrenchFormat.decimal(Self.processorSeconds(), fractionDigits: 3)
+        let message =
+            "\(phase) : \(FrenchFormat.decimal(seconds, fractionDigits: 3)) s, processeur \(processor) s depuis le début, "
+            + "mémoire résidente \(Self.residentMiB()) Mio"
+        logger.debug("\(message)")
         return now
+    }
+
+    /// The processor time the process has used so far (user and system, every thread), seconds.
+    static func processorSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 
     /// The process's resident memory now, MiB (`/proc/self/statm`; 0 elsewhere).
@@ -70,15 +81,24 @@ public struct ScoreStage {
             // Whether the store is still as a stage that knew it sound sealed it: computed while
             // this transaction reads, settled before it writes; if so, it is sealed again after.
             let seal = try store.checkSeal(db)
+            // The indicators are stored while the features are built (read back, those of the
+            // equipments not computed again are stored already).
             let prepared = try RiskScoring.inputs(
-                db, exercice: exercice, asOf: asOf, referentiel: referentiel, cacheStamp: stamp, beforeWriting: seal.settle)
+                db, exercice: exercice, asOf: asOf, referentiel: referentiel, cacheStamp: stamp, beforeWriting: seal.settle,
+                whileBuilding: { scored in
+                    try IndicatorStore.save(
+                        db, exercice: exercice, scored.years.lazy.map(\.indicators), computedAt: stamp, only: scored.recomputed)
+                    if let indicatorStamp = scored.indicatorStamp {
+                        try IndicatorCache.save(
+                            db, exercice: exercice, stamp: indicatorStamp, years: scored.years, computedAt: stamp, only: scored.recomputed)
+                    }
+                })
             Memory.returnFreed()
             t = lap(
                 "lecture, indicateurs (\(prepared.recomputedYears) équipements sur \(prepared.rows.count) calculés, "
-                    + "les autres relus) et caractéristiques", since: t)
+                    + "les autres relus), caractéristiques et indicateurs stockés", since: t)
             guard !prepared.rows.isEmpty else { throw ScoreError.noActiveEquipment(exercice: exercice) }
-            // The model is trained and the equipments scored on another thread while this one,
-            // the store's, saves the indicators.
+            // The model is trained and the equipments scored on two threads.
             let progress = Progress.shared.step("score \(exercice) : modèle, scores et stockage", unit: "étapes")
             defer { progress.finish() }
             // A model fitted on the same examples is read back rather than fitted again.
@@ -91,13 +111,6 @@ public struct ScoreStage {
                 let model = try fitted ?? RiskScoring.train(prepared.training, population: prepared.rows, kind: kind)
                 return (model, try RiskScoring.score(prepared.rows, model: model, exercice: exercice))
             }
-            // Read back, the indicators of the equipments not computed again are stored already.
-            let changed = prepared.recomputedEquipments
-            try IndicatorStore.save(db, exercice: exercice, prepared.rows.lazy.map { $0.indicators }, computedAt: stamp, only: changed)
-            if let indicatorStamp = prepared.indicatorStamp {
-                try IndicatorCache.save(db, exercice: exercice, stamp: indicatorStamp, rows: prepared.rows, computedAt: stamp, only: changed)
-            }
-            t = lap("indicateurs stockés", since: t)
             let (model, lines) = try modelling.wait()
             Memory.returnFreed()
             t = lap("modèle (\(prepared.training.count) contrôles), scores et motifs", since: t)

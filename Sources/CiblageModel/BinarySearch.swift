@@ -1,7 +1,7 @@
 /// The first position of `0..<count` where `isBelow` is false, for an `isBelow` true on a prefix
 /// of the positions and false after it (`count` when true everywhere): a binary search, in
 /// O(log count) calls of `isBelow`.
-func partitionPoint(_ count: Int, _ isBelow: (Int) -> Bool) -> Int {
+public func partitionPoint(_ count: Int, _ isBelow: (Int) -> Bool) -> Int {
     var low = 0
     var high = count
     while low < high {
