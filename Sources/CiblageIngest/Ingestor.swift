@@ -300,13 +300,20 @@ public final class Ingestor {
                 reason: "type de fichier non reconnu d'après son en-tête (ni équipements, ni déclarations, ni contrôles, ni projets)")
         }
         let name = url.lastPathComponent
+        // A registry file changes the equipments: the index is made again from its rows (before
+        // its commit, when the next files are read ahead) and kept once it has committed; a
+        // registry file that did not commit leaves no index behind (at four times the country,
+        // making it again for the next file took 0.1 s on the storing thread).
         if kind == .equipements { cachedIndex = nil }
-        defer { if kind == .equipements { cachedIndex = nil } }
+        var committed = false
+        defer { if kind == .equipements && !committed { cachedIndex = nil } }
         var outcome = Counts()
         var fileRejects = RejectCollector(fileName: name)
         let progress = Progress.shared.step("ingestion de \(name)", unit: "lignes")
         defer { progress.finish() }
         var storedId: Int64?
+        // What a kind leaves to do last before the commit, once the next files are read ahead.
+        var lastSteps: [() throws -> Void] = []
         // The foreign-key checks would prove nothing: declarations and controls resolve their
         // equipment in memory before they are stored (the check was about 10 % of the
         // declarations' hot path), a control's exercices and anomalies refer to the control
@@ -332,7 +339,7 @@ public final class Ingestor {
                     url, isXML: isXML, fingerprint, ahead: ahead?.declarations, progress: progress, db: db, fileId: fileId,
                     &fileRejects)
             case (.equipements, _):
-                outcome = try ingestEquipements(url, fingerprint, place: place, db: db, fileId: fileId, &fileRejects)
+                outcome = try ingestEquipements(url, fingerprint, place: place, db: db, fileId: fileId, &fileRejects, &lastSteps)
             case (.controles, _):
                 outcome = try ingestControles(url, fingerprint, ahead: ahead?.controles, db: db, fileId: fileId, &fileRejects)
             case (.projets, _):
@@ -359,9 +366,11 @@ public final class Ingestor {
                     """, arguments: [summary.read, summary.stored, summary.rejected, summary.ignored, fileId])
             try StoredRejects.store(db, fileId: fileId, rejects.sorted { $0.line < $1.line })
             try beforeCommit(db)
+            for step in lastSteps { try step() }
             logger.debug("\(url.lastPathComponent) : prêt à valider à \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
             checkpoint(.beforeCommit, committedFiles + 1)
         }
+        committed = true
         // Known only once committed: a file refused inside its transaction threw above.
         summary.fileId = storedId
         if let storedId { reportedThisRun.insert(storedId) }
@@ -464,8 +473,11 @@ public final class Ingestor {
         return parse
     }
 
+    /// Stores a registry file; the indexes a load into an empty registry dropped are built
+    /// again by a step left in `lastSteps` (see ``EquipementWriter/restoreIndexes()``).
     private func ingestEquipements(
-        _ url: URL, _ fingerprint: FileFingerprint, place: Int, db: Database, fileId: Int64, _ rejects: inout RejectCollector
+        _ url: URL, _ fingerprint: FileFingerprint, place: Int, db: Database, fileId: Int64, _ rejects: inout RejectCollector,
+        _ lastSteps: inout [() throws -> Void]
     ) throws -> Counts {
         let parser = EquipementRowParser(referentiel: referentiel)
         var writer = try EquipementWriter(db: db, fileId: fileId)
@@ -485,7 +497,9 @@ public final class Ingestor {
         let rows = try storeKeyedAsRead(
             read, url, fingerprint.encoding, key: \Equipement.numeroDossier, db: db, &rejects,
             restart: { writer = try EquipementWriter(db: db, fileId: fileId) },
-            store: { try writer.upsert($0.value, line: $0.line) }, finish: { try writer.finish() })
+            store: { try writer.upsert($0.value, line: $0.line) }, finish: { try writer.flush() })
+        // The writer of the rows stored last (after a restart, the second one).
+        lastSteps.append { [writer] in try writer.restoreIndexes() }
         return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: try writer.corrections())
     }
 

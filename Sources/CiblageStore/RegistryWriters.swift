@@ -100,6 +100,15 @@ public final class EquipementWriter {
     /// dropped. To be called once the file's rows are all handed over, before the commit.
     public func finish() throws {
         try flush()
+        try restoreIndexes()
+    }
+
+    /// Builds again the indexes a load into an empty registry dropped (nothing otherwise): to be
+    /// called before the commit, once the rows are stored (``flush()``). The ingest calls it
+    /// once the next files have started being read against the stored rows: the two sorts
+    /// (0.18 s at four times the country) then no longer hold back the reading of the first
+    /// declarations.
+    public func restoreIndexes() throws {
         for sql in droppedIndexes { try db.execute(sql: sql) }
         droppedIndexes = []
     }

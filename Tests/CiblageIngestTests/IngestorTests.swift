@@ -167,6 +167,21 @@ final class IngestorTests: XCTestCase {
         }
     }
 
+    func testARegistryReadWithItsDeclarationsHasItsIndexesAgainOnceTheyAreReadAhead() throws {
+        let schema = try equipmentIndexes()
+        // The declarations start being read against the stored equipments before the registry's
+        // indexes are built again, in the registry's transaction.
+        let report = try ingest(["equipements-ok.csv", "declarations-ok.csv"])
+        XCTAssertEqual(report.files.map(\.stored), [5, 6])
+        XCTAssertEqual(try equipmentIndexes(), schema)
+        try store.dbQueue.read { db in
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement INDEXED BY equipement_caf WHERE caf > ''"), 5)
+            XCTAssertEqual(
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM equipement INDEXED BY equipement_siren WHERE siren_gestionnaire > ''"), 5)
+            XCTAssertEqual(try String.fetchAll(db, sql: "PRAGMA integrity_check"), ["ok"])
+        }
+    }
+
     // MARK: Declarations
 
     func testStoresEveryQuirkOfWellFormedDeclarations() throws {
