@@ -152,57 +152,6 @@ public struct TreeEnsemble: Sendable {
     /// contributions (column, value). Empty for a tree too large to tabulate.
     let splits: [[Int]]
     let tables: [[[(column: Int32, value: Double)]]]
-    /// The same, end to end in flat arrays, as the per-line loop reads them.
-    let flat: FlatTables
-
-    /// The splits and tables of every tree laid end to end: read through nested arrays (each
-    /// tree's splits, each pattern's entries), a line took some 14 000 instructions to explain,
-    /// most of them on the arrays rather than on the comparisons and sums.
-    struct FlatTables: Sendable {
-        /// One split's test (``goesLeft(_:_:)``).
-        struct Split: Sendable {
-            var feature: Int32
-            var threshold: Float
-            var defaultLeft: Bool
-        }
-        /// Every tabulated tree's splits, tree after tree, each in its bit order.
-        var splits: [Split] = []
-        /// Where each tree's splits start in `splits` (one more entry: the end).
-        var splitStart: [Int] = [0]
-        /// Each tree's first slot (its pattern 0) in `entryStart`; -1 for a tree not tabulated.
-        var slotBase: [Int] = []
-        /// Where each slot's entries start in `columns` and `values` (one more entry: the end).
-        var entryStart: [Int] = [0]
-        var columns: [Int32] = []
-        var values: [Double] = []
-        /// Each tree's cover-weighted mean (its share of the bias).
-        var means: [Double] = []
-
-        init() {}
-
-        init(nodes: [Node], roots: [Int], splits: [[Int]], tables: [[[(column: Int32, value: Double)]]]) {
-            for (t, root) in roots.enumerated() {
-                means.append(nodes[root].mean)
-                guard !tables[t].isEmpty else {
-                    slotBase.append(-1)
-                    splitStart.append(self.splits.count)
-                    continue
-                }
-                for n in splits[t] {
-                    self.splits.append(Split(feature: nodes[n].feature, threshold: nodes[n].threshold, defaultLeft: nodes[n].defaultLeft))
-                }
-                splitStart.append(self.splits.count)
-                slotBase.append(entryStart.count - 1)
-                for entries in tables[t] {
-                    for (column, value) in entries {
-                        columns.append(column)
-                        values.append(value)
-                    }
-                    entryStart.append(columns.count)
-                }
-            }
-        }
-    }
 
     /// Every tree's nodes end to end; `roots` gives where each tree starts.
     let nodes: [Node]
@@ -212,6 +161,8 @@ public struct TreeEnsemble: Sendable {
     /// Columns the trees read.
     public let columns: Int
     private let maxDepth: Int
+    /// Whether every tree has its table (the recursion then never runs for a line).
+    private let everyTreeTabulated: Bool
 
     /// Reads XGBoost's JSON model (`learner.gradient_booster.model.trees`); `tabulate: false`
     /// runs the recursion for every line instead of the tables (the tests compare both).
@@ -300,7 +251,7 @@ public struct TreeEnsemble: Sendable {
             tables.append(table)
         }
         self.tables = tables
-        flat = FlatTables(nodes: nodes, roots: roots, splits: splits, tables: tables)
+        everyTreeTabulated = tables.allSatisfy { !$0.isEmpty }
     }
 
     /// How the recursion picks the side a line takes at a split: from the line's values, or
@@ -347,61 +298,34 @@ public struct TreeEnsemble: Sendable {
     /// Exact SHAP contributions of the line to its log-odds: one per column, then the bias
     /// (base margin plus each tree's mean); they add up to ``margin(_:)``.
     public func contributions(_ values: [Double?]) -> [Double] {
-        // The features as floats in a buffer that lives for the call (an array per line before).
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: max(values.count, 1)) { x in
-            for (j, v) in values.enumerated() { x[j] = v.flatMap { $0.isFinite ? Float($0) : nil } ?? .nan }
-            return contributions(UnsafeBufferPointer(rebasing: x[..<values.count]))
-        }
-    }
-
-    /// ``contributions(_:)`` of the line whose features are `x` (``floats(_:)``).
-    func contributions(_ x: UnsafeBufferPointer<Float>) -> [Double] {
+        let x = floats(values)
         var phi = [Double](repeating: 0, count: columns + 1)
         phi[columns] = baseMargin
-        phi.withUnsafeMutableBufferPointer { phi in
-            flat.splits.withUnsafeBufferPointer { splits in
-                flat.splitStart.withUnsafeBufferPointer { splitStart in
-                    flat.entryStart.withUnsafeBufferPointer { entryStart in
-                        flat.columns.withUnsafeBufferPointer { entryColumns in
-                            flat.values.withUnsafeBufferPointer { entryValues in
-                                for t in 0..<flat.means.count {
-                                    phi[columns] += flat.means[t]
-                                    let base = flat.slotBase[t]
-                                    guard base >= 0 else {
-                                        recurse(tree: t, x, phi)
-                                        continue
-                                    }
-                                    // Without a branch per split (a Bool's byte is 0 or 1; written
-                                    // `? 1 : 0`, the compiler kept the jump): the sides go either way,
-                                    // and mispredicted jumps took a fifth of the explanations' time.
-                                    var pattern = 0
-                                    let first = splitStart[t]
-                                    for k in first..<splitStart[t + 1] {
-                                        let split = splits[k]
-                                        let v = x[Int(split.feature)]
-                                        let left = v.isNaN ? split.defaultLeft : v < split.threshold
-                                        pattern |= Int(unsafeBitCast(left, to: UInt8.self)) << (k - first)
-                                    }
-                                    let slot = base + pattern
-                                    for e in entryStart[slot]..<entryStart[slot + 1] { phi[Int(entryColumns[e])] += entryValues[e] }
-                                }
+        // The recursion's scratch path, only for trees too large to tabulate: made and zeroed
+        // for every line, it was 1.3 KiB of memory set per line for nothing.
+        var path = [PathElement](repeating: PathElement(), count: everyTreeTabulated ? 1 : (maxDepth + 3) * (maxDepth + 4))
+        x.withUnsafeBufferPointer { x in
+            nodes.withUnsafeBufferPointer { nodes in
+                phi.withUnsafeMutableBufferPointer { phi in
+                    path.withUnsafeMutableBufferPointer { path in
+                        for (t, root) in roots.enumerated() {
+                            phi[columns] += nodes[root].mean
+                            if tables[t].isEmpty {
+                                Self.shap(nodes, .values(x), phi, node: root, path: path.baseAddress!, parent: 0, depth: 0, zero: 1, one: 1, feature: -1)
+                                continue
                             }
+                            // Without a branch per split (a Bool's byte is 0 or 1; written `? 1 : 0`,
+                            // the compiler kept the jump): the sides go either way, and mispredicted
+                            // jumps took a fifth of the explanations' time.
+                            var pattern = 0
+                            for (k, n) in splits[t].enumerated() { pattern |= Int(unsafeBitCast(Self.goesLeft(nodes[n], x), to: UInt8.self)) << k }
+                            for (column, value) in tables[t][pattern] { phi[Int(column)] += value }
                         }
                     }
                 }
             }
         }
         return phi
-    }
-
-    /// Adds the contributions of tree `t`, too large to tabulate, by the recursion.
-    private func recurse(tree t: Int, _ x: UnsafeBufferPointer<Float>, _ phi: UnsafeMutableBufferPointer<Double>) {
-        var path = [PathElement](repeating: PathElement(), count: (maxDepth + 3) * (maxDepth + 4))
-        nodes.withUnsafeBufferPointer { nodes in
-            path.withUnsafeMutableBufferPointer { path in
-                Self.shap(nodes, .values(x), phi, node: roots[t], path: path.baseAddress!, parent: 0, depth: 0, zero: 1, one: 1, feature: -1)
-            }
-        }
     }
 
     struct PathElement {
