@@ -70,12 +70,14 @@ public enum IndicatorCache {
         return ids.sorted()
     }
 
-    /// Records that the indicators of `years` (every active equipment of the exercice, just
-    /// stored in `indicateur`) were computed from `stamp` (call inside the stage's transaction,
-    /// after ``IndicatorStore/save(_:exercice:_:computedAt:only:)``). With `only`, the digits
-    /// of those equipments are replaced and the others kept, as their indicators were.
+    /// Records that the indicators of every active equipment of the exercice, just stored in
+    /// `indicateur`, were computed from `stamp`, with each one's `digits` (``EquipmentYear/packedDigits``)
+    /// (call inside the stage's transaction, after ``IndicatorStore/save(_:exercice:_:computedAt:only:)``).
+    /// With `only`, the digits of those equipments are replaced and the others kept, as their
+    /// indicators were.
     public static func save(
-        _ db: Database, exercice: Int, stamp: Stamp, years: [EquipmentYear], computedAt: String, only: Set<Int64>? = nil
+        _ db: Database, exercice: Int, stamp: Stamp, digits: some Sequence<(id: Int64, digits: Int64)>, computedAt: String,
+        only: Set<Int64>? = nil
     ) throws {
         if only == nil { try db.execute(sql: "DELETE FROM chiffres_indicateur WHERE exercice = ?", arguments: [exercice]) }
         // Queued as (equipment, digits): two integers rather than a copy of the equipment-year.
@@ -85,9 +87,7 @@ public enum IndicatorCache {
             s.bind(o + 2, row.id)
             s.bind(o + 3, row.digits)
         }
-        for year in years where only?.contains(year.indicators.equipementId) ?? true {
-            try batch.append((year.indicators.equipementId, year.packedDigits))
-        }
+        for row in digits where only?.contains(row.id) ?? true { try batch.append(row) }
         try batch.flush()
         try db.execute(
             sql: "INSERT OR REPLACE INTO indicateur_exercice (exercice, signature, dernier_fichier, calcule_le) VALUES (?, ?, ?, ?)",

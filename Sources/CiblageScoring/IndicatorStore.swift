@@ -372,7 +372,22 @@ public enum IndicatorStore {
         _ db: Database, exercice: Int, _ indicators: some Sequence<EquipmentIndicators>, computedAt: String,
         only: Set<Int64>? = nil
     ) throws {
-        if only == nil { try db.execute(sql: "DELETE FROM indicateur WHERE exercice = ?", arguments: [exercice]) }
+        if only == nil { try clear(db, exercice: exercice) }
+        try insert(db, exercice: exercice, indicators, computedAt: computedAt, only: only)
+    }
+
+    /// Removes the stored indicators of `exercice`: ``save(_:exercice:_:computedAt:only:)`` in
+    /// two steps, this, then ``insert(_:exercice:_:computedAt:only:)`` once or more.
+    public static func clear(_ db: Database, exercice: Int) throws {
+        try db.execute(sql: "DELETE FROM indicateur WHERE exercice = ?", arguments: [exercice])
+    }
+
+    /// Stores `indicators` of `exercice` (those of `only`'s equipments when given), replacing the
+    /// stored ones of the same equipments.
+    public static func insert(
+        _ db: Database, exercice: Int, _ indicators: some Sequence<EquipmentIndicators>, computedAt: String,
+        only: Set<Int64>? = nil
+    ) throws {
         let batch = BatchInsert<EquipmentIndicators>(db, head: "INSERT OR REPLACE INTO indicateur", columns: 28) { s, o, i in
             s.bind(o + 1, i.exercice)
             s.bind(o + 2, i.equipementId)

@@ -129,7 +129,7 @@ public enum RiskScoring {
     /// declarations are then read from the earliest exercice computed, two years before it at
     /// most, and a nightly run reads three exercices of declarations, not the whole history.
     ///
-    /// The indicators of `exercice` are those of its rows (``FeatureRow/indicators``).
+    /// The indicators of `exercice` are those of its rows (``FeatureRow/indicators``), in the order of the years.
     /// `beforeWriting` runs once the reading is done, before the first of those writes.
     /// `whileBuilding`, when given, is called on this thread with the equipment-years of
     /// `exercice` once they are known, while their features are built on another (after
@@ -274,7 +274,7 @@ public enum RiskScoring {
             defer { progress.finish() }
             beforeWriting()
             guard var byExercice = try storedExamples() else { return try again() }
-            try whileBuilding?(ScoredYears(years: batch, recomputed: recomputed, indicatorStamp: indicatorStamp))
+            try whileBuilding?(ScoredYears(years: batch, recomputed: recomputed, indicatorStamp: indicatorStamp, featuresBuilt: { false }))
             build(exercice, batch)
             byExercice.merge(collected.examples) { _, computed in computed }
             let (training, later) = split(byExercice, exercice: exercice, cutoff: cutoff)
@@ -334,7 +334,10 @@ public enum RiskScoring {
                 return try again()
             }
             byExercice.merge(read) { computed, _ in computed }
-            try whileBuilding?(ScoredYears(years: scoredYears, recomputed: nil, indicatorStamp: indicatorStamp))
+            try whileBuilding?(
+                ScoredYears(
+                    years: scoredYears, recomputed: nil, indicatorStamp: indicatorStamp,
+                    featuresBuilt: { group.wait(timeout: .now()) == .success }))
         } catch {
             group.wait()
             throw error
@@ -358,6 +361,10 @@ public enum RiskScoring {
         public var recomputed: Set<Int64>?
         /// What the indicators were computed from, when the caller keeps them (``IndicatorCache``).
         public var indicatorStamp: IndicatorCache.Stamp?
+        /// Whether their features are built already (`inputs` returns once they are): the
+        /// caller may then leave the rest of its work for later (the years are
+        /// ``ScoringInputs/rows``' indicators and digits, in the same order).
+        public var featuresBuilt: () -> Bool
     }
 
     /// The labelled controls of each exercice split at `cutoff`: those before it, for training
@@ -500,9 +507,17 @@ public enum RiskScoring {
         // storing, which it now shares the cores with, 0.11–0.17 → 0.21–0.25 s).
         let folds = Backtest.folds(training, enough: enoughToTest)
         let kinds: [RiskModel.Kind] = folds.isEmpty ? [forced ?? .entraine] : forced.map { [$0] } ?? [.entraine, .arbres]
-        let (predictions, finals) = try Backtest.predictions(
-            training, folds: folds, kinds: kinds,
-            alongside: kinds.map { kind in { try fit(training, kind: kind) } })
+        // The severity model reads the examples only: fitted on a thread of its own meanwhile
+        // (after the backtest, it kept one core busy and the other idle: 0.1 s at four times
+        // the country).
+        let severityFit = BackgroundWork { try SeverityModel.fit(training) }
+        let backtest = Result {
+            try Backtest.predictions(
+                training, folds: folds, kinds: kinds,
+                alongside: kinds.map { kind in { try fit(training, kind: kind) } })
+        }
+        let severity = Result { try severityFit.wait() }
+        let (predictions, finals) = try backtest.get()
         var kind = kinds[0]
         var alpha = 0.0
         var selection: ModelSelection?
@@ -523,7 +538,7 @@ public enum RiskScoring {
                 rule: "α : indu capté à 10 % le plus élevé parmi les clés gardant au moins 90 % du meilleur lift à 10 %")
         }
         var model = finals[kinds.firstIndex(of: kind)!]
-        model.severity = try SeverityModel.fit(training)
+        model.severity = try severity.get()
         model.alpha = alpha
         let typical = training.filter(\.positive).map { model.severity(values: $0.values, enjeu: $0.enjeu, nature: $0.nature) }.sorted()
         model.typicalIndu = typical.isEmpty ? nil : RobustStats.median(ofSorted: typical)

@@ -81,17 +81,29 @@ public struct ScoreStage {
             // Whether the store is still as a stage that knew it sound sealed it: computed while
             // this transaction reads, settled before it writes; if so, it is sealed again after.
             let seal = try store.checkSeal(db)
-            // The indicators are stored while the features are built (read back, those of the
-            // equipments not computed again are stored already).
+            // The indicators are stored while the features are built, and what is left of them
+            // once they are, while the model is trained (read back, those of the equipments not
+            // computed again are stored already).
+            var indicators = IndicatorsLeft()
             let prepared = try RiskScoring.inputs(
                 db, exercice: exercice, asOf: asOf, referentiel: referentiel, cacheStamp: stamp, beforeWriting: seal.settle,
                 whileBuilding: { scored in
-                    try IndicatorStore.save(
-                        db, exercice: exercice, scored.years.lazy.map(\.indicators), computedAt: stamp, only: scored.recomputed)
-                    if let indicatorStamp = scored.indicatorStamp {
-                        try IndicatorCache.save(
-                            db, exercice: exercice, stamp: indicatorStamp, years: scored.years, computedAt: stamp, only: scored.recomputed)
+                    indicators = IndicatorsLeft(stamp: scored.indicatorStamp, only: scored.recomputed)
+                    if scored.recomputed == nil { try IndicatorStore.clear(db, exercice: exercice) }
+                    let years = scored.years
+                    while indicators.stored < years.count, !scored.featuresBuilt() {
+                        let end = min(years.count, indicators.stored + 8192)
+                        try IndicatorStore.insert(
+                            db, exercice: exercice, years[indicators.stored..<end].lazy.map(\.indicators), computedAt: stamp,
+                            only: scored.recomputed)
+                        indicators.stored = end
                     }
+                    guard indicators.stored == years.count, let indicatorStamp = scored.indicatorStamp else { return }
+                    try IndicatorCache.save(
+                        db, exercice: exercice, stamp: indicatorStamp,
+                        digits: years.lazy.map { (id: $0.indicators.equipementId, digits: $0.packedDigits) }, computedAt: stamp,
+                        only: scored.recomputed)
+                    indicators.stamp = nil
                 })
             Memory.returnFreed()
             t = lap(
@@ -110,6 +122,21 @@ public struct ScoreStage {
             let modelling = BackgroundWork { () throws -> (RiskModel, [ScoredLine]) in
                 let model = try fitted ?? RiskScoring.train(prepared.training, population: prepared.rows, kind: kind)
                 return (model, try RiskScoring.score(prepared.rows, model: model, exercice: exercice))
+            }
+            // The indicators not stored while the features were built: those of the rows from
+            // there on (the rows come in the order of the years, with the same indicators).
+            do {
+                let rest = prepared.rows[min(indicators.stored, prepared.rows.count)...]
+                try IndicatorStore.insert(db, exercice: exercice, rest.lazy.map(\.indicators), computedAt: stamp, only: indicators.only)
+                if let indicatorStamp = indicators.stamp {
+                    try IndicatorCache.save(
+                        db, exercice: exercice, stamp: indicatorStamp,
+                        digits: prepared.rows.lazy.map { (id: $0.profile.id, digits: $0.packedDigits) }, computedAt: stamp,
+                        only: indicators.only)
+                }
+            } catch {
+                modelling.discard()
+                throw error
             }
             let (model, lines) = try modelling.wait()
             Memory.returnFreed()
@@ -135,6 +162,16 @@ public struct ScoreStage {
         try writer?.commit()
         try book?.commit()
         return summary
+    }
+
+    /// How far the storing of the indicators went while the features were built.
+    struct IndicatorsLeft {
+        /// What the indicators were computed from, while ``IndicatorCache`` is still to be told.
+        var stamp: IndicatorCache.Stamp?
+        /// The equipments whose indicators are stored (`nil`: every one).
+        var only: Set<Int64>?
+        /// Years whose indicators are stored, from the first.
+        var stored = 0
     }
 
     /// Writes and syncs the ranked list under a temporary name; the caller commits it (renames it
