@@ -99,7 +99,7 @@ public struct ScoringInputs: Sendable {
     /// Controls dated from `asOf` on that covered the exercice: what a time split tests on.
     public var later: [TrainingExample]
     /// What the indicators of the rows were computed from, when the caller keeps them
-    /// (``IndicatorCache/save(_:exercice:stamp:years:computedAt:only:)``).
+    /// (``IndicatorCache/save(_:exercice:stamp:digits:computedAt:only:)``).
     public var indicatorStamp: IndicatorCache.Stamp?
     /// The equipment-years of the exercice computed from the declarations; the others were read
     /// back from the stored indicators.
@@ -129,7 +129,8 @@ public enum RiskScoring {
     /// declarations are then read from the earliest exercice computed, two years before it at
     /// most, and a nightly run reads three exercices of declarations, not the whole history.
     ///
-    /// The indicators of `exercice` are those of its rows (``FeatureRow/indicators``), in the order of the years.
+    /// The indicators of `exercice` are those of its rows (``FeatureRow/indicators``), in the
+    /// order of its years.
     /// `beforeWriting` runs once the reading is done, before the first of those writes.
     /// `whileBuilding`, when given, is called on this thread with the equipment-years of
     /// `exercice` once they are known, while their features are built on another (after
@@ -274,7 +275,8 @@ public enum RiskScoring {
             defer { progress.finish() }
             beforeWriting()
             guard var byExercice = try storedExamples() else { return try again() }
-            try whileBuilding?(ScoredYears(years: batch, recomputed: recomputed, indicatorStamp: indicatorStamp, featuresBuilt: { false }))
+            try whileBuilding?(
+                ScoredYears(years: batch, recomputed: recomputed, indicatorStamp: indicatorStamp, featuresBuilt: { false }))
             build(exercice, batch)
             byExercice.merge(collected.examples) { _, computed in computed }
             let (training, later) = split(byExercice, exercice: exercice, cutoff: cutoff)

@@ -108,9 +108,10 @@ public struct ScoreStage {
             Memory.returnFreed()
             t = lap(
                 "lecture, indicateurs (\(prepared.recomputedYears) équipements sur \(prepared.rows.count) calculés, "
-                    + "les autres relus), caractéristiques et indicateurs stockés", since: t)
+                    + "les autres relus) et caractéristiques, indicateurs stockés pendant ce temps", since: t)
             guard !prepared.rows.isEmpty else { throw ScoreError.noActiveEquipment(exercice: exercice) }
-            // The model is trained and the equipments scored on two threads.
+            // The model is trained and the equipments scored on other threads while this one, the
+            // store's, stores the rest of the indicators.
             let progress = Progress.shared.step("score \(exercice) : modèle, scores et stockage", unit: "étapes")
             defer { progress.finish() }
             // A model fitted on the same examples is read back rather than fitted again.
