@@ -120,6 +120,12 @@ public struct EquipementIndex: Sendable {
             withUnsafeMutableBytes(of: &self) { $0.baseAddress!.copyMemory(from: base, byteCount: bytes.count) }
         }
 
+        /// The key of `text`'s UTF-8 bytes.
+        init?(_ text: String) {
+            guard let key = Array(text.utf8).withUnsafeBufferPointer({ Key($0) }) else { return nil }
+            self = key
+        }
+
         /// The three words folded into one before hashing (equality still compares all three):
         /// one declaration row, one lookup, and SipHash over 8 bytes rather than 24.
         func hash(into hasher: inout Hasher) {
@@ -149,8 +155,7 @@ public struct EquipementIndex: Sendable {
 
     /// Adds the equipment `nDossier` (ignored beyond 24 bytes: no export can name it).
     public mutating func insert(_ nDossier: String, _ id: Int64) {
-        var utf8 = Array(nDossier.utf8)
-        guard let key = utf8.withUnsafeMutableBufferPointer({ Key(UnsafeBufferPointer($0)) }) else { return }
+        guard let key = Key(nDossier) else { return }
         if let p = positions[key] {
             entries[p].id = id
         } else {
@@ -160,8 +165,7 @@ public struct EquipementIndex: Sendable {
     }
 
     public subscript(_ nDossier: String) -> Int64? {
-        var utf8 = Array(nDossier.utf8)
-        return utf8.withUnsafeMutableBufferPointer { Key(UnsafeBufferPointer($0)).flatMap { positions[$0] }.map { entries[$0].id } }
+        Key(nDossier).flatMap { positions[$0] }.map { entries[$0].id }
     }
 
     /// The id of the entry at `position` (from ``position(of:after:)``).
@@ -185,8 +189,7 @@ public struct EquipementIndex: Sendable {
     /// being `bytes` as a key.
     func position(_ key: Key?, _ bytes: UnsafeBufferPointer<UInt8>, _ encoding: TextEncoding, after hint: Int) -> Int? {
         if encoding == .windows1252 && bytes.contains(where: { $0 >= 0x80 }) {
-            var utf8 = Array(encoding.decode(bytes).utf8)
-            return utf8.withUnsafeMutableBufferPointer { Key(UnsafeBufferPointer($0)).flatMap { positions[$0] } }
+            return Key(encoding.decode(bytes)).flatMap { positions[$0] }
         }
         return key.flatMap { position(of: $0, after: hint) }
     }

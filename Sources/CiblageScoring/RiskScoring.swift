@@ -98,9 +98,6 @@ public struct ScoringInputs: Sendable {
     public var training: [TrainingExample]
     /// Controls dated from `asOf` on that covered the exercice: what a time split tests on.
     public var later: [TrainingExample]
-    /// What the indicators of the rows were computed from, when the caller keeps them
-    /// (``IndicatorCache/save(_:exercice:stamp:digits:computedAt:only:)``).
-    public var indicatorStamp: IndicatorCache.Stamp?
     /// The equipment-years of the exercice computed from the declarations; the others were read
     /// back from the stored indicators.
     public var recomputedYears: Int
@@ -281,7 +278,7 @@ public enum RiskScoring {
             byExercice.merge(collected.examples) { _, computed in computed }
             let (training, later) = split(byExercice, exercice: exercice, cutoff: cutoff)
             return ScoringInputs(
-                exercice: exercice, asOf: cutoff, rows: collected.rows, training: training, later: later, indicatorStamp: indicatorStamp,
+                exercice: exercice, asOf: cutoff, rows: collected.rows, training: training, later: later,
                 recomputedYears: recomputed.count, recomputedEquipments: recomputed)
         }
 
@@ -349,7 +346,7 @@ public enum RiskScoring {
         byExercice[exercice] = collected.examples[exercice]
         let (training, later) = split(byExercice, exercice: exercice, cutoff: cutoff)
         return ScoringInputs(
-            exercice: exercice, asOf: cutoff, rows: collected.rows, training: training, later: later, indicatorStamp: indicatorStamp,
+            exercice: exercice, asOf: cutoff, rows: collected.rows, training: training, later: later,
             recomputedYears: collected.rows.count, recomputedEquipments: nil)
     }
 
