@@ -263,6 +263,14 @@ public enum RiskScoring {
                 db, exercice: exercice, asOf: asOf, referentiel: referentiel, cacheStamp: cacheStamp, written: true,
                 whileBuilding: whileBuilding)
         }
+        // The inputs once the features are built and every exercice's examples known; `recomputed`:
+        // the equipments computed again when the others' indicators were read back.
+        func assembled(_ byExercice: [Int: [TrainingExample]], recomputed: Set<Int64>?) -> ScoringInputs {
+            let (training, later) = split(byExercice, exercice: exercice, cutoff: cutoff)
+            return ScoringInputs(
+                exercice: exercice, asOf: cutoff, rows: collected.rows, training: training, later: later,
+                recomputedYears: recomputed?.count ?? collected.rows.count, recomputedEquipments: recomputed)
+        }
         if computing == [exercice], let indicatorStamp,
             let (batch, recomputed) = try storedYears(
                 db, exercice: exercice, stamp: indicatorStamp, profiles: profiles, controls: controls, asOf: cutoff,
@@ -276,10 +284,7 @@ public enum RiskScoring {
                 ScoredYears(years: batch, recomputed: recomputed, indicatorStamp: indicatorStamp, featuresBuilt: { false }))
             build(exercice, batch)
             byExercice.merge(collected.examples) { _, computed in computed }
-            let (training, later) = split(byExercice, exercice: exercice, cutoff: cutoff)
-            return ScoringInputs(
-                exercice: exercice, asOf: cutoff, rows: collected.rows, training: training, later: later,
-                recomputedYears: recomputed.count, recomputedEquipments: recomputed)
+            return assembled(byExercice, recomputed: recomputed)
         }
 
         // Each exercice's equipment-years in a buffer of its size, reserved once: grown by
@@ -344,10 +349,7 @@ public enum RiskScoring {
         scoredYears = []
         group.wait()
         byExercice[exercice] = collected.examples[exercice]
-        let (training, later) = split(byExercice, exercice: exercice, cutoff: cutoff)
-        return ScoringInputs(
-            exercice: exercice, asOf: cutoff, rows: collected.rows, training: training, later: later,
-            recomputedYears: collected.rows.count, recomputedEquipments: nil)
+        return assembled(byExercice, recomputed: nil)
     }
 
     /// The equipment-years of the scored exercice, as ``inputs(_:exercice:asOf:referentiel:cacheStamp:written:beforeWriting:whileBuilding:)``
