@@ -161,7 +161,12 @@ public struct EndToEndBenchmark {
                 Measure(
                     name: "×\(factor) : script DuckDB", value: seconds(Self.duckDB), unit: "s", target: nil, met: nil))
             measures.append(Measure(name: "×\(factor) : mémoire maximale d'une étape", value: peak, unit: "Mio", target: "≤ 500 Mio", met: peak <= 500))
-            measures.append(Measure(name: "×\(factor) : (ingestion + score) / DuckDB\(of)", value: wallRatio, unit: "ratio", target: "≤ 1", met: wallRatio <= 1))
+            // The issue puts this ratio among the national targets; at ×2 and ×4 it is measured,
+            // without a target, as the stages' seconds are.
+            measures.append(
+                Measure(
+                    name: "×\(factor) : (ingestion + score) / DuckDB\(of)", value: wallRatio, unit: "ratio",
+                    target: factor == 1 ? "≤ 1" : nil, met: factor == 1 ? wallRatio <= 1 : nil))
             measures.append(Measure(name: "×\(factor) : le même en temps processeur", value: ratio(\.cpu), unit: "ratio", target: nil, met: nil))
             // For information, without a target: the DuckDB script recomputes everything on each
             // run, as the first score does, whereas the nights after read back the closed exercices.

@@ -42,8 +42,9 @@ struct BenchCommand: ParsableCommand {
             0) (chaque tour : toutes les étapes sur un store neuf et le script, l'un puis l'autre en \
             premier d'un tour au suivant ; chiffres : médianes). \
             Cibles au national (×1) : ingestion 3 s, score relu 1,5 s, repères 1 s, nuit 6 s, campagne \
-            2 s ; à tous les facteurs, 500 Mio par étape et ingestion + score au plus le temps du script \
-            DuckDB (médiane des rapports de chaque tour).
+            2 s, ingestion + score au plus le temps du script DuckDB (médiane des rapports de chaque \
+            tour) ; à tous les facteurs, 500 Mio par étape. À ×2 et ×4, durées, rapport à DuckDB et \
+            coût par équipement relatif au national sont donnés sans cible.
 
             reperes : chronomètre ciblage-reperes (processus fils) sur le store national, par \
             nature × taille.

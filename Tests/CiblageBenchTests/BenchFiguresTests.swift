@@ -52,9 +52,9 @@ final class BenchFiguresTests: XCTestCase {
         }
     }
 
-    func benchmark() -> EndToEndBenchmark {
+    func benchmark(factors: [Int] = [1]) -> EndToEndBenchmark {
         let here = URL(fileURLWithPath: NSTemporaryDirectory())
-        return EndToEndBenchmark(factors: [1], seed: 1, workDirectory: here, binaries: here, duckdbScript: here, campaign: here, rounds: 3)
+        return EndToEndBenchmark(factors: factors, seed: 1, workDirectory: here, binaries: here, duckdbScript: here, campaign: here, rounds: 3)
     }
 
     func measure(_ name: String, in measures: [Measure]) throws -> Measure {
@@ -68,6 +68,24 @@ final class BenchFiguresTests: XCTestCase {
         XCTAssertEqual(ratio.met, true)
         // In processor time: (4 + 4) / 4, (6 + 4) / 2,5, (5 + 3) / 5 → 2, 4, 1,6.
         XCTAssertEqual(try measure("×1 : le même en temps processeur", in: measures).value, 2.0, accuracy: 1e-12)
+    }
+
+    func testDuckDBRatioIsATargetAtNationalOnly() throws {
+        // The same three rounds at ×4, four times as long, and DuckDB twice as long: ratios 2, 4, 1,6.
+        let national = rows()
+        let larger = national.map {
+            EndToEndBenchmark.Row(
+                factor: 4, round: $0.round, stage: $0.stage, seconds: $0.seconds * ($0.stage == EndToEndBenchmark.duckDB ? 2 : 4),
+                cpu: $0.cpu, mib: $0.mib)
+        }
+        let measures = benchmark(factors: [1, 4]).measures(national + larger)
+        let atFour = try measure("×4 : (ingestion + score) / DuckDB, médiane de 3", in: measures)
+        XCTAssertEqual(atFour.value, 2.0, accuracy: 1e-12)
+        XCTAssertNil(atFour.target)
+        XCTAssertNil(atFour.met)
+        let atOne = try measure("×1 : (ingestion + score) / DuckDB, médiane de 3", in: measures)
+        XCTAssertEqual(atOne.target, "≤ 1")
+        XCTAssertEqual(atOne.met, true)
     }
 
     func testReadBackScoreRatioUsesTheSecondScoreAndClaimsNoTarget() throws {
