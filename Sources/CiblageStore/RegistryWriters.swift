@@ -9,7 +9,7 @@ public final class EquipementWriter {
     private let historyBefore: Int
     private let batch: BatchInsert<(equipement: Equipement, line: Int)>
     /// The secondary indexes of `equipement` (by Caf, by SIREN), as their `CREATE INDEX`
-    /// statements, while they are dropped for a load into an empty registry; ``finish()``
+    /// statements, while they are dropped for a load into an empty registry; ``restoreIndexes()``
     /// builds them again.
     private var droppedIndexes: [String] = []
     /// Whether the indexes are still to be dropped before the first row (into an empty registry).
@@ -66,7 +66,7 @@ public final class EquipementWriter {
     }
 
     /// Stores one equipment read at `line` of this writer's file (queued; written by
-    /// ``flush()``, which ``finish()`` and ``corrections()`` call).
+    /// ``flush()``, which ``corrections()`` calls).
     public func upsert(_ e: Equipement, line: Int) throws {
         if bulkLoad { try dropIndexes() }
         try batch.append((e, line))
@@ -95,13 +95,6 @@ public final class EquipementWriter {
 
     /// Stores the queued equipments.
     public func flush() throws { try batch.flush() }
-
-    /// Stores the queued equipments and builds again the indexes a load into an empty registry
-    /// dropped. To be called once the file's rows are all handed over, before the commit.
-    public func finish() throws {
-        try flush()
-        try restoreIndexes()
-    }
 
     /// Builds again the indexes a load into an empty registry dropped (nothing otherwise): to be
     /// called before the commit, once the rows are stored (``flush()``). The ingest calls it
