@@ -37,25 +37,35 @@ public struct EndToEndBenchmark {
 
     public func run(log: (String) -> Void) throws -> [Measure] {
         try ensureDuckDB(log: log)
-        var rows: [Row] = []
+        var sets: [(factor: Int, data: URL, run: URL)] = []
         for factor in factors {
             let data = try GeneratedSets.national(equipements: 60_000 * factor, seed: seed, in: workDirectory, log: log)
             let run = workDirectory.appendingPathComponent("bout-en-bout-x\(factor)")
             try? FileManager.default.removeItem(at: run)
-            // One round first that is not counted (round 0): on 3 December, two runs of this bench
-            // found the first round of every factor slow, the DuckDB script twice as slow as in the
-            // next rounds (10.1–11.0 s against 4.3–5.5 s at ×1, 28.1–28.6 s against 14.5–16.8 s at
-            // ×4), the stages by up to a fifth; the median of three then leaned on it. (The script
-            // still gets faster from one counted round to the next: see the README.)
-            _ = try runDuckDB(factor: factor, round: 0, data: data, run: run, log: log)
-            _ = try runStages(factor: factor, round: 0, data: data, run: run, log: log)
-            // Rounds alternate which runs first, the stages or the DuckDB script: whatever else the
-            // machine does at a given moment weighs on both sides alike.
-            for round in 1...rounds {
-                let duckFirst = round % 2 == 0
-                if duckFirst { rows.append(try runDuckDB(factor: factor, round: round, data: data, run: run, log: log)) }
-                rows += try runStages(factor: factor, round: round, data: data, run: run, log: log)
-                if !duckFirst { rows.append(try runDuckDB(factor: factor, round: round, data: data, run: run, log: log)) }
+            sets.append((factor, data, run))
+        }
+        // One round first that is not counted (round 0): on 3 December, two runs of this bench
+        // found the first round of every factor slow, the DuckDB script twice as slow as in the
+        // next rounds (10.1–11.0 s against 4.3–5.5 s at ×1, 28.1–28.6 s against 14.5–16.8 s at
+        // ×4), the stages by up to a fifth; the median of three then leaned on it. (The script
+        // still gets faster from one counted round to the next: see the README.)
+        for set in sets {
+            _ = try runDuckDB(factor: set.factor, round: 0, data: set.data, run: set.run, log: log)
+            _ = try runStages(factor: set.factor, round: 0, data: set.data, run: set.run, log: log)
+        }
+        // Each round runs every factor, one after the other, rather than all the rounds of ×1
+        // before those of ×4: the host's speed drifts over a pass (on 4 December at 16 h 30 the
+        // calibration took 0.253 s before and 0.356 s after), and the cost per equipment, one
+        // factor against another, is taken within a round (``measures(_:)``). Within a factor,
+        // rounds alternate which runs first, the stages or the DuckDB script: whatever else the
+        // machine does at a given moment weighs on both sides alike.
+        var rows: [Row] = []
+        for round in 1...rounds {
+            let duckFirst = round % 2 == 0
+            for set in sets {
+                if duckFirst { rows.append(try runDuckDB(factor: set.factor, round: round, data: set.data, run: set.run, log: log)) }
+                rows += try runStages(factor: set.factor, round: round, data: set.data, run: set.run, log: log)
+                if !duckFirst { rows.append(try runDuckDB(factor: set.factor, round: round, data: set.data, run: set.run, log: log)) }
             }
         }
         print("facteur;tour;étape;secondes;secondes_processeur;Mio")
@@ -120,9 +130,18 @@ public struct EndToEndBenchmark {
         rows.filter { $0.factor == factor && $0.stage == stage }.map { $0[keyPath: key] }
     }
 
+    /// Each round's total of `key` over the pipeline's stages at `factor`, in the rounds' order.
+    static func roundTotals(_ rows: [Row], factor: Int, _ key: KeyPath<Row, Double> = \.seconds) -> [Double] {
+        let ours = rows.filter { $0.factor == factor && $0.stage != duckDB }
+        return Set(ours.map(\.round)).sorted().map { round in
+            ours.filter { $0.round == round }.reduce(0) { $0 + $1[keyPath: key] }
+        }
+    }
+
     /// The figures of every factor: each stage's median over the rounds, the peak memory of
-    /// any round, and the median of the rounds' ratios to DuckDB (each round's pair measured
-    /// minutes apart at most).
+    /// any round, the median of the rounds' ratios to DuckDB (each round's pair measured
+    /// minutes apart at most), and past the first factor the median of the rounds' costs per
+    /// equipment relative to it.
     func measures(_ rows: [Row]) -> [Measure] {
         var measures: [Measure] = []
         for factor in factors {
@@ -175,10 +194,17 @@ public struct EndToEndBenchmark {
                     name: "×\(factor) : (ingestion + score relu) / DuckDB", value: ratio(\.seconds, score: "ciblage-score (exemples stockés)"),
                     unit: "ratio", target: nil, met: nil))
             if factor != factors[0] {
-                let stages = Set(ours.map(\.stage))
-                let base = stages.reduce(0) { $0 + Self.median(Self.figures(rows, factor: factors[0], stage: $1)) }
-                let total = stages.reduce(0) { $0 + seconds($1) }
-                measures.append(Measure(name: "×\(factor) : coût par équipement relatif à ×\(factors[0])", value: total / base / Double(factor / factors[0]), unit: "ratio", target: nil, met: nil))
+                // The median of the rounds' own ratios, as for DuckDB: the factors of a round run
+                // minutes apart at most, whereas the medians of two factors could come from
+                // either end of a pass whose host slowed down (4 December, 16 h 30: 1.44 at ×4
+                // that way, the host a third slower by the end).
+                func cost(_ key: KeyPath<Row, Double>) -> Double {
+                    let size = Double(factor) / Double(factors[0])
+                    return Self.median(zip(Self.roundTotals(rows, factor: factor, key), Self.roundTotals(rows, factor: factors[0], key)).map { $0 / $1 / size })
+                }
+                let name = "×\(factor) : coût par équipement relatif à ×\(factors[0])"
+                measures.append(Measure(name: name + of, value: cost(\.seconds), unit: "ratio", target: nil, met: nil))
+                measures.append(Measure(name: name + ", en temps processeur", value: cost(\.cpu), unit: "ratio", target: nil, met: nil))
             }
         }
         return measures

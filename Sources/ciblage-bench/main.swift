@@ -38,13 +38,14 @@ struct BenchCommand: ParsableCommand {
             deux fois, le premier calculant les exemples d'entraînement, le second les relisant comme la \
             nuit suivante ; repères ; campagne ; bilan) en processus fils avec sa durée et sa mémoire, et \
             à côté le script DuckDB scripts/duckdb-reference.py sur les mêmes fichiers (installé par pip \
-            s'il manque), --repetitions tours par facteur après un tour d'échauffement non compté (tour \
-            0) (chaque tour : toutes les étapes sur un store neuf et le script, l'un puis l'autre en \
-            premier d'un tour au suivant ; chiffres : médianes). \
-            Cibles au national (×1) : ingestion 3 s, score relu 1,5 s, repères 1 s, nuit 6 s, campagne \
-            2 s, ingestion + score au plus le temps du script DuckDB (médiane des rapports de chaque \
-            tour) ; à tous les facteurs, 500 Mio par étape. À ×2 et ×4, durées, rapport à DuckDB et \
-            coût par équipement relatif au national sont donnés sans cible.
+            s'il manque), --repetitions tours après un tour d'échauffement non compté (tour 0) (chaque \
+            tour passe tous les facteurs l'un après l'autre ; pour chacun, toutes les étapes sur un \
+            store neuf et le script, l'un puis l'autre en premier d'un tour au suivant ; chiffres : \
+            médianes). Cibles au national (×1) : ingestion 3 s, score relu 1,5 s, repères 1 s, nuit \
+            6 s, campagne 2 s, ingestion + score au plus le temps du script DuckDB (médiane des \
+            rapports de chaque tour) ; à tous les facteurs, 500 Mio par étape. À ×2 et ×4, durées, \
+            rapport à DuckDB et coût par équipement relatif au national (médiane des rapports de \
+            chaque tour, en durée et en temps processeur) sont donnés sans cible.
 
             reperes : chronomètre ciblage-reperes (processus fils) sur le store national, par \
             nature × taille.

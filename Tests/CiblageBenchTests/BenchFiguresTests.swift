@@ -88,6 +88,26 @@ final class BenchFiguresTests: XCTestCase {
         XCTAssertEqual(atOne.met, true)
     }
 
+    func testCostPerEquipmentIsTheMedianOfEachRoundsOwnRatio() throws {
+        // Round totals of the stages (ingest, first score, read-back score) at ×1: 4,5, 6, 4,5.
+        // At ×4, rounds 1 and 2 cost four times as much, round 3 (a host slowed down) eight
+        // times: per round 1, 1, 2 → 1; the stages' medians (ingest 12, score 8, read-back 4 against
+        // 2,5, 2 and 0,5) would give 24 / 5 / 4 = 1,2.
+        let national = rows()
+        let larger = national.map {
+            EndToEndBenchmark.Row(
+                factor: 4, round: $0.round, stage: $0.stage, seconds: $0.seconds * ($0.round == 3 ? 8 : 4),
+                cpu: $0.cpu * 4, mib: $0.mib)
+        }
+        let measures = benchmark(factors: [1, 4]).measures(national + larger)
+        let cost = try measure("×4 : coût par équipement relatif à ×1, médiane de 3", in: measures)
+        XCTAssertEqual(cost.value, 1.0, accuracy: 1e-12)
+        XCTAssertNil(cost.target)
+        XCTAssertEqual(try measure("×4 : coût par équipement relatif à ×1, en temps processeur", in: measures).value, 1.0, accuracy: 1e-12)
+        XCTAssertNil(measures.first { $0.name.hasPrefix("×1 : coût par équipement") }, "no cost of the first factor against itself")
+        XCTAssertEqual(EndToEndBenchmark.roundTotals(larger, factor: 4), [18, 24, 36])
+    }
+
     func testReadBackScoreRatioUsesTheSecondScoreAndClaimsNoTarget() throws {
         let measure = try measure("×1 : (ingestion + score relu) / DuckDB", in: benchmark().measures(rows()))
         // (2 + 0,5) / 4, (3 + 1) / 2,5, (2,5 + 0,5) / 5 → 0,625, 1,6, 0,6.
