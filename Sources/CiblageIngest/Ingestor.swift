@@ -313,7 +313,7 @@ public final class Ingestor {
         defer { progress.finish() }
         var storedId: Int64?
         // What a kind leaves to do last before the commit, once the next files are read ahead.
-        var lastSteps: [() throws -> Void] = []
+        var lastStep: (() throws -> Void)?
         // The foreign-key checks would prove nothing: declarations and controls resolve their
         // equipment in memory before they are stored (the check was about 10 % of the
         // declarations' hot path), a control's exercices and anomalies refer to the control
@@ -339,7 +339,7 @@ public final class Ingestor {
                     url, isXML: isXML, fingerprint, ahead: ahead?.declarations, progress: progress, db: db, fileId: fileId,
                     &fileRejects)
             case (.equipements, _):
-                outcome = try ingestEquipements(url, fingerprint, place: place, db: db, fileId: fileId, &fileRejects, &lastSteps)
+                outcome = try ingestEquipements(url, fingerprint, place: place, db: db, fileId: fileId, &fileRejects, &lastStep)
             case (.controles, _):
                 outcome = try ingestControles(url, fingerprint, ahead: ahead?.controles, db: db, fileId: fileId, &fileRejects)
             case (.projets, _):
@@ -366,7 +366,7 @@ public final class Ingestor {
                     """, arguments: [summary.read, summary.stored, summary.rejected, summary.ignored, fileId])
             try StoredRejects.store(db, fileId: fileId, rejects.sorted { $0.line < $1.line })
             try beforeCommit(db)
-            for step in lastSteps { try step() }
+            try lastStep?()
             logger.debug("\(url.lastPathComponent) : prêt à valider à \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
             checkpoint(.beforeCommit, committedFiles + 1)
         }
@@ -474,10 +474,10 @@ public final class Ingestor {
     }
 
     /// Stores a registry file; the indexes a load into an empty registry dropped are built
-    /// again by a step left in `lastSteps` (see ``EquipementWriter/restoreIndexes()``).
+    /// again by the step left in `lastStep` (see ``EquipementWriter/restoreIndexes()``).
     private func ingestEquipements(
         _ url: URL, _ fingerprint: FileFingerprint, place: Int, db: Database, fileId: Int64, _ rejects: inout RejectCollector,
-        _ lastSteps: inout [() throws -> Void]
+        _ lastStep: inout (() throws -> Void)?
     ) throws -> Counts {
         let parser = EquipementRowParser(referentiel: referentiel)
         var writer = try EquipementWriter(db: db, fileId: fileId)
@@ -499,7 +499,7 @@ public final class Ingestor {
             restart: { writer = try EquipementWriter(db: db, fileId: fileId) },
             store: { try writer.upsert($0.value, line: $0.line) }, finish: { try writer.flush() })
         // The writer of the rows stored last (after a restart, the second one).
-        lastSteps.append { [writer] in try writer.restoreIndexes() }
+        lastStep = { [writer] in try writer.restoreIndexes() }
         return Counts(read: rows.read, stored: rows.kept.count, ignored: rows.ignored, corrections: try writer.corrections())
     }
 

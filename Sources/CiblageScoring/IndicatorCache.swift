@@ -72,7 +72,7 @@ public enum IndicatorCache {
 
     /// Records that the indicators of every active equipment of the exercice, just stored in
     /// `indicateur`, were computed from `stamp`, with each one's `digits` (``EquipmentYear/packedDigits``)
-    /// (call inside the stage's transaction, after ``IndicatorStore/save(_:exercice:_:computedAt:only:)``).
+    /// (call inside the stage's transaction, after ``IndicatorStore/insert(_:exercice:_:computedAt:only:)``).
     /// With `only`, the digits of those equipments are replaced and the others kept, as their
     /// indicators were.
     public static func save(

@@ -365,19 +365,8 @@ public enum IndicatorStore {
         }
     }
 
-    /// Replaces the indicators of `exercice` by `indicators` (call inside the stage's transaction).
-    ///
-    /// With `only`, the indicators of those equipments are replaced and the others kept.
-    public static func save(
-        _ db: Database, exercice: Int, _ indicators: some Sequence<EquipmentIndicators>, computedAt: String,
-        only: Set<Int64>? = nil
-    ) throws {
-        if only == nil { try clear(db, exercice: exercice) }
-        try insert(db, exercice: exercice, indicators, computedAt: computedAt, only: only)
-    }
-
-    /// Removes the stored indicators of `exercice`: ``save(_:exercice:_:computedAt:only:)`` in
-    /// two steps, this, then ``insert(_:exercice:_:computedAt:only:)`` once or more.
+    /// Removes the stored indicators of `exercice` (call inside the stage's transaction), before
+    /// ``insert(_:exercice:_:computedAt:only:)`` stores them anew, once or more.
     public static func clear(_ db: Database, exercice: Int) throws {
         try db.execute(sql: "DELETE FROM indicateur WHERE exercice = ?", arguments: [exercice])
     }

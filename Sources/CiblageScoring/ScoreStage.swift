@@ -82,8 +82,8 @@ public struct ScoreStage {
             // this transaction reads, settled before it writes; if so, it is sealed again after.
             let seal = try store.checkSeal(db)
             // The indicators are stored while the features are built, and what is left of them
-            // once they are, while the model is trained (read back, those of the equipments not
-            // computed again are stored already).
+            // once they are, with their digits (``IndicatorCache``), while the model is trained
+            // (read back, those of the equipments not computed again are stored already).
             var indicators = IndicatorsLeft()
             let prepared = try RiskScoring.inputs(
                 db, exercice: exercice, asOf: asOf, referentiel: referentiel, cacheStamp: stamp, beforeWriting: seal.settle,
@@ -98,12 +98,6 @@ public struct ScoreStage {
                             only: scored.recomputed)
                         indicators.stored = end
                     }
-                    guard indicators.stored == years.count, let indicatorStamp = scored.indicatorStamp else { return }
-                    try IndicatorCache.save(
-                        db, exercice: exercice, stamp: indicatorStamp,
-                        digits: years.lazy.map { (id: $0.indicators.equipementId, digits: $0.packedDigits) }, computedAt: stamp,
-                        only: scored.recomputed)
-                    indicators.stamp = nil
                 })
             Memory.returnFreed()
             t = lap(
@@ -125,7 +119,8 @@ public struct ScoreStage {
                 return (model, try RiskScoring.score(prepared.rows, model: model, exercice: exercice))
             }
             // The indicators not stored while the features were built: those of the rows from
-            // there on (the rows come in the order of the years, with the same indicators).
+            // there on (the rows come in the order of the years, with the same indicators and
+            // digits).
             do {
                 let rest = prepared.rows[min(indicators.stored, prepared.rows.count)...]
                 try IndicatorStore.insert(db, exercice: exercice, rest.lazy.map(\.indicators), computedAt: stamp, only: indicators.only)
@@ -167,7 +162,7 @@ public struct ScoreStage {
 
     /// How far the storing of the indicators went while the features were built.
     struct IndicatorsLeft {
-        /// What the indicators were computed from, while ``IndicatorCache`` is still to be told.
+        /// What the indicators were computed from, when ``IndicatorCache`` keeps their digits.
         var stamp: IndicatorCache.Stamp?
         /// The equipments whose indicators are stored (`nil`: every one).
         var only: Set<Int64>?

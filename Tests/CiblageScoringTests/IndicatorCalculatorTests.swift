@@ -215,7 +215,8 @@ final class IndicatorStoreTests: XCTestCase {
 
         let indicators = try store.dbQueue.write { db -> [EquipmentIndicators] in
             let computed = try IndicatorStore.inputs(db, exercice: 2024).map(IndicatorCalculator.compute)
-            try IndicatorStore.save(db, exercice: 2024, computed, computedAt: "2026-11-23T00:00:00Z")
+            try IndicatorStore.clear(db, exercice: 2024)
+            try IndicatorStore.insert(db, exercice: 2024, computed, computedAt: "2026-11-23T00:00:00Z")
             return computed
         }
         let ids = try store.dbQueue.read { db in
